@@ -1,0 +1,162 @@
+"""Keras callbacks that record a run: events, sample grids, TensorBoard and checkpoints.
+
+Side effects live here, never in ``train_step``; each callback does one thing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from kgen.runs import EventLog, Run, atomic_path, atomic_write_text
+from kgen.sampling import decode_batched, display_scale, image_grid, save_png
+
+
+def device_name() -> str:
+    """The device TensorFlow trains on: the first GPU's name, else the CPU's model name."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        details = tf.config.experimental.get_device_details(gpus[0])
+        return f"GPU: {details.get('device_name', gpus[0].name)}"
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"CPU: {cpu}"
+
+
+def _floats(logs: dict[str, Any] | None) -> dict[str, float]:
+    return {k: float(v) for k, v in (logs or {}).items() if np.ndim(v) == 0}
+
+
+class EventLogger(keras.callbacks.Callback):
+    """Writes start, per-step, per-epoch and end events to a run's ``events.jsonl``.
+
+    Keras hands ``on_train_batch_end`` the running mean of each metric over the epoch so far;
+    the step events carry the batch's own value, recovered as i*m_i - (i-1)*m_{i-1}.
+    """
+
+    def __init__(self, events: EventLog, steps_per_epoch: int, extra_start: dict | None = None):
+        super().__init__()
+        self.events = events
+        self.steps_per_epoch = steps_per_epoch
+        self.extra_start = extra_start or {}
+        self._epoch = 0
+        self._previous: dict[str, float] = {}
+        self._start = time.monotonic()
+
+    def on_train_begin(self, logs=None):
+        self._start = time.monotonic()
+        self.events.write("start", device=device_name(), **self.extra_start)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+        self._previous = {}
+
+    def on_train_batch_end(self, batch, logs=None):
+        running = _floats(logs)
+        i = batch + 1
+        values = {k: i * m - (i - 1) * self._previous.get(k, 0.0) for k, m in running.items()}
+        self._previous = running
+        step = self._epoch * self.steps_per_epoch + i
+        self.events.write("step", step=step, epoch=self._epoch + 1, elapsed=self._elapsed(), metrics=values)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.events.write("epoch", epoch=epoch + 1, elapsed=self._elapsed(), metrics=_floats(logs))
+
+    def on_train_end(self, logs=None):
+        status = "stopped" if self.model.stop_training else "finished"
+        self.events.write("end", status=status, elapsed=self._elapsed())
+
+    def _elapsed(self) -> float:
+        return round(time.monotonic() - self._start, 3)
+
+
+class TensorBoardLogger(keras.callbacks.Callback):
+    """tf.summary scalars for every epoch's metrics under ``tb/``; images via ``add_image``."""
+
+    def __init__(self, log_dir: str | Path):
+        super().__init__()
+        import tensorflow as tf
+
+        self._tf = tf
+        self.writer = tf.summary.create_file_writer(str(log_dir))
+
+    def on_epoch_end(self, epoch, logs=None):
+        with self.writer.as_default(step=epoch + 1):
+            for name, value in _floats(logs).items():
+                self._tf.summary.scalar(name, value)
+        self.writer.flush()
+
+    def add_image(self, name: str, picture: np.ndarray, step: int) -> None:
+        with self.writer.as_default(step=step):
+            self._tf.summary.image(name, picture[None].astype("float32") / 255.0)
+        self.writer.flush()
+
+    def on_train_end(self, logs=None):
+        self.writer.close()
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """Decodes the run's fixed noise into ``samples/epoch_NNNN.png`` every ``every`` epochs."""
+
+    def __init__(self, run: Run, noise: np.ndarray, events: EventLog, every: int = 1,
+                 tensorboard: TensorBoardLogger | None = None):
+        super().__init__()
+        self.run, self.noise, self.events, self.every = run, noise, events, every
+        self.tensorboard = tensorboard
+
+    def on_epoch_end(self, epoch, logs=None):
+        done = epoch + 1
+        if done % self.every and done != self.params.get("epochs"):
+            return
+        picture = image_grid(decode_batched(self.model, self.noise))
+        path = self.run.sample_path(done)
+        save_png(picture, path, scale=display_scale(self.model.image_shape[0]))
+        self.events.write("samples", epoch=done, path=str(path.relative_to(self.run.path)))
+        if self.tensorboard is not None:
+            self.tensorboard.add_image("samples", picture, done)
+
+
+class Checkpointer(keras.callbacks.Callback):
+    """Saves ``latest-NNNN.keras`` every epoch and ``best.keras`` when ``monitor`` improves.
+
+    Each file is written to a temporary name and renamed, so a crash leaves only complete
+    checkpoints; the epoch count is in the name, so resuming never counts an epoch twice.
+    """
+
+    def __init__(self, run: Run, monitor: str = "val_loss", best: float = math.inf):
+        super().__init__()
+        self.run, self.monitor, self.best = run, monitor, best
+
+    def on_epoch_end(self, epoch, logs=None):
+        done = epoch + 1
+        path = self.run.checkpoints_dir / f"latest-{done:04d}.keras"
+        _save_model(self.model, path)
+        for old in self.run.checkpoints_dir.glob("latest-*.keras"):
+            if old != path:
+                old.unlink(missing_ok=True)
+        value = _floats(logs).get(self.monitor, _floats(logs).get("loss"))
+        if value is not None and value < self.best:
+            self.best = value
+            _save_model(self.model, self.run.best_path)
+            record = {"epoch": done, "monitor": self.monitor, "value": value}
+            atomic_write_text(self.run.checkpoints_dir / "best.json", json.dumps(record) + "\n")
+
+
+def _save_model(model: keras.Model, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        model.save(tmp)

@@ -1,0 +1,136 @@
+"""The ``kgen`` command: parses arguments and calls one typed library function per command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import kgen
+from kgen.config import ARCHITECTURES, LIKELIHOODS, MODELS, RunConfig, TrainConfig, VAEConfig
+from kgen.errors import KgenError
+
+# train options that map one to one onto config fields: flag -> (section, field, type)
+_TRAIN_FLAGS = {
+    "dataset": ("train", str), "image_size": ("train", int), "data_dir": ("train", str),
+    "epochs": ("train", int), "batch_size": ("train", int), "lr": ("train", float),
+    "seed": ("train", int), "sample_every": ("train", int),
+    "latent_dim": ("model", int), "arch": ("model", str), "likelihood": ("model", str),
+    "sigma": ("model", float), "beta": ("model", float),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kgen", description=kgen.__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"kgen {kgen.__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train a model into a run directory")
+    train.add_argument("model", choices=MODELS)
+    for name, (_, kind) in _TRAIN_FLAGS.items():
+        flag = "--" + name.replace("_", "-")
+        extra = {"choices": {"arch": ARCHITECTURES, "likelihood": LIKELIHOODS}[name]} if name in ("arch", "likelihood") else {}
+        train.add_argument(flag, type=kind, default=None, **extra)
+    train.add_argument("--binarize", action="store_true", help="dynamic binarisation of pixels")
+    train.add_argument("--out", type=Path, help="run directory (default runs/<model>-<dataset>-<time>)")
+    train.add_argument("--resume", type=Path, metavar="RUN", help="continue RUN from its latest checkpoint")
+    train.add_argument("--iwae", type=int, default=0, metavar="K", help="also report IWAE-K at the end")
+
+    sample = commands.add_parser("sample", help="draw samples from a trained run")
+    sample.add_argument("run", type=Path)
+    sample.add_argument("-n", type=int, default=64, help="number of samples")
+    sample.add_argument("-o", "--output", type=Path, required=True, help="grid .png or raw .npz")
+    sample.add_argument("--seed", type=int, default=0)
+
+    evaluate = commands.add_parser("eval", help="test ELBO and IWAE-k of a trained run, in nats")
+    evaluate.add_argument("run", type=Path)
+    evaluate.add_argument("-k", type=int, default=5000, help="importance samples for IWAE-k")
+    evaluate.add_argument("--limit", type=int, default=None, help="use the first N test images")
+    evaluate.add_argument("--seed", type=int, default=0)
+
+    commands.add_parser("datasets", help="list datasets and whether each is available here")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """A RunConfig from the defaults overridden by the flags given (validated)."""
+    sections = {"train": {"model": args.model}, "model": {}}
+    for name, (section, _) in _TRAIN_FLAGS.items():
+        if getattr(args, name) is not None:
+            sections[section][name] = getattr(args, name)
+    if args.binarize:
+        sections["model"]["binarize"] = True
+    return RunConfig(TrainConfig(**sections["train"]), VAEConfig(**sections["model"]))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except KgenError as err:
+        print(f"kgen: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        print(f"kgen: error: {err.filename or ''}: {err.strerror or err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("kgen: interrupted", file=sys.stderr)
+        return 130
+
+
+def _train(args: argparse.Namespace) -> int:
+    from kgen.training import train
+
+    config = config_from_args(args)
+    run_dir = args.resume or args.out
+    result = train(config, run_dir, resume=args.resume is not None, iwae_k=args.iwae)
+    run = result.run
+    print(f"\nRun saved in {run.path}/ ({result.epochs_done} epochs, {result.seconds:.1f} s)")
+    samples = sorted(run.samples_dir.glob("epoch_*.png"))
+    if samples:
+        print(f"  samples:     {samples[-1]}")
+    print(f"  model:       {run.model_path}")
+    print(f"  events:      {run.events_path}  (TensorBoard: {run.tb_dir})")
+    print("  test (nats): " + _format_metrics(result.test))
+    return 0
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from kgen.commands import sample_run
+
+    path = sample_run(args.run, args.n, args.output, seed=args.seed)
+    print(f"wrote {args.n} samples to {path}")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from kgen.commands import evaluate_run
+
+    metrics = evaluate_run(args.run, k=args.k, limit=args.limit, seed=args.seed)
+    width = max(len(k) for k in metrics)
+    print(f"{'metric':<{width}}  nats")
+    for name, value in metrics.items():
+        print(f"{name:<{width}}  {value:.3f}")
+    return 0
+
+
+def _datasets(args: argparse.Namespace) -> int:
+    from kgen.data import list_datasets
+
+    infos = list_datasets()
+    width = max(len(i.name) for i in infos)
+    for info in infos:
+        mark = "yes" if info.available else "no "
+        print(f"{info.name:<{width}}  {mark}  {info.description}: {info.detail}")
+    return 0
+
+
+def _format_metrics(metrics: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.2f}" for k, v in metrics.items())
+
+
+_COMMANDS = {"train": _train, "sample": _sample, "eval": _eval, "datasets": _datasets}
+
+if __name__ == "__main__":
+    sys.exit(main())

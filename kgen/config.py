@@ -1,0 +1,150 @@
+"""Typed configurations, one per model plus one for training, shared by the CLI and the GUI.
+
+Each config validates itself on construction and round-trips through plain dicts, so a run's
+``config.json`` is enough to rebuild it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from kgen.errors import ConfigError
+
+LIKELIHOODS = ("bernoulli", "gaussian", "gaussian-learned")
+ARCHITECTURES = ("mlp", "conv")
+MODELS = ("vae",)
+
+
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+def _positive_int(value: Any, name: str) -> None:
+    _require(
+        isinstance(value, int) and not isinstance(value, bool) and value >= 1,
+        f"{name} must be a whole number >= 1, got {value!r}",
+    )
+
+
+def _positive_float(value: Any, name: str, upper: float = math.inf) -> None:
+    _require(
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and 0 < value <= upper,
+        f"{name} must be a finite number in (0, {upper:g}], got {value!r}",
+    )
+
+
+def _choice(value: Any, name: str, choices: tuple[str, ...]) -> None:
+    _require(value in choices, f"{name} must be one of {', '.join(choices)}; got {value!r}")
+
+
+class _Config:
+    """Dict round-trip shared by every config dataclass."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):
+        if not isinstance(data, dict):
+            raise ConfigError(f"{cls.__name__} must be a JSON object, got {type(data).__name__}")
+        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(data) - names)
+        _require(not unknown, f"{cls.__name__} has no option {', '.join(unknown)}")
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**values)
+
+
+@dataclass
+class VAEConfig(_Config):
+    """The variational autoencoder: networks, likelihood and the KL weight."""
+
+    latent_dim: int = 8  # size of z
+    arch: str = "mlp"  # "mlp" or "conv" (4 conv layers / 4 transposed-conv layers)
+    hidden: tuple[int, ...] = (256, 128)  # MLP hidden widths, encoder order; decoder mirrors
+    filters: tuple[int, ...] = (32, 64, 64, 64)  # conv filters, encoder order; decoder mirrors
+    likelihood: str = "bernoulli"  # "bernoulli", "gaussian" (fixed sigma) or "gaussian-learned"
+    sigma: float = 0.1  # decoder standard deviation for likelihood="gaussian"
+    beta: float = 1.0  # weight on the KL term (1 = the ELBO)
+    binarize: bool = False  # draw binary pixels ~ Bernoulli(x) afresh for every batch
+
+    def __post_init__(self) -> None:
+        _positive_int(self.latent_dim, "latent_dim")
+        _require(self.latent_dim <= 4096, f"latent_dim must be <= 4096, got {self.latent_dim}")
+        _choice(self.arch, "arch", ARCHITECTURES)
+        _choice(self.likelihood, "likelihood", LIKELIHOODS)
+        for name in ("hidden", "filters"):
+            widths = getattr(self, name)
+            _require(isinstance(widths, tuple) and len(widths) >= 1, f"{name} needs at least one width")
+            for w in widths:
+                _positive_int(w, f"each of {name}")
+        _require(len(self.filters) == 4, f"filters needs 4 widths, got {len(self.filters)}")
+        _positive_float(self.sigma, "sigma", upper=1e3)
+        _positive_float(self.beta, "beta", upper=1e6)
+        _require(isinstance(self.binarize, bool), f"binarize must be true or false, got {self.binarize!r}")
+        _require(
+            not (self.binarize and self.likelihood != "bernoulli"),
+            "binarize needs likelihood=bernoulli (binary pixels have no Gaussian density)",
+        )
+
+
+@dataclass
+class TrainConfig(_Config):
+    """What to train on and how long: shared by every model."""
+
+    model: str = "vae"
+    dataset: str = "digits"
+    image_size: int | None = None  # resize images to this many pixels a side (None: native)
+    data_dir: str | None = None  # where local dataset files are (IDX, npz)
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 1e-3
+    seed: int = 0
+    sample_every: int = 1  # write a sample grid every this many epochs
+    grid_size: int = 8  # the sample grid is grid_size x grid_size images
+
+    def __post_init__(self) -> None:
+        _choice(self.model, "model", MODELS)
+        _require(isinstance(self.dataset, str) and self.dataset != "", "dataset must be named")
+        if self.image_size is not None:
+            _positive_int(self.image_size, "image_size")
+            _require(self.image_size <= 512, f"image_size must be <= 512, got {self.image_size}")
+        _positive_int(self.epochs, "epochs")
+        _positive_int(self.batch_size, "batch_size")
+        _positive_float(self.lr, "lr", upper=10.0)
+        _require(
+            isinstance(self.seed, int) and not isinstance(self.seed, bool) and 0 <= self.seed < 2**31,
+            f"seed must be a whole number in [0, 2^31), got {self.seed!r}",
+        )
+        _positive_int(self.sample_every, "sample_every")
+        _positive_int(self.grid_size, "grid_size")
+        _require(self.grid_size <= 32, f"grid_size must be <= 32, got {self.grid_size}")
+
+
+MODEL_CONFIGS: dict[str, type[_Config]] = {"vae": VAEConfig}
+
+
+@dataclass
+class RunConfig(_Config):
+    """Everything needed to rebuild a run: training options plus the model's own config."""
+
+    train: TrainConfig = field(default_factory=TrainConfig)
+    model: Any = field(default_factory=VAEConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"train": self.train.to_dict(), "model": self.model.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        _require(
+            isinstance(data, dict) and {"train", "model"} <= set(data),
+            "run config needs 'train' and 'model' sections",
+        )
+        train = TrainConfig.from_dict(data["train"])
+        return cls(train=train, model=MODEL_CONFIGS[train.model].from_dict(data["model"]))

@@ -1,0 +1,69 @@
+"""Log-densities and divergences as plain ``keras.ops`` functions, one value per example.
+
+Every function sums over pixels (or latent dimensions) and keeps the batch axis, so callers
+average over the batch themselves and tests can check each against its formula.
+"""
+
+from __future__ import annotations
+
+import math
+
+from keras import ops
+
+LOG_2PI = math.log(2.0 * math.pi)
+
+
+def _sum_per_example(values):
+    """Sum every axis but the first (the batch)."""
+    return ops.sum(ops.reshape(values, (ops.shape(values)[0], -1)), axis=1)
+
+
+def bernoulli_log_likelihood(x, logits):
+    """log p(x | logits) of pixels in [0, 1] under independent Bernoullis.
+
+    Equals minus the binary cross-entropy, computed stably as x*l - softplus(l). For grey
+    levels in (0, 1) it is the cross-entropy objective of keras-io's VAE, not a normalised density.
+    """
+    return _sum_per_example(x * logits - ops.softplus(logits))
+
+
+def gaussian_log_likelihood(x, mean, log_var):
+    """log N(x | mean, exp(log_var)) summed over pixels; log_var may be a scalar (fixed sigma)."""
+    log_var = ops.broadcast_to(ops.convert_to_tensor(log_var, dtype=mean.dtype), ops.shape(mean))
+    terms = LOG_2PI + log_var + ops.square(x - mean) * ops.exp(-log_var)
+    return -0.5 * _sum_per_example(terms)
+
+
+def log_normal(z, mean, log_var):
+    """log N(z | mean, diag(exp(log_var))) summed over latent dimensions."""
+    return gaussian_log_likelihood(z, mean, log_var)
+
+
+def log_standard_normal(z):
+    """log N(z | 0, I) summed over latent dimensions."""
+    return -0.5 * _sum_per_example(LOG_2PI + ops.square(z))
+
+
+def kl_to_standard_normal(mean, log_var):
+    """Analytic KL(N(mean, exp(log_var)) || N(0, I)) summed over latent dimensions."""
+    return 0.5 * _sum_per_example(ops.exp(log_var) + ops.square(mean) - 1.0 - log_var)
+
+
+def reparameterize(mean, log_var, eps):
+    """z = mean + sigma * eps: the sample stays differentiable in mean and log_var."""
+    return mean + ops.exp(0.5 * log_var) * eps
+
+
+def elbo(log_likelihood, kl, beta: float = 1.0):
+    """Per-example evidence lower bound E_q[log p(x|z)] - beta * KL (beta=1 is the true ELBO)."""
+    return log_likelihood - beta * kl
+
+
+def iwae_bound(log_weights):
+    """log (1/k) sum_k exp(log w_k), per example, from log weights of shape (batch, k).
+
+    With log w = log p(x|z) + log p(z) - log q(z|x) this is the importance-weighted bound of
+    Burda et al. (2015); k = 1 is the ELBO estimated with one sample.
+    """
+    k = ops.shape(log_weights)[1]
+    return ops.logsumexp(log_weights, axis=1) - ops.log(ops.cast(k, log_weights.dtype))

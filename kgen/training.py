@@ -1,0 +1,145 @@
+"""Train a model from a ``RunConfig`` into a run directory, or resume one, with ``fit`` + callbacks."""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import keras
+
+from kgen import callbacks as cb
+from kgen.config import RunConfig
+from kgen.data import Dataset, load_dataset, make_pipeline
+from kgen.errors import ConfigError, RunError
+from kgen.evaluate import evaluate_vae
+from kgen.models import build_model
+from kgen.runs import EventLog, Run, atomic_path, load_model_file
+from kgen.sampling import latent_noise
+
+# The fixed noise of a run's sample grids is drawn from the run's seed plus this offset, so it
+# never coincides with the stream the model trains on.
+GRID_SEED_OFFSET = 1_000_003
+
+
+@dataclass
+class TrainResult:
+    """What a finished (or stopped) run left behind."""
+
+    run: Run
+    epochs_done: int
+    history: dict[str, list[float]] = field(default_factory=dict)
+    test: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def default_run_dir(config: RunConfig, root: str | os.PathLike = "runs") -> Path:
+    """runs/<model>-<dataset>-<YYYYmmdd-HHMMSS>: a fresh name for a new run."""
+    dataset = config.train.dataset.split(":")[0]
+    return Path(root) / f"{config.train.model}-{dataset}-{datetime.now():%Y%m%d-%H%M%S}"
+
+
+def load_training_data(config: RunConfig) -> Dataset:
+    """The run's dataset, checked to be images a model of this config can train on."""
+    t = config.train
+    data = load_dataset(t.dataset, image_size=t.image_size, data_dir=t.data_dir, seed=t.seed)
+    if data.kind != "images":
+        raise ConfigError(f"dataset {t.dataset} holds 2-D points; the {t.model} model needs images")
+    if t.batch_size > len(data.x_train):
+        raise ConfigError(
+            f"batch_size {t.batch_size} is larger than the {len(data.x_train)} training images of {t.dataset}"
+        )
+    return data
+
+
+def train(
+    config: RunConfig,
+    run_dir: str | os.PathLike | None = None,
+    *,
+    resume: bool = False,
+    extra_callbacks: Sequence[keras.callbacks.Callback] = (),
+    verbose: int | None = None,
+    iwae_k: int = 0,
+) -> TrainResult:
+    """Train ``config`` into ``run_dir`` (a new run), or continue it when ``resume`` is true.
+
+    Resuming reloads the latest checkpoint (weights, optimizer state and epoch count) and trains
+    on to ``config.train.epochs``. At the end the model is saved as ``model.keras`` and scored on
+    the test split (ELBO, and IWAE-k when ``iwae_k`` > 0), which goes into ``events.jsonl``.
+    """
+    start = time.monotonic()
+    keras.utils.set_random_seed(config.train.seed)
+    if resume:
+        run = Run.open(run_dir)
+        config = _resume_config(run, config)
+    else:
+        run = Run.create(run_dir or default_run_dir(config), config)
+    data = load_training_data(config)
+    model, initial_epoch, best = _model_for(run, config, data, resume)
+    t = config.train
+    train_ds = make_pipeline(data.x_train, batch_size=t.batch_size, seed=t.seed)
+    test_ds = make_pipeline(data.x_test, batch_size=max(t.batch_size, 256), shuffle=False)
+    steps = math.ceil(len(data.x_train) / t.batch_size)
+
+    events = EventLog(run.events_path)
+    try:
+        if initial_epoch >= t.epochs:
+            events.write("note", message=f"already trained {initial_epoch} of {t.epochs} epochs")
+        tensorboard = cb.TensorBoardLogger(run.tb_dir)
+        noise = latent_noise(t.grid_size**2, model.latent_dim, t.seed + GRID_SEED_OFFSET)
+        callbacks = [
+            cb.EventLogger(events, steps, {"epochs": t.epochs, "initial_epoch": initial_epoch,
+                                           "steps_per_epoch": steps, "dataset": t.dataset}),
+            tensorboard,
+            cb.SampleGrid(run, noise, events, every=t.sample_every, tensorboard=tensorboard),
+            cb.Checkpointer(run, best=best),
+            *extra_callbacks,
+        ]
+        history = model.fit(
+            train_ds, validation_data=test_ds, epochs=t.epochs, initial_epoch=initial_epoch,
+            callbacks=callbacks, verbose=_verbosity(verbose), shuffle=False,
+        )
+        with atomic_path(run.model_path) as tmp:
+            model.save(tmp)
+        test = evaluate_vae(model, data.x_test, ks=(iwae_k,) if iwae_k else (), seed=t.seed)
+        events.write("eval", split="test", metrics=test)
+    finally:
+        events.close()
+    done = max(initial_epoch, len(history.history.get("loss", [])) + initial_epoch)
+    return TrainResult(run, done, dict(history.history), test, time.monotonic() - start)
+
+
+def _resume_config(run: Run, requested: RunConfig) -> RunConfig:
+    """The saved config, with only the epoch target taken from the request (and saved)."""
+    saved = run.config()
+    if requested.train.epochs != saved.train.epochs:
+        saved.train.epochs = requested.train.epochs
+        run.save_config(saved)
+    return saved
+
+
+def _model_for(run: Run, config: RunConfig, data: Dataset, resume: bool):
+    """(model, epochs already done, best monitored value) for a new or resumed run."""
+    if not resume:
+        return build_model(config, data.image_shape), 0, math.inf
+    latest = run.latest_checkpoint()
+    if latest is None:
+        raise RunError(f"{run.path} has no checkpoint to resume from")
+    path, epoch = latest
+    model = load_model_file(path)
+    if tuple(model.image_shape) != tuple(data.image_shape):
+        raise RunError(f"{path} expects images {model.image_shape}, the dataset has {data.image_shape}")
+    best = run.best_record() or {}
+    return model, epoch, float(best.get("value", math.inf))
+
+
+def _verbosity(verbose: int | None) -> int:
+    """Keras' live progress bar on a terminal, one line per epoch otherwise."""
+    if verbose is not None:
+        return verbose
+    return 1 if sys.stdout.isatty() else 2

@@ -1,0 +1,32 @@
+"""Shared test setup: offline, TensorFlow backend, and small datasets written on the fly."""
+
+import os
+
+os.environ["KGEN_OFFLINE"] = "1"  # tests never download
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """The real 8x8 digits, (train, test) images in [0, 1]."""
+    from kgen.data import load_dataset
+
+    data = load_dataset("digits")
+    return data.x_train, data.x_test
+
+
+@pytest.fixture
+def tiny_npz(tmp_path):
+    """A small real .npz dataset of 8x8 blobs, for runs that must finish in seconds."""
+    rng = np.random.default_rng(0)
+    x = np.zeros((96, 8, 8, 1), np.float32)
+    for i in range(len(x)):
+        r, c = rng.integers(1, 6, size=2)
+        x[i, r : r + 3, c : c + 3, 0] = 1.0
+    path = tmp_path / "blobs.npz"
+    np.savez(path, x=x, y=rng.integers(0, 3, size=len(x)))
+    return path

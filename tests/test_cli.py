@@ -1,0 +1,96 @@
+"""The kgen command: each command end to end, and one-line errors for bad input."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from kgen.cli import main
+from kgen.runs import read_events
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """`kgen train vae` on a small real dataset, run in-process."""
+    root = tmp_path_factory.mktemp("cli")
+    x = np.random.default_rng(0).random((64, 8, 8, 1)).astype("float32")
+    np.savez(root / "data.npz", x=x)
+    args = ["train", "vae", "--dataset", f"npz:{root / 'data.npz'}", "--epochs", "2",
+            "--batch-size", "16", "--latent-dim", "2", "--out", str(root / "run"), "--iwae", "5"]
+    assert main(args) == 0
+    return root / "run"
+
+
+def run_cli(capsys, *args):
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_train_prints_where_results_are(trained_run):
+    assert (trained_run / "samples" / "epoch_0002.png").is_file()
+    assert (trained_run / "model.keras").is_file()
+    final = read_events(trained_run / "events.jsonl")[-1]
+    assert {"elbo", "iwae_5"} <= set(final["metrics"])
+
+
+def test_sample_png_and_npz(trained_run, tmp_path, capsys):
+    code, out, _ = run_cli(capsys, "sample", str(trained_run), "-n", "9", "-o", str(tmp_path / "g.png"))
+    assert code == 0 and (tmp_path / "g.png").stat().st_size > 0
+    code, _, _ = run_cli(capsys, "sample", str(trained_run), "-n", "5", "-o", str(tmp_path / "s.npz"), "--seed", "3")
+    x = np.load(tmp_path / "s.npz", allow_pickle=False)["x"]
+    assert code == 0 and x.shape == (5, 8, 8, 1) and x.min() >= 0 and x.max() <= 1
+    run_cli(capsys, "sample", str(trained_run), "-n", "5", "-o", str(tmp_path / "t.npz"), "--seed", "3")
+    assert np.array_equal(x, np.load(tmp_path / "t.npz")["x"])  # same seed, same samples
+
+
+def test_eval_prints_elbo_and_iwae(trained_run, capsys):
+    code, out, _ = run_cli(capsys, "eval", str(trained_run), "-k", "20", "--limit", "3")
+    assert code == 0
+    assert "elbo" in out and "iwae_20" in out
+    assert read_events(trained_run / "events.jsonl")[-1]["n"] == 3
+
+
+def test_datasets_lists_availability(capsys):
+    code, out, _ = run_cli(capsys, "datasets")
+    assert code == 0
+    assert any(line.startswith("digits") and " yes " in line for line in out.splitlines())
+    assert "ring8" in out and "fashion-mnist" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "vae", "--epochs", "-3"], "epochs must be a whole number >= 1, got -3"),
+        (["train", "vae", "--latent-dim", "0"], "latent_dim must be a whole number >= 1, got 0"),
+        (["train", "vae", "--lr", "nan"], "lr must be a finite number"),
+        (["train", "vae", "--batch-size", "5000", "--epochs", "1"], "batch_size 5000 is larger than the 1437"),
+        (["train", "vae", "--dataset", "npz:/no/such.npz"], "/no/such.npz"),
+        (["train", "vae", "--dataset", "ring8"], "holds 2-D points"),
+        (["train", "vae", "--likelihood", "gaussian", "--binarize"], "binarize needs likelihood=bernoulli"),
+        (["sample", "/no/such/run", "-o", "x.png"], "/no/such/run: no such run directory"),
+        (["eval", "/no/such/run"], "no such run directory"),
+    ],
+)
+def test_bad_input_is_one_clear_line(args, message, capsys, tmp_path):
+    if args[0] == "train":
+        args = [*args, "--out", str(tmp_path / "r")]
+    code, _, err = run_cli(capsys, *args)
+    assert code == 2
+    assert err.startswith("kgen: error: ") and err.count("\n") == 1
+    assert message in err
+
+
+def test_sample_refuses_unknown_format(trained_run, capsys, tmp_path):
+    code, _, err = run_cli(capsys, "sample", str(trained_run), "-o", str(tmp_path / "x.jpg"))
+    assert code == 2 and "must end in .png (a grid) or .npz" in err
+
+
+def test_kgen_never_imports_qt():
+    script = (
+        "import sys, kgen, kgen.cli, kgen.data, kgen.models, kgen.training, kgen.evaluate, kgen.commands\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'PyQt5', 'PyQt6', 'shiboken6')]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
