@@ -11,14 +11,33 @@ import kgen
 from kgen.config import ARCHITECTURES, LIKELIHOODS, MODELS, RunConfig, TrainConfig, VAEConfig
 from kgen.errors import KgenError
 
-# train options that map one to one onto config fields: flag -> (section, field, type)
+# train options that map one to one onto config fields: flag -> (section, type, help)
 _TRAIN_FLAGS = {
-    "dataset": ("train", str), "image_size": ("train", int), "data_dir": ("train", str),
-    "epochs": ("train", int), "batch_size": ("train", int), "lr": ("train", float),
-    "seed": ("train", int), "sample_every": ("train", int),
-    "latent_dim": ("model", int), "arch": ("model", str), "likelihood": ("model", str),
-    "sigma": ("model", float), "beta": ("model", float),
+    "dataset": ("train", str, "dataset name or folder:PATH / npz:PATH (see `kgen datasets`)"),
+    "data_dir": ("train", str, "folder holding local dataset files (IDX, .npz)"),
+    "image_size": ("train", int, "resize images to this many pixels a side"),
+    "epochs": ("train", int, "epochs to train (the total, when resuming)"),
+    "batch_size": ("train", int, "images per batch"),
+    "lr": ("train", float, "Adam learning rate"),
+    "seed": ("train", int, "seed of weights, batches, noise and the sample grid"),
+    "sample_every": ("train", int, "write a sample grid every N epochs"),
+    "latent_dim": ("model", int, "size of the latent code z"),
+    "arch": ("model", str, "network: mlp, or conv (4 conv / 4 transposed-conv layers)"),
+    "likelihood": ("model", str, "decoder: bernoulli, gaussian (fixed --sigma), gaussian-learned"),
+    "sigma": ("model", float, "decoder standard deviation for --likelihood gaussian"),
+    "beta": ("model", float, "weight on the KL term (1 gives the ELBO)"),
+    "hidden": ("model", "widths", "MLP hidden widths, comma-separated (e.g. 256,128)"),
+    "filters": ("model", "widths", "the 4 conv filter counts, comma-separated"),
 }
+_CHOICES = {"arch": ARCHITECTURES, "likelihood": LIKELIHOODS}
+
+
+def _widths(text: str) -> tuple[int, ...]:
+    """'256,128' -> (256, 128), for the --hidden and --filters flags."""
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {text!r}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,10 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train a model into a run directory")
     train.add_argument("model", choices=MODELS)
-    for name, (_, kind) in _TRAIN_FLAGS.items():
-        flag = "--" + name.replace("_", "-")
-        extra = {"choices": {"arch": ARCHITECTURES, "likelihood": LIKELIHOODS}[name]} if name in ("arch", "likelihood") else {}
-        train.add_argument(flag, type=kind, default=None, **extra)
+    defaults = {**TrainConfig().to_dict(), **VAEConfig().to_dict()}
+    for name, (_, kind, text) in _TRAIN_FLAGS.items():
+        train.add_argument(
+            "--" + name.replace("_", "-"), type=_widths if kind == "widths" else kind, default=None,
+            choices=_CHOICES.get(name), help=f"{text} (default {defaults[name]})",
+        )
     train.add_argument("--binarize", action="store_true", help="dynamic binarisation of pixels")
     train.add_argument("--out", type=Path, help="run directory (default runs/<model>-<dataset>-<time>)")
     train.add_argument("--resume", type=Path, metavar="RUN", help="continue RUN from its latest checkpoint")
@@ -56,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """A RunConfig from the defaults overridden by the flags given (validated)."""
     sections = {"train": {"model": args.model}, "model": {}}
-    for name, (section, _) in _TRAIN_FLAGS.items():
+    for name, (section, _, _) in _TRAIN_FLAGS.items():
         if getattr(args, name) is not None:
             sections[section][name] = getattr(args, name)
     if args.binarize:

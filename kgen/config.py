@@ -103,8 +103,8 @@ class TrainConfig(_Config):
     image_size: int | None = None  # resize images to this many pixels a side (None: native)
     data_dir: str | None = None  # where local dataset files are (IDX, npz)
     epochs: int = 30
-    batch_size: int = 64
-    lr: float = 1e-3
+    batch_size: int = 32
+    lr: float = 2e-3
     seed: int = 0
     sample_every: int = 1  # write a sample grid every this many epochs
     grid_size: int = 8  # the sample grid is grid_size x grid_size images

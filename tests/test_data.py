@@ -77,7 +77,7 @@ def offline(monkeypatch):
     def no_download(name):
         raise AssertionError(f"tried to download {name}")
 
-    monkeypatch.setattr(data, "_download", no_download)
+    monkeypatch.setattr(data.idx, "_download", no_download)
 
 
 @pytest.fixture
@@ -87,7 +87,7 @@ def empty_home(tmp_path, monkeypatch) -> Path:
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("KERAS_HOME", raising=False)
-    monkeypatch.setattr(data, "SYSTEM_FASHION_DIR", tmp_path / "no-such-dir")
+    monkeypatch.setattr(data.idx, "SYSTEM_FASHION_DIR", tmp_path / "no-such-dir")
     return home
 
 
@@ -352,7 +352,7 @@ def test_download_forbidden_or_failing(empty_home, monkeypatch):
     def broken(name):
         raise OSError(f"URL fetch failure for {name}\nconnection refused")
 
-    monkeypatch.setattr(data, "_download", broken)
+    monkeypatch.setattr(data.idx, "_download", broken)
     expect_error("download failed .*connection refused.*apt-get install dataset-fashion-mnist",
                  cache / "fashion-mnist", load_dataset, "fashion-mnist")
 
@@ -360,7 +360,7 @@ def test_download_forbidden_or_failing(empty_home, monkeypatch):
 def test_download_result_is_validated(empty_home, monkeypatch):
     monkeypatch.delenv("KGEN_OFFLINE")
     x, y = np.zeros((5, 28, 28), np.uint8), np.arange(5, dtype=np.uint8)
-    monkeypatch.setattr(data, "_download", lambda name: ((x, y), (x, y)))
+    monkeypatch.setattr(data.idx, "_download", lambda name: ((x, y), (x, y)))
     assert load_dataset("mnist").x_train.shape == (5, 28, 28, 1)
 
 
