@@ -111,19 +111,20 @@ class TensorBoardLogger(keras.callbacks.Callback):
 
 
 class SampleGrid(keras.callbacks.Callback):
-    """Decodes the run's fixed noise into ``samples/epoch_NNNN.png`` every ``every`` epochs."""
+    """Decodes the run's fixed noise (and labels) into ``samples/epoch_NNNN.png`` every ``every`` epochs."""
 
-    def __init__(self, run: Run, noise: np.ndarray, events: EventLog, every: int = 1,
-                 tensorboard: TensorBoardLogger | None = None):
+    def __init__(self, run: Run, noise: np.ndarray, events: EventLog, labels: np.ndarray | None = None,
+                 every: int = 1, tensorboard: TensorBoardLogger | None = None):
         super().__init__()
-        self.run, self.noise, self.events, self.every = run, noise, events, every
+        self.run, self.noise, self.labels, self.events, self.every = run, noise, labels, events, every
         self.tensorboard = tensorboard
 
     def on_epoch_end(self, epoch, logs=None):
         done = epoch + 1
         if done % self.every and done != self.params.get("epochs"):
             return
-        picture = image_grid(decode_batched(self.model, self.noise))
+        columns = self.model.num_classes or None  # conditional: one class per column
+        picture = image_grid(decode_batched(self.model, self.noise, self.labels), columns)
         path = self.run.sample_path(done)
         save_png(picture, path, scale=display_scale(self.model.image_shape[0]))
         self.events.write("samples", epoch=done, path=str(path.relative_to(self.run.path)))

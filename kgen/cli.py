@@ -8,7 +8,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import kgen
-from kgen.config import ARCHITECTURES, LIKELIHOODS, MODELS, RunConfig, TrainConfig, VAEConfig
+from kgen.config import (
+    ARCHITECTURES,
+    LIKELIHOODS,
+    MODEL_CONFIGS,
+    MODELS,
+    RunConfig,
+    TrainConfig,
+    VAEConfig,
+)
 from kgen.errors import KgenError
 
 # train options that map one to one onto config fields: flag -> (section, type, help)
@@ -25,7 +33,7 @@ _TRAIN_FLAGS = {
     "arch": ("model", str, "network: mlp, or conv (4 conv / 4 transposed-conv layers)"),
     "likelihood": ("model", str, "decoder: bernoulli, gaussian (fixed --sigma), gaussian-learned"),
     "sigma": ("model", float, "decoder standard deviation for --likelihood gaussian"),
-    "beta": ("model", float, "weight on the KL term (1 gives the ELBO)"),
+    "beta": ("model", float, "weight on the KL term (1 gives the ELBO; vae and cvae)"),
     "hidden": ("model", "widths", "MLP hidden widths, comma-separated (e.g. 256,128)"),
     "filters": ("model", "widths", "the 4 conv filter counts, comma-separated"),
 }
@@ -63,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("-n", type=int, default=64, help="number of samples")
     sample.add_argument("-o", "--output", type=Path, required=True, help="grid .png or raw .npz")
     sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--class", dest="label", type=int, default=None, metavar="C",
+                        help="class to draw (conditional models; default: cycle through classes)")
 
     evaluate = commands.add_parser("eval", help="test ELBO and IWAE-k of a trained run, in nats")
     evaluate.add_argument("run", type=Path)
@@ -82,7 +92,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             sections[section][name] = getattr(args, name)
     if args.binarize:
         sections["model"]["binarize"] = True
-    return RunConfig(TrainConfig(**sections["train"]), VAEConfig(**sections["model"]))
+    return RunConfig(TrainConfig(**sections["train"]), MODEL_CONFIGS[args.model].from_dict(sections["model"]))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -120,7 +130,7 @@ def _train(args: argparse.Namespace) -> int:
 def _sample(args: argparse.Namespace) -> int:
     from kgen.commands import sample_run
 
-    path = sample_run(args.run, args.n, args.output, seed=args.seed)
+    path = sample_run(args.run, args.n, args.output, seed=args.seed, label=args.label)
     print(f"wrote {args.n} samples to {path}")
     return 0
 

@@ -15,7 +15,7 @@ from kgen.errors import ConfigError
 
 LIKELIHOODS = ("bernoulli", "gaussian", "gaussian-learned")
 ARCHITECTURES = ("mlp", "conv")
-MODELS = ("vae",)
+MODELS = ("ae", "vae", "cvae")
 
 
 def _require(ok: bool, message: str) -> None:
@@ -62,8 +62,8 @@ class _Config:
 
 
 @dataclass
-class VAEConfig(_Config):
-    """The variational autoencoder: networks, likelihood and the KL weight."""
+class AEConfig(_Config):
+    """The autoencoder: networks, bottleneck size and the pixel likelihood of the decoder."""
 
     latent_dim: int = 8  # size of z
     arch: str = "mlp"  # "mlp" or "conv" (4 conv layers / 4 transposed-conv layers)
@@ -71,7 +71,6 @@ class VAEConfig(_Config):
     filters: tuple[int, ...] = (32, 64, 64, 64)  # conv filters, encoder order; decoder mirrors
     likelihood: str = "bernoulli"  # "bernoulli", "gaussian" (fixed sigma) or "gaussian-learned"
     sigma: float = 0.1  # decoder standard deviation for likelihood="gaussian"
-    beta: float = 1.0  # weight on the KL term (1 = the ELBO)
     binarize: bool = False  # draw binary pixels ~ Bernoulli(x) afresh for every batch
 
     def __post_init__(self) -> None:
@@ -86,12 +85,22 @@ class VAEConfig(_Config):
                 _positive_int(w, f"each of {name}")
         _require(len(self.filters) == 4, f"filters needs 4 widths, got {len(self.filters)}")
         _positive_float(self.sigma, "sigma", upper=1e3)
-        _positive_float(self.beta, "beta", upper=1e6)
         _require(isinstance(self.binarize, bool), f"binarize must be true or false, got {self.binarize!r}")
         _require(
             not (self.binarize and self.likelihood != "bernoulli"),
             "binarize needs likelihood=bernoulli (binary pixels have no Gaussian density)",
         )
+
+
+@dataclass
+class VAEConfig(AEConfig):
+    """The (conditional) variational autoencoder: an AEConfig plus the weight on the KL term."""
+
+    beta: float = 1.0  # weight on the KL term (1 = the ELBO)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _positive_float(self.beta, "beta", upper=1e6)
 
 
 @dataclass
@@ -127,7 +136,7 @@ class TrainConfig(_Config):
         _require(self.grid_size <= 32, f"grid_size must be <= 32, got {self.grid_size}")
 
 
-MODEL_CONFIGS: dict[str, type[_Config]] = {"vae": VAEConfig}
+MODEL_CONFIGS: dict[str, type[_Config]] = {"ae": AEConfig, "vae": VAEConfig, "cvae": VAEConfig}
 
 
 @dataclass
@@ -136,6 +145,13 @@ class RunConfig(_Config):
 
     train: TrainConfig = field(default_factory=TrainConfig)
     model: Any = field(default_factory=VAEConfig)
+
+    def __post_init__(self) -> None:
+        expected = MODEL_CONFIGS[self.train.model]
+        _require(
+            type(self.model) is expected,
+            f"model {self.train.model} takes a {expected.__name__}, got {type(self.model).__name__}",
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {"train": self.train.to_dict(), "model": self.model.to_dict()}

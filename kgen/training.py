@@ -17,10 +17,10 @@ from kgen import callbacks as cb
 from kgen.config import RunConfig
 from kgen.data import Dataset, load_dataset, make_pipeline
 from kgen.errors import ConfigError, RunError
-from kgen.evaluate import evaluate_vae
+from kgen.evaluate import evaluate_model
 from kgen.models import build_model
 from kgen.runs import EventLog, Run, atomic_path, load_model_file
-from kgen.sampling import latent_noise
+from kgen.sampling import grid_codes
 
 # The fixed noise of a run's sample grids is drawn from the run's seed plus this offset, so it
 # never coincides with the stream the model trains on.
@@ -50,6 +50,8 @@ def load_training_data(config: RunConfig) -> Dataset:
     data = load_dataset(t.dataset, image_size=t.image_size, data_dir=t.data_dir, seed=t.seed)
     if data.kind != "images":
         raise ConfigError(f"dataset {t.dataset} holds 2-D points; the {t.model} model needs images")
+    if t.model == "cvae" and data.y_train is None:
+        raise ConfigError(f"the cvae needs class labels and dataset {t.dataset} has none")
     if t.batch_size > len(data.x_train):
         raise ConfigError(
             f"batch_size {t.batch_size} is larger than the {len(data.x_train)} training images of {t.dataset}"
@@ -82,8 +84,9 @@ def train(
     data = load_training_data(config)
     model, initial_epoch, best = _model_for(run, config, data, resume)
     t = config.train
-    train_ds = make_pipeline(data.x_train, batch_size=t.batch_size, seed=t.seed)
-    test_ds = make_pipeline(data.x_test, batch_size=max(t.batch_size, 256), shuffle=False)
+    y_train, y_test = (model_labels(model, y) for y in (data.y_train, data.y_test))
+    train_ds = make_pipeline(data.x_train, y_train, batch_size=t.batch_size, seed=t.seed)
+    test_ds = make_pipeline(data.x_test, y_test, batch_size=max(t.batch_size, 256), shuffle=False)
     steps = math.ceil(len(data.x_train) / t.batch_size)
 
     events = EventLog(run.events_path)
@@ -91,12 +94,12 @@ def train(
         if initial_epoch >= t.epochs:
             events.write("note", message=f"already trained {initial_epoch} of {t.epochs} epochs")
         tensorboard = cb.TensorBoardLogger(run.tb_dir)
-        noise = latent_noise(t.grid_size**2, model.latent_dim, t.seed + GRID_SEED_OFFSET)
+        noise, labels = grid_codes(model, t.grid_size, t.seed + GRID_SEED_OFFSET)
         callbacks = [
             cb.EventLogger(events, steps, {"epochs": t.epochs, "initial_epoch": initial_epoch,
                                            "steps_per_epoch": steps, "dataset": t.dataset}),
             tensorboard,
-            cb.SampleGrid(run, noise, events, every=t.sample_every, tensorboard=tensorboard),
+            cb.SampleGrid(run, noise, events, labels=labels, every=t.sample_every, tensorboard=tensorboard),
             cb.Checkpointer(run, best=best),
             *extra_callbacks,
         ]
@@ -106,12 +109,17 @@ def train(
         )
         with atomic_path(run.model_path) as tmp:
             model.save(tmp)
-        test = evaluate_vae(model, data.x_test, ks=(iwae_k,) if iwae_k else (), seed=t.seed)
+        test = evaluate_model(model, data.x_test, y_test, ks=(iwae_k,) if iwae_k else (), seed=t.seed)
         events.write("eval", split="test", metrics=test)
     finally:
         events.close()
     done = max(initial_epoch, len(history.history.get("loss", [])) + initial_epoch)
     return TrainResult(run, done, dict(history.history), test, time.monotonic() - start)
+
+
+def model_labels(model, labels, limit: int | None = None):
+    """The labels a model trains on: all of them for conditional models, none otherwise."""
+    return labels[:limit] if model.num_classes and labels is not None else None
 
 
 def _resume_config(run: Run, requested: RunConfig) -> RunConfig:
@@ -126,7 +134,7 @@ def _resume_config(run: Run, requested: RunConfig) -> RunConfig:
 def _model_for(run: Run, config: RunConfig, data: Dataset, resume: bool):
     """(model, epochs already done, best monitored value) for a new or resumed run."""
     if not resume:
-        return build_model(config, data.image_shape), 0, math.inf
+        return build_model(config, data.image_shape, data.num_classes), 0, math.inf
     latest = run.latest_checkpoint()
     if latest is None:
         raise RunError(f"{run.path} has no checkpoint to resume from")

@@ -11,9 +11,9 @@ import pytest
 
 from kgen.config import RunConfig, TrainConfig, VAEConfig
 from kgen.errors import ConfigError
-from kgen.evaluate import binarize_fixed, elbo_parts, evaluate_vae, importance_weighted_bound
+from kgen.evaluate import binarize_fixed, elbo_parts, evaluate_model, importance_weighted_bound
 from kgen.models import VAE, build_model
-from kgen.models.vae import LEARNED_SIGMA_FLOOR
+from kgen.models.base import LEARNED_SIGMA_FLOOR
 
 
 def make_vae(image_shape=(8, 8, 1), **model_options) -> VAE:
@@ -63,7 +63,7 @@ class TestBounds:
 
     def test_evaluate_names_every_bound(self, trained, digits):
         model, _, _ = trained
-        result = evaluate_vae(model, digits[1][:20], ks=(1, 5))
+        result = evaluate_model(model, digits[1][:20], ks=(1, 5))
         assert set(result) == {"elbo", "reconstruction", "kl", "iwae_1", "iwae_5"}
         assert result["elbo"] == pytest.approx(-(result["reconstruction"] + result["kl"]))
 
