@@ -13,11 +13,12 @@ from kgen.config import (
     LIKELIHOODS,
     MODEL_CONFIGS,
     MODELS,
+    WALK_MODES,
     RunConfig,
     TrainConfig,
     VAEConfig,
 )
-from kgen.errors import KgenError
+from kgen.errors import ConfigError, KgenError
 
 # train options that map one to one onto config fields: flag -> (section, type, help)
 _TRAIN_FLAGS = {
@@ -79,6 +80,18 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("-k", type=int, default=5000, help="importance samples for IWAE-k")
     evaluate.add_argument("--limit", type=int, default=None, help="use the first N test images")
     evaluate.add_argument("--seed", type=int, default=0)
+
+    walk = commands.add_parser("walk", help="latent-space pictures: manifold grid, interpolation, traversal")
+    walk.add_argument("run", type=Path)
+    walk.add_argument("--mode", choices=WALK_MODES, default="grid")
+    walk.add_argument("-o", "--output", type=Path, required=True, help=".png, or .gif for --mode interpolate")
+    walk.add_argument("--steps", type=int, default=None, help="images per row (default 15 for grid, else 10)")
+    walk.add_argument("--dims", type=_widths, default=None, help="latent dimensions, e.g. 0,1 (grid) or 0,2,5")
+    walk.add_argument("--method", choices=("linear", "slerp"), default="linear", help="interpolation path")
+    walk.add_argument("--images", type=_widths, default=None, metavar="I,J",
+                      help="interpolate between test images I and J (default: two prior draws)")
+    walk.add_argument("--class", dest="label", type=int, default=None, metavar="C", help="class (conditional models)")
+    walk.add_argument("--seed", type=int, default=0)
 
     commands.add_parser("datasets", help="list datasets and whether each is available here")
     return parser
@@ -146,6 +159,23 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _walk(args: argparse.Namespace) -> int:
+    from kgen.commands import walk_run
+
+    if args.images is not None and len(args.images) != 2:
+        raise ConfigError(f"--images takes two test-image indices I,J, got {len(args.images)}")
+    steps = args.steps or (15 if args.mode == "grid" else 10)
+    result = walk_run(args.run, args.mode, args.output, steps=steps, dims=args.dims, method=args.method,
+                      images=args.images, label=args.label, seed=args.seed)
+    print(f"wrote {args.mode} to {result.path}")
+    if result.kl_per_dimension is not None:
+        print("dim  KL (nats)  active")
+        for d, (kl, on) in enumerate(zip(result.kl_per_dimension, result.active, strict=True)):
+            print(f"{d:>3}  {kl:9.3f}  {'yes' if on else 'no'}")
+        print(f"active units: {int(result.active.sum())} of {len(result.active)}")
+    return 0
+
+
 def _datasets(args: argparse.Namespace) -> int:
     from kgen.data import list_datasets
 
@@ -161,7 +191,7 @@ def _format_metrics(metrics: dict[str, float]) -> str:
     return ", ".join(f"{k} {v:.2f}" for k, v in metrics.items())
 
 
-_COMMANDS = {"train": _train, "sample": _sample, "eval": _eval, "datasets": _datasets}
+_COMMANDS = {"train": _train, "sample": _sample, "eval": _eval, "walk": _walk, "datasets": _datasets}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from kgen import latent
+from kgen.config import WALK_MODES
 from kgen.errors import ConfigError
 from kgen.evaluate import evaluate_model
 from kgen.runs import EventLog, Run, atomic_path, load_run_model
-from kgen.sampling import display_scale, image_grid, sample_images, sample_labels, save_png
+from kgen.sampling import (
+    display_scale,
+    image_grid,
+    latent_noise,
+    sample_images,
+    sample_labels,
+    save_gif,
+    save_png,
+)
 from kgen.training import load_training_data, model_labels
 
 SAMPLE_FORMATS = (".png", ".npz")
@@ -64,3 +75,76 @@ def evaluate_run(
     finally:
         events.close()
     return metrics
+
+
+@dataclass
+class WalkResult:
+    """Where a latent walk was written, and what the traversal found per dimension."""
+
+    path: Path
+    kl_per_dimension: np.ndarray | None = None
+    active: np.ndarray | None = None
+
+
+def walk_run(
+    run_dir: str | os.PathLike,
+    mode: str,
+    output: str | os.PathLike,
+    *,
+    steps: int = 10,
+    dims: tuple[int, ...] | None = None,
+    method: str = "linear",
+    images: tuple[int, int] | None = None,
+    label: int | None = None,
+    seed: int = 0,
+) -> WalkResult:
+    """Walk a run's latent space into a PNG (or, for interpolations, an animated GIF).
+
+    grid: the 2-D manifold at Gaussian quantiles over ``dims`` (two of them); interpolate:
+    ``steps`` images between two test images (``images``) or two prior draws (``seed``);
+    traverse: one row per dimension, which also reports its KL and whether it is active.
+    """
+    output = Path(output)
+    if mode not in WALK_MODES:
+        raise ConfigError(f"--mode must be one of {', '.join(WALK_MODES)}, got {mode!r}")
+    gif = output.suffix.lower() == ".gif"
+    if output.suffix.lower() not in (".png", ".gif") or (gif and mode != "interpolate"):
+        raise ConfigError(f"{output}: write .png, or .gif with --mode interpolate")
+    if not 2 <= steps <= 200:
+        raise ConfigError(f"--steps must be between 2 and 200, got {steps}")
+    run = Run.open(run_dir)
+    model = load_run_model(run)
+    if model.num_classes and label is None:
+        label = 0
+    result = WalkResult(output)
+    if mode == "grid":
+        frames = latent.manifold_grid(model, n=steps, dims=dims or (0, 1), labels=label)
+        columns = steps
+    elif mode == "traverse":
+        data = load_training_data(run.config())
+        x, y = data.x_test[:2000], model_labels(model, data.y_test, 2000)
+        if model.variational:
+            result.kl_per_dimension = latent.kl_per_dimension(model, x, y)
+            result.active = latent.active_units(model, x, y).active
+        frames = latent.traverse(model, dims=dims, values=np.linspace(-3, 3, steps), labels=label)
+        columns = steps
+    else:
+        frames = _interpolation(run, model, steps, method, images, label, seed)
+        columns = steps
+    if gif:
+        save_gif(frames, output, scale=display_scale(frames.shape[1]))
+    else:
+        save_png(image_grid(frames, columns), output, scale=display_scale(frames.shape[1]))
+    return result
+
+
+def _interpolation(run, model, steps, method, images, label, seed) -> np.ndarray:
+    if images is None:
+        z = latent_noise(2, model.latent_dim, seed)
+        return latent.interpolate(model, z[0], z[1], steps, method, labels=label)
+    data = load_training_data(run.config())
+    for i in images:
+        if not 0 <= i < len(data.x_test):
+            raise ConfigError(f"--images: index {i} is outside the {len(data.x_test)} test images")
+    x_a, x_b = data.x_test[images[0]], data.x_test[images[1]]
+    return latent.interpolate_images(model, x_a, x_b, steps, method, labels=label)

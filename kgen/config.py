@@ -16,6 +16,7 @@ from kgen.errors import ConfigError
 LIKELIHOODS = ("bernoulli", "gaussian", "gaussian-learned")
 ARCHITECTURES = ("mlp", "conv")
 MODELS = ("ae", "vae", "cvae")
+WALK_MODES = ("grid", "interpolate", "traverse")
 
 
 def _require(ok: bool, message: str) -> None:

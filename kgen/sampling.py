@@ -15,15 +15,38 @@ def latent_noise(n: int, latent_dim: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((n, latent_dim)).astype("float32")
 
 
-def decode_batched(model, z: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """The model's mean images for latent codes z, as float32 (N, H, W, C) in [0, 1]."""
-    out = [np.asarray(model.decode(z[i : i + batch_size])) for i in range(0, len(z), batch_size)]
+def decode_batched(model, z: np.ndarray, labels: np.ndarray | None = None, batch_size: int = 256) -> np.ndarray:
+    """The model's mean images for latent codes z (and class labels), float32 (N, H, W, C) in [0, 1]."""
+    out = [
+        np.asarray(model.decode(z[i : i + batch_size], None if labels is None else labels[i : i + batch_size]))
+        for i in range(0, len(z), batch_size)
+    ]
     return np.clip(np.concatenate(out), 0.0, 1.0).astype("float32")
 
 
-def sample_images(model, n: int, seed: int = 0) -> np.ndarray:
-    """n images decoded from prior draws z ~ N(0, I)."""
-    return decode_batched(model, latent_noise(n, model.latent_dim, seed))
+def sample_labels(model, n: int, label: int | None = None) -> np.ndarray | None:
+    """Labels for n samples of a conditional model: all ``label``, or cycling through the classes."""
+    if not model.num_classes:
+        return None
+    if label is None:
+        return (np.arange(n) % model.num_classes).astype("int32")
+    return np.full(n, label, "int32")
+
+
+def sample_images(model, n: int, seed: int = 0, labels: np.ndarray | None = None) -> np.ndarray:
+    """n images decoded from prior draws z ~ N(0, I) (of the given classes, when conditional)."""
+    if labels is None:
+        labels = sample_labels(model, n)
+    return decode_batched(model, latent_noise(n, model.latent_dim, seed), labels)
+
+
+def grid_codes(model, rows: int, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """The fixed (z, labels) of a run's sample grids: rows x rows draws, or for a conditional
+    model a "style row" grid, one z per row decoded once per class (one class per column)."""
+    if not model.num_classes:
+        return latent_noise(rows * rows, model.latent_dim, seed), None
+    z = np.repeat(latent_noise(rows, model.latent_dim, seed), model.num_classes, axis=0)
+    return z, np.tile(np.arange(model.num_classes, dtype="int32"), rows)
 
 
 def image_grid(images: np.ndarray, columns: int | None = None, pad: int = 1) -> np.ndarray:
@@ -43,13 +66,19 @@ def image_grid(images: np.ndarray, columns: int | None = None, pad: int = 1) -> 
     return grid
 
 
-def save_png(picture: np.ndarray, path: str | os.PathLike, scale: int = 1) -> None:
-    """Write a uint8 (H, W, C) picture as PNG, enlarged ``scale`` times with sharp pixels."""
+def _pil_image(picture: np.ndarray, scale: int = 1):
+    """A uint8 (H, W, C) picture as a PIL image, enlarged ``scale`` times with sharp pixels."""
     from PIL import Image
 
     image = Image.fromarray(picture[..., 0] if picture.shape[-1] == 1 else picture)
     if scale > 1:
         image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
+    return image
+
+
+def save_png(picture: np.ndarray, path: str | os.PathLike, scale: int = 1) -> None:
+    """Write a uint8 (H, W, C) picture as PNG, enlarged ``scale`` times with sharp pixels."""
+    image = _pil_image(picture, scale)
     with atomic_path(path) as tmp:
         image.save(tmp, format="PNG")
 
@@ -57,3 +86,21 @@ def save_png(picture: np.ndarray, path: str | os.PathLike, scale: int = 1) -> No
 def display_scale(image_height: int) -> int:
     """Enlargement that makes small images (8x8 digits) visible in a saved grid."""
     return max(1, 56 // max(1, image_height))
+
+
+def save_gif(
+    frames: np.ndarray, path: str | os.PathLike, duration_ms: int = 100, scale: int = 1, loop: bool = True,
+) -> None:
+    """Write (N, H, W, C) frames in [0, 1] as an animated GIF, ``duration_ms`` per frame.
+
+    Pillow merges identical consecutive frames into one longer frame; the timing is unchanged.
+    """
+    if len(frames) == 0:
+        raise ValueError("a GIF needs at least one frame")
+    images = [_pil_image(image_grid(frame[None], columns=1, pad=0), scale) for frame in frames]
+    options = {"loop": 0} if loop else {}
+    with atomic_path(path) as tmp:
+        images[0].save(
+            tmp, format="GIF", save_all=True, append_images=images[1:],
+            duration=int(duration_ms), disposal=1, **options,
+        )

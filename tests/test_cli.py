@@ -94,3 +94,31 @@ def test_kgen_never_imports_qt():
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+
+
+def test_walk_writes_grid_traversal_and_gif(trained_run, tmp_path, capsys):
+    from PIL import Image
+
+    assert main(["walk", str(trained_run), "--mode", "grid", "--steps", "5", "-o", str(tmp_path / "g.png")]) == 0
+    assert main(["walk", str(trained_run), "--mode", "traverse", "--steps", "4", "-o", str(tmp_path / "t.png")]) == 0
+    out = capsys.readouterr().out
+    assert "active units:" in out and "KL (nats)" in out
+    args = ["walk", str(trained_run), "--mode", "interpolate", "--images", "0,1", "--method", "slerp"]
+    assert main([*args, "-o", str(tmp_path / "i.gif")]) == 0
+    with Image.open(tmp_path / "g.png") as grid, Image.open(tmp_path / "i.gif") as gif:
+        assert grid.width == grid.height and gif.format == "GIF"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--mode", "grid", "-o", "x.gif"], "write .png, or .gif with --mode interpolate"),
+        (["--mode", "grid", "--dims", "0,7", "-o", "x.png"], "latent dimensions must be in [0, 2), got [7]"),
+        (["--mode", "interpolate", "--images", "0,999", "-o", "x.png"], "index 999 is outside"),
+        (["--mode", "interpolate", "--steps", "1", "-o", "x.png"], "--steps must be between 2 and 200"),
+    ],
+)
+def test_walk_bad_input(trained_run, tmp_path, capsys, args, message):
+    args = [a if a not in ("x.gif", "x.png") else str(tmp_path / a) for a in args]
+    assert main(["walk", str(trained_run), *args]) == 2
+    assert message in capsys.readouterr().err

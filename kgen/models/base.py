@@ -24,6 +24,7 @@ class EncoderDecoder(keras.Model):
     """
 
     loss_names: tuple[str, ...] = ("loss",)
+    variational = False  # True when q(z|x) is a distribution, so the model bounds log p(x)
 
     def __init__(
         self,

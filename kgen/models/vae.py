@@ -19,6 +19,7 @@ class VAE(EncoderDecoder):
     """
 
     loss_names = ("loss", "reconstruction", "kl")
+    variational = True
 
     def __init__(self, encoder, decoder, beta: float = 1.0, **kwargs):
         super().__init__(encoder, decoder, **kwargs)
