@@ -16,7 +16,7 @@ import contextlib
 import json
 import os
 import re
-import tempfile
+import secrets
 import time
 import zipfile
 from collections.abc import Iterator
@@ -40,9 +40,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp)
+    tmp = path.parent / f".{path.stem}-{secrets.token_hex(6)}{path.suffix}"
+    # Created with the umask's permissions (unlike mkstemp's 0600), as a plain write would be.
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
         yield tmp
         with open(tmp, "rb+") as f:

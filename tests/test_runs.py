@@ -144,3 +144,15 @@ class TestForeignFiles:
             z.writestr("hello.txt", "hi")
         with pytest.raises(RunError, match="empty.keras could not be loaded"):
             load_model_file(path)
+
+
+def test_atomic_files_get_ordinary_permissions(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        with atomic_path(tmp_path / "grid.png") as tmp:
+            tmp.write_bytes(b"png")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "grid.png").stat().st_mode & 0o777 == 0o644
