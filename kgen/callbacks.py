@@ -16,7 +16,7 @@ import keras
 import numpy as np
 
 from kgen.runs import EventLog, Run, atomic_path, atomic_write_text
-from kgen.sampling import decode_batched, display_scale, image_grid, save_png
+from kgen.sampling import decode_batched, display_scale, image_grid, save_png, scatter_picture
 
 
 def device_name() -> str:
@@ -114,19 +114,25 @@ class SampleGrid(keras.callbacks.Callback):
     """Decodes the run's fixed noise (and labels) into ``samples/epoch_NNNN.png`` every ``every`` epochs."""
 
     def __init__(self, run: Run, noise: np.ndarray, events: EventLog, labels: np.ndarray | None = None,
-                 every: int = 1, tensorboard: TensorBoardLogger | None = None):
+                 every: int = 1, tensorboard: TensorBoardLogger | None = None,
+                 real_points: np.ndarray | None = None):
         super().__init__()
         self.run, self.noise, self.labels, self.events, self.every = run, noise, labels, events, every
         self.tensorboard = tensorboard
+        self.real_points = real_points  # for 2-D toys: drawn behind the generated points
 
     def on_epoch_end(self, epoch, logs=None):
         done = epoch + 1
         if done % self.every and done != self.params.get("epochs"):
             return
-        columns = self.model.num_classes or None  # conditional: one class per column
-        picture = image_grid(decode_batched(self.model, self.noise, self.labels), columns)
+        generated = decode_batched(self.model, self.noise, self.labels, clip=self.real_points is None)
+        if self.real_points is not None:
+            picture, scale = scatter_picture(self.real_points, generated), 1
+        else:
+            columns = self.model.num_classes or None  # conditional: one class per column
+            picture, scale = image_grid(generated, columns), display_scale(self.model.image_shape[0])
         path = self.run.sample_path(done)
-        save_png(picture, path, scale=display_scale(self.model.image_shape[0]))
+        save_png(picture, path, scale=scale)
         self.events.write("samples", epoch=done, path=str(path.relative_to(self.run.path)))
         if self.tensorboard is not None:
             self.tensorboard.add_image("samples", picture, done)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,35 +11,40 @@ from pathlib import Path
 import kgen
 from kgen.config import (
     ARCHITECTURES,
+    GAN_MODELS,
+    GENERATOR_LOSSES,
     LIKELIHOODS,
     MODEL_CONFIGS,
     MODELS,
     WALK_MODES,
+    GANConfig,
     RunConfig,
     TrainConfig,
-    VAEConfig,
 )
 from kgen.errors import ConfigError, KgenError
 
 # train options that map one to one onto config fields: flag -> (section, type, help)
 _TRAIN_FLAGS = {
-    "dataset": ("train", str, "dataset name or folder:PATH / npz:PATH (see `kgen datasets`)"),
+    "dataset": ("train", str, "dataset name or folder:PATH / npz:PATH (see `kgen datasets`; default digits)"),
     "data_dir": ("train", str, "folder holding local dataset files (IDX, .npz)"),
     "image_size": ("train", int, "resize images to this many pixels a side"),
-    "epochs": ("train", int, "epochs to train (the total, when resuming)"),
-    "batch_size": ("train", int, "images per batch"),
-    "lr": ("train", float, "Adam learning rate"),
-    "seed": ("train", int, "seed of weights, batches, noise and the sample grid"),
-    "sample_every": ("train", int, "write a sample grid every N epochs"),
-    "latent_dim": ("model", int, "size of the latent code z"),
-    "arch": ("model", str, "network: mlp, or conv (4 conv / 4 transposed-conv layers)"),
-    "likelihood": ("model", str, "decoder: bernoulli, gaussian (fixed --sigma), gaussian-learned"),
-    "sigma": ("model", float, "decoder standard deviation for --likelihood gaussian"),
-    "beta": ("model", float, "weight on the KL term (1 gives the ELBO; vae and cvae)"),
-    "hidden": ("model", "widths", "MLP hidden widths, comma-separated (e.g. 256,128)"),
-    "filters": ("model", "widths", "the 4 conv filter counts, comma-separated"),
+    "epochs": ("train", int, "epochs to train, the total when resuming (default 30)"),
+    "batch_size": ("train", int, "images per batch (default 32 for VAEs, 64 for GANs)"),
+    "lr": ("train", float, "Adam learning rate (default 2e-3 for VAEs, 2e-4 for GANs)"),
+    "seed": ("train", int, "seed of weights, batches, noise and the sample grid (default 0)"),
+    "sample_every": ("train", int, "write a sample grid every N epochs (default 1)"),
+    "latent_dim": ("model", int, "size of the latent code z (default 8 for VAEs, 64 for GANs)"),
+    "arch": ("model", str, "mlp, or conv: the 4+4-layer conv VAE / DCGAN (default mlp; conv for dcgan, cgan)"),
+    "hidden": ("model", "widths", "MLP hidden widths, comma-separated (default 256,128 VAEs; 256,256 GANs)"),
+    "filters": ("model", "widths", "conv widths: 4 for VAEs (default 32,64,64,64), 1 for GANs (64)"),
+    "likelihood": ("model", str, "VAE decoder: bernoulli (default), gaussian (fixed --sigma), gaussian-learned"),
+    "sigma": ("model", float, "decoder standard deviation for --likelihood gaussian (default 0.1)"),
+    "beta": ("model", float, "VAE weight on the KL term, 1 gives the ELBO (default 1)"),
+    "d_steps": ("model", int, "GAN: k discriminator updates per generator update (default 1)"),
+    "generator_loss": ("model", str, "GAN: non-saturating (default) or saturating (minimax)"),
+    "beta_1": ("model", float, "GAN: Adam beta_1 of both players (default 0.5)"),
 }
-_CHOICES = {"arch": ARCHITECTURES, "likelihood": LIKELIHOODS}
+_CHOICES = {"arch": ARCHITECTURES, "likelihood": LIKELIHOODS, "generator_loss": GENERATOR_LOSSES}
 
 
 def _widths(text: str) -> tuple[int, ...]:
@@ -56,13 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train a model into a run directory")
     train.add_argument("model", choices=MODELS)
-    defaults = {**TrainConfig().to_dict(), **VAEConfig().to_dict()}
     for name, (_, kind, text) in _TRAIN_FLAGS.items():
         train.add_argument(
-            "--" + name.replace("_", "-"), type=_widths if kind == "widths" else kind, default=None,
-            choices=_CHOICES.get(name), help=f"{text} (default {defaults[name]})",
+            _flag(name), type=_widths if kind == "widths" else kind, default=None,
+            choices=_CHOICES.get(name), help=text,
         )
-    train.add_argument("--binarize", action="store_true", help="dynamic binarisation of pixels")
+    train.add_argument("--binarize", action="store_true", help="VAE: dynamic binarisation of pixels")
     train.add_argument("--out", type=Path, help="run directory (default runs/<model>-<dataset>-<time>)")
     train.add_argument("--resume", type=Path, metavar="RUN", help="continue RUN from its latest checkpoint")
     train.add_argument("--iwae", type=int, default=0, metavar="K", help="also report IWAE-K at the end")
@@ -97,6 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """A RunConfig from the defaults overridden by the flags given (validated)."""
     sections = {"train": {"model": args.model}, "model": {}}
@@ -105,7 +114,17 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             sections[section][name] = getattr(args, name)
     if args.binarize:
         sections["model"]["binarize"] = True
-    return RunConfig(TrainConfig(**sections["train"]), MODEL_CONFIGS[args.model].from_dict(sections["model"]))
+    model_config = MODEL_CONFIGS[args.model]
+    fields = {f.name for f in dataclasses.fields(model_config)}
+    for name in sections["model"]:
+        if name not in fields:
+            raise ConfigError(f"{_flag(name)} does not apply to the {args.model} model")
+    if model_config is GANConfig and "filters" in sections["model"]:
+        widths = sections["model"]["filters"]
+        if len(widths) != 1:
+            raise ConfigError(f"--filters takes one width for the {args.model} model, got {len(widths)}")
+        sections["model"]["filters"] = widths[0]
+    return RunConfig(TrainConfig(**sections["train"]), model_config.from_dict(sections["model"]))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -136,7 +155,10 @@ def _train(args: argparse.Namespace) -> int:
         print(f"  samples:     {samples[-1]}")
     print(f"  model:       {run.model_path}")
     print(f"  events:      {run.events_path}  (TensorBoard: {run.tb_dir})")
-    print("  test (nats): " + _format_metrics(result.test))
+    if result.test:
+        print("  test:        " + _format_metrics(result.test))
+    if config.train.model in GAN_MODELS:
+        print(f"  quality:     kgen eval {run.path}  (FID, coverage, precision/recall with a classifier)")
     return 0
 
 

@@ -15,7 +15,13 @@ from kgen.errors import ConfigError
 
 LIKELIHOODS = ("bernoulli", "gaussian", "gaussian-learned")
 ARCHITECTURES = ("mlp", "conv")
-MODELS = ("ae", "vae", "cvae")
+MODELS = ("ae", "vae", "cvae", "gan", "dcgan", "cgan")
+GAN_MODELS = ("gan", "dcgan", "cgan")
+GENERATOR_LOSSES = ("non-saturating", "saturating")
+GAN_ARCHITECTURES = ("auto", "mlp", "conv")
+# Per-model defaults for the training options left unset: (learning rate, batch size).
+TRAIN_DEFAULTS = {"ae": (2e-3, 32), "vae": (2e-3, 32), "cvae": (2e-3, 32),
+                  "gan": (2e-4, 64), "dcgan": (2e-4, 64), "cgan": (2e-4, 64)}
 WALK_MODES = ("grid", "interpolate", "traverse")
 
 
@@ -113,14 +119,17 @@ class TrainConfig(_Config):
     image_size: int | None = None  # resize images to this many pixels a side (None: native)
     data_dir: str | None = None  # where local dataset files are (IDX, npz)
     epochs: int = 30
-    batch_size: int = 32
-    lr: float = 2e-3
+    batch_size: int | None = None  # None: the model's default (32 for VAEs, 64 for GANs)
+    lr: float | None = None  # None: the model's default (2e-3 for VAEs, 2e-4 for GANs)
     seed: int = 0
     sample_every: int = 1  # write a sample grid every this many epochs
     grid_size: int = 8  # the sample grid is grid_size x grid_size images
 
     def __post_init__(self) -> None:
         _choice(self.model, "model", MODELS)
+        default_lr, default_batch = TRAIN_DEFAULTS[self.model]
+        self.lr = default_lr if self.lr is None else self.lr
+        self.batch_size = default_batch if self.batch_size is None else self.batch_size
         _require(isinstance(self.dataset, str) and self.dataset != "", "dataset must be named")
         if self.image_size is not None:
             _positive_int(self.image_size, "image_size")
@@ -137,7 +146,38 @@ class TrainConfig(_Config):
         _require(self.grid_size <= 32, f"grid_size must be <= 32, got {self.grid_size}")
 
 
-MODEL_CONFIGS: dict[str, type[_Config]] = {"ae": AEConfig, "vae": VAEConfig, "cvae": VAEConfig}
+@dataclass
+class GANConfig(_Config):
+    """A GAN: networks, latent size and the rules of the game (k, generator loss)."""
+
+    latent_dim: int = 64  # size of the noise z
+    arch: str = "auto"  # "mlp", "conv" (DCGAN), or "auto": conv for dcgan and for cgan on images
+    hidden: tuple[int, ...] = (256, 256)  # MLP widths of generator and discriminator
+    filters: int = 64  # DCGAN base width (the discriminator's first conv; the generator's last)
+    d_steps: int = 1  # k: discriminator updates per generator update (Algorithm 1)
+    generator_loss: str = "non-saturating"  # or "saturating": the minimax log(1 - D(G(z)))
+    beta_1: float = 0.5  # Adam's first-moment decay for both players (Radford et al. 2015)
+
+    def __post_init__(self) -> None:
+        _positive_int(self.latent_dim, "latent_dim")
+        _require(self.latent_dim <= 4096, f"latent_dim must be <= 4096, got {self.latent_dim}")
+        _choice(self.arch, "arch", GAN_ARCHITECTURES)
+        _require(isinstance(self.hidden, tuple) and len(self.hidden) >= 1, "hidden needs at least one width")
+        for w in self.hidden:
+            _positive_int(w, "each of hidden")
+        _positive_int(self.filters, "filters")
+        _positive_int(self.d_steps, "d_steps")
+        _require(self.d_steps <= 100, f"d_steps must be <= 100, got {self.d_steps}")
+        _choice(self.generator_loss, "generator_loss", GENERATOR_LOSSES)
+        _require(
+            isinstance(self.beta_1, (int, float)) and 0 <= self.beta_1 < 1,
+            f"beta_1 must be in [0, 1), got {self.beta_1!r}",
+        )
+
+
+MODEL_CONFIGS: dict[str, type[_Config]] = {
+    "ae": AEConfig, "vae": VAEConfig, "cvae": VAEConfig, "gan": GANConfig, "dcgan": GANConfig, "cgan": GANConfig,
+}
 
 
 @dataclass
@@ -152,6 +192,10 @@ class RunConfig(_Config):
         _require(
             type(self.model) is expected,
             f"model {self.train.model} takes a {expected.__name__}, got {type(self.model).__name__}",
+        )
+        _require(
+            not (self.train.model == "dcgan" and self.model.arch == "mlp"),
+            "dcgan is the convolutional GAN; use --arch conv (or train gan for the MLP version)",
         )
 
     def to_dict(self) -> dict[str, Any]:

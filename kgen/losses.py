@@ -67,3 +67,21 @@ def iwae_bound(log_weights):
     """
     k = ops.shape(log_weights)[1]
     return ops.logsumexp(log_weights, axis=1) - ops.log(ops.cast(k, log_weights.dtype))
+
+
+def discriminator_loss(real_logits, fake_logits):
+    """-log D(x) - log(1 - D(G(z))), batch-averaged, from logits (D = sigmoid(logit))."""
+    return ops.mean(ops.softplus(-real_logits)) + ops.mean(ops.softplus(fake_logits))
+
+
+def generator_loss_saturating(fake_logits):
+    """The minimax generator loss of Goodfellow et al. (2014): mean log(1 - D(G(z))).
+
+    Its gradient vanishes when D confidently rejects the fakes, early in training.
+    """
+    return -ops.mean(ops.softplus(fake_logits))
+
+
+def generator_loss_non_saturating(fake_logits):
+    """The non-saturating generator loss: mean -log D(G(z)), strong gradients when D wins."""
+    return ops.mean(ops.softplus(-fake_logits))

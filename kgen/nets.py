@@ -19,7 +19,7 @@ from kgen.errors import ConfigError
 def build_mlp_encoder(image_shape: Sequence[int], latent_dim: int, hidden: Sequence[int],
                       *, num_classes: int = 0, gaussian: bool = True) -> keras.Model:
     """x -> (z_mean, z_log_var), or x -> z when not ``gaussian``, through ReLU dense layers."""
-    x, label, inputs = _inputs(tuple(image_shape), "image", num_classes)
+    x, label, inputs = label_inputs(tuple(image_shape), "image", num_classes)
     h = layers.Flatten()(x)
     if label is not None:
         h = layers.Concatenate()([h, label])
@@ -43,12 +43,9 @@ def build_mlp_decoder(image_shape: Sequence[int], latent_dim: int, hidden: Seque
 def build_conv_encoder(image_shape: Sequence[int], latent_dim: int, filters: Sequence[int],
                        *, num_classes: int = 0, gaussian: bool = True) -> keras.Model:
     """x -> latent head through 4 conv layers: two with stride 2, then two with stride 1."""
-    _check_conv_shape(image_shape)
-    x, label, inputs = _inputs(tuple(image_shape), "image", num_classes)
-    h = x
-    if label is not None:
-        tiled = layers.RepeatVector(image_shape[0] * image_shape[1])(label)
-        h = layers.Concatenate()([x, layers.Reshape((image_shape[0], image_shape[1], num_classes))(tiled)])
+    check_conv_shape(image_shape)
+    x, label, inputs = label_inputs(tuple(image_shape), "image", num_classes)
+    h = x if label is None else label_channels(x, label)
     for i, (f, stride) in enumerate(zip(filters, (2, 2, 1, 1), strict=True)):
         h = layers.Conv2D(f, 3, strides=stride, padding="same", activation="relu", name=f"conv_{i}")(h)
     return _latent_head(inputs, layers.Flatten()(h), latent_dim, gaussian)
@@ -57,7 +54,7 @@ def build_conv_encoder(image_shape: Sequence[int], latent_dim: int, filters: Seq
 def build_conv_decoder(image_shape: Sequence[int], latent_dim: int, filters: Sequence[int],
                        channels: int, *, num_classes: int = 0) -> keras.Model:
     """z -> per-pixel decoder parameters through 4 transposed conv layers mirroring the encoder."""
-    _check_conv_shape(image_shape)
+    check_conv_shape(image_shape)
     height, width = image_shape[0] // 4, image_shape[1] // 4
     z, inputs, h = _decoder_inputs(latent_dim, num_classes)
     h = layers.Dense(height * width * filters[3], activation="relu", name="project")(h)
@@ -88,7 +85,7 @@ def output_channels(likelihood: str, image_channels: int) -> int:
     return image_channels * (2 if likelihood == "gaussian-learned" else 1)
 
 
-def _inputs(shape: tuple, name: str, num_classes: int):
+def label_inputs(shape: tuple, name: str, num_classes: int):
     """(main input, label input or None, the model's inputs)."""
     main = keras.Input(shape=shape, name=name)
     if not num_classes:
@@ -97,9 +94,16 @@ def _inputs(shape: tuple, name: str, num_classes: int):
     return main, label, [main, label]
 
 
+def label_channels(x, label):
+    """The image x with its one-hot label tiled over every pixel as extra channels."""
+    height, width, classes = x.shape[1], x.shape[2], label.shape[-1]
+    tiled = layers.Reshape((height, width, classes))(layers.RepeatVector(height * width)(label))
+    return layers.Concatenate()([x, tiled])
+
+
 def _decoder_inputs(latent_dim: int, num_classes: int):
     """(z input, the model's inputs, the tensor the first dense layer sees)."""
-    z, label, inputs = _inputs((latent_dim,), "z", num_classes)
+    z, label, inputs = label_inputs((latent_dim,), "z", num_classes)
     return z, inputs, z if label is None else layers.Concatenate()([z, label])
 
 
@@ -111,7 +115,7 @@ def _latent_head(inputs, h, latent_dim: int, gaussian: bool) -> keras.Model:
     return keras.Model(inputs, [z_mean, z_log_var], name="encoder")
 
 
-def _check_conv_shape(image_shape: Sequence[int]) -> None:
+def check_conv_shape(image_shape: Sequence[int]) -> None:
     if len(image_shape) != 3 or image_shape[0] % 4 or image_shape[1] % 4:
         size = 4 * math.ceil(max(image_shape[:2]) / 4)
         raise ConfigError(

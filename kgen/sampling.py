@@ -15,13 +15,19 @@ def latent_noise(n: int, latent_dim: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((n, latent_dim)).astype("float32")
 
 
-def decode_batched(model, z: np.ndarray, labels: np.ndarray | None = None, batch_size: int = 256) -> np.ndarray:
-    """The model's mean images for latent codes z (and class labels), float32 (N, H, W, C) in [0, 1]."""
+def decode_batched(
+    model, z: np.ndarray, labels: np.ndarray | None = None, batch_size: int = 256, clip: bool = True
+) -> np.ndarray:
+    """The model's images for latent codes z (and class labels), float32 (N, H, W, C) in [0, 1].
+
+    ``clip=False`` keeps raw values, for models of 2-D points.
+    """
     out = [
         np.asarray(model.decode(z[i : i + batch_size], None if labels is None else labels[i : i + batch_size]))
         for i in range(0, len(z), batch_size)
     ]
-    return np.clip(np.concatenate(out), 0.0, 1.0).astype("float32")
+    out = np.concatenate(out).astype("float32")
+    return np.clip(out, 0.0, 1.0) if clip else out
 
 
 def sample_labels(model, n: int, label: int | None = None) -> np.ndarray | None:
@@ -37,7 +43,8 @@ def sample_images(model, n: int, seed: int = 0, labels: np.ndarray | None = None
     """n images decoded from prior draws z ~ N(0, I) (of the given classes, when conditional)."""
     if labels is None:
         labels = sample_labels(model, n)
-    return decode_batched(model, latent_noise(n, model.latent_dim, seed), labels)
+    points = len(model.image_shape) == 1
+    return decode_batched(model, latent_noise(n, model.latent_dim, seed), labels, clip=not points)
 
 
 def grid_codes(model, rows: int, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -104,3 +111,23 @@ def save_gif(
             tmp, format="GIF", save_all=True, append_images=images[1:],
             duration=int(duration_ms), disposal=1, **options,
         )
+
+
+def scatter_picture(real: np.ndarray, fake: np.ndarray, size: int = 384, margin: float = 0.1) -> np.ndarray:
+    """A uint8 RGB picture of 2-D points: real data in grey behind generated points in red.
+
+    The view is fitted to the real data (plus ``margin``), so a generator that wanders off shows
+    as points piled on the border.
+    """
+    low, high = real.min(axis=0), real.max(axis=0)
+    pad = (high - low) * margin + 1e-6
+    low, high = low - pad, high + pad
+    picture = np.full((size, size, 3), 255, np.uint8)
+    for points, colour in ((real, (170, 170, 170)), (fake, (214, 39, 40))):
+        pixels = np.clip((points - low) / (high - low) * (size - 1), 0, size - 1).astype(int)
+        for dx in (0, 1):
+            for dy in (0, 1):
+                cols = np.clip(pixels[:, 0] + dx, 0, size - 1)
+                rows = np.clip(size - 1 - pixels[:, 1] - dy, 0, size - 1)
+                picture[rows, cols] = colour
+    return picture

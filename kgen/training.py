@@ -14,13 +14,13 @@ from pathlib import Path
 import keras
 
 from kgen import callbacks as cb
-from kgen.config import RunConfig
-from kgen.data import Dataset, load_dataset, make_pipeline
+from kgen.config import GAN_MODELS, RunConfig
+from kgen.data import TOY_MODES, Dataset, load_dataset, make_pipeline
 from kgen.errors import ConfigError, RunError
 from kgen.evaluate import evaluate_model
-from kgen.models import build_model
+from kgen.models import GAN, build_model
 from kgen.runs import EventLog, Run, atomic_path, load_model_file
-from kgen.sampling import grid_codes
+from kgen.sampling import grid_codes, sample_images
 
 # The fixed noise of a run's sample grids is drawn from the run's seed plus this offset, so it
 # never coincides with the stream the model trains on.
@@ -45,18 +45,23 @@ def default_run_dir(config: RunConfig, root: str | os.PathLike = "runs") -> Path
 
 
 def load_training_data(config: RunConfig) -> Dataset:
-    """The run's dataset, checked to be images a model of this config can train on."""
+    """The run's dataset, checked to be data a model of this config can train on."""
     t = config.train
     data = load_dataset(t.dataset, image_size=t.image_size, data_dir=t.data_dir, seed=t.seed)
-    if data.kind != "images":
-        raise ConfigError(f"dataset {t.dataset} holds 2-D points; the {t.model} model needs images")
-    if t.model == "cvae" and data.y_train is None:
-        raise ConfigError(f"the cvae needs class labels and dataset {t.dataset} has none")
-    if t.batch_size > len(data.x_train):
-        raise ConfigError(
-            f"batch_size {t.batch_size} is larger than the {len(data.x_train)} training images of {t.dataset}"
-        )
+    if data.kind != "images" and t.model not in ("gan",):
+        raise ConfigError(f"dataset {t.dataset} holds 2-D points; the {t.model} model needs images (use gan)")
+    if t.model in ("cvae", "cgan") and data.y_train is None:
+        raise ConfigError(f"the {t.model} needs class labels and dataset {t.dataset} has none")
+    per_step = examples_per_step(config)
+    if per_step > len(data.x_train):
+        what = "batch_size" if per_step == t.batch_size else f"batch_size x d_steps = {per_step}"
+        raise ConfigError(f"{what} is larger than the {len(data.x_train)} training examples of {t.dataset}")
     return data
+
+
+def examples_per_step(config: RunConfig) -> int:
+    """Training examples one step consumes: a GAN takes d_steps real minibatches per step."""
+    return config.train.batch_size * getattr(config.model, "d_steps", 1)
 
 
 def train(
@@ -85,9 +90,12 @@ def train(
     model, initial_epoch, best = _model_for(run, config, data, resume)
     t = config.train
     y_train, y_test = (model_labels(model, y) for y in (data.y_train, data.y_test))
-    train_ds = make_pipeline(data.x_train, y_train, batch_size=t.batch_size, seed=t.seed)
+    # A GAN splits each batch into d_steps equal minibatches, so its batches must be whole.
+    is_gan = config.train.model in GAN_MODELS
+    per_step = examples_per_step(config)
+    train_ds = make_pipeline(data.x_train, y_train, batch_size=per_step, seed=t.seed, drop_remainder=is_gan)
     test_ds = make_pipeline(data.x_test, y_test, batch_size=max(t.batch_size, 256), shuffle=False)
-    steps = math.ceil(len(data.x_train) / t.batch_size)
+    steps = len(data.x_train) // per_step if is_gan else math.ceil(len(data.x_train) / per_step)
 
     events = EventLog(run.events_path)
     try:
@@ -99,7 +107,8 @@ def train(
             cb.EventLogger(events, steps, {"epochs": t.epochs, "initial_epoch": initial_epoch,
                                            "steps_per_epoch": steps, "dataset": t.dataset}),
             tensorboard,
-            cb.SampleGrid(run, noise, events, labels=labels, every=t.sample_every, tensorboard=tensorboard),
+            cb.SampleGrid(run, noise, events, labels=labels, every=t.sample_every, tensorboard=tensorboard,
+                          real_points=data.x_test if data.kind == "points" else None),
             cb.Checkpointer(run, best=best),
             *extra_callbacks,
         ]
@@ -109,12 +118,25 @@ def train(
         )
         with atomic_path(run.model_path) as tmp:
             model.save(tmp)
-        test = evaluate_model(model, data.x_test, y_test, ks=(iwae_k,) if iwae_k else (), seed=t.seed)
-        events.write("eval", split="test", metrics=test)
+        test = final_scores(model, data, y_test, iwae_k, t.seed)
+        if test:
+            events.write("eval", split="test", metrics=test)
     finally:
         events.close()
-    done = max(initial_epoch, len(history.history.get("loss", [])) + initial_epoch)
+    done = initial_epoch + len(next(iter(history.history.values()), []))
     return TrainResult(run, done, dict(history.history), test, time.monotonic() - start)
+
+
+def final_scores(model, data: Dataset, labels, iwae_k: int, seed: int) -> dict[str, float]:
+    """The quick test scores a run ends with: likelihoods for the encoder-decoder models, mode
+    coverage for GANs on toys; image GANs are scored by `kgen eval` (it needs a classifier)."""
+    if isinstance(model, GAN):
+        if data.kind != "points" or data.name not in TOY_MODES:
+            return {}
+        from kgen.quality import toy_quality
+
+        return toy_quality(sample_images(model, 2000, seed=seed), data.name)
+    return evaluate_model(model, data.x_test, labels, ks=(iwae_k,) if iwae_k else (), seed=seed)
 
 
 def model_labels(model, labels, limit: int | None = None):

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import keras
 
-from kgen.config import RunConfig
+from kgen.config import GAN_MODELS, RunConfig
 from kgen.errors import ConfigError
+from kgen.gan_nets import build_gan_networks
 from kgen.models.ae import AE
 from kgen.models.base import EncoderDecoder
+from kgen.models.gan import CGAN, GAN
 from kgen.models.vae import CVAE, VAE
 from kgen.nets import build_encoder_decoder
 
-__all__ = ["AE", "CVAE", "VAE", "EncoderDecoder", "build_model"]
+__all__ = ["AE", "CGAN", "CVAE", "GAN", "VAE", "EncoderDecoder", "build_model"]
 
 
 def build_model(config: RunConfig, image_shape: Sequence[int], num_classes: int = 0) -> keras.Model:
@@ -22,6 +25,8 @@ def build_model(config: RunConfig, image_shape: Sequence[int], num_classes: int 
     ``num_classes`` is the number of labels for conditional models (the CVAE).
     """
     kind, m = config.train.model, config.model
+    if kind in GAN_MODELS:
+        return _build_gan(config, tuple(image_shape), num_classes)
     common = {"likelihood": m.likelihood, "sigma": m.sigma, "binarize": m.binarize,
               "seed": config.train.seed, "name": kind}
     if kind == "ae":
@@ -29,9 +34,37 @@ def build_model(config: RunConfig, image_shape: Sequence[int], num_classes: int 
     elif kind == "vae":
         model = VAE(*build_encoder_decoder(image_shape, m), beta=m.beta, **common)
     else:
-        if num_classes < 2:
-            raise ConfigError(f"the cvae needs a labelled dataset with >= 2 classes, got {num_classes}")
+        _require_classes(kind, num_classes)
         nets = build_encoder_decoder(image_shape, m, num_classes=num_classes)
         model = CVAE(*nets, beta=m.beta, num_classes=num_classes, **common)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.train.lr))
     return model
+
+
+def _build_gan(config: RunConfig, data_shape: tuple[int, ...], num_classes: int) -> GAN:
+    kind, m = config.train.model, config.model
+    arch = m.arch
+    if arch == "auto":
+        arch = "conv" if kind == "dcgan" or (kind == "cgan" and len(data_shape) == 3) else "mlp"
+    if arch == "conv" and len(data_shape) != 3:
+        raise ConfigError(f"the {kind} model needs images for --arch conv; 2-D points train with --arch mlp")
+    if kind == "cgan":
+        _require_classes(kind, num_classes)
+    classes = num_classes if kind == "cgan" else 0
+    generator, discriminator = build_gan_networks(data_shape, replace(m, arch=arch), num_classes=classes)
+    options = {"d_steps": m.d_steps, "generator_loss": m.generator_loss, "seed": config.train.seed, "name": kind}
+    if kind == "cgan":
+        model = CGAN(generator, discriminator, num_classes=classes, **options)
+    else:
+        model = GAN(generator, discriminator, **options)
+    lr = config.train.lr
+    model.compile(
+        d_optimizer=keras.optimizers.Adam(lr, beta_1=m.beta_1),
+        g_optimizer=keras.optimizers.Adam(lr, beta_1=m.beta_1),
+    )
+    return model
+
+
+def _require_classes(kind: str, num_classes: int) -> None:
+    if num_classes < 2:
+        raise ConfigError(f"the {kind} needs a labelled dataset with >= 2 classes, got {num_classes}")

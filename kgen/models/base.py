@@ -66,12 +66,7 @@ class EncoderDecoder(keras.Model):
     # --- the networks, with labels attached when conditional
 
     def _conditioned(self, tensor, labels):
-        if not self.num_classes:
-            return tensor
-        if labels is None:
-            raise ValueError(f"{type(self).__name__} is conditional: give class labels")
-        one_hot = ops.one_hot(ops.cast(labels, "int32"), self.num_classes)
-        return [ops.convert_to_tensor(tensor), one_hot]
+        return with_labels(self, tensor, labels)
 
     def encoder_outputs(self, x, labels=None, training=False):
         return self.encoder(self._conditioned(x, labels), training=training)
@@ -82,7 +77,7 @@ class EncoderDecoder(keras.Model):
 
     def call(self, inputs, training=False):
         """The reconstruction of x (inputs is x, or (x, labels) when conditional)."""
-        x, labels = _unpack(inputs)
+        x, labels = unpack_batch(inputs)
         z_mean, _ = self.encode(x, labels, training=training)
         return self.decode(z_mean, labels)
 
@@ -124,7 +119,7 @@ class EncoderDecoder(keras.Model):
         raise NotImplementedError
 
     def train_step(self, data):
-        x, labels = _unpack(data)
+        x, labels = unpack_batch(data)
         x = self.prepare_images(x)
         # Forward pass and losses under the tape.
         with tf.GradientTape() as tape:
@@ -135,7 +130,7 @@ class EncoderDecoder(keras.Model):
         return self._track(parts)
 
     def test_step(self, data):
-        x, labels = _unpack(data)
+        x, labels = unpack_batch(data)
         return self._track(self.compute_losses(self.prepare_images(x), labels, training=False))
 
     def _track(self, parts):
@@ -163,7 +158,16 @@ class EncoderDecoder(keras.Model):
         return cls(**config)
 
 
-def _unpack(data):
+def with_labels(model, tensor, labels):
+    """A network's input: the tensor alone, or [tensor, one-hot labels] for conditional models."""
+    if not model.num_classes:
+        return tensor
+    if labels is None:
+        raise ValueError(f"{type(model).__name__} is conditional: give class labels")
+    return [ops.convert_to_tensor(tensor), ops.one_hot(ops.cast(labels, "int32"), model.num_classes)]
+
+
+def unpack_batch(data):
     """fit() hands over x, or (x, labels) for labelled data."""
     if isinstance(data, (tuple, list)):
         return data[0], (data[1] if len(data) > 1 else None)

@@ -1,0 +1,194 @@
+"""The GAN of Goodfellow et al. (2014), Algorithm 1, and its class-conditional form.
+
+DCGAN (Radford et al. 2015) is this model with the convolutional networks of ``kgen.gan_nets``.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from kgen import losses
+from kgen.models.base import unpack_batch, with_labels
+
+GENERATOR_LOSSES = {
+    "non-saturating": losses.generator_loss_non_saturating,
+    "saturating": losses.generator_loss_saturating,
+}
+
+
+@keras.saving.register_keras_serializable(package="kgen")
+class GAN(keras.Model):
+    """A generator G(z) and a discriminator D(x) (one logit) trained as a two-player game.
+
+    Each ``train_step`` receives ``d_steps`` real minibatches at once and does Algorithm 1:
+    ``d_steps`` discriminator updates, each on its own real minibatch and fresh noise, then one
+    generator update. Images are scaled to [-1, 1] for the tanh generator inside the model;
+    ``decode`` returns [0, 1] images (or raw 2-D points for the toy distributions).
+    """
+
+    metric_names = ("d_loss", "g_loss", "d_real", "d_fake", "d_grad_norm", "g_grad_norm")
+    variational = False
+
+    def __init__(
+        self,
+        generator: keras.Model,
+        discriminator: keras.Model,
+        d_steps: int = 1,
+        generator_loss: str = "non-saturating",
+        num_classes: int = 0,
+        seed: int = 0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if generator_loss not in GENERATOR_LOSSES:
+            raise ValueError(f"generator_loss must be one of {', '.join(GENERATOR_LOSSES)}")
+        self.generator = generator
+        self.discriminator = discriminator
+        self.d_steps = int(d_steps)
+        self.generator_loss = generator_loss
+        self.num_classes = int(num_classes)
+        self.seed = int(seed)
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.trackers = [keras.metrics.Mean(name=name) for name in self.metric_names]
+        self.built = True  # both networks arrive built
+
+    @property
+    def metrics(self):
+        return list(self.trackers)
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.generator.inputs[0].shape[-1])
+
+    @property
+    def image_shape(self) -> tuple[int, ...]:
+        return tuple(int(d) for d in self.generator.outputs[0].shape[1:])
+
+    @property
+    def points(self) -> bool:
+        """True for a GAN on 2-D points rather than images."""
+        return len(self.image_shape) == 1
+
+    def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
+        """Two optimizers, one per player; both are built at once so saving and resuming keep them."""
+        super().compile(**kwargs)
+        self.d_optimizer = d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
+        self.g_optimizer = g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.g_optimizer.build(self.generator.trainable_variables)
+
+    def get_compile_config(self):
+        return {
+            "d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
+            "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
+        }
+
+    def compile_from_config(self, config):
+        self.compile(**{k: keras.saving.deserialize_keras_object(v) for k, v in config.items()})
+
+    # --- moving between data space and the networks' space
+
+    def to_model_space(self, x):
+        x = ops.cast(x, "float32")
+        return x if self.points else 2.0 * x - 1.0
+
+    def decode(self, z, labels=None):
+        """Generated data for codes z: [0, 1] images, or points (labels for conditional GANs)."""
+        out = self.generator(self._conditioned(z, labels), training=False)
+        return out if self.points else (out + 1.0) / 2.0
+
+    def call(self, z, training=False):
+        return self.generator(z, training=training)
+
+    def _conditioned(self, tensor, labels):
+        return with_labels(self, tensor, labels)
+
+    def _noise(self, batch_size):
+        return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+
+    # --- the game
+
+    def _discriminator_update(self, real, labels):
+        """One D step on a real minibatch and fresh fakes; returns (loss, D(x), D(G(z)), grad norm)."""
+        fake = self.generator(self._conditioned(self._noise(ops.shape(real)[0]), labels), training=True)
+        with tf.GradientTape() as tape:
+            real_logits = self.discriminator(self._conditioned(real, labels), training=True)
+            fake_logits = self.discriminator(self._conditioned(fake, labels), training=True)
+            d_loss = losses.discriminator_loss(real_logits, fake_logits)
+        grads = tape.gradient(d_loss, self.discriminator.trainable_weights)
+        self.d_optimizer.apply(grads, self.discriminator.trainable_weights)
+        return d_loss, ops.mean(ops.sigmoid(real_logits)), ops.mean(ops.sigmoid(fake_logits)), _norm(grads)
+
+    def _generator_update(self, batch_size, labels):
+        """One G step on fresh noise; returns (loss, grad norm)."""
+        with tf.GradientTape() as tape:
+            fake = self.generator(self._conditioned(self._noise(batch_size), labels), training=True)
+            fake_logits = self.discriminator(self._conditioned(fake, labels), training=True)
+            g_loss = GENERATOR_LOSSES[self.generator_loss](fake_logits)
+        grads = tape.gradient(g_loss, self.generator.trainable_weights)
+        self.g_optimizer.apply(grads, self.generator.trainable_weights)
+        return g_loss, _norm(grads)
+
+    def train_step(self, data):
+        x, labels = unpack_batch(data)
+        # Split the batch into d_steps real minibatches (Algorithm 1: a fresh one per D step).
+        reals = ops.split(self.to_model_space(x), self.d_steps, axis=0)
+        label_sets = ops.split(labels, self.d_steps, axis=0) if labels is not None else [None] * self.d_steps
+        # k discriminator updates.
+        for real, label in zip(reals, label_sets, strict=True):
+            d_loss, d_real, d_fake, d_norm = self._discriminator_update(real, label)
+        # One generator update (conditional fakes follow the real class mix of the last batch).
+        g_loss, g_norm = self._generator_update(ops.shape(reals[-1])[0], label_sets[-1])
+        return self._track(d_loss, g_loss, d_real, d_fake, d_norm, g_norm)
+
+    def test_step(self, data):
+        x, labels = unpack_batch(data)
+        real = self.to_model_space(x)
+        fake = self.generator(self._conditioned(self._noise(ops.shape(real)[0]), labels), training=False)
+        real_logits = self.discriminator(self._conditioned(real, labels), training=False)
+        fake_logits = self.discriminator(self._conditioned(fake, labels), training=False)
+        d_loss = losses.discriminator_loss(real_logits, fake_logits)
+        g_loss = GENERATOR_LOSSES[self.generator_loss](fake_logits)
+        # No update, so no gradient norms: report the four quantities of the game only.
+        return self._track(d_loss, g_loss, ops.mean(ops.sigmoid(real_logits)), ops.mean(ops.sigmoid(fake_logits)))
+
+    def _track(self, *values):
+        trackers = self.trackers[: len(values)]
+        for tracker, value in zip(trackers, values, strict=True):
+            tracker.update_state(value)
+        return {t.name: t.result() for t in trackers}
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "generator": keras.saving.serialize_keras_object(self.generator),
+            "discriminator": keras.saving.serialize_keras_object(self.discriminator),
+            "d_steps": self.d_steps,
+            "generator_loss": self.generator_loss,
+            "num_classes": self.num_classes,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for part in ("generator", "discriminator"):
+            config[part] = keras.saving.deserialize_keras_object(config[part])
+        return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="kgen")
+class CGAN(GAN):
+    """The conditional GAN (Mirza & Osindero 2014): G and D both see the class label."""
+
+    def __init__(self, generator, discriminator, num_classes: int = 10, **kwargs):
+        if num_classes < 2:
+            raise ValueError(f"a conditional GAN needs at least 2 classes, got {num_classes}")
+        super().__init__(generator, discriminator, num_classes=num_classes, **kwargs)
+
+
+def _norm(grads):
+    """Global L2 norm of a list of gradients."""
+    return ops.sqrt(sum(ops.sum(ops.square(g)) for g in grads if g is not None))
