@@ -80,9 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--class", dest="label", type=int, default=None, metavar="C",
                         help="class to draw (conditional models; default: cycle through classes)")
 
-    evaluate = commands.add_parser("eval", help="test ELBO and IWAE-k of a trained run, in nats")
+    evaluate = commands.add_parser("eval", help="every test score of a run: ELBO/IWAE, FID, coverage, ...")
     evaluate.add_argument("run", type=Path)
-    evaluate.add_argument("-k", type=int, default=5000, help="importance samples for IWAE-k")
+    evaluate.add_argument("-k", type=int, default=5000, help="importance samples for IWAE-k (VAEs; 0: skip)")
+    evaluate.add_argument("--no-quality", action="store_true", help="skip the classifier-based scores")
+    evaluate.add_argument("--invert", type=int, default=16, metavar="N",
+                          help="GANs: invert N test images by gradient descent on z (0: skip)")
     evaluate.add_argument("--limit", type=int, default=None, help="use the first N test images")
     evaluate.add_argument("--seed", type=int, default=0)
 
@@ -157,7 +160,7 @@ def _train(args: argparse.Namespace) -> int:
     print(f"  events:      {run.events_path}  (TensorBoard: {run.tb_dir})")
     if result.test:
         print("  test:        " + _format_metrics(result.test))
-    if config.train.model in GAN_MODELS:
+    if config.train.model in GAN_MODELS and not result.test:
         print(f"  quality:     kgen eval {run.path}  (FID, coverage, precision/recall with a classifier)")
     return 0
 
@@ -173,11 +176,14 @@ def _sample(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace) -> int:
     from kgen.commands import evaluate_run
 
-    metrics = evaluate_run(args.run, k=args.k, limit=args.limit, seed=args.seed)
-    width = max(len(k) for k in metrics)
-    print(f"{'metric':<{width}}  nats")
+    metrics = evaluate_run(args.run, k=args.k, limit=args.limit, seed=args.seed,
+                           quality=not args.no_quality, invert=args.invert)
+    width = max([6, *(len(k) for k in metrics)])
+    print(f"{'metric':<{width}}  value")
     for name, value in metrics.items():
-        print(f"{name:<{width}}  {value:.3f}")
+        print(f"{name:<{width}}  {value:.4g}")
+    if "elbo" in metrics:
+        print("(elbo, reconstruction, kl and iwae_k are in nats per image)")
     return 0
 
 

@@ -10,8 +10,12 @@ import numpy as np
 
 from kgen import latent
 from kgen.config import WALK_MODES
+from kgen.data import TOY_MODES
 from kgen.errors import ConfigError
 from kgen.evaluate import evaluate_model
+from kgen.inversion import invert as invert_images
+from kgen.models import GAN
+from kgen.quality import toy_quality
 from kgen.runs import EventLog, Run, atomic_path, load_run_model
 from kgen.sampling import (
     display_scale,
@@ -57,24 +61,56 @@ def sample_run(
 
 
 def evaluate_run(
-    run_dir: str | os.PathLike, *, k: int = 5000, limit: int | None = None, seed: int = 0
+    run_dir: str | os.PathLike, *, k: int = 5000, limit: int | None = None, seed: int = 0,
+    quality: bool = True, invert: int = 16,
 ) -> dict[str, float]:
-    """Test ELBO and IWAE-k (nats) of a run's model; also appended to its ``events.jsonl``."""
-    if k < 1:
-        raise ConfigError(f"-k must be >= 1, got {k}")
+    """Every test score that applies to a run's model; also appended to its ``events.jsonl``.
+
+    VAEs: ELBO and IWAE-k in nats (k = 0 skips IWAE). Image models on labelled data: FID,
+    classifier score, class coverage and precision/recall with the dataset's own classifier
+    (trained once and cached), plus per-class accuracy for conditional models. GANs on toys:
+    modes covered and the high-quality share. Image GANs: the error of inverting ``invert``
+    test images. ``limit`` uses only the first test images.
+    """
+    if k < 0 or invert < 0:
+        raise ConfigError(f"-k and --invert must be >= 0, got {k} and {invert}")
     if limit is not None and limit < 1:
         raise ConfigError(f"--limit must be >= 1, got {limit}")
     run = Run.open(run_dir)
     model = load_run_model(run)
     data = load_training_data(run.config())
     x_test, y_test = data.x_test[:limit], model_labels(model, data.y_test, limit)
-    metrics = evaluate_model(model, x_test, y_test, ks=(k,), seed=seed)
+    metrics: dict[str, float] = {}
+    if model.variational:
+        metrics.update(evaluate_model(model, x_test, y_test, ks=(k,) if k else (), seed=seed))
+    if data.kind == "points":
+        if data.name in TOY_MODES:
+            metrics.update(toy_quality(sample_images(model, len(x_test), seed=seed), data.name))
+    elif quality and data.y_train is not None:
+        metrics.update(_image_quality(model, data, x_test, data.y_test[:limit], seed))
+    if isinstance(model, GAN) and data.kind == "images" and invert:
+        found = invert_images(model, x_test[:invert], labels=None if y_test is None else y_test[:invert], seed=seed)
+        metrics["inversion_mse"] = float(found.mse.mean())
     events = EventLog(run.events_path)
     try:
         events.write("eval", split="test", n=len(x_test), metrics=metrics)
     finally:
         events.close()
     return metrics
+
+
+def _image_quality(model, data, x_test, y_test, seed: int) -> dict[str, float]:
+    """Classifier-based scores of as many samples as there are test images."""
+    from kgen.classifier import classifier_for
+    from kgen.quality import conditional_accuracy, image_quality
+
+    judge = classifier_for(data)
+    labels = None if not model.num_classes else y_test.astype("int32")
+    fakes = sample_images(model, len(x_test), seed=seed, labels=labels)
+    scores = {"classifier_accuracy": judge.accuracy, **image_quality(judge, x_test, fakes, y_test)}
+    if model.num_classes:
+        scores.update(conditional_accuracy(judge, model, seed=seed))
+    return scores
 
 
 @dataclass

@@ -9,6 +9,8 @@ import numpy as np
 
 from kgen.runs import atomic_path
 
+POINT_SAMPLES = 1000  # generated points drawn in a toy run's sample pictures
+
 
 def latent_noise(n: int, latent_dim: int, seed: int) -> np.ndarray:
     """n draws of z ~ N(0, I), the same for the same seed: the fixed noise of a run's grids."""
@@ -50,6 +52,8 @@ def sample_images(model, n: int, seed: int = 0, labels: np.ndarray | None = None
 def grid_codes(model, rows: int, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
     """The fixed (z, labels) of a run's sample grids: rows x rows draws, or for a conditional
     model a "style row" grid, one z per row decoded once per class (one class per column)."""
+    if len(model.image_shape) == 1:  # 2-D points: a cloud, not a grid
+        return latent_noise(POINT_SAMPLES, model.latent_dim, seed), None
     if not model.num_classes:
         return latent_noise(rows * rows, model.latent_dim, seed), None
     z = np.repeat(latent_noise(rows, model.latent_dim, seed), model.num_classes, axis=0)

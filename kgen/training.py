@@ -156,14 +156,14 @@ def _resume_config(run: Run, requested: RunConfig) -> RunConfig:
 def _model_for(run: Run, config: RunConfig, data: Dataset, resume: bool):
     """(model, epochs already done, best monitored value) for a new or resumed run."""
     if not resume:
-        return build_model(config, data.image_shape, data.num_classes), 0, math.inf
+        return build_model(config, data.x_train.shape[1:], data.num_classes), 0, math.inf
     latest = run.latest_checkpoint()
     if latest is None:
         raise RunError(f"{run.path} has no checkpoint to resume from")
     path, epoch = latest
     model = load_model_file(path)
-    if tuple(model.image_shape) != tuple(data.image_shape):
-        raise RunError(f"{path} expects images {model.image_shape}, the dataset has {data.image_shape}")
+    if tuple(model.image_shape) != tuple(data.x_train.shape[1:]):
+        raise RunError(f"{path} expects data of shape {model.image_shape}, the dataset has {data.x_train.shape[1:]}")
     best = run.best_record() or {}
     return model, epoch, float(best.get("value", math.inf))
 

@@ -1,8 +1,10 @@
 """Shared test setup: offline, TensorFlow backend, and small datasets written on the fly."""
 
 import os
+import tempfile
 
 os.environ["KGEN_OFFLINE"] = "1"  # tests never download
+os.environ["KGEN_CACHE_DIR"] = tempfile.mkdtemp(prefix="kgen-test-cache-")  # never the user's cache
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

@@ -65,7 +65,7 @@ def test_datasets_lists_availability(capsys):
         (["train", "vae", "--epochs", "-3"], "epochs must be a whole number >= 1, got -3"),
         (["train", "vae", "--latent-dim", "0"], "latent_dim must be a whole number >= 1, got 0"),
         (["train", "vae", "--lr", "nan"], "lr must be a finite number"),
-        (["train", "vae", "--batch-size", "5000", "--epochs", "1"], "batch_size 5000 is larger than the 1437"),
+        (["train", "vae", "--batch-size", "5000", "--epochs", "1"], "batch_size is larger than the 1437 training examples of digits"),
         (["train", "vae", "--dataset", "npz:/no/such.npz"], "/no/such.npz"),
         (["train", "vae", "--dataset", "ring8"], "holds 2-D points"),
         (["train", "vae", "--likelihood", "gaussian", "--binarize"], "binarize needs likelihood=bernoulli"),

@@ -144,6 +144,22 @@ def test_cli_trains_a_dcgan_with_gan_flags(tmp_path, capsys):
     model = load_model_file(run / "model.keras")
     steps = read_events(run / "events.jsonl")[0]["steps_per_epoch"]
     assert steps == math.floor(1437 / 64) and int(model.d_optimizer.iterations) == 2 * 2 * steps
+    # kgen eval: the classifier-based scores and the inversion error, also into events.jsonl
+    assert main(["eval", str(run), "--invert", "4"]) == 0
+    table = capsys.readouterr().out
+    for name in ("classifier_accuracy", "fid", "classes_covered", "precision", "recall", "inversion_mse"):
+        assert name in table
+    assert "elbo" not in table
+    scores = read_events(run / "events.jsonl")[-1]["metrics"]
+    assert scores["classifier_accuracy"] >= 0.97 and scores["fid"] > 0
+
+
+def test_gan_on_a_toy_ends_with_mode_coverage(tmp_path, capsys):
+    run = tmp_path / "ring"
+    assert main(["train", "gan", "--dataset", "ring8", "--epochs", "1", "--latent-dim", "2", "--out", str(run)]) == 0
+    final = read_events(run / "events.jsonl")[-1]
+    assert final["type"] == "eval" and {"modes_covered", "modes_total", "high_quality"} <= set(final["metrics"])
+    assert final["metrics"]["modes_total"] == 8
 
 
 @pytest.mark.parametrize(
