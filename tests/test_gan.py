@@ -176,3 +176,14 @@ def test_gan_on_a_toy_ends_with_mode_coverage(tmp_path, capsys):
 def test_gan_flags_bad_input(args, message, tmp_path, capsys):
     assert main([*args, "--out", str(tmp_path / "r")]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_gan_on_ring8_covers_most_modes_with_default_settings(tmp_path):
+    """The issue's bar: >= 6 of the 8 modes after a short training with the non-saturating loss."""
+    from kgen.training import train
+
+    config = RunConfig(TrainConfig(model="gan", dataset="ring8"), GANConfig())
+    assert config.model.generator_loss == "non-saturating" and config.train.epochs == 60
+    result = train(config, tmp_path / "ring8", verbose=0)
+    assert result.test["modes_covered"] >= 6, result.test
+    assert result.test["high_quality"] > 0.2

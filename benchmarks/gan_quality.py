@@ -1,0 +1,52 @@
+"""Train GANs with kgen and score them: FID (own classifier), coverage, conditional accuracy.
+
+Each case is ``kgen train`` then ``kgen eval`` (the library functions behind them), one after
+the other in this process, and prints a Markdown table row with wall times. Usage:
+    python benchmarks/gan_quality.py --out runs/bench-gan            # digits and Fashion-MNIST
+    python benchmarks/gan_quality.py --only digits --epochs 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from kgen.commands import evaluate_run
+from kgen.config import GANConfig, RunConfig, TrainConfig
+from kgen.training import train
+
+CASES = {
+    "digits": [("dcgan", 50), ("cgan", 50)],
+    "fashion-mnist": [("dcgan", 10), ("cgan", 10)],
+}
+COLUMNS = ("fid", "classes_covered", "coverage_kl", "precision", "recall", "classifier_score",
+           "conditional_accuracy", "inversion_mse")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("runs/bench-gan"))
+    parser.add_argument("--only", choices=tuple(CASES), default=None)
+    parser.add_argument("--epochs", type=int, default=None, help="override the epochs of every case")
+    args = parser.parse_args()
+    print("| model | dataset | epochs | train s | eval s | " + " | ".join(COLUMNS) + " |")
+    print("|" + "---|" * (5 + len(COLUMNS)))
+    for dataset, cases in CASES.items():
+        if args.only and dataset != args.only:
+            continue
+        for model, epochs in cases:
+            epochs = args.epochs or epochs
+            config = RunConfig(TrainConfig(model=model, dataset=dataset, epochs=epochs), GANConfig())
+            start = time.monotonic()
+            result = train(config, args.out / f"{model}-{dataset}", verbose=0)
+            trained = time.monotonic() - start
+            scores = evaluate_run(result.run.path, k=0)
+            evaluated = time.monotonic() - start - trained
+            cells = [f"{scores[c]:.4g}" if c in scores else "-" for c in COLUMNS]
+            print(f"| {model} | {dataset} | {epochs} | {trained:.0f} | {evaluated:.0f} | " + " | ".join(cells) + " |",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()
