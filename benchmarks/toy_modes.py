@@ -1,10 +1,10 @@
 """GANs on the 8-Gaussian ring: modes covered for k = 1 and 5, non-saturating vs saturating.
 
-Each case is kgen's own ``train`` with the toy defaults (60+ epochs, batch 128, Adam 5e-4,
+Each case is kgen's own ``train`` with the toy defaults (60 epochs, batch 64, Adam 2e-4,
 z = 2) and several seeds, scored as in the VEEGAN / Unrolled-GAN papers (a mode counts when at
 least 1% of 2,000 samples fall within 3 standard deviations of it; high quality = within 3
 std of some mode). The final scatter of every run is kept; the one with the fewest modes is the
-mode-collapse picture. Usage: python benchmarks/toy_modes.py [--seeds 3] [--epochs 100] [--img docs/img]
+mode-collapse picture. Usage: python benchmarks/toy_modes.py [--seeds 3] [--epochs 60] [--img docs/img]
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ CASES = [(1, "non-saturating"), (5, "non-saturating"), (1, "saturating"), (5, "s
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=100)
+    parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--img", type=Path, default=None, help="copy the best and worst scatters here")
     args = parser.parse_args()
     print("| k | generator loss | modes covered per seed (of 8) | high-quality share per seed | seconds per run |")

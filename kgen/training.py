@@ -76,18 +76,21 @@ def train(
     """Train ``config`` into ``run_dir`` (a new run), or continue it when ``resume`` is true.
 
     Resuming reloads the latest checkpoint (weights, optimizer state and epoch count) and trains
-    on to ``config.train.epochs``. At the end the model is saved as ``model.keras`` and scored on
-    the test split (ELBO, and IWAE-k when ``iwae_k`` > 0), which goes into ``events.jsonl``.
+    on to ``config.train.epochs``. At the end the model is saved as ``model.keras`` and given its
+    quick test scores (``final_scores``), which go into ``events.jsonl``.
     """
     start = time.monotonic()
     keras.utils.set_random_seed(config.train.seed)
     if resume:
         run = Run.open(run_dir)
         config = _resume_config(run, config)
-    else:
-        run = Run.create(run_dir or default_run_dir(config), config)
+    # Data and model come first, so bad data or options leave no half-made run directory.
     data = load_training_data(config)
-    model, initial_epoch, best = _model_for(run, config, data, resume)
+    if resume:
+        model, initial_epoch, best = _resumed_model(run, data)
+    else:
+        model, initial_epoch, best = build_model(config, data.x_train.shape[1:], data.num_classes), 0, math.inf
+        run = Run.create(run_dir or default_run_dir(config), config)
     t = config.train
     y_train, y_test = (model_labels(model, y) for y in (data.y_train, data.y_test))
     # A GAN splits each batch into d_steps equal minibatches, so its batches must be whole.
@@ -153,10 +156,8 @@ def _resume_config(run: Run, requested: RunConfig) -> RunConfig:
     return saved
 
 
-def _model_for(run: Run, config: RunConfig, data: Dataset, resume: bool):
-    """(model, epochs already done, best monitored value) for a new or resumed run."""
-    if not resume:
-        return build_model(config, data.x_train.shape[1:], data.num_classes), 0, math.inf
+def _resumed_model(run: Run, data: Dataset):
+    """(model, epochs already done, best monitored value) from a run's latest checkpoint."""
     latest = run.latest_checkpoint()
     if latest is None:
         raise RunError(f"{run.path} has no checkpoint to resume from")

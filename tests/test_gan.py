@@ -187,3 +187,16 @@ def test_gan_on_ring8_covers_most_modes_with_default_settings(tmp_path):
     result = train(config, tmp_path / "ring8", verbose=0)
     assert result.test["modes_covered"] >= 6, result.test
     assert result.test["high_quality"] > 0.2
+
+
+def test_gan_resumes_with_both_optimizers(tmp_path):
+    from kgen.training import train
+
+    config = RunConfig(TrainConfig(model="gan", epochs=1), GANConfig(latent_dim=4, hidden=(16,), d_steps=2))
+    first = train(config, tmp_path / "run", verbose=0)
+    steps = read_events(first.run.events_path)[0]["steps_per_epoch"]
+    config.train.epochs = 3
+    second = train(config, tmp_path / "run", resume=True, verbose=0)
+    model = load_model_file(second.run.model_path)
+    assert second.epochs_done == 3
+    assert int(model.g_optimizer.iterations) == 3 * steps and int(model.d_optimizer.iterations) == 6 * steps

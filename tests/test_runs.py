@@ -156,3 +156,11 @@ def test_atomic_files_get_ordinary_permissions(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "grid.png").stat().st_mode & 0o777 == 0o644
+
+
+def test_bad_dataset_leaves_no_run_directory(tmp_path):
+    from kgen.errors import DatasetError
+
+    with pytest.raises(DatasetError):
+        train(tiny_config(tmp_path / "missing.npz"), tmp_path / "run", verbose=0)
+    assert not (tmp_path / "run").exists()
