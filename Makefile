@@ -1,16 +1,24 @@
-# kgen: `make run` trains (and, once the desktop app lands, opens it); `make test` runs the suite.
-# Both bootstrap what they need: Debian packages (when root with apt), a venv, pinned packages.
+# kgen: `make run` opens the desktop app; `make test` runs the suite; `make demo` trains from the CLI.
+# Each bootstraps what it needs: Debian packages (when root with apt), a venv, pinned packages.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.kgen-installed
-DEBIAN_PACKAGES := dataset-fashion-mnist
+DATA_PACKAGES := dataset-fashion-mnist
+# Qt's xcb platform plugin needs these for a real window (without them: "could not load the Qt
+# platform plugin xcb").
+GUI_PACKAGES := libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 \
+	libxcb-xkb1 libxkbcommon-x11-0 libxcb-shape0 libxcb-xinerama0 libegl1 libgl1 libfontconfig1 libdbus-1-3
 DEBIAN_STAMP := $(VENV)/.kgen-debian
+GUI_STAMP := $(VENV)/.kgen-debian-gui
 
-.PHONY: run test lint bench install debian clean
+.PHONY: run demo test lint install clean
 
-run: install
+run: install $(GUI_STAMP)
+	$(BIN)/kgen-studio
+
+demo: install
 	$(BIN)/kgen train vae --dataset digits --epochs 30
 
 test: install
@@ -29,17 +37,24 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 	touch $@
 
 # Debian packages: installed when running as root with apt-get, skipped (with a note) otherwise.
-$(DEBIAN_STAMP): Makefile
+define apt_install
 	@mkdir -p $(VENV)
-	@if dpkg -s $(DEBIAN_PACKAGES) >/dev/null 2>&1; then \
-		echo "Debian packages present: $(DEBIAN_PACKAGES)"; \
+	@if dpkg -s $(1) >/dev/null 2>&1; then \
+		echo "Debian packages present: $(1)"; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBIAN_PACKAGES) \
-		|| echo "note: could not install $(DEBIAN_PACKAGES); going on without them"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) \
+		|| echo "note: could not install $(1); going on without them"; \
 	else \
-		echo "note: not root or no apt-get; skipping Debian packages $(DEBIAN_PACKAGES)"; \
+		echo "note: not root or no apt-get; skipping Debian packages $(1)"; \
 	fi
 	@touch $@
+endef
+
+$(DEBIAN_STAMP): Makefile
+	$(call apt_install,$(DATA_PACKAGES))
+
+$(GUI_STAMP): Makefile
+	$(call apt_install,$(GUI_PACKAGES))
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

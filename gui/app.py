@@ -1,15 +1,37 @@
-"""Entry point of ``kgen-studio``, the desktop app (its window is the subject of issue 5)."""
+"""Entry point of ``kgen-studio``, the desktop app: train a model and watch it learn."""
 
+from __future__ import annotations
+
+import argparse
+import os
 import sys
 
 
-def main() -> int:
-    print(
-        "kgen-studio: the desktop app is not built yet; train from the command line with\n"
-        "  kgen train vae --dataset digits --epochs 30",
-        file=sys.stderr,
-    )
-    return 1
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="kgen-studio", description="Train kgen's generative models and watch them learn.")
+    parser.add_argument("--start", action="store_true", help="start training the default config at once")
+    parser.add_argument("--runs", default="runs", help="folder for new runs (default: runs)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from gui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("kgen studio")
+    window = MainWindow(runs_root=args.runs)
+    screen = app.primaryScreen().availableGeometry()
+    window.resize(min(1400, screen.width()), min(900, screen.height()))
+    window.show()
+    if args.start:
+        QTimer.singleShot(0, window.start_training)
+    return app.exec()
 
 
 if __name__ == "__main__":

@@ -38,15 +38,31 @@ def device_name() -> str:
     return f"CPU: {cpu}"
 
 
-def _floats(logs: dict[str, Any] | None) -> dict[str, float]:
+def scalar_logs(logs: dict[str, Any] | None) -> dict[str, float]:
+    """The scalar entries of Keras' logs as plain floats (safe to hand to another thread)."""
     return {k: float(v) for k, v in (logs or {}).items() if np.ndim(v) == 0}
+
+
+class BatchValues:
+    """Each batch's own metric values, recovered from the running means Keras hands
+    ``on_train_batch_end``: for the i-th batch of an epoch, i*m_i - (i-1)*m_{i-1}."""
+
+    def __init__(self) -> None:
+        self._previous: dict[str, float] = {}
+
+    def __call__(self, batch: int, logs: dict[str, Any] | None) -> dict[str, float]:
+        running = scalar_logs(logs)
+        i = batch + 1
+        values = {k: i * m - (i - 1) * self._previous.get(k, 0.0) for k, m in running.items()}
+        self._previous = running
+        return values
 
 
 class EventLogger(keras.callbacks.Callback):
     """Writes start, per-step, per-epoch and end events to a run's ``events.jsonl``.
 
     Keras hands ``on_train_batch_end`` the running mean of each metric over the epoch so far;
-    the step events carry the batch's own value, recovered as i*m_i - (i-1)*m_{i-1}.
+    the step events carry the batch's own value (see `BatchValues`).
     """
 
     def __init__(self, events: EventLog, steps_per_epoch: int, extra_start: dict | None = None):
@@ -55,7 +71,7 @@ class EventLogger(keras.callbacks.Callback):
         self.steps_per_epoch = steps_per_epoch
         self.extra_start = extra_start or {}
         self._epoch = 0
-        self._previous: dict[str, float] = {}
+        self._batch_values = BatchValues()
         self._start = time.monotonic()
 
     def on_train_begin(self, logs=None):
@@ -64,18 +80,14 @@ class EventLogger(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
-        self._previous = {}
 
     def on_train_batch_end(self, batch, logs=None):
-        running = _floats(logs)
-        i = batch + 1
-        values = {k: i * m - (i - 1) * self._previous.get(k, 0.0) for k, m in running.items()}
-        self._previous = running
-        step = self._epoch * self.steps_per_epoch + i
+        values = self._batch_values(batch, logs)
+        step = self._epoch * self.steps_per_epoch + batch + 1
         self.events.write("step", step=step, epoch=self._epoch + 1, elapsed=self._elapsed(), metrics=values)
 
     def on_epoch_end(self, epoch, logs=None):
-        self.events.write("epoch", epoch=epoch + 1, elapsed=self._elapsed(), metrics=_floats(logs))
+        self.events.write("epoch", epoch=epoch + 1, elapsed=self._elapsed(), metrics=scalar_logs(logs))
 
     def on_train_end(self, logs=None):
         status = "stopped" if self.model.stop_training else "finished"
@@ -97,7 +109,7 @@ class TensorBoardLogger(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         with self.writer.as_default(step=epoch + 1):
-            for name, value in _floats(logs).items():
+            for name, value in scalar_logs(logs).items():
                 self._tf.summary.scalar(name, value)
         self.writer.flush()
 
@@ -156,7 +168,7 @@ class Checkpointer(keras.callbacks.Callback):
         for old in self.run.checkpoints_dir.glob("latest-*.keras"):
             if old != path:
                 old.unlink(missing_ok=True)
-        value = _floats(logs).get(self.monitor, _floats(logs).get("loss"))
+        value = scalar_logs(logs).get(self.monitor, scalar_logs(logs).get("loss"))
         if value is not None and value < self.best:
             self.best = value
             _save_model(self.model, self.run.best_path)

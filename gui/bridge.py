@@ -1,0 +1,79 @@
+"""The one place where training events become Qt signals: a timer polls the controller's queue."""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from kgen.config import RunConfig
+from kgen.controller import TrainingController
+
+POLL_MS = 50
+
+
+class ControllerBridge(QObject):
+    """Owns a `TrainingController`; every ``POLL_MS`` drains its events into signals.
+
+    The UI thread only ever touches the controller's queue and flags: it never calls into
+    TensorFlow and never blocks (except in `shutdown`, when the window closes).
+    """
+
+    started = Signal(dict)  # device, run_dir, steps_per_epoch, epochs
+    step = Signal(dict)  # step, epoch, metrics, images_per_second
+    epoch = Signal(dict)  # epoch, metrics
+    samples = Signal(int, object)  # epoch, uint8 picture (H, W) or (H, W, 3)
+    finished = Signal(dict)  # status, run_dir, epochs_done, test, seconds
+    failed = Signal(str)  # one-line message
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.controller = TrainingController()
+        self._timer = QTimer(self)
+        self._timer.setInterval(POLL_MS)
+        self._timer.timeout.connect(self.poll)
+
+    @property
+    def is_running(self) -> bool:
+        return self.controller.is_running
+
+    def start(self, config: RunConfig, run_dir: str | os.PathLike | None = None) -> None:
+        self.controller.start(config, run_dir)
+        self._timer.start()
+
+    def pause(self) -> None:
+        self.controller.pause()
+
+    def resume(self) -> None:
+        self.controller.resume()
+
+    def step_once(self) -> None:
+        self.controller.step()
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    def shutdown(self, timeout: float = 10.0) -> bool:
+        """Stop a running training and wait up to ``timeout`` seconds for it; True when it ended."""
+        self.controller.stop()
+        ended = self.controller.join(timeout)
+        self._timer.stop()
+        return ended
+
+    def poll(self) -> None:
+        for event in self.controller.poll():
+            kind = event["type"]
+            if kind == "start":
+                self.started.emit(event)
+            elif kind == "step":
+                self.step.emit(event)
+            elif kind == "epoch":
+                self.epoch.emit(event)
+            elif kind == "samples":
+                self.samples.emit(event["epoch"], event["picture"])
+            elif kind == "finished":
+                self._timer.stop()
+                self.finished.emit(event)
+            elif kind == "error":
+                self._timer.stop()
+                self.failed.emit(event["message"])

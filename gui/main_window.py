@@ -1,0 +1,183 @@
+"""The studio's main window: it creates the views and wires the bridge's signals to them."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui.bridge import ControllerBridge
+from gui.curves import CurvesView
+from gui.samples import SamplesView
+from gui.setup_panel import SetupPanel
+from kgen.controller import fresh_run_dir
+from kgen.errors import KgenError
+
+CLOSE_TIMEOUT_S = 15.0  # closing waits this long for a stopped run to save itself
+
+
+class MainWindow(QMainWindow):
+    """Setup on the left; curves and sample grids on the right; run controls and a status bar."""
+
+    def __init__(self, runs_root: str | os.PathLike = "runs"):
+        super().__init__()
+        self.setWindowTitle("kgen studio")
+        self.runs_root = runs_root
+        self.state = "idle"  # idle, running, paused or stopping
+        self._started_at = 0.0
+        self._steps_total = 0
+        self._epochs_total = 0
+
+        self.bridge = ControllerBridge(self)
+        self.setup_panel = SetupPanel()
+        self.curves = CurvesView()
+        self.samples = SamplesView()
+        self.start_button = QPushButton("Start")
+        self.pause_button = QPushButton("Pause")
+        self.step_button = QPushButton("Step")
+        self.stop_button = QPushButton("Stop")
+        self.start_button.setDefault(True)
+        self.step_button.setToolTip("run one more batch, then pause again")
+        self.stop_button.setToolTip("stop after the current batch; the run is saved")
+
+        buttons = QHBoxLayout()
+        for button in (self.start_button, self.pause_button, self.step_button, self.stop_button):
+            buttons.addWidget(button)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.addWidget(self.setup_panel)
+        left_layout.addLayout(buttons)
+        left_layout.addStretch(1)
+        right = QSplitter(Qt.Orientation.Horizontal)
+        right.addWidget(self.curves)
+        right.addWidget(self.samples)
+        right.setSizes([640, 420])
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([340, 1060])
+        self.setCentralWidget(splitter)
+
+        self.device_label, self.step_label, self.epoch_label = QLabel(), QLabel(), QLabel()
+        self.speed_label, self.elapsed_label = QLabel(), QLabel()
+        for label in (self.device_label, self.step_label, self.epoch_label, self.speed_label, self.elapsed_label):
+            self.statusBar().addPermanentWidget(label)
+        self._clock = QTimer(self)
+        self._clock.setInterval(500)
+        self._clock.timeout.connect(self._update_elapsed)
+
+        self.start_button.clicked.connect(self.start_training)
+        self.pause_button.clicked.connect(self._on_pause_clicked)
+        self.step_button.clicked.connect(self.bridge.step_once)
+        self.stop_button.clicked.connect(self._on_stop_clicked)
+        self.bridge.started.connect(self._on_started)
+        self.bridge.step.connect(self._on_step)
+        self.bridge.epoch.connect(self._on_epoch)
+        self.bridge.samples.connect(self.samples.add_grid)
+        self.bridge.finished.connect(self._on_finished)
+        self.bridge.failed.connect(self._on_failed)
+        self._set_state("idle")
+        self.resize(1400, 900)
+
+    def start_training(self) -> None:
+        """Start a run of the setup panel's config, or say in the status bar why not."""
+        if self.state != "idle":
+            return
+        try:
+            config = self.setup_panel.config()
+        except KgenError as err:
+            self.statusBar().showMessage(f"cannot start: {err}")
+            return
+        self.curves.clear()
+        self.samples.clear()
+        for label in (self.step_label, self.epoch_label, self.speed_label):
+            label.clear()
+        run_dir = fresh_run_dir(config, self.runs_root)
+        self.bridge.start(config, run_dir)
+        self._started_at = time.monotonic()
+        self._clock.start()
+        self._set_state("running")
+        self.statusBar().showMessage(f"loading {config.train.dataset} and building the {config.train.model}…")
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
+        if self.bridge.is_running:
+            self.statusBar().showMessage("stopping the run before closing…")
+            self.bridge.shutdown(CLOSE_TIMEOUT_S)
+        self._clock.stop()
+        event.accept()
+
+    # Run controls ------------------------------------------------------------------------
+
+    def _on_pause_clicked(self) -> None:
+        if self.state == "running":
+            self.bridge.pause()
+            self._set_state("paused")
+        elif self.state == "paused":
+            self.bridge.resume()
+            self._set_state("running")
+
+    def _on_stop_clicked(self) -> None:
+        self.bridge.stop()
+        self._set_state("stopping")
+        self.statusBar().showMessage("stopping after the current batch…")
+
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        active = state != "idle"
+        self.start_button.setEnabled(not active)
+        self.setup_panel.setEnabled(not active)
+        self.pause_button.setEnabled(state in ("running", "paused"))
+        self.pause_button.setText("Resume" if state == "paused" else "Pause")
+        self.step_button.setEnabled(state == "paused")
+        self.stop_button.setEnabled(state in ("running", "paused"))
+
+    # Bridge signals ------------------------------------------------------------------------
+
+    def _on_started(self, event: dict) -> None:
+        self._steps_total = (event["steps_per_epoch"] or 0) * (event["epochs"] or 0)
+        self._epochs_total = event["epochs"] or 0
+        self.device_label.setText(event["device"])
+        self.statusBar().showMessage(f"training into {event['run_dir']}")
+
+    def _on_step(self, event: dict) -> None:
+        self.curves.add_step(event)
+        self.step_label.setText(f"step {event['step']}/{self._steps_total}")
+        self.epoch_label.setText(f"epoch {event['epoch']}/{self._epochs_total}")
+        self.speed_label.setText(f"{event['images_per_second']:,.0f} images/s")
+
+    def _on_epoch(self, event: dict) -> None:
+        metrics = event["metrics"]
+        shown = ", ".join(f"{k} {metrics[k]:.4g}" for k in ("loss", "val_loss", "d_loss", "g_loss") if k in metrics)
+        self.statusBar().showMessage(f"epoch {event['epoch']} done: {shown}")
+
+    def _on_finished(self, event: dict) -> None:
+        self._end_run()
+        scores = ", ".join(f"{k} {v:.4g}" for k, v in event["test"].items())
+        self.statusBar().showMessage(f"{event['status']} after {event['epochs_done']} epochs: {event['run_dir']}"
+                                     + (f"  (test: {scores})" if scores else ""))
+
+    def _on_failed(self, message: str) -> None:
+        self._end_run()
+        self.statusBar().showMessage(f"error: {message}")
+
+    def _end_run(self) -> None:
+        self._clock.stop()
+        self._update_elapsed()
+        self.curves.redraw()
+        self._set_state("idle")
+
+    def _update_elapsed(self) -> None:
+        seconds = int(time.monotonic() - self._started_at)
+        self.elapsed_label.setText(f"{seconds // 60}:{seconds % 60:02d} elapsed")

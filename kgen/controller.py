@@ -1,0 +1,231 @@
+"""Run `kgen.training.train` in one worker thread that a user interface can pause, step and stop.
+
+No Qt here: the worker puts plain dicts (and NumPy copies) on a thread-safe queue, and the
+interface drains it with `TrainingController.poll`. Keras keeps its random seed and dtype
+policy per thread, so everything Keras-global happens inside the worker (``train`` seeds it).
+
+Example::
+
+    controller = TrainingController()
+    controller.start(RunConfig())
+    while controller.is_running:
+        for event in controller.poll():
+            print(event["type"])
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+import traceback
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from kgen.callbacks import BatchValues, device_name, scalar_logs
+from kgen.config import RunConfig
+from kgen.errors import KgenError
+from kgen.runs import Run
+from kgen.training import default_run_dir, examples_per_step, train
+
+RATE_WINDOW = 20  # images/s is measured over this many of the latest batches
+
+
+class Gate:
+    """Pause, single-step and stop requests, shared by the interface thread and the worker."""
+
+    def __init__(self, paused: bool = False):
+        self._condition = threading.Condition()
+        self._paused = paused
+        self._steps = 0  # batches the worker may still run while paused
+        self._stopped = False
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
+    def pause(self) -> None:
+        with self._condition:
+            self._paused, self._steps = True, 0
+
+    def resume(self) -> None:
+        with self._condition:
+            self._paused, self._steps = False, 0
+            self._condition.notify_all()
+
+    def step(self) -> None:
+        """Paused: let one more batch run. Running: pause after the batch in progress."""
+        with self._condition:
+            if self._paused:
+                self._steps += 1
+            self._paused = True
+            self._condition.notify_all()
+
+    def stop(self) -> None:
+        with self._condition:
+            self._stopped = True
+            self._condition.notify_all()
+
+    def wait(self) -> bool:
+        """Block while paused (unless a step was granted); False once a stop was requested."""
+        with self._condition:
+            while self._paused and not self._stopped:
+                if self._steps:
+                    self._steps -= 1
+                    break
+                self._condition.wait()
+            return not self._stopped
+
+
+class ControlCallback(keras.callbacks.Callback):
+    """Puts start/step/epoch/samples events on ``events`` and honours the ``gate`` at every batch.
+
+    It comes after kgen's own callbacks, so the epoch's sample grid PNG is already on disk
+    when ``on_epoch_end`` reads it back.
+    """
+
+    def __init__(self, events: queue.Queue, gate: Gate, run_dir: str | os.PathLike, examples_per_batch: int):
+        super().__init__()
+        self.events, self.gate, self.run = events, gate, Run(run_dir)
+        self.examples_per_batch = examples_per_batch
+        self.stopped_early = False
+        self._batch_values = BatchValues()
+        self._epoch = 0
+        self._batch_start = 0.0
+        self._durations: deque[float] = deque(maxlen=RATE_WINDOW)
+
+    def on_train_begin(self, logs=None):
+        self.events.put({"type": "start", "device": device_name(), "run_dir": str(self.run.path),
+                         "steps_per_epoch": self.params.get("steps"), "epochs": self.params.get("epochs")})
+        self._honour_gate()  # a run started paused waits here, before its first batch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._batch_start = time.monotonic()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._durations.append(time.monotonic() - self._batch_start)
+        steps = self.params.get("steps") or 0
+        self.events.put({
+            "type": "step", "step": self._epoch * steps + batch + 1, "epoch": self._epoch + 1,
+            "metrics": self._batch_values(batch, logs),
+            "images_per_second": self.examples_per_batch * len(self._durations) / max(sum(self._durations), 1e-9),
+        })
+        self._honour_gate()
+
+    def on_epoch_end(self, epoch, logs=None):
+        done = epoch + 1
+        self.events.put({"type": "epoch", "epoch": done, "metrics": scalar_logs(logs)})
+        path = self.run.sample_path(done)
+        if path.is_file():
+            from PIL import Image
+
+            with Image.open(path) as image:
+                picture = np.array(image if image.mode in ("L", "RGB") else image.convert("RGB"))
+            self.events.put({"type": "samples", "epoch": done, "picture": picture})
+
+    def _honour_gate(self) -> None:
+        if not self.gate.wait():
+            self.stopped_early = True
+            self.model.stop_training = True  # Keras stops after this batch
+
+
+class TrainingController:
+    """One training run at a time, in one daemon thread; events come back through `poll`."""
+
+    def __init__(self) -> None:
+        self._events: queue.Queue[dict[str, Any]] = queue.Queue()
+        self._gate = Gate()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def is_running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def is_paused(self) -> bool:
+        return self.is_running and self._gate.paused
+
+    def start(self, config: RunConfig, run_dir: str | os.PathLike | None = None, *, paused: bool = False) -> Path:
+        """Start training ``config`` into ``run_dir`` (a fresh name under runs/ when None).
+
+        With ``paused`` the worker waits before its first batch (`step` or `resume` go on).
+        """
+        if self.is_running:
+            raise RuntimeError("a training run is already going; stop it first")
+        run_dir = Path(run_dir) if run_dir is not None else fresh_run_dir(config)
+        self._gate = Gate(paused=paused)
+        callback = ControlCallback(self._events, self._gate, run_dir, examples_per_step(config))
+        self._thread = threading.Thread(target=self._work, args=(config, run_dir, callback),
+                                        name="kgen-training", daemon=True)
+        self._thread.start()
+        return run_dir
+
+    def pause(self) -> None:
+        self._gate.pause()
+
+    def resume(self) -> None:
+        self._gate.resume()
+
+    def step(self) -> None:
+        """Run exactly one more batch, then pause again."""
+        self._gate.step()
+
+    def stop(self) -> None:
+        """Stop at the next batch boundary; the run is saved and closed as usual."""
+        self._gate.stop()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the worker to end; True when it has."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return not self.is_running
+
+    def poll(self) -> list[dict[str, Any]]:
+        """Every event the worker has put since the last call, oldest first; never blocks."""
+        events = []
+        while True:
+            try:
+                events.append(self._events.get_nowait())
+            except queue.Empty:
+                return events
+
+    def _work(self, config: RunConfig, run_dir: Path, callback: ControlCallback) -> None:
+        try:
+            result = train(config, run_dir, extra_callbacks=[callback], verbose=0)
+        except KgenError as err:
+            self._events.put({"type": "error", "message": _first_line(str(err))})
+        except Exception as err:  # the worker must always report back, whatever went wrong
+            traceback.print_exc()
+            self._events.put({"type": "error", "message": _first_line(f"{type(err).__name__}: {err}")})
+        else:
+            self._events.put({
+                "type": "finished", "status": "stopped" if callback.stopped_early else "finished",
+                "run_dir": str(result.run.path), "epochs_done": result.epochs_done,
+                "test": dict(result.test), "seconds": result.seconds,
+            })
+
+
+def fresh_run_dir(config: RunConfig, root: str | os.PathLike = "runs") -> Path:
+    """`default_run_dir`, with a -2, -3, ... suffix when a run of that name already exists."""
+    path = default_run_dir(config, root)
+    candidate, n = path, 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.name}-{n}")
+    return candidate
+
+
+def _first_line(message: str) -> str:
+    return (message.strip().splitlines() or ["unknown error"])[0]

@@ -1,0 +1,161 @@
+"""The training controller: one worker thread, events on a queue, pause / step / resume / stop."""
+
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from kgen.config import RunConfig, TrainConfig, VAEConfig
+from kgen.controller import Gate, TrainingController, fresh_run_dir
+from kgen.runs import read_events
+
+TIMEOUT = 120.0
+
+
+@pytest.fixture(scope="module")
+def npz(tmp_path_factory):
+    """64 random 8x8 images: 4 batches of 16 a epoch."""
+    path = tmp_path_factory.mktemp("data") / "tiny.npz"
+    np.savez(path, x=np.random.default_rng(0).random((64, 8, 8, 1)).astype("float32"))
+    return path
+
+
+def tiny_config(npz, epochs=3) -> RunConfig:
+    return RunConfig(TrainConfig(dataset=f"npz:{npz}", epochs=epochs, batch_size=16, grid_size=4),
+                     VAEConfig(latent_dim=2, hidden=(16,)))
+
+
+def poll_until(controller, done, timeout=TIMEOUT) -> list[dict]:
+    """Poll until ``done(events so far)`` holds; fail after ``timeout`` seconds."""
+    events: list[dict] = []
+    deadline = time.monotonic() + timeout
+    while not done(events):
+        assert time.monotonic() < deadline, f"timed out; events: {[e['type'] for e in events]}"
+        events += controller.poll()
+        time.sleep(0.02)
+    return events
+
+
+def ended(events) -> bool:
+    return any(e["type"] in ("finished", "error") for e in events)
+
+
+def steps(events) -> list[int]:
+    return [e["step"] for e in events if e["type"] == "step"]
+
+
+def test_a_run_reports_start_steps_epochs_samples_and_end(npz, tmp_path):
+    controller = TrainingController()
+    controller.start(tiny_config(npz), tmp_path / "run")
+    events = poll_until(controller, ended)
+    assert controller.join(10)
+    kinds = [e["type"] for e in events]
+    assert kinds[0] == "start" and kinds[-1] == "finished", kinds
+    start, end = events[0], events[-1]
+    assert start["steps_per_epoch"] == 4 and start["epochs"] == 3 and start["device"]
+    assert steps(events) == list(range(1, 13))
+    assert [e["epoch"] for e in events if e["type"] == "epoch"] == [1, 2, 3]
+    # Each epoch: its steps, then its epoch event, then its sample grid.
+    assert kinds[1:] == (["step"] * 4 + ["epoch", "samples"]) * 3 + ["finished"]
+    step = events[1]
+    assert {"loss", "reconstruction", "kl"} <= set(step["metrics"]) and step["images_per_second"] > 0
+    assert all(isinstance(v, float) for v in step["metrics"].values())
+    picture = next(e for e in events if e["type"] == "samples")["picture"]
+    assert isinstance(picture, np.ndarray) and picture.dtype == np.uint8 and picture.ndim in (2, 3)
+    assert end["status"] == "finished" and end["run_dir"] == str(tmp_path / "run")
+    assert "elbo" in end["test"] and end["epochs_done"] == 3
+    assert controller.poll() == []
+
+
+def test_pause_step_and_resume(npz, tmp_path):
+    controller = TrainingController()
+    controller.start(tiny_config(npz), tmp_path / "run", paused=True)
+    events = poll_until(controller, lambda ev: any(e["type"] == "start" for e in ev))
+    time.sleep(1.0)
+    events += controller.poll()
+    assert steps(events) == [] and controller.is_paused  # paused before the first batch
+    for expected in ([1], [1, 2]):
+        controller.step()
+        events += poll_until(controller, lambda ev: any(e["type"] == "step" for e in ev))
+        time.sleep(1.0)  # and nothing more comes while paused
+        events += controller.poll()
+        assert steps(events) == expected
+    controller.resume()
+    events += poll_until(controller, ended)
+    assert steps(events) == list(range(1, 13)) and events[-1]["status"] == "finished"
+
+
+def test_stop_ends_early_with_a_consistent_run(npz, tmp_path):
+    controller = TrainingController()
+    controller.start(tiny_config(npz, epochs=500), tmp_path / "run")
+    events = poll_until(controller, lambda ev: len(steps(ev)) >= 3)
+    controller.stop()
+    events += poll_until(controller, ended)
+    assert controller.join(10)
+    end = events[-1]
+    assert end["type"] == "finished" and end["status"] == "stopped" and end["epochs_done"] < 500
+    run = tmp_path / "run"
+    assert (run / "config.json").is_file() and (run / "model.keras").is_file()
+    logged = read_events(run / "events.jsonl")
+    assert logged[0]["type"] == "start"
+    assert next(e for e in logged if e["type"] == "end")["status"] == "stopped"
+
+
+def test_stop_while_paused_does_not_hang(npz, tmp_path):
+    controller = TrainingController()
+    controller.start(tiny_config(npz, epochs=500), tmp_path / "run")
+    poll_until(controller, lambda ev: len(steps(ev)) >= 1)
+    controller.pause()
+    time.sleep(0.3)
+    controller.stop()
+    events = poll_until(controller, ended)
+    assert events[-1]["status"] == "stopped"
+
+
+def test_errors_come_back_as_one_line(tmp_path):
+    controller = TrainingController()
+    controller.start(tiny_config(tmp_path / "missing.npz"), tmp_path / "run")
+    events = poll_until(controller, ended)
+    assert events[-1]["type"] == "error" and "missing.npz" in events[-1]["message"]
+    assert "\n" not in events[-1]["message"]
+    assert not (tmp_path / "run").exists()
+
+
+def test_one_run_at_a_time(npz, tmp_path):
+    controller = TrainingController()
+    controller.start(tiny_config(npz, epochs=500), tmp_path / "a", paused=True)
+    try:
+        with pytest.raises(RuntimeError, match="already going"):
+            controller.start(tiny_config(npz), tmp_path / "b")
+    finally:
+        controller.stop()
+        poll_until(controller, ended)
+
+
+def test_gate_step_while_running_pauses_after_the_current_batch():
+    gate = Gate()
+    gate.step()
+    assert gate.paused
+    gate.step()  # one batch granted
+    assert gate.wait()
+    gate.stop()
+    assert not gate.wait()
+
+
+def test_fresh_run_dir_never_reuses_a_name(tmp_path):
+    config = RunConfig()
+    first = fresh_run_dir(config, tmp_path)
+    first.mkdir()
+    second = fresh_run_dir(config, tmp_path)
+    assert second != first and not second.exists()
+
+
+def test_controller_never_imports_qt():
+    script = (
+        "import sys, kgen.controller\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'shiboken6')]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)

@@ -1,0 +1,200 @@
+"""The desktop app, driven through its widgets with pytest-qt (offscreen)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pyqtgraph")
+
+from PySide6.QtCore import Qt, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from gui.curves import CurvesView  # noqa: E402
+from gui.main_window import MainWindow  # noqa: E402
+from gui.samples import SamplesView  # noqa: E402
+from gui.setup_panel import SetupPanel  # noqa: E402
+from kgen.config import GANConfig, VAEConfig  # noqa: E402
+from kgen.data import DatasetInfo  # noqa: E402
+from kgen.runs import read_events  # noqa: E402
+
+TIMEOUT_MS = 120_000
+
+
+@pytest.fixture(scope="module")
+def npz(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "tiny.npz"
+    np.savez(path, x=np.random.default_rng(0).random((64, 8, 8, 1)).astype("float32"))
+    return path
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    window = MainWindow(runs_root=tmp_path / "runs")
+    qtbot.addWidget(window)
+    yield window
+    window.close()  # stops a run the test left going
+
+
+def set_tiny_run(panel: SetupPanel, npz, epochs: int) -> None:
+    panel.model.setCurrentText("vae")
+    panel.add_dataset(f"npz:{npz}")
+    panel.latent_dim.setValue(2)
+    panel.epochs.setValue(epochs)
+    panel.batch_size.setValue(16)
+    panel.lr.setValue(0.002)
+
+
+def click(qtbot, button) -> None:
+    assert button.isEnabled(), button.text()
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def test_a_run_fills_curves_samples_and_status(qtbot, window, npz):
+    set_tiny_run(window.setup_panel, npz, epochs=3)
+    with qtbot.waitSignal(window.bridge.finished, timeout=TIMEOUT_MS) as finished:
+        click(qtbot, window.start_button)
+        assert window.state == "running" and not window.start_button.isEnabled()
+        assert not window.setup_panel.isEnabled()
+    assert finished.args[0]["status"] == "finished"
+    steps, losses = window.curves.data("loss")
+    assert list(steps) == list(range(1, 13)) and np.isfinite(losses).all()
+    assert {"loss", "reconstruction", "kl"} <= set(window.curves.keys())
+    assert window.samples.image.image is not None and window.samples.image.image.dtype == np.uint8
+    assert window.samples.count() == 3 and window.samples.slider.maximum() == 3 - 1
+    assert window.samples.label.text() == "epoch 3"
+    assert window.epoch_label.text() == "epoch 3/3" and window.step_label.text() == "step 12/12"
+    assert window.device_label.text().startswith(("CPU", "GPU"))
+    assert "finished after 3 epochs" in window.statusBar().currentMessage()
+    assert window.state == "idle" and window.start_button.isEnabled() and not window.stop_button.isEnabled()
+
+
+def settled_steps(qtbot, window, quiet_ms: int = 1000) -> int:
+    """The number of steps plotted, once no new one has come for ``quiet_ms``."""
+    count = -1
+    for _ in range(60):
+        qtbot.wait(quiet_ms)
+        previous, count = count, window.curves.data("loss")[0].size
+        if count == previous:
+            return count
+    raise AssertionError("steps kept coming while paused")
+
+
+def test_pause_step_resume_and_stop(qtbot, window, npz):
+    set_tiny_run(window.setup_panel, npz, epochs=500)
+    with qtbot.waitSignal(window.bridge.step, timeout=TIMEOUT_MS):
+        click(qtbot, window.start_button)
+    click(qtbot, window.pause_button)
+    assert window.pause_button.text() == "Resume" and window.step_button.isEnabled()
+    before = settled_steps(qtbot, window)  # once the batch in flight (and maybe an epoch's end) lands
+    with qtbot.waitSignal(window.bridge.step, timeout=TIMEOUT_MS):
+        click(qtbot, window.step_button)
+    assert settled_steps(qtbot, window) == before + 1
+    click(qtbot, window.pause_button)  # resume
+    assert window.pause_button.text() == "Pause" and not window.step_button.isEnabled()
+    with qtbot.waitSignal(window.bridge.finished, timeout=TIMEOUT_MS) as finished:
+        click(qtbot, window.stop_button)
+        assert window.state == "stopping" and not window.stop_button.isEnabled()
+    assert finished.args[0]["status"] == "stopped"
+    assert window.state == "idle" and window.start_button.isEnabled() and window.setup_panel.isEnabled()
+    assert not window.pause_button.isEnabled() and not window.step_button.isEnabled()
+
+
+def test_closing_the_window_stops_the_run_cleanly(qtbot, tmp_path, npz):
+    window = MainWindow(runs_root=tmp_path / "runs")
+    qtbot.addWidget(window)
+    set_tiny_run(window.setup_panel, npz, epochs=500)
+    with qtbot.waitSignal(window.bridge.started, timeout=TIMEOUT_MS) as started:
+        click(qtbot, window.start_button)
+    qtbot.waitSignal(window.bridge.step, timeout=TIMEOUT_MS).wait()
+    window.close()
+    assert not window.bridge.is_running
+    events = read_events(Path(started.args[0]["run_dir"]) / "events.jsonl")
+    assert events[-1]["type"] == "eval"
+    assert next(e for e in events if e["type"] == "end")["status"] == "stopped"
+
+
+def test_nonsense_is_refused_with_a_message(qtbot, window, npz):
+    set_tiny_run(window.setup_panel, npz, epochs=1)
+    window.setup_panel.lr.setValue(0.0)
+    click(qtbot, window.start_button)
+    assert "lr must be a finite number" in window.statusBar().currentMessage()
+    assert window.state == "idle" and not window.bridge.is_running
+
+
+def test_training_errors_come_back_to_the_status_bar(qtbot, window, npz):
+    set_tiny_run(window.setup_panel, npz, epochs=1)
+    window.setup_panel.batch_size.setValue(1000)  # more than the 64 examples
+    with qtbot.waitSignal(window.bridge.failed, timeout=TIMEOUT_MS) as failed:
+        click(qtbot, window.start_button)
+    assert "larger than the" in failed.args[0]
+    assert window.statusBar().currentMessage().startswith("error: batch_size is larger")
+    assert window.state == "idle" and window.start_button.isEnabled()
+
+
+def test_unavailable_datasets_are_disabled_with_the_reason(qtbot, monkeypatch):
+    infos = [DatasetInfo("digits", "bundled digits", True, "bundled with scikit-learn"),
+             DatasetInfo("mnist", "MNIST", False, "not found; downloads are off"),
+             DatasetInfo("npz:PATH", "arrays", True, "give a path after the colon")]
+    monkeypatch.setattr("gui.setup_panel.list_datasets", lambda: infos)
+    panel = SetupPanel()
+    qtbot.addWidget(panel)
+    names = [panel.dataset.itemData(i) for i in range(panel.dataset.count())]
+    assert names == ["digits", "mnist"]  # the path forms come from the Open button instead
+    items = [panel.dataset.model().item(i) for i in range(2)]
+    assert items[0].isEnabled() and not items[1].isEnabled()
+    assert "downloads are off" in panel.dataset.itemData(1, Qt.ItemDataRole.ToolTipRole)
+
+
+def test_setup_panel_builds_typed_configs_and_shows_gan_options(qtbot):
+    panel = SetupPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    config = panel.config()
+    assert config.train.model == "vae" and config.train.dataset == "digits"
+    assert isinstance(config.model, VAEConfig) and not panel.d_steps.isVisible()
+    panel.model.setCurrentText("gan")
+    panel.d_steps.setValue(2)
+    panel.generator_loss.setCurrentText("saturating")
+    config = panel.config()
+    assert isinstance(config.model, GANConfig) and panel.d_steps.isVisible()
+    assert (config.model.d_steps, config.model.generator_loss) == (2, "saturating")
+    assert config.train.lr == pytest.approx(2e-4) and config.train.batch_size == 64
+    panel.add_dataset("npz:/x.npz")
+    panel.add_dataset("npz:/x.npz")
+    assert panel.dataset_name() == "npz:/x.npz" and panel.dataset.findData("npz:/x.npz") == panel.dataset.count() - 1
+
+
+def test_curves_buffers_grow_and_gan_metrics_get_their_own_plots(qtbot):
+    view = CurvesView()
+    qtbot.addWidget(view)
+    for step in range(1, 3001):
+        view.add_step({"step": step, "metrics": {"d_loss": 1.0, "g_loss": 2.0, "d_real": 0.6, "d_fake": 0.4}})
+    view.redraw()
+    steps, values = view.data("g_loss")
+    assert steps.size == 3000 and steps[-1] == 3000 and (values == 2.0).all()
+    assert len(view._plots) == 2
+    view.clear()
+    assert view.keys() == []
+
+
+def test_samples_slider_scrubs_back_and_follows_new_grids(qtbot):
+    view = SamplesView()
+    qtbot.addWidget(view)
+    for epoch in (1, 2):
+        view.add_grid(epoch, np.full((10, 10), epoch * 50, np.uint8))
+    view.slider.setValue(0)
+    assert view.label.text() == "epoch 1" and view.image.image[0, 0] == 50
+    view.add_grid(3, np.full((10, 10, 3), 150, np.uint8))
+    assert view.shown_epoch() == 1  # the user scrubbed back: stay there
+    view.slider.setValue(view.slider.maximum())
+    view.add_grid(4, np.zeros((10, 10), np.uint8))
+    assert view.shown_epoch() == 4 and view.label.text() == "epoch 4"
+
+
+def test_app_main_opens_and_closes(qtbot):
+    from gui.app import main
+
+    QTimer.singleShot(300, QApplication.closeAllWindows)
+    assert main([]) == 0
