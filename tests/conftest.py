@@ -33,3 +33,11 @@ def tiny_npz(tmp_path):
     path = tmp_path / "blobs.npz"
     np.savez(path, x=x, y=rng.integers(0, 3, size=len(x)))
     return path
+
+
+@pytest.fixture(scope="session")
+def npz(tmp_path_factory):
+    """64 random 8x8 images in an .npz (4 batches of 16 an epoch): the smallest real dataset."""
+    path = tmp_path_factory.mktemp("data") / "tiny.npz"
+    np.savez(path, x=np.random.default_rng(0).random((64, 8, 8, 1)).astype("float32"))
+    return path

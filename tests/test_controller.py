@@ -14,14 +14,6 @@ from kgen.runs import read_events
 TIMEOUT = 120.0
 
 
-@pytest.fixture(scope="module")
-def npz(tmp_path_factory):
-    """64 random 8x8 images: 4 batches of 16 a epoch."""
-    path = tmp_path_factory.mktemp("data") / "tiny.npz"
-    np.savez(path, x=np.random.default_rng(0).random((64, 8, 8, 1)).astype("float32"))
-    return path
-
-
 def tiny_config(npz, epochs=3) -> RunConfig:
     return RunConfig(TrainConfig(dataset=f"npz:{npz}", epochs=epochs, batch_size=16, grid_size=4),
                      VAEConfig(latent_dim=2, hidden=(16,)))

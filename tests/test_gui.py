@@ -22,13 +22,6 @@ from kgen.runs import read_events  # noqa: E402
 TIMEOUT_MS = 120_000
 
 
-@pytest.fixture(scope="module")
-def npz(tmp_path_factory):
-    path = tmp_path_factory.mktemp("data") / "tiny.npz"
-    np.savez(path, x=np.random.default_rng(0).random((64, 8, 8, 1)).astype("float32"))
-    return path
-
-
 @pytest.fixture
 def window(qtbot, tmp_path):
     window = MainWindow(runs_root=tmp_path / "runs")
