@@ -20,11 +20,10 @@ from kgen.config import (
     GENERATOR_LOSSES,
     MODEL_CONFIGS,
     MODELS,
-    TRAIN_DEFAULTS,
     RunConfig,
     TrainConfig,
 )
-from kgen.data import TOYS, list_datasets
+from kgen.data import list_datasets
 
 PATH_FORMS = ("folder:PATH", "npz:PATH")  # listed by list_datasets; offered by the Open button instead
 
@@ -70,6 +69,7 @@ class SetupPanel(QWidget):
             self.form.addRow(label, widget)
         self.model.setCurrentText(TrainConfig().model)
         self.model.currentTextChanged.connect(self._on_model_changed)
+        self.dataset.currentIndexChanged.connect(lambda _: self._on_model_changed(self.model.currentText()))
         self._on_model_changed(self.model.currentText())
 
     def dataset_name(self) -> str:
@@ -101,14 +101,13 @@ class SetupPanel(QWidget):
             self.dataset.model().item(index).setEnabled(False)
 
     def _on_model_changed(self, model: str) -> None:
-        """Fill in the model's default options; show the GAN-only ones for GANs."""
-        toy = self.dataset_name() in TOYS
-        lr, batch, epochs = TRAIN_DEFAULTS["gan-toy" if model == "gan" and toy else model]
-        self.lr.setValue(lr)
-        self.batch_size.setValue(batch)
-        self.epochs.setValue(epochs)
+        """Fill in the defaults of this model on this dataset; show the GAN-only options for GANs."""
+        defaults = RunConfig(TrainConfig(model=model, dataset=self.dataset_name()), MODEL_CONFIGS[model]())
+        self.lr.setValue(defaults.train.lr)
+        self.batch_size.setValue(defaults.train.batch_size)
+        self.epochs.setValue(defaults.train.epochs)
+        self.latent_dim.setValue(defaults.model.latent_dim)
         is_gan = model in GAN_MODELS
-        self.latent_dim.setValue((2 if toy else 64) if is_gan else MODEL_CONFIGS[model]().latent_dim)
         for widget in (self.d_steps, self.generator_loss):
             self.form.setRowVisible(widget, is_gan)
             widget.setEnabled(is_gan)

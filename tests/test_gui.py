@@ -191,3 +191,15 @@ def test_app_main_opens_and_closes(qtbot):
 
     QTimer.singleShot(300, QApplication.closeAllWindows)
     assert main([]) == 0
+
+
+def test_defaults_follow_the_model_and_the_dataset(qtbot):
+    panel = SetupPanel()
+    qtbot.addWidget(panel)
+    panel.model.setCurrentText("gan")
+    panel.dataset.setCurrentIndex(panel.dataset.findData("digits"))
+    assert (panel.latent_dim.value(), panel.epochs.value(), panel.batch_size.value()) == (64, 30, 64)
+    panel.dataset.setCurrentIndex(panel.dataset.findData("ring8"))
+    assert (panel.latent_dim.value(), panel.epochs.value()) == (2, 60)
+    panel.model.setCurrentText("vae")
+    assert (panel.latent_dim.value(), panel.batch_size.value()) == (8, 32)
