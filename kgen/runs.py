@@ -6,7 +6,7 @@ Layout of ``runs/<name>/``::
     events.jsonl              one JSON object a line, flushed as written, for live followers
     samples/epoch_NNNN.png    sample grid from the run's fixed noise
     checkpoints/latest-NNNN.keras, best.keras, best.json
-    model.keras               the final model
+    model.keras               the final model (generator.keras too for GANs: G on its own)
     tb/                       TensorBoard scalars and image grids
 """
 
@@ -79,6 +79,7 @@ class Run:
     checkpoints_dir = property(lambda self: self.path / "checkpoints")
     tb_dir = property(lambda self: self.path / "tb")
     model_path = property(lambda self: self.path / MODEL_FILE)
+    generator_path = property(lambda self: self.path / "generator.keras")  # GANs: G alone
     best_path = property(lambda self: self.checkpoints_dir / "best.keras")
 
     @classmethod

@@ -121,6 +121,9 @@ def train(
         )
         with atomic_path(run.model_path) as tmp:
             model.save(tmp)
+        if isinstance(model, GAN):  # the generator alone, for use without the whole game
+            with atomic_path(run.generator_path) as tmp:
+                model.generator.save(tmp)
         test = final_scores(model, data, y_test, iwae_k, t.seed)
         if test:
             events.write("eval", split="test", metrics=test)

@@ -138,6 +138,8 @@ def test_cli_trains_a_dcgan_with_gan_flags(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "kgen eval" in out
     assert (run / "samples" / "epoch_0002.png").is_file()
+    generator = keras.saving.load_model(run / "generator.keras", safe_mode=True)
+    assert generator.outputs[0].shape[1:] == (8, 8, 1)
     epochs = [e for e in read_events(run / "events.jsonl") if e["type"] == "epoch"]
     assert {"d_loss", "g_loss", "d_real", "d_fake", "d_grad_norm", "g_grad_norm"} <= set(epochs[-1]["metrics"])
     assert "val_d_grad_norm" not in epochs[-1]["metrics"]
