@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QCloseEvent
@@ -13,12 +14,14 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QPushButton,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from gui.bridge import ControllerBridge
 from gui.curves import CurvesView
+from gui.latent_view import LatentView
 from gui.samples import SamplesView
 from gui.setup_panel import SetupPanel
 from kgen.controller import fresh_run_dir
@@ -28,7 +31,7 @@ CLOSE_TIMEOUT_S = 15.0  # closing waits this long for a stopped run to save itse
 
 
 class MainWindow(QMainWindow):
-    """Setup on the left; curves and sample grids on the right; run controls and a status bar."""
+    """Setup on the left; curves and tabs (sample grids, latent explorer) on the right; run controls and a status bar."""
 
     def __init__(self, runs_root: str | os.PathLike = "runs"):
         super().__init__()
@@ -43,6 +46,10 @@ class MainWindow(QMainWindow):
         self.setup_panel = SetupPanel()
         self.curves = CurvesView()
         self.samples = SamplesView()
+        self.latent_view = LatentView()
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.samples, "Samples")
+        self.tabs.addTab(self.latent_view, "Latent explorer")
         self.start_button = QPushButton("Start")
         self.pause_button = QPushButton("Pause")
         self.step_button = QPushButton("Step")
@@ -61,8 +68,8 @@ class MainWindow(QMainWindow):
         left_layout.addStretch(1)
         right = QSplitter(Qt.Orientation.Horizontal)
         right.addWidget(self.curves)
-        right.addWidget(self.samples)
-        right.setSizes([640, 420])
+        right.addWidget(self.tabs)
+        right.setSizes([560, 500])
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
         splitter.addWidget(right)
@@ -116,6 +123,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("stopping the run before closing…")
             self.bridge.shutdown(CLOSE_TIMEOUT_S)
         self._clock.stop()
+        self.latent_view.close_service()
         event.accept()
 
     # Run controls ------------------------------------------------------------------------
@@ -167,6 +175,9 @@ class MainWindow(QMainWindow):
         scores = ", ".join(f"{k} {v:.4g}" for k, v in event["test"].items())
         self.statusBar().showMessage(f"{event['status']} after {event['epochs_done']} epochs: {event['run_dir']}"
                                      + (f"  (test: {scores})" if scores else ""))
+        model_path = Path(event["run_dir"]) / "model.keras"
+        if model_path.is_file():
+            self.latent_view.load_model(model_path)
 
     def _on_failed(self, message: str) -> None:
         self._end_run()
