@@ -146,9 +146,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    config = config_from_args(args)  # validated before TensorFlow is imported: nonsense fails fast
     from kgen.training import train
 
-    config = config_from_args(args)
     run_dir = args.resume or args.out
     result = train(config, run_dir, resume=args.resume is not None, iwae_k=args.iwae)
     run = result.run
