@@ -29,7 +29,7 @@ import numpy as np
 
 from kgen.callbacks import BatchValues, device_name, scalar_logs
 from kgen.config import RunConfig
-from kgen.errors import KgenError
+from kgen.errors import KgenError, one_line
 from kgen.runs import Run
 from kgen.training import default_run_dir, examples_per_step, train
 
@@ -204,11 +204,10 @@ class TrainingController:
     def _work(self, config: RunConfig, run_dir: Path, callback: ControlCallback) -> None:
         try:
             result = train(config, run_dir, extra_callbacks=[callback], verbose=0)
-        except KgenError as err:
-            self._events.put({"type": "error", "message": _first_line(str(err))})
         except Exception as err:  # the worker must always report back, whatever went wrong
-            traceback.print_exc()
-            self._events.put({"type": "error", "message": _first_line(f"{type(err).__name__}: {err}")})
+            if not isinstance(err, KgenError):
+                traceback.print_exc()
+            self._events.put({"type": "error", "message": one_line(err)})
         else:
             self._events.put({
                 "type": "finished", "status": "stopped" if callback.stopped_early else "finished",
@@ -225,7 +224,3 @@ def fresh_run_dir(config: RunConfig, root: str | os.PathLike = "runs") -> Path:
         n += 1
         candidate = path.with_name(f"{path.name}-{n}")
     return candidate
-
-
-def _first_line(message: str) -> str:
-    return (message.strip().splitlines() or ["unknown error"])[0]

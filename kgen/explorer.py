@@ -24,15 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from kgen.errors import KgenError
-
-
-def _one_line(err: BaseException) -> str:
-    """A KgenError's message as it is; anything else as its first line, named by its type."""
-    if isinstance(err, KgenError):
-        return str(err)
-    text = str(err).strip()
-    return f"{type(err).__name__}: {text.splitlines()[0]}" if text else type(err).__name__
+from kgen.errors import one_line
 
 
 class DecodeService:
@@ -116,7 +108,7 @@ class DecodeService:
         try:
             decode = self._load()
         except Exception as err:  # any failure becomes a one-line event; the thread ends
-            self.error = _one_line(err)
+            self.error = one_line(err)
             self._event("error", message=self.error)
             self.loaded.set()
             return
@@ -133,7 +125,7 @@ class DecodeService:
             try:
                 image = decode(z, label or 0) if self.num_classes else decode(z)
             except Exception as err:  # a bad code (wrong size, bad label): say so, keep serving
-                self._event("error", message=_one_line(err))
+                self._event("error", message=one_line(err))
                 continue
             image = np.array(image, dtype="float32")
             with self._condition:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from kgen.config import RunConfig
-from kgen.errors import ConfigError, RunError
+from kgen.errors import ConfigError, RunError, one_line
 
 CONFIG_FILE = "config.json"
 EVENTS_FILE = "events.jsonl"
@@ -193,8 +193,7 @@ def load_model_file(path: str | os.PathLike):
     try:
         model = keras.saving.load_model(path, safe_mode=True)
     except Exception as err:  # Keras raises many types for foreign or damaged files
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise RunError(f"{path} could not be loaded as a kgen model: {reason}") from err
+        raise RunError(f"{path} could not be loaded as a kgen model: {one_line(err)}") from err
     if not hasattr(model, "decode"):
         raise RunError(f"{path} holds a {type(model).__name__}, not a kgen generative model")
     return model
