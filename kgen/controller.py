@@ -15,12 +15,14 @@ Example::
 
 from __future__ import annotations
 
+import math
 import os
 import queue
 import threading
 import time
 import traceback
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,21 +31,27 @@ import numpy as np
 
 from kgen.callbacks import BatchValues, device_name, scalar_logs
 from kgen.config import RunConfig
-from kgen.errors import KgenError, one_line
-from kgen.runs import Run
+from kgen.errors import ConfigError, KgenError, one_line
+from kgen.runs import EventLog, Run, atomic_path
 from kgen.training import default_run_dir, examples_per_step, train
 
 RATE_WINDOW = 20  # images/s is measured over this many of the latest batches
 
 
 class Gate:
-    """Pause, single-step and stop requests, shared by the interface thread and the worker."""
+    """Pause, single-step and stop requests, shared by the interface thread and the worker.
+
+    The interface can also `submit` actions (change the learning rate, save the model) that the
+    worker runs at its next batch boundary, paused or not: TensorFlow state is only ever touched
+    by the worker thread.
+    """
 
     def __init__(self, paused: bool = False):
         self._condition = threading.Condition()
         self._paused = paused
         self._steps = 0  # batches the worker may still run while paused
         self._stopped = False
+        self._actions: deque[Callable[[], None]] = deque()
 
     @property
     def paused(self) -> bool:
@@ -75,15 +83,39 @@ class Gate:
             self._stopped = True
             self._condition.notify_all()
 
-    def wait(self) -> bool:
-        """Block while paused (unless a step was granted); False once a stop was requested."""
+    def submit(self, action: Callable[[], None]) -> None:
+        """Have the worker run ``action`` at its next batch boundary (at once if it is paused)."""
         with self._condition:
-            while self._paused and not self._stopped:
+            self._actions.append(action)
+            self._condition.notify_all()
+
+    def wait(self) -> bool:
+        """Run submitted actions, then block while paused (unless a step was granted); False once
+        a stop was requested."""
+        with self._condition:
+            while True:
+                self._run_actions()
+                if not self._paused or self._stopped:
+                    break
                 if self._steps:
                     self._steps -= 1
                     break
                 self._condition.wait()
             return not self._stopped
+
+    def run_actions(self) -> None:
+        """Run the actions submitted so far (the worker calls this as training ends)."""
+        with self._condition:
+            self._run_actions()
+
+    def _run_actions(self) -> None:
+        while self._actions:  # called holding the lock, released while an action runs
+            action = self._actions.popleft()
+            self._condition.release()
+            try:
+                action()
+            finally:
+                self._condition.acquire()
 
 
 class ControlCallback(keras.callbacks.Callback):
@@ -98,7 +130,9 @@ class ControlCallback(keras.callbacks.Callback):
         self.events, self.gate, self.run = events, gate, Run(run_dir)
         self.examples_per_batch = examples_per_batch
         self.stopped_early = False
+        self.global_step = 0
         self._batch_values = BatchValues()
+        self._event_log: EventLog | None = None
         self._epoch = 0
         self._batch_start = 0.0
         self._durations: deque[float] = deque(maxlen=RATE_WINDOW)
@@ -117,8 +151,9 @@ class ControlCallback(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         self._durations.append(time.monotonic() - self._batch_start)
         steps = self.params.get("steps") or 0
+        self.global_step = self._epoch * steps + batch + 1
         self.events.put({
-            "type": "step", "step": self._epoch * steps + batch + 1, "epoch": self._epoch + 1,
+            "type": "step", "step": self.global_step, "epoch": self._epoch + 1,
             "metrics": self._batch_values(batch, logs),
             "images_per_second": self.examples_per_batch * len(self._durations) / max(sum(self._durations), 1e-9),
         })
@@ -135,6 +170,39 @@ class ControlCallback(keras.callbacks.Callback):
                 picture = np.array(image if image.mode in ("L", "RGB") else image.convert("RGB"))
             self.events.put({"type": "samples", "epoch": done, "picture": picture})
 
+    def on_train_end(self, logs=None):
+        self.gate.run_actions()
+        if self._event_log is not None:
+            self._event_log.close()
+
+    # Actions the interface submits; each runs in the worker thread at a batch boundary.
+
+    def set_learning_rate(self, lr: float) -> None:
+        """Give every optimizer of the model learning rate ``lr``; marks the change in the events."""
+        optimizers = [getattr(self.model, name) for name in ("optimizer", "d_optimizer", "g_optimizer")
+                      if getattr(self.model, name, None) is not None]
+        old = float(optimizers[-1].learning_rate)
+        for optimizer in dict.fromkeys(optimizers):  # a GAN's .optimizer may be one of its two
+            optimizer.learning_rate = lr
+        self._record({"type": "hparam", "step": self.global_step, "name": "lr", "old": old, "new": float(lr)})
+
+    def save_model(self, path: str | os.PathLike) -> None:
+        """Save the model as it is now to ``path`` (atomically); reports "saved" or a warning."""
+        try:
+            with atomic_path(path) as tmp:
+                self.model.save(tmp)
+        except Exception as err:  # a failed save must not end the training
+            self.events.put({"type": "warning", "message": f"could not save {path}: {one_line(err)}"})
+        else:
+            self.events.put({"type": "saved", "step": self.global_step, "path": str(path)})
+
+    def _record(self, event: dict[str, Any]) -> None:
+        """Put ``event`` on the queue and in the run's events.jsonl (same fields, plus time)."""
+        if self._event_log is None:
+            self._event_log = EventLog(self.run.events_path)
+        fields = {k: v for k, v in event.items() if k != "type"}
+        self.events.put(self._event_log.write(event["type"], **fields))
+
     def _honour_gate(self) -> None:
         if not self.gate.wait():
             self.stopped_early = True
@@ -148,6 +216,7 @@ class TrainingController:
         self._events: queue.Queue[dict[str, Any]] = queue.Queue()
         self._gate = Gate()
         self._thread: threading.Thread | None = None
+        self._callback: ControlCallback | None = None
 
     @property
     def is_running(self) -> bool:
@@ -166,7 +235,7 @@ class TrainingController:
             raise RuntimeError("a training run is already going; stop it first")
         run_dir = Path(run_dir) if run_dir is not None else fresh_run_dir(config)
         self._gate = Gate(paused=paused)
-        callback = ControlCallback(self._events, self._gate, run_dir, examples_per_step(config))
+        callback = self._callback = ControlCallback(self._events, self._gate, run_dir, examples_per_step(config))
         self._thread = threading.Thread(target=self._work, args=(config, run_dir, callback),
                                         name="kgen-training", daemon=True)
         self._thread.start()
@@ -185,6 +254,24 @@ class TrainingController:
     def stop(self) -> None:
         """Stop at the next batch boundary; the run is saved and closed as usual."""
         self._gate.stop()
+
+    def set_learning_rate(self, lr: float) -> None:
+        """Change the learning rate of every optimizer at the next batch boundary.
+
+        The change is marked by an "hparam" event (step, name, old, new), also in events.jsonl.
+        """
+        if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+            raise ConfigError(f"learning rate must be a positive number, got {lr!r}")
+        self._submit(lambda: self._callback.set_learning_rate(float(lr)))
+
+    def save_model(self, path: str | os.PathLike) -> None:
+        """Save the model as it is at the next batch boundary to ``path``; a "saved" event follows."""
+        self._submit(lambda: self._callback.save_model(Path(path)))
+
+    def _submit(self, action: Callable[[], None]) -> None:
+        if not self.is_running or self._callback is None:
+            raise RuntimeError("no training run is going")
+        self._gate.submit(action)
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the worker to end; True when it has."""

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from kgen.config import RunConfig, TrainConfig, VAEConfig
+from kgen.errors import ConfigError
 from kgen.controller import Gate, TrainingController, fresh_run_dir
 from kgen.runs import read_events
 
@@ -151,3 +152,63 @@ def test_controller_never_imports_qt():
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+
+
+def test_learning_rate_changes_at_a_batch_boundary_with_a_marker(npz, tmp_path):
+    from kgen.runs import load_model_file
+
+    controller = TrainingController()
+    controller.start(tiny_config(npz, epochs=2), tmp_path / "run", paused=True)
+    poll_until(controller, lambda ev: any(e["type"] == "start" for e in ev))
+    controller.step()
+    events = poll_until(controller, lambda ev: len(steps(ev)) == 1)
+    with pytest.raises(ConfigError, match="learning rate"):
+        controller.set_learning_rate(-1.0)
+    controller.set_learning_rate(1e-5)  # applied while paused, before the next batch
+    events += poll_until(controller, lambda ev: any(e["type"] == "hparam" for e in ev))
+    marker = next(e for e in events if e["type"] == "hparam")
+    assert marker["step"] == 1 and marker["name"] == "lr" and marker["new"] == 1e-5
+    assert marker["old"] == pytest.approx(tiny_config(npz).train.lr)
+    controller.resume()
+    events += poll_until(controller, ended)
+    logged = [e for e in read_events(tmp_path / "run" / "events.jsonl") if e["type"] == "hparam"]
+    assert len(logged) == 1 and logged[0]["new"] == 1e-5 and logged[0]["step"] == 1
+    model = load_model_file(tmp_path / "run" / "model.keras")
+    assert float(model.optimizer.learning_rate) == pytest.approx(1e-5)
+
+
+def test_save_model_while_paused_writes_a_loadable_file(npz, tmp_path):
+    from kgen.runs import load_model_file
+
+    controller = TrainingController()
+    controller.start(tiny_config(npz, epochs=500), tmp_path / "run", paused=True)
+    poll_until(controller, lambda ev: any(e["type"] == "start" for e in ev))
+    controller.save_model(tmp_path / "now.keras")
+    events = poll_until(controller, lambda ev: any(e["type"] == "saved" for e in ev))
+    saved = next(e for e in events if e["type"] == "saved")
+    assert saved["path"] == str(tmp_path / "now.keras") and saved["step"] == 0
+    assert load_model_file(tmp_path / "now.keras").latent_dim == 2
+    controller.save_model(tmp_path / "missing-dir" / "x" / "\0bad.keras")
+    events = poll_until(controller, lambda ev: any(e["type"] == "warning" for e in ev))
+    assert "could not save" in events[-1]["message"] and controller.is_running  # training goes on
+    controller.stop()
+    poll_until(controller, ended)
+    with pytest.raises(RuntimeError, match="no training run"):
+        controller.save_model(tmp_path / "late.keras")
+
+
+def test_gate_runs_submitted_actions_while_paused():
+    import threading
+
+    gate = Gate(paused=True)
+    ran = []
+    worker = threading.Thread(target=gate.wait)
+    worker.start()
+    gate.submit(lambda: ran.append(threading.current_thread() is worker))
+    deadline = time.monotonic() + 5
+    while not ran and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert ran == [True] and worker.is_alive()  # ran in the worker, which stays paused
+    gate.stop()
+    worker.join(5)
+    assert not worker.is_alive()
