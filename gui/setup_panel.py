@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+import numpy as np
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
     QMenu,
     QPushButton,
     QSpinBox,
@@ -16,16 +19,23 @@ from PySide6.QtWidgets import (
 )
 
 from kgen.config import (
+    ARCHITECTURES,
+    GAN_ARCHITECTURES,
     GAN_MODELS,
     GENERATOR_LOSSES,
+    LIKELIHOODS,
     MODEL_CONFIGS,
     MODELS,
     RunConfig,
     TrainConfig,
+    VAEConfig,
 )
-from kgen.data import list_datasets
+from kgen.data import list_datasets, load_dataset
+from kgen.jobs import BackgroundJob
+from kgen.sampling import dataset_preview
 
 PATH_FORMS = ("folder:PATH", "npz:PATH")  # listed by list_datasets; offered by the Open button instead
+PREVIEW_HEIGHT = 48  # pixels of the preview strip of real images
 
 
 class SetupPanel(QWidget):
@@ -56,6 +66,19 @@ class SetupPanel(QWidget):
         self.d_steps = _spin(1, 100)
         self.generator_loss = QComboBox()
         self.generator_loss.addItems(GENERATOR_LOSSES)
+        self.arch = QComboBox()
+        self.arch.setToolTip("mlp: fully connected networks; conv: convolutional (DCGAN, conv VAE); "
+                             "auto: conv for image GANs that have it by default")
+        self.likelihood = QComboBox()
+        self.likelihood.addItems(LIKELIHOODS)
+        self.likelihood.setToolTip("the decoder's pixel distribution: bernoulli for [0, 1] pixels, "
+                                   "gaussian with a fixed or a learned variance")
+        self.beta = QDoubleSpinBox()
+        self.beta.setDecimals(3)
+        self.beta.setRange(0.0, 1000.0)
+        self.beta.setSingleStep(0.5)
+        self.beta.setToolTip("weight on the KL term; 1 trains the ELBO, > 1 a beta-VAE")
+        self.preview = DatasetPreview()
 
         data_row = QHBoxLayout()
         data_row.setContentsMargins(0, 0, 0, 0)
@@ -63,14 +86,18 @@ class SetupPanel(QWidget):
         data_row.addWidget(self.open_data)
         self.form = QFormLayout(self)
         self.form.addRow("dataset", data_row)
-        for label, widget in (("model", self.model), ("latent dim", self.latent_dim), ("epochs", self.epochs),
+        self.form.addRow("", self.preview)
+        for label, widget in (("model", self.model), ("architecture", self.arch), ("latent dim", self.latent_dim),
+                              ("likelihood", self.likelihood), ("beta", self.beta), ("epochs", self.epochs),
                               ("batch size", self.batch_size), ("learning rate", self.lr), ("seed", self.seed),
                               ("D steps per G step", self.d_steps), ("generator loss", self.generator_loss)):
             self.form.addRow(label, widget)
         self.model.setCurrentText(TrainConfig().model)
         self.model.currentTextChanged.connect(self._on_model_changed)
         self.dataset.currentIndexChanged.connect(lambda _: self._on_model_changed(self.model.currentText()))
+        self.dataset.currentIndexChanged.connect(lambda _: self.preview.show_dataset(self.dataset_name()))
         self._on_model_changed(self.model.currentText())
+        self.preview.show_dataset(self.dataset_name())
 
     def dataset_name(self) -> str:
         return self.dataset.currentData() or ""
@@ -88,9 +115,13 @@ class SetupPanel(QWidget):
         model = self.model.currentText()
         train = TrainConfig(model=model, dataset=self.dataset_name(), epochs=self.epochs.value(),
                             batch_size=self.batch_size.value(), lr=self.lr.value(), seed=self.seed.value())
-        options: dict = {"latent_dim": self.latent_dim.value()}
+        options: dict = {"latent_dim": self.latent_dim.value(), "arch": self.arch.currentText()}
         if model in GAN_MODELS:
             options.update(d_steps=self.d_steps.value(), generator_loss=self.generator_loss.currentText())
+        else:
+            options["likelihood"] = self.likelihood.currentText()
+        if MODEL_CONFIGS[model] is VAEConfig:
+            options["beta"] = self.beta.value()
         return RunConfig(train, MODEL_CONFIGS[model](**options))
 
     def _add_dataset_item(self, name: str, tooltip: str, available: bool) -> None:
@@ -108,9 +139,16 @@ class SetupPanel(QWidget):
         self.epochs.setValue(defaults.train.epochs)
         self.latent_dim.setValue(defaults.model.latent_dim)
         is_gan = model in GAN_MODELS
-        for widget in (self.d_steps, self.generator_loss):
-            self.form.setRowVisible(widget, is_gan)
-            widget.setEnabled(is_gan)
+        self.arch.clear()
+        self.arch.addItems(GAN_ARCHITECTURES if is_gan else ARCHITECTURES)
+        self.arch.setCurrentText(defaults.model.arch)
+        if not is_gan:
+            self.likelihood.setCurrentText(defaults.model.likelihood)
+        self.beta.setValue(getattr(defaults.model, "beta", 1.0))
+        for widget, shown in ((self.d_steps, is_gan), (self.generator_loss, is_gan), (self.likelihood, not is_gan),
+                              (self.beta, isinstance(defaults.model, VAEConfig))):
+            self.form.setRowVisible(widget, shown)
+            widget.setEnabled(shown)
 
     def _choose_npz(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open a NumPy dataset", "", "NumPy arrays (*.npz)")
@@ -121,6 +159,65 @@ class SetupPanel(QWidget):
         path = QFileDialog.getExistingDirectory(self, "Open a folder of images")
         if path:
             self.add_dataset(f"folder:{path}")
+
+
+class DatasetPreview(QLabel):
+    """A strip of real images of the chosen dataset, loaded in a background thread."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setFixedHeight(PREVIEW_HEIGHT)
+        self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self.name = ""
+        self._loading = ""
+        self.picture: np.ndarray | None = None
+        self._cache: dict[str, np.ndarray] = {}
+        self._job: BackgroundJob | None = None
+        self._timer = QTimer(self)
+        self._timer.setInterval(100)
+        self._timer.timeout.connect(self._poll)
+
+    def show_dataset(self, name: str) -> None:
+        """Show ``name``'s preview: at once if seen before, else when its loader thread is done."""
+        self.name = name
+        if name in self._cache:
+            self._show(self._cache[name])
+            return
+        self.picture = None
+        self.clear()
+        self.setText(f"loading {name}…" if name else "")
+        if name and self._job is None:  # one loader at a time; _poll starts the next one
+            self._loading = name
+            self._job = BackgroundJob(lambda: dataset_preview(load_dataset(name)), name="kgen-preview").start()
+            self._timer.start()
+
+    @property
+    def busy(self) -> bool:
+        return self._job is not None
+
+    def _poll(self) -> None:
+        job, name = self._job, self._loading
+        if job is None or not job.done:
+            return
+        self._timer.stop()
+        self._job = None
+        if job.error is None:
+            self._cache[name] = job.result()
+        if name != self.name:  # the user moved on while it loaded
+            self.show_dataset(self.name)
+        elif job.error is not None:
+            self.setText(job.error)
+            self.setToolTip(job.error)
+        else:
+            self._show(self._cache[name])
+
+    def _show(self, picture: np.ndarray) -> None:
+        self.picture = picture
+        rgb = np.ascontiguousarray(np.repeat(picture, 3, axis=2) if picture.shape[-1] == 1 else picture)
+        image = QImage(rgb.data, rgb.shape[1], rgb.shape[0], rgb.strides[0], QImage.Format.Format_RGB888)
+        pixmap = QPixmap.fromImage(image.copy()).scaledToHeight(PREVIEW_HEIGHT, Qt.TransformationMode.FastTransformation)
+        self.setPixmap(pixmap)
+        self.setToolTip(f"real training images of {self.name}")
 
 
 def _spin(low: int, high: int) -> QSpinBox:

@@ -135,3 +135,18 @@ def scatter_picture(real: np.ndarray, fake: np.ndarray, size: int = 384, margin:
                 rows = np.clip(size - 1 - pixels[:, 1] - dy, 0, size - 1)
                 picture[rows, cols] = colour
     return picture
+
+
+def dataset_preview(data, count: int = 10) -> np.ndarray:
+    """A uint8 strip of real training images (one per class first, when labelled), or a
+    scatter picture of 2-D points: what the setup panel shows before a run."""
+    if data.kind == "points":
+        return scatter_picture(data.x_train[:2000], np.zeros((0, 2), np.float32), size=160)
+    x, y = data.x_train, data.y_train
+    if y is not None:
+        firsts = [int(np.flatnonzero(y == c)[0]) for c in np.unique(y)]
+        rest = [i for i in range(min(len(x), 2 * count)) if i not in firsts]
+        index = (firsts + rest)[:count]
+    else:
+        index = list(range(min(count, len(x))))
+    return image_grid(x[index], columns=len(index))

@@ -203,3 +203,39 @@ def test_defaults_follow_the_model_and_the_dataset(qtbot):
     assert (panel.latent_dim.value(), panel.epochs.value()) == (2, 60)
     panel.model.setCurrentText("vae")
     assert (panel.latent_dim.value(), panel.batch_size.value()) == (8, 32)
+
+
+def test_setup_panel_offers_architecture_likelihood_and_beta(qtbot):
+    panel = SetupPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    assert panel.beta.isVisible() and panel.likelihood.isVisible()
+    assert [panel.arch.itemText(i) for i in range(panel.arch.count())] == ["mlp", "conv"]
+    panel.likelihood.setCurrentText("gaussian-learned")
+    panel.beta.setValue(4.0)
+    panel.arch.setCurrentText("conv")
+    config = panel.config()
+    assert (config.model.likelihood, config.model.beta, config.model.arch) == ("gaussian-learned", 4.0, "conv")
+    panel.model.setCurrentText("ae")
+    assert not panel.beta.isVisible() and panel.likelihood.isVisible()
+    assert not hasattr(panel.config().model, "beta")
+    panel.model.setCurrentText("dcgan")
+    assert not panel.likelihood.isVisible() and panel.arch.currentText() == "auto"
+    assert panel.config().model.arch == "auto"
+
+
+def test_dataset_preview_shows_real_images_loaded_off_the_ui_thread(qtbot):
+    panel = SetupPanel()
+    qtbot.addWidget(panel)
+    qtbot.waitUntil(lambda: panel.preview.picture is not None, timeout=30_000)
+    digits = panel.preview.picture
+    assert digits.dtype == np.uint8 and digits.shape[1] > 5 * digits.shape[0]  # a strip, one image per class
+    assert not panel.preview.pixmap().isNull()
+    panel.dataset.setCurrentIndex(panel.dataset.findData("ring8"))
+    qtbot.waitUntil(lambda: panel.preview.picture is not None and panel.preview.name == "ring8", timeout=30_000)
+    assert panel.preview.picture.shape == (160, 160, 3)
+    panel.dataset.setCurrentIndex(panel.dataset.findData("digits"))
+    assert panel.preview.picture is digits  # cached: shown at once
+    panel.add_dataset("npz:/no/such/file.npz")
+    qtbot.waitUntil(lambda: not panel.preview.busy, timeout=30_000)
+    assert "file.npz" in panel.preview.text()
