@@ -24,6 +24,8 @@ class ControllerBridge(QObject):
     epoch = Signal(dict)  # epoch, metrics
     samples = Signal(int, object)  # epoch, uint8 picture (H, W) or (H, W, 3)
     finished = Signal(dict)  # status, run_dir, epochs_done, test, seconds
+    hparam = Signal(dict)  # step, name, old, new: a hyperparameter changed mid-run
+    notice = Signal(str)  # a one-line message for the status bar (model saved, a save failed)
     failed = Signal(str)  # one-line message
 
     def __init__(self, parent: QObject | None = None):
@@ -53,6 +55,12 @@ class ControllerBridge(QObject):
     def stop(self) -> None:
         self.controller.stop()
 
+    def set_learning_rate(self, lr: float) -> None:
+        self.controller.set_learning_rate(lr)
+
+    def save_model(self, path: str | os.PathLike) -> None:
+        self.controller.save_model(path)
+
     def shutdown(self, timeout: float = 10.0) -> bool:
         """Stop a running training and wait up to ``timeout`` seconds for it; True when it ended."""
         self.controller.stop()
@@ -71,6 +79,12 @@ class ControllerBridge(QObject):
                 self.epoch.emit(event)
             elif kind == "samples":
                 self.samples.emit(event["epoch"], event["picture"])
+            elif kind == "hparam":
+                self.hparam.emit(event)
+            elif kind == "saved":
+                self.notice.emit(f"saved the model at step {event['step']} to {event['path']}")
+            elif kind == "warning":
+                self.notice.emit(event["message"])
             elif kind == "finished":
                 self._timer.stop()
                 self.finished.emit(event)

@@ -9,6 +9,8 @@ from pathlib import Path
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
+    QDoubleSpinBox,
+    QFileDialog,
     QHBoxLayout,
     QLabel,
     QMainWindow,
@@ -21,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from gui.bridge import ControllerBridge
 from gui.curves import CurvesView
+from gui.evaluate_view import EvaluateView
 from gui.latent_view import LatentView
 from gui.samples import SamplesView
 from gui.setup_panel import SetupPanel
@@ -39,6 +42,9 @@ class MainWindow(QMainWindow):
         self.runs_root = runs_root
         self.state = "idle"  # idle, running, paused or stopping
         self._started_at = 0.0
+        self._first_step: tuple[int, float] | None = None
+        self._last_step = 0
+        self._run_dir: str | None = None
         self._steps_total = 0
         self._epochs_total = 0
 
@@ -50,6 +56,8 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.samples, "Samples")
         self.tabs.addTab(self.latent_view, "Latent explorer")
+        self.evaluate_view = EvaluateView()
+        self.tabs.addTab(self.evaluate_view, "Evaluate")
         self.start_button = QPushButton("Start")
         self.pause_button = QPushButton("Pause")
         self.step_button = QPushButton("Step")
@@ -57,14 +65,27 @@ class MainWindow(QMainWindow):
         self.start_button.setDefault(True)
         self.step_button.setToolTip("run one more batch, then pause again")
         self.stop_button.setToolTip("stop after the current batch; the run is saved")
+        self.live_lr = QDoubleSpinBox()
+        self.live_lr.setDecimals(6)
+        self.live_lr.setRange(1e-6, 10.0)
+        self.live_lr.setSingleStep(1e-4)
+        self.live_lr.setToolTip("the learning rate to switch to; the change is marked on the curves")
+        self.lr_button = QPushButton("Set learning rate")
+        self.save_button = QPushButton("Save model…")
+        self.save_button.setToolTip("save the model as it is now (at the next batch boundary)")
 
         buttons = QHBoxLayout()
         for button in (self.start_button, self.pause_button, self.step_button, self.stop_button):
             buttons.addWidget(button)
+        live = QHBoxLayout()
+        live.addWidget(self.live_lr)
+        live.addWidget(self.lr_button)
+        live.addWidget(self.save_button)
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.addWidget(self.setup_panel)
         left_layout.addLayout(buttons)
+        left_layout.addLayout(live)
         left_layout.addStretch(1)
         right = QSplitter(Qt.Orientation.Horizontal)
         right.addWidget(self.curves)
@@ -78,8 +99,9 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(splitter)
 
         self.device_label, self.step_label, self.epoch_label = QLabel(), QLabel(), QLabel()
-        self.speed_label, self.elapsed_label = QLabel(), QLabel()
-        for label in (self.device_label, self.step_label, self.epoch_label, self.speed_label, self.elapsed_label):
+        self.speed_label, self.elapsed_label, self.remaining_label = QLabel(), QLabel(), QLabel()
+        for label in (self.device_label, self.step_label, self.epoch_label, self.speed_label, self.elapsed_label,
+                      self.remaining_label):
             self.statusBar().addPermanentWidget(label)
         self._clock = QTimer(self)
         self._clock.setInterval(500)
@@ -89,6 +111,9 @@ class MainWindow(QMainWindow):
         self.pause_button.clicked.connect(self._on_pause_clicked)
         self.step_button.clicked.connect(self.bridge.step_once)
         self.stop_button.clicked.connect(self._on_stop_clicked)
+        self.lr_button.clicked.connect(lambda: self.set_learning_rate(self.live_lr.value()))
+        self.save_button.clicked.connect(self._on_save_clicked)
+        self.bridge.notice.connect(self.statusBar().showMessage)
         self.bridge.started.connect(self._on_started)
         self.bridge.step.connect(self._on_step)
         self.bridge.epoch.connect(self._on_epoch)
@@ -109,8 +134,10 @@ class MainWindow(QMainWindow):
             return
         self.curves.clear()
         self.samples.clear()
-        for label in (self.step_label, self.epoch_label, self.speed_label):
+        for label in (self.step_label, self.epoch_label, self.speed_label, self.remaining_label):
             label.clear()
+        self.live_lr.setValue(config.train.lr)
+        self._first_step = None
         run_dir = fresh_run_dir(config, self.runs_root)
         self.bridge.start(config, run_dir)
         self._started_at = time.monotonic()
@@ -134,7 +161,30 @@ class MainWindow(QMainWindow):
             self._set_state("paused")
         elif self.state == "paused":
             self.bridge.resume()
+            self._first_step = None  # the time-left estimate restarts: a pause is not training time
             self._set_state("running")
+
+    def set_learning_rate(self, lr: float) -> None:
+        """Switch the running model to learning rate ``lr`` at its next batch boundary."""
+        try:
+            self.bridge.set_learning_rate(lr)
+        except (KgenError, RuntimeError) as err:
+            self.statusBar().showMessage(f"cannot change the learning rate: {err}")
+        else:
+            self.statusBar().showMessage(f"learning rate -> {lr:g} at the next batch")
+
+    def save_model_to(self, path: str | os.PathLike) -> None:
+        """Save the running model to ``path`` at its next batch boundary (the status bar says when)."""
+        try:
+            self.bridge.save_model(path)
+        except RuntimeError as err:
+            self.statusBar().showMessage(f"cannot save: {err}")
+
+    def _on_save_clicked(self) -> None:
+        default = str(Path(self._run_dir or ".") / f"saved-step{self._last_step:06d}.keras")
+        path, _ = QFileDialog.getSaveFileName(self, "Save the model", default, "Keras model (*.keras)")
+        if path:
+            self.save_model_to(path if path.endswith(".keras") else path + ".keras")
 
     def _on_stop_clicked(self) -> None:
         self.bridge.stop()
@@ -150,6 +200,8 @@ class MainWindow(QMainWindow):
         self.pause_button.setText("Resume" if state == "paused" else "Pause")
         self.step_button.setEnabled(state == "paused")
         self.stop_button.setEnabled(state in ("running", "paused"))
+        for widget in (self.live_lr, self.lr_button, self.save_button):
+            widget.setEnabled(state in ("running", "paused"))
 
     # Bridge signals ------------------------------------------------------------------------
 
@@ -157,6 +209,7 @@ class MainWindow(QMainWindow):
         self._steps_total = (event["steps_per_epoch"] or 0) * (event["epochs"] or 0)
         self._epochs_total = event["epochs"] or 0
         self.device_label.setText(event["device"])
+        self._run_dir = event["run_dir"]
         self.statusBar().showMessage(f"training into {event['run_dir']}")
 
     def _on_step(self, event: dict) -> None:
@@ -164,6 +217,20 @@ class MainWindow(QMainWindow):
         self.step_label.setText(f"step {event['step']}/{self._steps_total}")
         self.epoch_label.setText(f"epoch {event['epoch']}/{self._epochs_total}")
         self.speed_label.setText(f"{event['images_per_second']:,.0f} images/s")
+        self._last_step = event["step"]
+        self.remaining_label.setText(self._remaining(event["step"]))
+
+    def _remaining(self, step: int) -> str:
+        """Time left at the pace since the first step seen (which includes validation and grids)."""
+        now = time.monotonic()
+        if self._first_step is None:
+            self._first_step = (step, now)
+            return ""
+        first, since = self._first_step
+        if step <= first or not self._steps_total:
+            return ""
+        seconds = int((self._steps_total - step) * (now - since) / (step - first))
+        return f"{seconds // 60}:{seconds % 60:02d} left"
 
     def _on_epoch(self, event: dict) -> None:
         metrics = event["metrics"]
@@ -175,6 +242,8 @@ class MainWindow(QMainWindow):
         scores = ", ".join(f"{k} {v:.4g}" for k, v in event["test"].items())
         self.statusBar().showMessage(f"{event['status']} after {event['epochs_done']} epochs: {event['run_dir']}"
                                      + (f"  (test: {scores})" if scores else ""))
+        self.evaluate_view.set_run(event["run_dir"])
+        self.remaining_label.clear()
         model_path = Path(event["run_dir"]) / "model.keras"
         if model_path.is_file():
             self.latent_view.load_model(model_path)

@@ -239,3 +239,45 @@ def test_dataset_preview_shows_real_images_loaded_off_the_ui_thread(qtbot):
     panel.add_dataset("npz:/no/such/file.npz")
     qtbot.waitUntil(lambda: not panel.preview.busy, timeout=30_000)
     assert "file.npz" in panel.preview.text()
+
+
+def test_learning_rate_change_save_and_time_left_while_running(qtbot, window, npz, tmp_path):
+    set_tiny_run(window.setup_panel, npz, epochs=400)
+    assert not window.lr_button.isEnabled() and not window.save_button.isEnabled()
+    click(qtbot, window.start_button)
+    qtbot.waitUntil(lambda: window._last_step >= 3, timeout=TIMEOUT_MS)
+    assert window.lr_button.isEnabled() and window.live_lr.value() == pytest.approx(0.002)
+    assert window.remaining_label.text().endswith("left")
+    window.live_lr.setValue(0.0005)
+    with qtbot.waitSignal(window.bridge.hparam, timeout=TIMEOUT_MS) as marker:
+        click(qtbot, window.lr_button)
+    assert marker.args[0]["new"] == pytest.approx(0.0005) and marker.args[0]["old"] == pytest.approx(0.002)
+    target = tmp_path / "now.keras"
+    with qtbot.waitSignal(window.bridge.notice, timeout=TIMEOUT_MS) as notice:
+        window.save_model_to(target)
+    assert str(target) in notice.args[0] and target.is_file()
+    with qtbot.waitSignal(window.bridge.finished, timeout=TIMEOUT_MS):
+        click(qtbot, window.stop_button)
+    run_dir = Path(window.evaluate_view.run_dir)
+    assert [e["new"] for e in read_events(run_dir / "events.jsonl") if e["type"] == "hparam"] == [0.0005]
+
+
+def test_evaluate_tab_scores_the_finished_run_off_the_ui_thread(qtbot, window, npz):
+    set_tiny_run(window.setup_panel, npz, epochs=1)
+    with qtbot.waitSignal(window.bridge.finished, timeout=TIMEOUT_MS):
+        click(qtbot, window.start_button)
+    view = window.evaluate_view
+    assert view.evaluate_button.isEnabled()
+    view.iwae_k.setValue(10)
+    click(qtbot, view.evaluate_button)
+    assert view.busy and not view.evaluate_button.isEnabled()  # the click returned at once
+    qtbot.waitUntil(lambda: not view.busy, timeout=TIMEOUT_MS)
+    names = [view.table.item(i, 0).text() for i in range(view.table.rowCount())]
+    assert {"elbo", "iwae_10", "kl"} <= set(names), view.status.text()
+    assert view.scores["iwae_10"] >= view.scores["elbo"] - 1e-3  # IWAE is the tighter bound
+    logged = [e for e in read_events(view.run_dir / "events.jsonl") if e["type"] == "eval"]
+    assert logged[-1]["metrics"]["iwae_10"] == pytest.approx(view.scores["iwae_10"])
+    view.set_run(view.run_dir.parent / "not-a-run")
+    click(qtbot, view.evaluate_button)
+    qtbot.waitUntil(lambda: not view.busy, timeout=TIMEOUT_MS)
+    assert view.status.text().startswith("error:") and "not-a-run" in view.status.text()

@@ -1,0 +1,133 @@
+"""The Evaluate tab: runs `kgen.commands.evaluate_run` in a background thread and shows its table."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from kgen.commands import evaluate_run
+from kgen.jobs import BackgroundJob
+
+POLL_MS = 100
+# What each score means, shown as the row's tooltip.
+EXPLAIN = {
+    "elbo": "evidence lower bound on log p(x), nats per image (higher is better)",
+    "iwae": "importance-weighted bound on log p(x) with k samples, nats per image (tighter than the ELBO)",
+    "reconstruction": "expected negative log-likelihood of the test images under the decoder, nats",
+    "kl": "KL divergence of the encoder's posterior from the N(0, I) prior, nats",
+    "fid": "Frechet distance between real and generated features of kgen's classifier (lower is better)",
+    "classifier_score": "exp(E KL(p(y|x) || p(y))) with kgen's classifier, like the Inception score",
+    "classes_covered": "classes the classifier finds among the samples",
+    "precision": "share of samples inside the real data's manifold (Kynkaanniemi et al. 2019)",
+    "recall": "share of real images inside the samples' manifold",
+    "modes_covered": "modes of the toy mixture that received samples",
+    "high_quality": "share of samples close to some mode",
+    "inversion_mse": "pixel error of the closest image the generator can produce for test images",
+}
+
+
+class EvaluateView(QWidget):
+    """Pick a run (the latest one by default), choose IWAE k and a test limit, Evaluate."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.run_dir: Path | None = None
+        self.scores: dict[str, float] = {}
+        self._job: BackgroundJob | None = None
+        self.run_label = QLabel("no run yet: train one or choose a run folder")
+        self.choose_button = QPushButton("Choose run…")
+        self.evaluate_button = QPushButton("Evaluate")
+        self.evaluate_button.setEnabled(False)
+        self.iwae_k = QSpinBox()
+        self.iwae_k.setRange(0, 100_000)
+        self.iwae_k.setValue(100)
+        self.iwae_k.setToolTip("importance samples per test image for IWAE (VAEs; 0 skips it)")
+        self.limit = QSpinBox()
+        self.limit.setRange(0, 1_000_000)
+        self.limit.setValue(1000)
+        self.limit.setSpecialValueText("all")
+        self.limit.setToolTip("evaluate on the first this many test images (0: all)")
+        self.status = QLabel()
+        self.table = QTableWidget(0, 2)
+        self.table.setHorizontalHeaderLabels(["score", "value"])
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.verticalHeader().setVisible(False)
+
+        row = QHBoxLayout()
+        row.addWidget(self.run_label, 1)
+        row.addWidget(self.choose_button)
+        form = QFormLayout()
+        form.addRow("IWAE k", self.iwae_k)
+        form.addRow("test images", self.limit)
+        layout = QVBoxLayout(self)
+        layout.addLayout(row)
+        layout.addLayout(form)
+        layout.addWidget(self.evaluate_button)
+        layout.addWidget(self.status)
+        layout.addWidget(self.table, 1)
+        self._timer = QTimer(self)
+        self._timer.setInterval(POLL_MS)
+        self._timer.timeout.connect(self._poll)
+        self.choose_button.clicked.connect(self._choose)
+        self.evaluate_button.clicked.connect(self.evaluate)
+
+    @property
+    def busy(self) -> bool:
+        return self._job is not None
+
+    def set_run(self, run_dir: str | os.PathLike) -> None:
+        self.run_dir = Path(run_dir)
+        self.run_label.setText(str(self.run_dir))
+        self.evaluate_button.setEnabled(not self.busy)
+
+    def evaluate(self) -> None:
+        """Evaluate the chosen run in a background thread; the table fills in when it is done."""
+        if self.run_dir is None or self.busy:
+            return
+        limit = self.limit.value() or None
+        self._job = BackgroundJob(evaluate_run, self.run_dir, k=self.iwae_k.value(), limit=limit,
+                                  name="kgen-evaluate").start()
+        self.evaluate_button.setEnabled(False)
+        self.choose_button.setEnabled(False)
+        self.status.setText(f"evaluating {self.run_dir.name}… (a classifier is trained once per dataset)")
+        self._timer.start()
+
+    def _poll(self) -> None:
+        job = self._job
+        if job is None or not job.done:
+            return
+        self._timer.stop()
+        self._job = None
+        self.evaluate_button.setEnabled(True)
+        self.choose_button.setEnabled(True)
+        if job.error is not None:
+            self.status.setText(f"error: {job.error}")
+            return
+        self.scores = dict(job.result())
+        self.status.setText(f"{len(self.scores)} scores for {self.run_dir}; also appended to its events.jsonl")
+        self.table.setRowCount(len(self.scores))
+        for i, (name, value) in enumerate(self.scores.items()):
+            key = QTableWidgetItem(name)
+            key.setToolTip(EXPLAIN.get("iwae" if name.startswith("iwae_") else name, ""))
+            self.table.setItem(i, 0, key)
+            self.table.setItem(i, 1, QTableWidgetItem(f"{value:.5g}"))
+        self.table.resizeColumnToContents(0)
+
+    def _choose(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Choose a run folder", str(self.run_dir or "runs"))
+        if path:
+            self.set_run(path)
