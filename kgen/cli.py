@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -102,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     walk.add_argument("--seed", type=int, default=0)
 
     commands.add_parser("datasets", help="list datasets and whether each is available here")
+
+    gui = commands.add_parser("gui", help="open the desktop studio, following RUN if given (monitor mode)")
+    gui.add_argument("run", type=Path, nargs="?", help="a run directory to follow, live or finished")
+    gui.add_argument("--runs", type=Path, default=None, help="folder for new runs (default: runs)")
     return parser
 
 
@@ -215,11 +220,33 @@ def _datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def studio_argv(args: argparse.Namespace) -> list[str]:
+    """The ``kgen-studio`` command line that `kgen gui` hands over to."""
+    argv = [sys.executable, "-m", "gui.app"]
+    if args.runs is not None:
+        argv += ["--runs", str(args.runs)]
+    if args.run is not None:
+        from kgen.runs import Run
+
+        Run.open(args.run)  # a clear error here, before a window opens
+        argv += ["--monitor", str(args.run)]
+    return argv
+
+
+def _gui(args: argparse.Namespace) -> int:
+    """Replace this process by the studio (kgen itself never imports Qt)."""
+    argv = studio_argv(args)
+    sys.stdout.flush()
+    os.execv(argv[0], argv)
+    return 0  # not reached
+
+
 def _format_metrics(metrics: dict[str, float]) -> str:
     return ", ".join(f"{k} {v:.2f}" for k, v in metrics.items())
 
 
-_COMMANDS = {"train": _train, "sample": _sample, "eval": _eval, "walk": _walk, "datasets": _datasets}
+_COMMANDS = {"train": _train, "sample": _sample, "eval": _eval, "walk": _walk, "datasets": _datasets,
+             "gui": _gui}
 
 if __name__ == "__main__":
     sys.exit(main())

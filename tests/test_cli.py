@@ -122,3 +122,12 @@ def test_walk_bad_input(trained_run, tmp_path, capsys, args, message):
     args = [a if a not in ("x.gif", "x.png") else str(tmp_path / a) for a in args]
     assert main(["walk", str(trained_run), *args]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_gui_command_hands_over_to_the_studio_and_checks_the_run_first(tmp_path, capsys):
+    from kgen.cli import build_parser, main, studio_argv
+
+    argv = studio_argv(build_parser().parse_args(["gui", "--runs", str(tmp_path)]))
+    assert argv[1:] == ["-m", "gui.app", "--runs", str(tmp_path)]
+    assert main(["gui", str(tmp_path / "nope")]) == 2
+    assert "nope: no such run directory" in capsys.readouterr().err
