@@ -25,9 +25,11 @@ from gui.bridge import ControllerBridge
 from gui.curves import CurvesView
 from gui.evaluate_view import EvaluateView
 from gui.latent_view import LatentView
-from gui.samples import SamplesView
+from gui.playground import PlaygroundView
+from gui.samples import SamplesView, builtin_class_names
 from gui.setup_panel import SetupPanel
 from kgen.controller import fresh_run_dir
+from kgen.data import TOYS
 from kgen.errors import KgenError
 
 CLOSE_TIMEOUT_S = 15.0  # closing waits this long for a stopped run to save itself
@@ -58,6 +60,9 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.latent_view, "Latent explorer")
         self.evaluate_view = EvaluateView()
         self.tabs.addTab(self.evaluate_view, "Evaluate")
+        self.playground = PlaygroundView()  # shown while a GAN on a 2-D toy runs
+        self.tabs.addTab(self.playground, "GAN playground")
+        self.tabs.setTabVisible(self.tabs.indexOf(self.playground), False)
         self.start_button = QPushButton("Start")
         self.pause_button = QPushButton("Pause")
         self.step_button = QPushButton("Step")
@@ -86,6 +91,11 @@ class MainWindow(QMainWindow):
         left_layout.addWidget(self.setup_panel)
         left_layout.addLayout(buttons)
         left_layout.addLayout(live)
+        self.error_banner = QLabel()  # the last run's error, until the next Start
+        self.error_banner.setWordWrap(True)
+        self.error_banner.setStyleSheet("QLabel { color: #a00; background: #fdecea; padding: 6px; }")
+        self.error_banner.setVisible(False)
+        left_layout.addWidget(self.error_banner)
         left_layout.addStretch(1)
         right = QSplitter(Qt.Orientation.Horizontal)
         right.addWidget(self.curves)
@@ -118,6 +128,8 @@ class MainWindow(QMainWindow):
         self.bridge.step.connect(self._on_step)
         self.bridge.epoch.connect(self._on_epoch)
         self.bridge.samples.connect(self.samples.add_grid)
+        self.bridge.reconstructions.connect(self.samples.add_reconstructions)
+        self.bridge.playground.connect(self.playground.add_snapshot)
         self.bridge.finished.connect(self._on_finished)
         self.bridge.failed.connect(self._on_failed)
         self._set_state("idle")
@@ -134,9 +146,11 @@ class MainWindow(QMainWindow):
             return
         self.curves.clear()
         self.samples.clear()
+        self._prepare_live_views(config)
         for label in (self.step_label, self.epoch_label, self.speed_label, self.remaining_label):
             label.clear()
         self.live_lr.setValue(config.train.lr)
+        self.error_banner.setVisible(False)
         self._first_step = None
         run_dir = fresh_run_dir(config, self.runs_root)
         self.bridge.start(config, run_dir)
@@ -144,6 +158,16 @@ class MainWindow(QMainWindow):
         self._clock.start()
         self._set_state("running")
         self.statusBar().showMessage(f"loading {config.train.dataset} and building the {config.train.model}…")
+
+    def _prepare_live_views(self, config) -> None:
+        """Class names over conditional grids; the GAN playground tab, brought forward, for a toy GAN."""
+        conditional = config.train.model in ("cvae", "cgan")
+        self.samples.set_class_columns(builtin_class_names(config.train.dataset), config.train.grid_size * conditional)
+        toy_gan = config.train.model == "gan" and config.train.dataset in TOYS
+        self.tabs.setTabVisible(self.tabs.indexOf(self.playground), toy_gan)
+        self.playground.clear()
+        if toy_gan:
+            self.tabs.setCurrentWidget(self.playground)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
         if self.bridge.is_running:
@@ -251,6 +275,8 @@ class MainWindow(QMainWindow):
     def _on_failed(self, message: str) -> None:
         self._end_run()
         self.statusBar().showMessage(f"error: {message}")
+        self.error_banner.setText(f"Training stopped: {message}")
+        self.error_banner.setVisible(True)
 
     def _end_run(self) -> None:
         self._clock.stop()

@@ -123,7 +123,12 @@ def test_training_errors_come_back_to_the_status_bar(qtbot, window, npz):
         click(qtbot, window.start_button)
     assert "larger than the" in failed.args[0]
     assert window.statusBar().currentMessage().startswith("error: batch_size is larger")
+    assert not window.error_banner.isHidden() and "batch_size is larger" in window.error_banner.text()
     assert window.state == "idle" and window.start_button.isEnabled()
+    window.setup_panel.batch_size.setValue(16)  # the app stays usable: fix it and go again
+    with qtbot.waitSignal(window.bridge.finished, timeout=TIMEOUT_MS):
+        click(qtbot, window.start_button)
+        assert window.error_banner.isHidden()
 
 
 def test_unavailable_datasets_are_disabled_with_the_reason(qtbot, monkeypatch):
