@@ -11,6 +11,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="kgen-studio", description="Train kgen's generative models and watch them learn.")
     parser.add_argument("--start", action="store_true", help="start training the default config at once")
     parser.add_argument("--runs", default="runs", help="folder for new runs (default: runs)")
+    parser.add_argument("--monitor", metavar="RUN", help="follow the run directory RUN (live or finished)")
     return parser.parse_args(argv)
 
 
@@ -29,7 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     screen = app.primaryScreen().availableGeometry()
     window.resize(min(1400, screen.width()), min(900, screen.height()))
     window.show()
-    if args.start:
+    if args.monitor:
+        window.open_run(args.monitor)
+    elif args.start:
         QTimer.singleShot(0, window.start_training)
     return app.exec()
 

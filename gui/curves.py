@@ -1,20 +1,66 @@
-"""Live training curves: one line per metric, per step, on a plot per kind of quantity."""
+"""Training curves: one plot per quantity, each metric raw (faint) and smoothed per step, its
+epoch means and validation values, test scores as they come, and hyperparameter-change markers.
+
+Every plot shares the step axis. Lines downsample and clip to the view, so 100,000 steps stay
+fluid; the smoothed line is TensorBoard's debiased exponential moving average.
+"""
 
 from __future__ import annotations
 
+import csv
+import math
+import os
+
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtCore import QPointF, Qt, QTimer
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+from scipy.signal import lfilter
+
+from kgen.errors import KgenError
+from kgen.runs import atomic_path
 
 REDRAW_MS = 100  # curves are redrawn at most this often, however fast steps arrive
+DEFAULT_SMOOTHING = 0.6  # TensorBoard's default weight
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
-# (plot title, metric keys it holds); keys not named here go on the first plot.
-PLOTS = (
-    ("loss", ()),
-    ("discriminator output D(x)", ("d_real", "d_fake")),
+# (plot title, the metrics it holds); any other metric gets a plot of its own, named after it.
+# A "val_" metric goes on the plot of the metric it validates.
+GROUPS = (
+    ("loss", ("loss",)),
+    ("reconstruction", ("reconstruction",)),
+    ("KL", ("kl",)),
+    ("GAN losses", ("d_loss", "g_loss")),
+    ("discriminator output D(x), D(G(z))", ("d_real", "d_fake")),
     ("gradient norm", ("d_grad_norm", "g_grad_norm")),
 )
+
+
+def plot_title(key: str) -> str:
+    """The plot a metric is drawn on: its group's title, or its own name."""
+    base = key.removeprefix("val_")
+    return next((title for title, keys in GROUPS if base in keys), base)
+
+
+def ema(values: np.ndarray, weight: float) -> np.ndarray:
+    """TensorBoard's smoothing: a debiased exponential moving average over the finite values
+    (``weight`` in [0, 1): 0 keeps the values); a non-finite value passes through unchanged."""
+    values = np.asarray(values, dtype=float)
+    out = values.copy()
+    finite = np.isfinite(values)
+    n = int(finite.sum())
+    if n and weight > 0:
+        running = lfilter([1.0 - weight], [1.0, -weight], values[finite])
+        out[finite] = running / (1.0 - weight ** np.arange(1, n + 1))
+    return out
 
 
 class Series:
@@ -38,66 +84,234 @@ class Series:
     def y(self) -> np.ndarray:
         return self._data[: self.size, 1]
 
+    def as_dict(self) -> dict[float, float]:
+        """{step: value}; the latest value wins where a step repeats (a resumed run)."""
+        return dict(zip(self.x.tolist(), self.y.tolist(), strict=True))
+
+    def nearest(self, x: float) -> tuple[float, float] | None:
+        """The recorded point whose step is closest to ``x`` (steps are increasing)."""
+        if not self.size:
+            return None
+        i = int(np.clip(np.searchsorted(self.x, x), 1, self.size - 1)) if self.size > 1 else 0
+        if self.size > 1 and abs(self.x[i - 1] - x) <= abs(self.x[i] - x):
+            i -= 1
+        return float(self.x[i]), float(self.y[i])
+
 
 class CurvesView(QWidget):
-    """Per-step metric curves; plots appear as their first metric arrives."""
+    """Live curves fed event by event (`add_event`); plots appear as their first metric arrives."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground("w")
+        self.smoothing = QSlider(Qt.Orientation.Horizontal)
+        self.smoothing.setRange(0, 99)
+        self.smoothing.setValue(round(DEFAULT_SMOOTHING * 100))
+        self.smoothing.setMaximumWidth(140)
+        self.smoothing.setToolTip("weight of the exponential moving average (0: raw values)")
+        self.smoothing_label = QLabel()
+        self.log_scale = QCheckBox("log scale")
+        self.png_button = QPushButton("PNG…")
+        self.csv_button = QPushButton("CSV…")
+        self.png_button.setToolTip("save the plots as a PNG picture")
+        self.csv_button.setToolTip("save every value as CSV: step, per-step metrics, epoch metrics")
+        self.eval_label = QLabel()
+        self.eval_label.setWordWrap(True)
+        self.eval_label.hide()
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("smoothing"))
+        bar.addWidget(self.smoothing)
+        bar.addWidget(self.smoothing_label)
+        bar.addWidget(self.log_scale)
+        bar.addStretch(1)
+        bar.addWidget(self.png_button)
+        bar.addWidget(self.csv_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.graphics)
+        layout.addLayout(bar)
+        layout.addWidget(self.eval_label)
+        layout.addWidget(self.graphics, 1)
+
         self._plots: dict[str, pg.PlotItem] = {}
-        self._curves: dict[str, pg.PlotDataItem] = {}
+        self._hover: dict[str, tuple[pg.InfiniteLine, pg.TextItem]] = {}
+        self._raw: dict[str, pg.PlotDataItem] = {}
+        self._smooth: dict[str, pg.PlotDataItem] = {}
         self._series: dict[str, Series] = {}
+        self._epoch_curves: dict[str, pg.PlotDataItem] = {}
+        self._epoch_series: dict[str, Series] = {}
+        self._eval_points: dict[str, pg.PlotDataItem] = {}
+        self._eval_series: dict[str, Series] = {}
+        self._markers: list[tuple[float, str]] = []
+        self.evaluations: dict[str, float] = {}
+        self._colors: dict[str, str] = {}  # metric (without val_) -> its colour on its plot
+        self._last_step = 0
         self._dirty = False
         self._timer = QTimer(self)
         self._timer.setInterval(REDRAW_MS)
         self._timer.timeout.connect(self.redraw)
         self._timer.start()
+        self.smoothing.valueChanged.connect(self._on_smoothing_changed)
+        self.log_scale.toggled.connect(self.set_log_scale)
+        self.png_button.clicked.connect(lambda: self._ask_and_export("PNG picture (*.png)", self.export_png))
+        self.csv_button.clicked.connect(lambda: self._ask_and_export("CSV table (*.csv)", self.export_csv))
+        self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self._on_smoothing_changed(self.smoothing.value())
+
+    # What the view holds ------------------------------------------------------------------
 
     def keys(self) -> list[str]:
+        """Metrics recorded per step."""
         return list(self._series)
+
+    def epoch_keys(self) -> list[str]:
+        """Metrics recorded per epoch (training means and ``val_`` values)."""
+        return list(self._epoch_series)
 
     def data(self, key: str) -> tuple[np.ndarray, np.ndarray]:
         """(steps, values) recorded for ``key``, copies."""
         series = self._series[key]
         return series.x.copy(), series.y.copy()
 
+    def smoothed(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """(steps, smoothed values) of ``key`` at the current smoothing weight."""
+        series = self._series[key]
+        return series.x.copy(), ema(series.y, self.smoothing_weight)
+
+    def epoch_data(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """(step at the epoch's end, value) of an epoch metric, copies."""
+        series = self._epoch_series[key]
+        return series.x.copy(), series.y.copy()
+
+    def markers(self) -> list[tuple[float, str]]:
+        """(step, label) of every hyperparameter-change marker."""
+        return list(self._markers)
+
+    @property
+    def smoothing_weight(self) -> float:
+        return self.smoothing.value() / 100.0
+
+    # Feeding events -------------------------------------------------------------------------
+
+    def add_event(self, event: dict) -> None:
+        """Take any run event; the kinds curves show are step, epoch, eval and hparam."""
+        handler = {"step": self.add_step, "epoch": self.add_epoch, "eval": self.add_eval,
+                   "hparam": self.add_hparam}.get(event.get("type"))
+        if handler is not None:
+            handler(event)
+
     def add_step(self, event: dict) -> None:
         """Record one step event's metrics; the curves catch up at the next redraw."""
+        step = event["step"]
         for key, value in event["metrics"].items():
             if key not in self._series:
-                self._add_curve(key)
-            self._series[key].append(event["step"], value)
+                self._raw[key], self._smooth[key] = self._add_step_curves(key)
+                self._series[key] = Series()
+            self._series[key].append(step, value)
+        self._last_step = max(self._last_step, step)
         self._dirty = True
+
+    def add_epoch(self, event: dict) -> None:
+        """Record an epoch's metrics at the step the epoch ended on (its epoch number before any step)."""
+        x = event.get("step") or self._last_step or event["epoch"]
+        for key, value in event["metrics"].items():
+            if key not in self._epoch_series:
+                self._epoch_curves[key] = self._add_epoch_curve(key)
+                self._epoch_series[key] = Series(64)
+            self._epoch_series[key].append(x, value)
+        self._dirty = True
+
+    def add_eval(self, event: dict) -> None:
+        """Show test scores as they come: listed above the plots, and a star on a matching plot."""
+        for key, value in event.get("metrics", {}).items():
+            self.evaluations[key] = float(value)
+            if plot_title(key) in self._plots and key in self._colors:  # a metric drawn already
+                if key not in self._eval_points:
+                    color = self._colors[key]
+                    self._eval_points[key] = self._plots[plot_title(key)].plot(
+                        pen=None, symbol="star", symbolSize=14, symbolBrush=color, symbolPen=color, name=f"{key} (test)")
+                    self._eval_series[key] = Series(16)
+                self._eval_series[key].append(self._last_step, value)
+        self._dirty = True
+        split = event.get("split", "test")
+        shown = " · ".join(f"{k} {v:.5g}" for k, v in self.evaluations.items())
+        self.eval_label.setText(f"<b>{split}</b>: {shown}")
+        self.eval_label.setVisible(bool(self.evaluations))
+
+    def add_hparam(self, event: dict) -> None:
+        """A vertical line, labelled with the change, where a hyperparameter changed."""
+        text = f"{event.get('name', '?')} {_short(event.get('old'))} → {_short(event.get('new'))}"
+        step = event.get("step", self._last_step)
+        self._markers.append((step, text))
+        for plot in self._plots.values():
+            self._draw_marker(plot, step, text)
+
+    def clear(self) -> None:
+        self.graphics.clear()
+        for store in (self._plots, self._hover, self._raw, self._smooth, self._series, self._epoch_curves,
+                      self._epoch_series, self._eval_points, self._eval_series, self.evaluations, self._colors):
+            store.clear()
+        self._markers.clear()
+        self._last_step = 0
+        self.eval_label.hide()
+        self._dirty = False
+
+    # Drawing ---------------------------------------------------------------------------------
 
     def redraw(self) -> None:
         if not self._dirty:
             return
-        for key, curve in self._curves.items():
-            series = self._series[key]
-            curve.setData(series.x, series.y)
+        weight = self.smoothing_weight
+        for key, series in self._series.items():
+            self._raw[key].setData(series.x, series.y)
+            self._smooth[key].setData(series.x, ema(series.y, weight))
+        for key, series in self._epoch_series.items():
+            self._epoch_curves[key].setData(series.x, series.y)
+        for key, series in self._eval_series.items():
+            self._eval_points[key].setData(series.x, series.y)
         self._dirty = False
 
-    def clear(self) -> None:
-        self.graphics.clear()
-        self._plots.clear()
-        self._curves.clear()
-        self._series.clear()
-        self._dirty = False
+    def set_log_scale(self, on: bool) -> None:
+        if self.log_scale.isChecked() != on:
+            self.log_scale.setChecked(on)  # comes back here through the toggled signal
+            return
+        for plot in self._plots.values():
+            plot.setLogMode(y=on)
 
-    def _add_curve(self, key: str) -> None:
-        title = next((t for t, keys in PLOTS if key in keys), PLOTS[0][0])
+    def set_smoothing(self, weight: float) -> None:
+        self.smoothing.setValue(round(weight * 100))
+
+    def _on_smoothing_changed(self, value: int) -> None:
+        self.smoothing_label.setText(f"{value / 100:.2f}")
+        self._dirty = True
+        self.redraw()
+
+    def _add_step_curves(self, key: str) -> tuple[pg.PlotDataItem, pg.PlotDataItem]:
+        plot, color = self._plot_and_color(key)
+        raw = plot.plot(pen=pg.mkPen(color, width=1))
+        raw.setOpacity(0.25)  # faint: the smoothed line carries the trend
+        smooth = plot.plot(name=key, pen=pg.mkPen(color, width=2))
+        for curve in (raw, smooth):
+            curve.setDownsampling(auto=True, method="peak")
+            curve.setClipToView(True)
+        return raw, smooth
+
+    def _add_epoch_curve(self, key: str) -> pg.PlotDataItem:
+        plot, color = self._plot_and_color(key)
+        validation = key.startswith("val_")
+        name = key if validation else f"{key} (epoch mean)"
+        style = Qt.PenStyle.DashLine if validation else Qt.PenStyle.DotLine
+        return plot.plot(name=name, pen=pg.mkPen(color, width=1.5, style=style), symbol="s" if validation else "o",
+                         symbolSize=6, symbolPen=pg.mkPen(color), symbolBrush=pg.mkBrush("w" if validation else color))
+
+    def _plot_and_color(self, key: str) -> tuple[pg.PlotItem, str]:
+        title = plot_title(key)
         plot = self._plots.get(title) or self._add_plot(title)
-        pen = pg.mkPen(COLORS[len(self._curves) % len(COLORS)], width=1)
-        curve = plot.plot(name=key, pen=pen)
-        curve.setDownsampling(auto=True, method="peak")
-        curve.setClipToView(True)
-        self._curves[key] = curve
-        self._series[key] = Series()
+        base = key.removeprefix("val_")
+        if base not in self._colors:
+            used = sum(plot_title(k) == title for k in self._colors)
+            self._colors[base] = COLORS[used % len(COLORS)]
+        return plot, self._colors[base]
 
     def _add_plot(self, title: str) -> pg.PlotItem:
         if self._plots:
@@ -105,8 +319,102 @@ class CurvesView(QWidget):
         plot = self.graphics.addPlot(title=title)
         plot.showGrid(x=True, y=True, alpha=0.2)
         plot.setLabel("bottom", "step")
-        plot.addLegend(offset=(-10, 10))
+        plot.addLegend(offset=(-10, 10), labelTextSize="8pt")
+        plot.setLogMode(y=self.log_scale.isChecked())
         if self._plots:  # every plot scrolls and zooms along the first one's steps
             plot.setXLink(next(iter(self._plots.values())))
+        line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", width=1, style=Qt.PenStyle.DashLine))
+        label = pg.TextItem(color="#222", fill=pg.mkBrush(255, 255, 255, 220), anchor=(0, 0))
+        for item in (line, label):
+            item.hide()
+            plot.addItem(item, ignoreBounds=True)
+        self._hover[title] = line, label
         self._plots[title] = plot
+        for step, text in self._markers:
+            self._draw_marker(plot, step, text)
         return plot
+
+    def _draw_marker(self, plot: pg.PlotItem, step: float, text: str) -> None:
+        line = pg.InfiniteLine(pos=step, angle=90, pen=pg.mkPen("#9467bd", width=1.5, style=Qt.PenStyle.DashDotLine),
+                               label=text, labelOpts={"position": 0.92, "color": "#6a3d9a", "fill": (255, 255, 255, 200)})
+        plot.addItem(line, ignoreBounds=True)
+
+    # Hover values -----------------------------------------------------------------------------
+
+    def hover_text(self, title: str, step: float) -> str:
+        """What hovering at ``step`` over plot ``title`` shows: the step and, per metric, its
+        nearest value (raw and smoothed) and its latest epoch values up to there."""
+        lines = []
+        nearest_step = None
+        for key, series in self._series.items():
+            if plot_title(key) != title:
+                continue
+            point = series.nearest(step)
+            if point is None:
+                continue
+            nearest_step = point[0] if nearest_step is None else nearest_step
+            i = int(np.searchsorted(series.x, point[0]))
+            smoothed = ema(series.y[: i + 1], self.smoothing_weight)[-1]
+            lines.append(f"{key} {point[1]:.4g} (smoothed {smoothed:.4g})")
+        for key, series in self._epoch_series.items():
+            if plot_title(key) == title and series.size:
+                point = series.nearest(step)
+                lines.append(f"{key if key.startswith('val_') else key + ' epoch'} {point[1]:.4g} @ {point[0]:g}")
+        head = f"step {nearest_step:g}" if nearest_step is not None else f"step {step:.0f}"
+        return "\n".join([head, *lines])
+
+    def _on_mouse_moved(self, position: QPointF) -> None:
+        hovered = next((t for t, p in self._plots.items() if p.sceneBoundingRect().contains(position)), None)
+        for title, (line, label) in self._hover.items():
+            if hovered is None:
+                line.hide()
+                label.hide()
+                continue
+            step = self._plots[hovered].vb.mapSceneToView(position).x()
+            line.setPos(step)
+            line.show()
+            label.setVisible(title == hovered)
+            if title == hovered:
+                (x0, _), (y0, y1) = self._plots[title].vb.viewRange()
+                label.setText(self.hover_text(title, step))
+                label.setPos(x0, y1)
+
+    # Export -------------------------------------------------------------------------------------
+
+    def export_png(self, path: str | os.PathLike) -> None:
+        """The plots as they are drawn now, as a PNG picture."""
+        self.redraw()
+        with atomic_path(path) as tmp:
+            if not self.graphics.grab().save(str(tmp), "PNG"):
+                raise OSError(f"could not write {path}")
+
+    def export_csv(self, path: str | os.PathLike) -> None:
+        """Every value as a table: step, each per-step metric, then ``epoch/<metric>`` columns
+        (filled on the step each epoch ended on); empty where a metric has no value."""
+        columns = {key: s.as_dict() for key, s in self._series.items()}
+        columns |= {f"epoch/{key}": s.as_dict() for key, s in self._epoch_series.items()}
+        steps = sorted(set().union(*columns.values())) if columns else []
+        with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(["step", *columns])
+            for step in steps:
+                writer.writerow([_number(step), *(_number(c[step]) if step in c else "" for c in columns.values())])
+
+    def _ask_and_export(self, kind: str, export) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export curves", "", kind)
+        if path:
+            try:
+                export(path)
+            except (OSError, KgenError) as err:  # a full disk, a read-only folder
+                window = self.window()
+                if hasattr(window, "statusBar"):
+                    window.statusBar().showMessage(f"could not export the curves: {err}")
+
+
+def _number(value: float) -> str:
+    """A step or metric value as CSV text: whole steps without '.0', values round-tripping exactly."""
+    return str(int(value)) if float(value).is_integer() and abs(value) < 2**53 else repr(float(value))
+
+
+def _short(value) -> str:
+    return f"{value:.3g}" if isinstance(value, (int, float)) and math.isfinite(value) else str(value)

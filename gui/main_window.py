@@ -22,9 +22,11 @@ from PySide6.QtWidgets import (
 )
 
 from gui.bridge import ControllerBridge
+from gui.compare import CompareView
 from gui.curves import CurvesView
 from gui.evaluate_view import EvaluateView
 from gui.latent_view import LatentView
+from gui.monitor import RunMonitor
 from gui.playground import PlaygroundView
 from gui.samples import SamplesView, builtin_class_names
 from gui.setup_panel import SetupPanel
@@ -42,7 +44,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setWindowTitle("kgen studio")
         self.runs_root = runs_root
-        self.state = "idle"  # idle, running, paused or stopping
+        self.state = "idle"  # idle, running, paused, stopping, or monitoring (following a run)
         self._started_at = 0.0
         self._first_step: tuple[int, float] | None = None
         self._last_step = 0
@@ -63,6 +65,8 @@ class MainWindow(QMainWindow):
         self.playground = PlaygroundView()  # shown while a GAN on a 2-D toy runs
         self.tabs.addTab(self.playground, "GAN playground")
         self.tabs.setTabVisible(self.tabs.indexOf(self.playground), False)
+        self.compare_view = CompareView()
+        self.tabs.addTab(self.compare_view, "Compare")
         self.start_button = QPushButton("Start")
         self.pause_button = QPushButton("Pause")
         self.step_button = QPushButton("Step")
@@ -127,11 +131,14 @@ class MainWindow(QMainWindow):
         self.bridge.started.connect(self._on_started)
         self.bridge.step.connect(self._on_step)
         self.bridge.epoch.connect(self._on_epoch)
+        self.bridge.epoch.connect(self.curves.add_epoch)
+        self.bridge.hparam.connect(self.curves.add_hparam)
         self.bridge.samples.connect(self.samples.add_grid)
         self.bridge.reconstructions.connect(self.samples.add_reconstructions)
         self.bridge.playground.connect(self.playground.add_snapshot)
         self.bridge.finished.connect(self._on_finished)
         self.bridge.failed.connect(self._on_failed)
+        self._init_monitor(left_layout)
         self._set_state("idle")
         self.resize(1400, 900)
 
@@ -226,6 +233,8 @@ class MainWindow(QMainWindow):
         self.stop_button.setEnabled(state in ("running", "paused"))
         for widget in (self.live_lr, self.lr_button, self.save_button):
             widget.setEnabled(state in ("running", "paused"))
+        self.open_run_action.setEnabled(state in ("idle", "monitoring"))
+        self.unfollow_action.setEnabled(state == "monitoring")
 
     # Bridge signals ------------------------------------------------------------------------
 
@@ -240,7 +249,10 @@ class MainWindow(QMainWindow):
         self.curves.add_step(event)
         self.step_label.setText(f"step {event['step']}/{self._steps_total}")
         self.epoch_label.setText(f"epoch {event['epoch']}/{self._epochs_total}")
-        self.speed_label.setText(f"{event['images_per_second']:,.0f} images/s")
+        if "images_per_second" in event:
+            self.speed_label.setText(f"{event['images_per_second']:,.0f} images/s")
+        elif "steps_per_second" in event:  # a followed run whose batch size is unknown
+            self.speed_label.setText(f"{event['steps_per_second']:,.1f} steps/s")
         self._last_step = event["step"]
         self.remaining_label.setText(self._remaining(event["step"]))
 
@@ -268,6 +280,8 @@ class MainWindow(QMainWindow):
                                      + (f"  (test: {scores})" if scores else ""))
         self.evaluate_view.set_run(event["run_dir"])
         self.remaining_label.clear()
+        if event["test"]:
+            self.curves.add_eval({"split": "test", "metrics": event["test"]})
         model_path = Path(event["run_dir"]) / "model.keras"
         if model_path.is_file():
             self.latent_view.load_model(model_path)
@@ -287,3 +301,90 @@ class MainWindow(QMainWindow):
     def _update_elapsed(self) -> None:
         seconds = int(time.monotonic() - self._started_at)
         self.elapsed_label.setText(f"{seconds // 60}:{seconds % 60:02d} elapsed")
+
+    # Monitor mode: follow a run another process writes ------------------------------------
+
+    def _init_monitor(self, controls: QVBoxLayout) -> None:
+        """Open run… / Stop following (File menu and buttons); the monitor's signals feed the
+        same views and status bar as the bridge's."""
+        self.monitor = RunMonitor(self)
+        menu = self.menuBar().addMenu("&File")
+        self.open_run_action = menu.addAction("Open run…", self._on_open_run_clicked)
+        self.open_run_action.setToolTip("follow a run directory, live or finished: kgen train, or your own "
+                                        "model.fit with kgen.monitor.RunLogger")
+        self.unfollow_action = menu.addAction("Stop following", self.stop_following)
+        row = QHBoxLayout()
+        for action in (self.open_run_action, self.unfollow_action):
+            button = QPushButton(action.text())
+            button.setToolTip(action.toolTip())
+            button.clicked.connect(action.trigger)
+            action.enabledChanged.connect(button.setEnabled)
+            row.addWidget(button)
+        controls.insertLayout(controls.count() - 1, row)  # above the closing stretch
+        self.monitor.started.connect(self._on_started)
+        self.monitor.step.connect(self._on_step)
+        self.monitor.step.connect(self._on_followed_step)
+        self.monitor.epoch.connect(self._on_epoch)
+        self.monitor.epoch.connect(self.curves.add_epoch)
+        self.monitor.samples.connect(self.samples.add_grid)
+        self.monitor.hparam.connect(self.curves.add_hparam)
+        self.monitor.evaluated.connect(self.curves.add_eval)
+        self.monitor.reset.connect(self._clear_followed_views)
+        for signal in (self.monitor.started, self.monitor.finished, self.monitor.changed):
+            signal.connect(self._show_followed)
+
+    def open_run(self, path: str | os.PathLike) -> None:
+        """Follow the run in ``path`` (monitor mode): its curves, sample grids and progress show as
+        if it trained here; it may still be training elsewhere, or not have started yet."""
+        if self.state not in ("idle", "monitoring"):
+            self.statusBar().showMessage("stop the training before opening another run")
+            return
+        self.monitor.stop()
+        self._clear_followed_views()
+        self._run_dir = str(path)
+        self._set_state("monitoring")
+        self.monitor.follow(path)
+        self._show_followed()
+
+    def stop_following(self) -> None:
+        if self.state != "monitoring":
+            return
+        self.monitor.stop()
+        self.curves.redraw()
+        self._set_state("idle")
+        self.setWindowTitle("kgen studio")
+        self.statusBar().showMessage(f"stopped following {self._run_dir}")
+
+    def _on_open_run_clicked(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Follow a run directory", str(self.runs_root))
+        if path:
+            self.open_run(path)
+
+    def _clear_followed_views(self, *_) -> None:
+        self.curves.clear()
+        self.samples.clear()
+        self._first_step = None
+        for label in (self.step_label, self.epoch_label, self.speed_label, self.elapsed_label, self.remaining_label,
+                      self.device_label):
+            label.clear()
+
+    def _on_followed_step(self, event: dict) -> None:
+        """The followed run's own clock: elapsed as it recorded it, time left at its recent pace."""
+        if isinstance(event.get("elapsed"), (int, float)):
+            seconds = int(event["elapsed"])
+            self.elapsed_label.setText(f"{seconds // 60}:{seconds % 60:02d} elapsed")
+        rate = event.get("steps_per_second")
+        if rate and self._steps_total and self.monitor.state() == "live":
+            seconds = int((self._steps_total - event["step"]) / rate)
+            self.remaining_label.setText(f"{seconds // 60}:{seconds % 60:02d} left")
+        else:
+            self.remaining_label.clear()
+
+    def _show_followed(self, *_) -> None:
+        if self.state != "monitoring":
+            return
+        state = self.monitor.state()
+        said = {"waiting": "waiting for its first events", "quiet": "live, but quiet for a while"}.get(state, state)
+        source = " (recorded by RunLogger)" if self.monitor.info.get("source") == "external" else ""
+        self.setWindowTitle(f"kgen studio — following {Path(self._run_dir).name}: {said}")
+        self.statusBar().showMessage(f"following {self._run_dir}{source}: {said}")

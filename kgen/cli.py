@@ -228,7 +228,7 @@ def studio_argv(args: argparse.Namespace) -> list[str]:
     if args.run is not None:
         from kgen.runs import Run
 
-        Run.open(args.run)  # a clear error here, before a window opens
+        Run.open_followable(args.run)  # a clear error here, before a window opens
         argv += ["--monitor", str(args.run)]
     return argv
 

@@ -3,6 +3,7 @@
 Layout of ``runs/<name>/``::
 
     config.json               everything needed to rebuild the run (RunConfig.to_dict())
+    external.json             instead of config.json in runs recorded by kgen.monitor.RunLogger
     events.jsonl              one JSON object a line, flushed as written, for live followers
     samples/epoch_NNNN.png    sample grid from the run's fixed noise
     checkpoints/latest-NNNN.keras, best.keras, best.json
@@ -27,6 +28,7 @@ from kgen.config import RunConfig
 from kgen.errors import ConfigError, RunError, one_line
 
 CONFIG_FILE = "config.json"
+EXTERNAL_FILE = "external.json"  # instead of config.json: a run kgen.monitor.RunLogger recorded
 EVENTS_FILE = "events.jsonl"
 MODEL_FILE = "model.keras"
 _LATEST = re.compile(r"^latest-(\d{4,})\.keras$")
@@ -74,6 +76,7 @@ class Run:
         self.path = Path(path)
 
     config_path = property(lambda self: self.path / CONFIG_FILE)
+    external_path = property(lambda self: self.path / EXTERNAL_FILE)
     events_path = property(lambda self: self.path / EVENTS_FILE)
     samples_dir = property(lambda self: self.path / "samples")
     checkpoints_dir = property(lambda self: self.path / "checkpoints")
@@ -105,8 +108,21 @@ class Run:
         if not run.path.is_dir():
             raise RunError(f"{run.path}: no such run directory")
         if not run.config_path.is_file():
+            if run.external_path.is_file():
+                raise RunError(f"{run.path} was recorded from a script's own model.fit (RunLogger): it has "
+                               "curves to follow (kgen gui RUN) but no kgen model config")
             raise RunError(f"{run.path} is not a kgen run directory (no {CONFIG_FILE})")
         run.config()  # validates
+        return run
+
+    @classmethod
+    def open_followable(cls, path: str | os.PathLike) -> Run:
+        """An existing run directory to follow read-only: kgen's, or one RunLogger recorded."""
+        run = cls(path)
+        if not run.path.is_dir():
+            raise RunError(f"{run.path}: no such run directory")
+        if not any(p.is_file() for p in (run.config_path, run.external_path, run.events_path)):
+            raise RunError(f"{run.path} is not a run directory (no {CONFIG_FILE}, {EXTERNAL_FILE} or {EVENTS_FILE})")
         return run
 
     def config(self) -> RunConfig:

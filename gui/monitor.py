@@ -1,0 +1,92 @@
+"""Monitor mode in the studio: a timer polls a `RunFollower` and re-emits a followed run's events
+as the same signals `ControllerBridge` gives for a local run, so every view shows it alike."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from kgen.monitor import RunFollower, describe_run
+
+POLL_MS = 250  # a followed run is checked this often (a shared folder may be slow)
+CATCH_UP_MS = 0  # and at once again while a long events.jsonl is still being read
+QUIET_S = 120.0  # a live run with no new events for this long is said to be quiet
+
+
+class RunMonitor(QObject):
+    """Follows one run directory read-only; stop with `stop`, or follow another with `follow`."""
+
+    started = Signal(dict)  # device, run_dir, steps_per_epoch, epochs (those the run recorded)
+    step = Signal(dict)  # step, epoch, metrics, elapsed, steps_per_second (+ images_per_second)
+    epoch = Signal(dict)  # epoch, metrics
+    samples = Signal(int, object)  # epoch, uint8 picture (H, W) or (H, W, 3)
+    hparam = Signal(dict)  # step, name, old, new
+    evaluated = Signal(dict)  # split, metrics: test scores written at the end of a run
+    finished = Signal(dict)  # status, run_dir, elapsed: the run's training ended
+    reset = Signal(str)  # events.jsonl was replaced or truncated: start the views over
+    changed = Signal()  # the run's state (live, finished, quiet) may read differently now
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.follower: RunFollower | None = None
+        self.info: dict = {}
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(self.poll)
+        self._quiet = False
+
+    @property
+    def is_following(self) -> bool:
+        return self.follower is not None
+
+    def follow(self, run_dir: str | os.PathLike) -> None:
+        """Start following ``run_dir`` (which may not exist yet) from its first event."""
+        self.follower = RunFollower(run_dir)
+        self.info = describe_run(run_dir)
+        self._quiet = False
+        self._timer.start(POLL_MS)
+        self.poll()
+
+    def stop(self) -> None:
+        self._timer.stop()
+        self.follower = None
+
+    def state(self) -> str:
+        """live, quiet (live but silent for a while), finished, stopped, or waiting (no start yet)."""
+        if self.follower is None:
+            return "idle"
+        return "quiet" if self._quiet else self.follower.status
+
+    def poll(self) -> None:
+        if self.follower is None:
+            return
+        run_dir = str(self.follower.path)
+        before = self.state()
+        for event in self.follower.poll():
+            kind = event["type"]
+            if kind == "start":
+                self.info = describe_run(run_dir)
+                self.started.emit({"device": event.get("device", ""), "run_dir": run_dir,
+                                   "steps_per_epoch": event.get("steps_per_epoch"), "epochs": event.get("epochs")})
+            elif kind == "step":
+                self.step.emit(event)
+            elif kind == "epoch":
+                self.epoch.emit(event)
+            elif kind == "samples":
+                self.samples.emit(event["epoch"], event["picture"])
+            elif kind == "hparam":
+                self.hparam.emit(event)
+            elif kind == "eval":
+                self.evaluated.emit(event)
+            elif kind == "end":
+                self.finished.emit({"status": event.get("status", "finished"), "run_dir": run_dir,
+                                    "elapsed": event.get("elapsed")})
+            elif kind == "reset":
+                self.reset.emit(event["reason"])
+        if self.follower is None:  # a slot stopped following
+            return
+        self._quiet = self.follower.live and time.monotonic() - self.follower.last_change > QUIET_S
+        self._timer.setInterval(POLL_MS if self.follower.caught_up else CATCH_UP_MS)
+        if self.state() != before:
+            self.changed.emit()

@@ -1,0 +1,84 @@
+"""The Compare view: several runs' curves of one metric overlaid, read-only."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pyqtgraph")
+
+from gui.compare import CompareView  # noqa: E402
+from gui.curves import ema  # noqa: E402
+from kgen.runs import EventLog  # noqa: E402
+
+
+def write_run(path, losses, steps_per_epoch=5, extra=None):
+    log = EventLog(path / "events.jsonl")
+    log.write("start", device="CPU", epochs=len(losses) // steps_per_epoch, steps_per_epoch=steps_per_epoch)
+    for i, loss in enumerate(losses):
+        log.write("step", step=i + 1, epoch=i // steps_per_epoch + 1, elapsed=i * 0.1,
+                  metrics={"loss": float(loss), **(extra or {})})
+        if (i + 1) % steps_per_epoch == 0:
+            chunk = losses[i + 1 - steps_per_epoch: i + 1]
+            log.write("epoch", epoch=(i + 1) // steps_per_epoch, elapsed=i * 0.1,
+                      metrics={"loss": float(np.mean(chunk)), "val_loss": float(np.mean(chunk)) + 1})
+    log.write("end", status="finished", elapsed=9.0)
+    log.close()
+
+
+@pytest.fixture
+def view(qtbot):
+    view = CompareView()
+    qtbot.addWidget(view)
+    return view
+
+
+def test_compare_overlays_each_runs_metric_with_its_own_colour_and_name(view, tmp_path):
+    rng = np.random.default_rng(0)
+    a, b = rng.random(20) + 1, rng.random(30) + 2
+    write_run(tmp_path / "vae-a", a)
+    write_run(tmp_path / "vae-b", b, extra={"accuracy": 0.5})
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    assert view.add_run(tmp_path / "vae-a") and view.add_run(tmp_path / "vae-b")
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing written into the runs
+    assert view.runs() == [str(tmp_path / "vae-a"), str(tmp_path / "vae-b")]
+    assert view.metrics() == ["loss", "accuracy"] and view.metric.currentText() == "loss"
+    view.smoothing.setValue(0.5)
+    x, y = view.curve_data(tmp_path / "vae-b")
+    assert list(x) == list(range(1, 31))
+    np.testing.assert_allclose(y, ema(b, 0.5))
+    assert view.legend_names() == ["vae-a", "vae-b"]
+    pens = {view._curves[r].opts["pen"].color().name() for r in view.runs()}
+    assert len(pens) == 2
+
+    view.set_mode("epoch")
+    assert "val_loss" in view.metrics()
+    view.set_metric("val_loss")
+    x, y = view.curve_data(tmp_path / "vae-a")
+    assert list(x) == [1, 2, 3, 4]
+    np.testing.assert_allclose(y, a.reshape(4, 5).mean(axis=1) + 1)
+    assert not view.smoothing.isEnabled()
+
+    view.set_mode("step")
+    view.set_metric("accuracy")  # only one run has it: only it is drawn
+    assert list(view._curves) == [str(tmp_path / "vae-b")]
+    view.remove_run(tmp_path / "vae-b")
+    assert view.runs() == [str(tmp_path / "vae-a")] and view.run_list.count() == 1
+    assert view.metric.currentText() == "loss"
+
+
+def test_reload_picks_up_a_run_that_grew_and_bad_dirs_are_refused(view, tmp_path):
+    write_run(tmp_path / "live", np.ones(5))
+    view.add_run(tmp_path / "live")
+    EventLog(tmp_path / "live" / "events.jsonl").write("step", step=6, epoch=2, metrics={"loss": 0.25})
+    assert view.curve_data(tmp_path / "live")[0].size == 5
+    view.reload()
+    assert view.curve_data(tmp_path / "live")[0].size == 6
+    assert not view.add_run(tmp_path / "nothing-here")
+    assert "no training events" in view.message.text() and view.runs() == [str(tmp_path / "live")]
+
+
+def test_runs_of_the_same_folder_name_get_told_apart(view, tmp_path):
+    for parent in ("x", "y"):
+        write_run(tmp_path / parent / "run", np.ones(5))
+        view.add_run(tmp_path / parent / "run")
+    assert view.legend_names() == ["x/run", "y/run"]

@@ -1,0 +1,154 @@
+"""The training curves: values, smoothing, epoch and test points, markers, hover, export, speed."""
+
+import csv
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pyqtgraph")
+
+from PySide6.QtCore import QPointF  # noqa: E402
+
+from gui.curves import CurvesView, ema, plot_title  # noqa: E402
+
+
+@pytest.fixture
+def view(qtbot):
+    view = CurvesView()
+    qtbot.addWidget(view)
+    view.resize(700, 600)
+    return view
+
+
+def numpy_ema(values, weight):
+    """TensorBoard's smoothing written out step by step."""
+    out, last, count = [], 0.0, 0
+    for v in values:
+        if not np.isfinite(v):
+            out.append(v)
+            continue
+        last = last * weight + (1 - weight) * v
+        count += 1
+        out.append(last / (1 - weight**count))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.3, 0.6, 0.99])
+def test_ema_is_tensorboards_debiased_average(weight):
+    values = np.random.default_rng(1).normal(3.0, 1.0, 500)
+    values[[10, 200]] = np.nan, np.inf
+    np.testing.assert_allclose(ema(values, weight), numpy_ema(values, weight), rtol=1e-12, equal_nan=True)
+    assert ema(values, weight)[0] == values[0]  # debiased: no pull towards zero at the start
+
+
+def feed_vae(view, steps=40, steps_per_epoch=10):
+    rng = np.random.default_rng(0)
+    values = {k: rng.random(steps) + offset for k, offset in (("loss", 50.0), ("reconstruction", 45.0), ("kl", 5.0))}
+    for i in range(steps):
+        view.add_event({"type": "step", "step": i + 1, "epoch": i // steps_per_epoch + 1,
+                        "metrics": {k: float(v[i]) for k, v in values.items()}})
+        if (i + 1) % steps_per_epoch == 0:
+            view.add_event({"type": "epoch", "epoch": (i + 1) // steps_per_epoch,
+                            "metrics": {"loss": 50.5, "val_loss": 51.0, "kl": 5.5, "val_kl": 5.2}})
+    view.redraw()
+    return values
+
+
+def test_curves_hold_the_events_values_smoothed_and_per_epoch(view):
+    values = feed_vae(view)
+    assert set(view.keys()) == {"loss", "reconstruction", "kl"}
+    assert list(view._plots) == ["loss", "reconstruction", "KL"]  # VAE terms on separate axes
+    x, y = view.data("kl")
+    assert list(x) == list(range(1, 41)) and np.array_equal(y, values["kl"])
+    view.set_smoothing(0.9)
+    sx, sy = view.smoothed("loss")
+    np.testing.assert_allclose(sy, numpy_ema(values["loss"], 0.9))
+    drawn_x, drawn_y = view._smooth["loss"].getOriginalDataset()
+    np.testing.assert_allclose(drawn_y, sy)  # the line on screen is the smoothed one
+    assert np.array_equal(view._raw["loss"].getOriginalDataset()[1], values["loss"])
+    ex, ey = view.epoch_data("val_loss")
+    assert list(ex) == [10, 20, 30, 40] and list(ey) == [51.0] * 4  # at the step each epoch ended
+    assert plot_title("val_kl") == "KL" and set(view.epoch_keys()) == {"loss", "val_loss", "kl", "val_kl"}
+
+
+def test_gan_metrics_are_grouped_by_quantity(view):
+    view.add_step({"step": 1, "metrics": {"d_loss": 1.3, "g_loss": 0.7, "d_real": 0.6, "d_fake": 0.4,
+                                          "d_grad_norm": 2.0, "g_grad_norm": 1.0, "accuracy": 0.5}})
+    assert list(view._plots) == ["GAN losses", "discriminator output D(x), D(G(z))", "gradient norm", "accuracy"]
+
+
+def test_test_scores_markers_hover_and_log_scale(qtbot, view):
+    feed_vae(view)
+    view.add_event({"type": "hparam", "step": 25, "name": "lr", "old": 0.002, "new": 0.0005})
+    view.add_event({"type": "eval", "split": "test", "metrics": {"elbo": -50.2, "kl": 5.4}})
+    view.redraw()
+    assert view.markers() == [(25, "lr 0.002 → 0.0005")]
+    lines = [item for item in view._plots["KL"].items if getattr(item, "label", None) is not None
+             and item.label.toPlainText() == "lr 0.002 → 0.0005"]
+    assert len(lines) == 1 and lines[0].value() == 25
+    assert view.evaluations == {"elbo": -50.2, "kl": 5.4} and "elbo -50.2" in view.eval_label.text()
+    assert view._eval_points["kl"].getOriginalDataset()[1].tolist() == [5.4]  # a star on the KL plot
+    view.add_step({"step": 41, "metrics": {"loss": 1.0}})  # a plot made after the marker gets it too
+    view.show()
+    qtbot.waitExposed(view)
+    qtbot.wait(50)  # the plots take their places
+    plot = view._plots["KL"]
+    view._on_mouse_moved(plot.vb.mapViewToScene(QPointF(17.2, 5.3)))
+    line, label = view._hover["KL"]
+    assert line.isVisible() and label.isVisible() and line.value() == pytest.approx(17.2, abs=0.01)
+    kl = view.data("kl")[1][16]
+    assert label.toPlainText().startswith("step 17\n") and f"kl {kl:.4g}" in label.toPlainText()
+    assert not view._hover["loss"][1].isVisible()
+    view.log_scale.setChecked(True)
+    assert all(p.ctrl.logYCheck.isChecked() for p in view._plots.values())
+
+
+def test_csv_round_trips_and_png_is_a_real_picture(view, tmp_path):
+    values = feed_vae(view, steps=30)
+    view.add_step({"step": 31, "metrics": {"loss": float("nan")}})
+    view.export_csv(tmp_path / "curves.csv")
+    with open(tmp_path / "curves.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["step", "loss", "reconstruction", "kl", "epoch/loss", "epoch/val_loss", "epoch/kl",
+                             "epoch/val_kl"]
+    assert [int(r["step"]) for r in rows] == list(range(1, 32))
+    assert [float(r["kl"]) for r in rows[:30]] == values["kl"].tolist()  # exact round trip
+    assert rows[30]["kl"] == "" and np.isnan(float(rows[30]["loss"]))
+    assert [r["epoch/val_loss"] for r in rows[8:11]] == ["", "51", ""]
+
+    view.export_png(tmp_path / "curves.png")
+    from PIL import Image
+
+    picture = np.asarray(Image.open(tmp_path / "curves.png").convert("L"))
+    assert picture.shape[0] >= 300 and picture.shape[1] >= 300
+    assert (picture < 200).mean() > 0.01  # lines, axes and text, not a blank page
+
+
+def test_one_hundred_thousand_steps_stay_fluid(view):
+    n = 100_000
+    rng = np.random.default_rng(0)
+    metrics = {"loss": 50 + rng.normal(size=n).cumsum() * 0.01, "kl": 5 + rng.random(n)}
+    view.show()
+    start = time.perf_counter()
+    for i in range(n):
+        view.add_step({"step": i + 1, "metrics": {"loss": metrics["loss"][i], "kl": metrics["kl"][i]}})
+    feed = time.perf_counter() - start
+    timings = []
+    for _ in range(3):
+        view._dirty = True
+        start = time.perf_counter()
+        view.redraw()
+        view.graphics.grab()  # paints every plot, as the screen would
+        timings.append(time.perf_counter() - start)
+    view._plots["loss"].setXRange(40_000, 41_000, padding=0)  # zoomed in: clipped to the view
+    view._dirty = True
+    start = time.perf_counter()
+    view.redraw()
+    view.graphics.grab()
+    zoomed = time.perf_counter() - start
+    print(f"\n100k steps x 2 metrics: feeding {feed:.2f} s, redraw+paint {min(timings) * 1000:.0f} ms "
+          f"(zoomed {zoomed * 1000:.0f} ms)")
+    assert view.data("loss")[0].size == n
+    assert min(timings) < 1.0 and zoomed < 1.0  # generous for a loaded 2-core machine; typical is far less
