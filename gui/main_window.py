@@ -283,8 +283,8 @@ class MainWindow(QMainWindow):
         if event["test"]:
             self.curves.add_eval({"split": "test", "metrics": event["test"]})
         model_path = Path(event["run_dir"]) / "model.keras"
-        if model_path.is_file():
-            self.latent_view.load_model(model_path)
+        if model_path.is_file():  # the run's model, with its dataset for the scatter and KL
+            self.latent_view.load_run(event["run_dir"])
 
     def _on_failed(self, message: str) -> None:
         self._end_run()

@@ -269,7 +269,11 @@ def traverse(model, z=None, dims: Sequence[int] | None = None, values=None, labe
 
 def kl_per_dimension(model, x: np.ndarray, labels=None) -> np.ndarray:
     """Mean over x of KL(q(z_u|x) || N(0, 1)) per latent unit u, (D,): it sums to the mean KL."""
-    codes = encode_dataset(model, x, labels)
+    return kl_of_codes(encode_dataset(model, x, labels))
+
+
+def kl_of_codes(codes: LatentCodes) -> np.ndarray:
+    """``kl_per_dimension`` from codes already encoded: (D,) mean KL per latent unit."""
     if codes.log_var is None:
         raise ConfigError("the model's encoder is deterministic: it has no posterior, so no KL")
     mu, log_var = codes.mean.astype("float64"), codes.log_var.astype("float64")
@@ -281,9 +285,26 @@ def active_units(model, x: np.ndarray, labels=None, threshold: float = 0.01) -> 
 
     Collapsed units copy the prior for every x, so their mean is constant and they carry nothing.
     """
-    variances = encode_dataset(model, x, labels).mean.astype("float64").var(axis=0)
+    return active_units_of(encode_dataset(model, x, labels).mean, threshold)
+
+
+def active_units_of(means: np.ndarray, threshold: float = 0.01) -> ActiveUnits:
+    """``active_units`` from posterior means (N, D) already encoded."""
+    variances = np.asarray(means, dtype="float64").var(axis=0)
     active = variances > threshold
     return ActiveUnits(count=int(active.sum()), variances=variances.astype("float32"), active=active)
+
+
+# --- nearest neighbours
+
+
+def nearest_index(points: np.ndarray, query: np.ndarray) -> int:
+    """The row of ``points`` (N, ...) nearest to ``query`` (...) in Euclidean distance."""
+    points = np.asarray(points, dtype="float32").reshape(len(points), -1)
+    query = np.asarray(query, dtype="float32").ravel()
+    if len(points) == 0 or points.shape[1] != query.size:
+        raise ConfigError(f"need points of size {query.size} to search, got shape {points.shape}")
+    return int(np.argmin(((points - query) ** 2).sum(axis=1)))
 
 
 # --- the single-code decoder of an interactive slider

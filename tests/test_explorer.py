@@ -1,13 +1,18 @@
-"""The latent explorer's decode service: a worker thread that answers the latest request."""
+"""The latent explorer's worker: it answers the latest slider code and analyses a run's data."""
 
 import time
 
 import numpy as np
 import pytest
+from latent_runs import trained_vae_run
 
-from kgen.config import RunConfig, TrainConfig, VAEConfig
-from kgen.explorer import DecodeService
+from kgen.config import GANConfig, RunConfig, TrainConfig, VAEConfig
+from kgen.data import load_dataset
+from kgen.explorer import DecodeService, ExplorerData, collapse_warning, collapsed_dimensions
+from kgen.latent import encode_dataset, kl_per_dimension, manifold_grid
 from kgen.models import build_model
+from kgen.runs import Run, load_model_file
+from kgen.sampling import image_grid
 
 TIMEOUT_S = 60.0
 
@@ -46,7 +51,8 @@ def test_loads_and_reports_the_model(service):
     assert service.loaded.wait(TIMEOUT_S) and service.ready
     assert (service.latent_dim, service.num_classes, service.image_shape) == (2, 0, (8, 8, 1))
     events = service.events()
-    assert events == [{"type": "loaded", "latent_dim": 2, "num_classes": 0, "image_shape": (8, 8, 1), "points": False}]
+    assert events == [{"type": "loaded", "latent_dim": 2, "num_classes": 0, "image_shape": (8, 8, 1),
+                       "points": False, "encoder": True}]
 
 
 def test_rapid_requests_end_with_the_last_code_decoded(service, vae_file):
@@ -95,3 +101,141 @@ def test_a_code_of_the_wrong_size_is_an_error_and_the_service_goes_on(service):
     assert len(drain(service, z)) == 1
     [event] = service.events()
     assert event["type"] == "error" and "\n" not in event["message"]
+
+
+# --- a run's data: KL, codes, manifold, interpolation, nearest image
+
+
+@pytest.fixture(scope="module")
+def healthy_run(tmp_path_factory):
+    return trained_vae_run(tmp_path_factory, beta=1.0)
+
+
+@pytest.fixture(scope="module")
+def collapsed_run(tmp_path_factory):
+    return trained_vae_run(tmp_path_factory, beta=30.0)
+
+
+@pytest.fixture(scope="module")
+def run_service(healthy_run):
+    service = DecodeService(run_dir=healthy_run)
+    yield service
+    service.close()
+
+
+@pytest.fixture(scope="module")
+def healthy(healthy_run):
+    return load_model_file(Run(healthy_run).model_path), load_dataset("digits")
+
+
+def next_event(service: DecodeService, kind: str) -> dict:
+    """The next event of ``kind``; an error event fails the test with its message."""
+    found = []
+
+    def arrived():
+        for event in service.events():
+            assert event["type"] != "error", event["message"]
+            if event["type"] == kind:
+                found.append(event)
+        return bool(found)
+
+    wait_for(arrived)
+    return found[0]
+
+
+@pytest.fixture(scope="module")
+def run_data(run_service) -> ExplorerData:
+    return next_event(run_service, "data")["data"]
+
+
+def test_a_run_brings_its_test_set_codes_and_kl(run_data, healthy):
+    model, data = healthy
+    assert run_data.dataset == "digits" and run_data.class_names == tuple(str(i) for i in range(10))
+    np.testing.assert_array_equal(run_data.images, data.x_test)
+    np.testing.assert_array_equal(run_data.labels, data.y_test)
+    np.testing.assert_allclose(run_data.codes, encode_dataset(model, data.x_test).mean, atol=1e-5)
+    np.testing.assert_allclose(run_data.kl, kl_per_dimension(model, data.x_test), rtol=1e-4)
+    assert run_data.xy.shape == (len(data.x_test), 2) and run_data.active.shape == (4,)
+    assert collapse_warning(run_data.kl) is None  # every unit of the healthy VAE is used
+
+
+def test_a_heavy_beta_collapses_to_the_prior_and_is_named(collapsed_run):
+    service = DecodeService(run_dir=collapsed_run)
+    try:
+        kl = next_event(service, "data")["data"].kl
+    finally:
+        service.close()
+    assert kl.max() < 0.01 and collapsed_dimensions(kl) == [0, 1, 2, 3]
+    assert collapse_warning(kl).startswith("4 of 4 dimensions carry no information (posterior collapse")
+
+
+def test_the_collapse_warning_names_only_the_collapsed_dimensions():
+    assert collapse_warning(np.array([0.8, 0.004, 1.2, 0.0])) == (
+        "2 of 4 dimensions carry no information (posterior collapse, KL < 0.01 nats): z1, z3")
+    assert "1 of 2 dimensions carries" in collapse_warning(np.array([0.005, 2.0]))
+    assert collapse_warning(np.array([0.5, 0.02])) is None
+
+
+def test_the_manifold_is_the_grid_over_the_chosen_dims(run_service, run_data, healthy):
+    model, _ = healthy
+    base = np.array([0.3, -0.2, 0.5, 1.0], np.float32)
+    pictures = {}
+    for dims in ((0, 1), (2, 3)):
+        run_service.request_manifold(dims, base, n=5)
+        event = next_event(run_service, "manifold")
+        assert event["dims"] == dims and event["picture"].shape == (5 * 9 + 1, 5 * 9 + 1, 1)
+        expected = image_grid(manifold_grid(model, 5, dims, base), columns=5)
+        np.testing.assert_allclose(event["picture"], expected, atol=1)
+        pictures[dims] = event["picture"]
+    assert not np.array_equal(pictures[(0, 1)], pictures[(2, 3)])
+
+
+def test_interpolation_ends_are_the_reconstructions(run_service, run_data, healthy):
+    model, _ = healthy
+    a, b = run_data.codes[3], run_data.codes[40]
+    for method in ("linear", "slerp"):
+        run_service.request_interpolation(a, b, steps=7, method=method)
+        frames = next_event(run_service, "interpolation")["frames"]
+        assert frames.shape == (7, 8, 8, 1)
+        ends = np.clip(np.asarray(model.decode(np.stack([a, b]))), 0, 1)
+        np.testing.assert_allclose(frames[[0, -1]], ends, atol=1e-5)
+
+
+def test_the_nearest_training_image_is_the_brute_force_nearest(run_service, run_data, healthy):
+    model, data = healthy
+    train_codes = encode_dataset(model, data.x_train).mean
+    for z in np.random.default_rng(1).standard_normal((3, 4)).astype("float32"):
+        run_service.request_nearest(z)
+        event = next_event(run_service, "nearest")
+        distances = np.linalg.norm(train_codes - z, axis=1)
+        assert event["index"] == int(distances.argmin()) and event["space"] == "code"
+        assert event["distance"] == pytest.approx(distances.min(), rel=1e-4)
+        np.testing.assert_array_equal(event["image"], data.x_train[event["index"]])
+
+
+def test_a_gans_nearest_image_is_nearest_in_pixels(tmp_path):
+    config = RunConfig(TrainConfig(model="gan", dataset="digits"), GANConfig(latent_dim=3, hidden=(16,)))
+    model = build_model(config, (8, 8, 1))
+    run = Run.create(tmp_path / "gan", config)
+    model.save(run.model_path)
+    service = DecodeService(run_dir=run.path)
+    try:
+        data = next_event(service, "data")["data"]
+        assert data.codes is None and data.kl is None and len(data.images) == 360
+        z = np.array([0.5, -1.0, 2.0], np.float32)
+        service.request_nearest(z)
+        event = next_event(service, "nearest")
+    finally:
+        service.close()
+    x_train = load_dataset("digits").x_train
+    fake = np.asarray(model.decode(z[None]))[0]
+    distances = ((x_train - fake) ** 2).sum(axis=(1, 2, 3))
+    assert event["space"] == "pixels" and event["index"] == int(distances.argmin())
+
+
+def test_a_model_file_alone_has_no_data_and_says_so(service):
+    assert service.loaded.wait(TIMEOUT_S)
+    service.request_nearest(np.zeros(2, np.float32))
+    errors = []
+    wait_for(lambda: bool(errors.extend(e for e in service.events() if e["type"] == "error") or errors))
+    assert errors[0]["message"].startswith("nearest: no dataset: open a run directory")

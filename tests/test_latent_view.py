@@ -1,4 +1,4 @@
-"""The latent explorer view, driven through its widgets with pytest-qt (offscreen)."""
+"""The latent explorer view and its pages, driven through their widgets with pytest-qt (offscreen)."""
 
 import numpy as np
 import pytest
@@ -6,10 +6,17 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pyqtgraph")
 
+from latent_runs import trained_vae_run  # noqa: E402
+from PIL import Image  # noqa: E402
+from PySide6.QtCore import QPointF, Qt  # noqa: E402
+
 from gui.latent_view import MAX_SLIDERS, LatentView  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
 from kgen.config import GANConfig, RunConfig, TrainConfig, VAEConfig  # noqa: E402
+from kgen.data import load_dataset  # noqa: E402
+from kgen.latent import encode_dataset, kl_per_dimension  # noqa: E402
 from kgen.models import build_model  # noqa: E402
+from kgen.runs import Run, load_model_file  # noqa: E402
 
 TIMEOUT_MS = 60_000
 
@@ -51,7 +58,7 @@ def loaded(qtbot, view, path):
 
 
 def shown(view):
-    return None if view.image.image is None else view.image.image.copy()
+    return view.decoded.picture()
 
 
 def test_a_slider_changes_the_decoded_image(qtbot, view, vae_file):
@@ -98,7 +105,7 @@ def test_a_points_gan_shows_a_note_and_no_image(qtbot, view, points_gan_file):
     assert view.note.isVisibleTo(view) and "2-D points" in view.note.text()
     assert view.sliders == [] and not view.random_button.isEnabled()
     qtbot.wait(200)
-    assert view.image.image is None
+    assert view.decoded.picture() is None
 
 
 def test_a_bad_file_is_a_one_line_error(qtbot, view, tmp_path):
@@ -109,12 +116,169 @@ def test_a_bad_file_is_a_one_line_error(qtbot, view, tmp_path):
     assert "\n" not in view.status.text() and view.sliders == []
 
 
-def test_the_main_window_loads_a_finished_runs_model(qtbot, tmp_path, vae_file):
+
+
+# --- a trained run: KL bars, manifold, scatter, interpolation, nearest image, class names
+
+
+@pytest.fixture(scope="module")
+def vae_run(tmp_path_factory):
+    return trained_vae_run(tmp_path_factory, beta=1.0)
+
+
+@pytest.fixture(scope="module")
+def vae_model(vae_run):
+    return load_model_file(Run(vae_run).model_path), load_dataset("digits")
+
+
+def load_run(qtbot, view, run_dir):
+    view.load_run(run_dir)
+    qtbot.waitUntil(lambda: view.data is not None or "error" in view.status.text(), timeout=TIMEOUT_MS)
+    assert "error" not in view.status.text(), view.status.text()
+
+
+@pytest.fixture
+def explorer(qtbot, view, vae_run):
+    """The view with the trained digits VAE's run loaded, test set encoded, on a 1400x900 window."""
+    view.resize(1400, 900)
+    view.show()
+    load_run(qtbot, view, vae_run)
+    return view
+
+
+def decoded(model, z):
+    return np.clip(np.asarray(model.decode(np.atleast_2d(z))), 0.0, 1.0)
+
+
+def test_kl_bars_are_the_kl_per_dimension_and_a_healthy_vae_has_no_warning(explorer, vae_model):
+    model, data = vae_model
+    np.testing.assert_allclose(explorer.kl_bars.values(), kl_per_dimension(model, data.x_test), rtol=1e-4)
+    assert explorer.kl_bars.plot.isVisibleTo(explorer) and not explorer.kl_bars.warning.isVisibleTo(explorer)
+    assert "active units" in explorer.kl_bars.caption.text()
+    assert "digits: 360 test images" in explorer.status.text()
+
+
+def test_a_heavy_beta_vae_warns_of_posterior_collapse(qtbot, view, tmp_path_factory):
+    load_run(qtbot, view, trained_vae_run(tmp_path_factory, beta=30.0))
+    warning = view.kl_bars.warning
+    assert warning.isVisibleTo(view)
+    assert warning.text().startswith("4 of 4 dimensions carry no information (posterior collapse")
+    assert "KL" in view._name_labels[0].toolTip() and "collapsed" in view._name_labels[0].toolTip()
+
+
+def test_the_manifold_grid_follows_the_chosen_dims(qtbot, explorer):
+    manifold = explorer.manifold
+    assert manifold.dims() == (0, 1) and manifold.grid is None
+    explorer.pages.setCurrentWidget(manifold)  # showing the page asks for its grid
+    qtbot.waitUntil(lambda: manifold.grid is not None, timeout=TIMEOUT_MS)
+    first = manifold.grid
+    assert first.shape == (11 * 9 + 1, 11 * 9 + 1, 1) and first.dtype == np.uint8
+    manifold.up.setCurrentIndex(3)
+    qtbot.waitUntil(lambda: not np.array_equal(manifold.grid, first), timeout=TIMEOUT_MS)
+    assert manifold.panel.title.text() == "z0 rises left → right, z3 rises bottom → top"
+    manifold.up.setCurrentIndex(0)  # the same dim as across: the two swap
+    assert manifold.dims() == (3, 0)
+    manifold.size.setValue(5)
+    qtbot.waitUntil(lambda: manifold.grid.shape == (5 * 9 + 1, 5 * 9 + 1, 1), timeout=TIMEOUT_MS)
+
+
+def click_point(qtbot, scatter, index):
+    """A real left click on point ``index`` of the scatter plot."""
+    view_box = scatter.plot.getPlotItem().getViewBox()
+    scene_pos = view_box.mapViewToScene(QPointF(*map(float, scatter.xy[index])))
+    qtbot.mouseClick(scatter.plot.viewport(), Qt.MouseButton.LeftButton,
+                     pos=scatter.plot.mapFromScene(scene_pos))
+
+
+def test_clicking_a_scatter_point_shows_its_image_and_reconstruction(qtbot, explorer, vae_model):
+    model, _ = vae_model
+    scatter, data = explorer.scatter, explorer.data
+    explorer.pages.setCurrentWidget(scatter)
+    assert scatter.xy.shape == (360, 2) and len(scatter.legend.items) == 10
+    index = int(np.argmax(scatter.xy[:, 0]))  # an outlying point: no neighbour overlaps it
+    click_point(qtbot, scatter, index)
+    qtbot.waitUntil(lambda: scatter.selected == index, timeout=5_000)
+    np.testing.assert_array_equal(scatter.original.picture(), data.images[index][..., 0])
+    assert scatter.original.title.text() == f"test image #{index}: {data.labels[index]}"
+    np.testing.assert_array_equal(explorer.z, data.codes[index])  # the sliders take its code
+    qtbot.waitUntil(lambda: scatter.reconstruction.picture() is not None, timeout=TIMEOUT_MS)
+    np.testing.assert_allclose(scatter.reconstruction.picture(), decoded(model, data.codes[index])[0, ..., 0],
+                               atol=1e-5)
+
+
+def test_interpolation_ends_decode_to_the_reconstructions_and_export(qtbot, explorer, vae_model, tmp_path):
+    model, _ = vae_model
+    scatter, strip = explorer.scatter, explorer.interpolation
+    for end, index in (("A", 5), ("B", 77)):
+        explorer.select_point(index)
+        (scatter.a_button if end == "A" else scatter.b_button).click()
+    assert scatter.ends == {"A": 5, "B": 77}
+    qtbot.waitUntil(lambda: strip.frames is not None, timeout=TIMEOUT_MS)
+    frames = strip.frames
+    assert frames.shape == (10, 8, 8, 1) and strip.strip.shape == (8 + 2, 10 * 9 + 1, 1)
+    codes = explorer.data.codes
+    np.testing.assert_allclose(frames[[0, -1]], decoded(model, codes[[5, 77]]), atol=1e-5)
+    strip.method.setCurrentText("slerp")
+    qtbot.waitUntil(lambda: strip.frames is not frames, timeout=TIMEOUT_MS)
+    np.testing.assert_allclose(strip.frames[[0, -1]], decoded(model, codes[[5, 77]]), atol=1e-5)
+    assert "slerp" in strip.strip_panel.title.text()
+
+    explorer.export_gif(tmp_path / "walk.gif")
+    explorer.export_strip_png(tmp_path / "strip.png")
+    with Image.open(tmp_path / "walk.gif") as gif:
+        assert gif.n_frames >= 2 and gif.size == (56, 56)  # 8x8 images enlarged 7 times
+    with Image.open(tmp_path / "strip.png") as png:
+        assert png.size == (strip.strip.shape[1] * 7, strip.strip.shape[0] * 7)
+    explorer.random_pair()
+    assert set(scatter.ends) == {"A", "B"} and scatter.ends["A"] != scatter.ends["B"]
+
+
+def test_the_nearest_training_image_is_the_true_nearest(qtbot, explorer, vae_model):
+    model, data = vae_model
+    train_codes = encode_dataset(model, data.x_train).mean
+    explorer.nearest_button.click()
+    for z in (np.array([0.4, -1.1, 0.2, 0.9], np.float32), np.array([-2.0, 0.5, 1.5, -0.3], np.float32)):
+        explorer.set_z(z)
+        nearest = int(np.linalg.norm(train_codes - z, axis=1).argmin())
+        qtbot.waitUntil(lambda n=nearest: f"#{n} " in explorer.nearest.title.text(), timeout=TIMEOUT_MS)
+        np.testing.assert_array_equal(explorer.nearest.picture(), data.x_train[nearest][..., 0])
+    assert explorer.nearest.isVisibleTo(explorer)
+
+
+@pytest.fixture(scope="module")
+def named_cvae_run(tmp_path_factory):
+    """An untrained CVAE's run on a folder dataset whose sub-folders name three classes."""
+    root = tmp_path_factory.mktemp("shapes")
+    rng = np.random.default_rng(0)
+    for name in ("circle", "square", "T-shirt/top".replace("/", "-")):
+        (root / name).mkdir()
+        for i in range(10):
+            Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(root / name / f"{i}.png")
+    config = RunConfig(TrainConfig(model="cvae", dataset=f"folder:{root}", batch_size=8),
+                       VAEConfig(latent_dim=3, hidden=(16,)))
+    run = Run.create(tmp_path_factory.mktemp("cvae-run") / "run", config)
+    build_model(config, (8, 8, 1), 3).save(run.model_path)
+    return run.path
+
+
+def test_a_conditional_models_class_picker_shows_the_datasets_class_names(qtbot, view, named_cvae_run):
+    load_run(qtbot, view, named_cvae_run)
+    picker = view.class_picker
+    assert picker.isVisibleTo(view)
+    assert [picker.itemText(i) for i in range(picker.count())] == ["T-shirt-top", "circle", "square"]
+    legend = [label.text for _, label in view.scatter.legend.items]
+    assert set(legend) <= {"T-shirt-top", "circle", "square"} and legend
+    picker.setCurrentIndex(2)
+    assert view.label() == 2
+
+
+def test_the_main_window_loads_a_finished_run_with_its_data(qtbot, tmp_path, vae_run):
     window = MainWindow(runs_root=tmp_path / "runs")
     qtbot.addWidget(window)
-    assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == ["Samples", "Latent explorer"]
-    window._on_finished({"status": "finished", "epochs_done": 1, "test": {}, "run_dir": str(vae_file.parent)})
-    assert window.latent_view.service is not None
-    qtbot.waitUntil(lambda: len(window.latent_view.sliders) == 2, timeout=TIMEOUT_MS)
+    window._on_finished({"status": "finished", "epochs_done": 3, "test": {}, "run_dir": str(vae_run)})
+    latent = window.latent_view
+    assert latent.service is not None and latent.service.run_dir == vae_run
+    qtbot.waitUntil(lambda: latent.data is not None, timeout=TIMEOUT_MS)
+    assert len(latent.sliders) == 4 and latent.scatter.xy is not None
     window.close()
-    assert window.latent_view.service is None
+    assert latent.service is None
