@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListWidget,
+    QListWidgetItem,
     QPushButton,
     QSplitter,
     QVBoxLayout,
@@ -66,29 +68,33 @@ class CompareView(QWidget):
         self.message.setWordWrap(True)
         self.plot = pg.PlotWidget(background="w")
         self.plot.showGrid(x=True, y=True, alpha=0.2)
-        self.legend = self.plot.addLegend(offset=(-10, 10))
         self._curves: dict[str, pg.PlotDataItem] = {}
+        self._legend: list[tuple[str, str]] = []  # (name, colour) of each run drawn
 
-        buttons = QHBoxLayout()
+        buttons = QVBoxLayout()
         for button in (self.add_button, self.remove_button, self.reload_button):
             buttons.addWidget(button)
-        side = QWidget()
-        side_layout = QVBoxLayout(side)
-        side_layout.setContentsMargins(0, 0, 0, 0)
-        side_layout.addWidget(QLabel("runs"))
-        side_layout.addWidget(self.run_list, 1)
-        side_layout.addLayout(buttons)
-        for label, widget in (("metric", self.metric), ("curves", self.mode), ("smoothing", self.smoothing)):
-            row = QHBoxLayout()
-            row.addWidget(QLabel(label))
-            row.addWidget(widget, 1)
-            side_layout.addLayout(row)
-        side_layout.addWidget(self.message)
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(side)
+        buttons.addStretch(1)
+        runs = QHBoxLayout()
+        runs.addWidget(self.run_list, 1)
+        runs.addLayout(buttons)
+        buttons.addWidget(QLabel("smoothing"))
+        buttons.addWidget(self.smoothing)
+        choices = QHBoxLayout()
+        choices.addWidget(QLabel("metric"))
+        choices.addWidget(self.metric, 1)
+        choices.addWidget(self.mode, 1)
+        controls = QWidget()
+        controls_layout = QVBoxLayout(controls)
+        controls_layout.setContentsMargins(0, 0, 0, 0)
+        controls_layout.addLayout(choices)
+        controls_layout.addLayout(runs, 1)
+        controls_layout.addWidget(self.message)
+        splitter = QSplitter(Qt.Orientation.Vertical)  # the plot above, the runs and choices below
         splitter.addWidget(self.plot)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([220, 600])
+        splitter.addWidget(controls)
+        splitter.setStretchFactor(0, 1)
+        splitter.setSizes([560, 200])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)
@@ -111,7 +117,9 @@ class CompareView(QWidget):
             self.message.setText(f"{key} has no training events to compare")
             return False
         if key not in self._events:
-            self.run_list.addItem(key)
+            item = QListWidgetItem(Path(key).name)
+            item.setData(Qt.ItemDataRole.UserRole, key)
+            self.run_list.addItem(item)
         self._events[key] = events
         self.message.setText("")
         self._refresh_metrics()
@@ -120,8 +128,9 @@ class CompareView(QWidget):
     def remove_run(self, path: str | os.PathLike) -> None:
         key = str(Path(path))
         if self._events.pop(key, None) is not None:
-            for item in self.run_list.findItems(key, Qt.MatchFlag.MatchExactly):
-                self.run_list.takeItem(self.run_list.row(item))
+            for row in reversed(range(self.run_list.count())):
+                if self.run_list.item(row).data(Qt.ItemDataRole.UserRole) == key:
+                    self.run_list.takeItem(row)
             self._refresh_metrics()
 
     def reload(self) -> None:
@@ -151,21 +160,28 @@ class CompareView(QWidget):
         x, y = self._curves[str(Path(path))].getOriginalDataset()
         return np.asarray(x), np.asarray(y)
 
-    def legend_names(self) -> list[str]:
-        return [label.text for _, label in self.legend.items]
+    def legend(self) -> list[tuple[str, str]]:
+        """(name, colour) of each run drawn: the run list is the plot's legend."""
+        return list(self._legend)
 
     def redraw(self) -> None:
         self.plot.clear()
         self._curves.clear()
+        self._legend.clear()
         metric, mode = self.metric.currentText(), MODES[self.mode.currentText()]
-        if not metric:
-            return
         names = _short_names(list(self._events))
         for i, (key, events) in enumerate(self._events.items()):
-            x, y = run_series(events, metric, mode)
-            if not x.size:
-                continue
+            item = self.run_list.item(i)
+            item.setText(names[key])
+            x, y = run_series(events, metric, mode) if metric else (np.empty(0), np.empty(0))
             color = COLORS[i % len(COLORS)]
+            drawn = bool(x.size)
+            item.setIcon(_swatch(color) if drawn else QIcon())
+            item.setForeground(self.palette().text() if drawn else QColor("#999"))
+            item.setToolTip(key if drawn else f"{key}: no {metric} {mode} values")
+            if not drawn:
+                continue
+            self._legend.append((names[key], color))
             if mode == "step":
                 y = ema(y, self.smoothing.value())
                 curve = self.plot.plot(x, y, name=names[key], pen=pg.mkPen(color, width=2))
@@ -199,7 +215,13 @@ class CompareView(QWidget):
 
     def _on_remove_clicked(self) -> None:
         for item in self.run_list.selectedItems():
-            self.remove_run(item.text())
+            self.remove_run(item.data(Qt.ItemDataRole.UserRole))
+
+
+def _swatch(color: str) -> QIcon:
+    pixmap = QPixmap(12, 12)
+    pixmap.fill(QColor(color))
+    return QIcon(pixmap)
 
 
 def _short_names(paths: list[str]) -> dict[str, str]:

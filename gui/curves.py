@@ -19,8 +19,10 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
-    QPushButton,
+    QMenu,
+    QSizePolicy,
     QSlider,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -31,6 +33,8 @@ from kgen.runs import atomic_path
 
 REDRAW_MS = 100  # curves are redrawn at most this often, however fast steps arrive
 DEFAULT_SMOOTHING = 0.6  # TensorBoard's default weight
+# Says what each kind of line is (the plot titles name the metrics in their colours).
+HOVER_HINT = "line: smoothed, faint: raw · ●: epoch mean · □: validation · ★: test · hover a plot to read values"
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 # (plot title, the metrics it holds); any other metric gets a plot of its own, named after it.
 # A "val_" metric goes on the plot of the metric it validates.
@@ -48,6 +52,12 @@ def plot_title(key: str) -> str:
     """The plot a metric is drawn on: its group's title, or its own name."""
     base = key.removeprefix("val_")
     return next((title for title, keys in GROUPS if base in keys), base)
+
+
+def _plot_rank(key: str) -> int:
+    """Plots are stacked in the order of GROUPS (loss first), then other metrics as they come."""
+    title = plot_title(key)
+    return next((i for i, (t, _) in enumerate(GROUPS) if t == title), len(GROUPS))
 
 
 def ema(values: np.ndarray, weight: float) -> np.ndarray:
@@ -108,14 +118,21 @@ class CurvesView(QWidget):
         self.smoothing = QSlider(Qt.Orientation.Horizontal)
         self.smoothing.setRange(0, 99)
         self.smoothing.setValue(round(DEFAULT_SMOOTHING * 100))
+        self.smoothing.setMinimumWidth(50)
         self.smoothing.setMaximumWidth(140)
         self.smoothing.setToolTip("weight of the exponential moving average (0: raw values)")
         self.smoothing_label = QLabel()
-        self.log_scale = QCheckBox("log scale")
-        self.png_button = QPushButton("PNG…")
-        self.csv_button = QPushButton("CSV…")
-        self.png_button.setToolTip("save the plots as a PNG picture")
-        self.csv_button.setToolTip("save every value as CSV: step, per-step metrics, epoch metrics")
+        self.log_scale = QCheckBox("log y")
+        self.log_scale.setToolTip("logarithmic value axes")
+        self.export_button = QToolButton(text="Export")
+        self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        export_menu = QMenu(self.export_button)
+        export_menu.addAction("Curves as PNG…", lambda: self._ask_and_export("PNG picture (*.png)", self.export_png))
+        export_menu.addAction("Values as CSV…", lambda: self._ask_and_export("CSV table (*.csv)", self.export_csv))
+        self.export_button.setMenu(export_menu)
+        self.hover_label = QLabel(HOVER_HINT)  # the values under the mouse
+        self.hover_label.setStyleSheet("QLabel { color: #333; }")
+        self.hover_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # never widens
         self.eval_label = QLabel()
         self.eval_label.setWordWrap(True)
         self.eval_label.hide()
@@ -125,16 +142,16 @@ class CurvesView(QWidget):
         bar.addWidget(self.smoothing_label)
         bar.addWidget(self.log_scale)
         bar.addStretch(1)
-        bar.addWidget(self.png_button)
-        bar.addWidget(self.csv_button)
+        bar.addWidget(self.export_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
         layout.addWidget(self.eval_label)
+        layout.addWidget(self.hover_label)
         layout.addWidget(self.graphics, 1)
 
         self._plots: dict[str, pg.PlotItem] = {}
-        self._hover: dict[str, tuple[pg.InfiniteLine, pg.TextItem]] = {}
+        self._hover: dict[str, pg.InfiniteLine] = {}  # each plot's crosshair
         self._raw: dict[str, pg.PlotDataItem] = {}
         self._smooth: dict[str, pg.PlotDataItem] = {}
         self._series: dict[str, Series] = {}
@@ -153,8 +170,6 @@ class CurvesView(QWidget):
         self._timer.start()
         self.smoothing.valueChanged.connect(self._on_smoothing_changed)
         self.log_scale.toggled.connect(self.set_log_scale)
-        self.png_button.clicked.connect(lambda: self._ask_and_export("PNG picture (*.png)", self.export_png))
-        self.csv_button.clicked.connect(lambda: self._ask_and_export("CSV table (*.csv)", self.export_csv))
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self._on_smoothing_changed(self.smoothing.value())
 
@@ -203,10 +218,10 @@ class CurvesView(QWidget):
     def add_step(self, event: dict) -> None:
         """Record one step event's metrics; the curves catch up at the next redraw."""
         step = event["step"]
+        for key in sorted((k for k in event["metrics"] if k not in self._series), key=_plot_rank):
+            self._raw[key], self._smooth[key] = self._add_step_curves(key)
+            self._series[key] = Series()
         for key, value in event["metrics"].items():
-            if key not in self._series:
-                self._raw[key], self._smooth[key] = self._add_step_curves(key)
-                self._series[key] = Series()
             self._series[key].append(step, value)
         self._last_step = max(self._last_step, step)
         self._dirty = True
@@ -214,10 +229,10 @@ class CurvesView(QWidget):
     def add_epoch(self, event: dict) -> None:
         """Record an epoch's metrics at the step the epoch ended on (its epoch number before any step)."""
         x = event.get("step") or self._last_step or event["epoch"]
+        for key in sorted((k for k in event["metrics"] if k not in self._epoch_series), key=_plot_rank):
+            self._epoch_curves[key] = self._add_epoch_curve(key)
+            self._epoch_series[key] = Series(64)
         for key, value in event["metrics"].items():
-            if key not in self._epoch_series:
-                self._epoch_curves[key] = self._add_epoch_curve(key)
-                self._epoch_series[key] = Series(64)
             self._epoch_series[key].append(x, value)
         self._dirty = True
 
@@ -299,7 +314,7 @@ class CurvesView(QWidget):
     def _add_epoch_curve(self, key: str) -> pg.PlotDataItem:
         plot, color = self._plot_and_color(key)
         validation = key.startswith("val_")
-        name = key if validation else f"{key} (epoch mean)"
+        name = key if validation else f"{key} epoch mean"
         style = Qt.PenStyle.DashLine if validation else Qt.PenStyle.DotLine
         return plot.plot(name=name, pen=pg.mkPen(color, width=1.5, style=style), symbol="s" if validation else "o",
                          symbolSize=6, symbolPen=pg.mkPen(color), symbolBrush=pg.mkBrush("w" if validation else color))
@@ -309,26 +324,27 @@ class CurvesView(QWidget):
         plot = self._plots.get(title) or self._add_plot(title)
         base = key.removeprefix("val_")
         if base not in self._colors:
-            used = sum(plot_title(k) == title for k in self._colors)
-            self._colors[base] = COLORS[used % len(COLORS)]
+            used = [k for k in self._colors if plot_title(k) == title]
+            self._colors[base] = COLORS[len(used) % len(COLORS)]
+            if used or base.lower() != title.lower():  # the title is the legend: metrics in their colours
+                names = " ".join(f"<span style='color:{self._colors[k]}'>{k}</span>" for k in [*used, base])
+                plot.setTitle(f"{title}: {names}", size="10pt")
         return plot, self._colors[base]
 
     def _add_plot(self, title: str) -> pg.PlotItem:
         if self._plots:
             self.graphics.nextRow()
-        plot = self.graphics.addPlot(title=title)
+        plot = self.graphics.addPlot()
+        plot.setTitle(title, size="10pt")
         plot.showGrid(x=True, y=True, alpha=0.2)
         plot.setLabel("bottom", "step")
-        plot.addLegend(offset=(-10, 10), labelTextSize="8pt")
         plot.setLogMode(y=self.log_scale.isChecked())
         if self._plots:  # every plot scrolls and zooms along the first one's steps
             plot.setXLink(next(iter(self._plots.values())))
         line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", width=1, style=Qt.PenStyle.DashLine))
-        label = pg.TextItem(color="#222", fill=pg.mkBrush(255, 255, 255, 220), anchor=(0, 0))
-        for item in (line, label):
-            item.hide()
-            plot.addItem(item, ignoreBounds=True)
-        self._hover[title] = line, label
+        line.hide()
+        plot.addItem(line, ignoreBounds=True)
+        self._hover[title] = line
         self._plots[title] = plot
         for step, text in self._markers:
             self._draw_marker(plot, step, text)
@@ -342,8 +358,8 @@ class CurvesView(QWidget):
     # Hover values -----------------------------------------------------------------------------
 
     def hover_text(self, title: str, step: float) -> str:
-        """What hovering at ``step`` over plot ``title`` shows: the step and, per metric, its
-        nearest value (raw and smoothed) and its latest epoch values up to there."""
+        """What hovering at ``step`` over plot ``title`` shows: the nearest step and, per metric,
+        its value there (raw and smoothed) and its nearest epoch values."""
         lines = []
         nearest_step = None
         for key, series in self._series.items():
@@ -355,29 +371,28 @@ class CurvesView(QWidget):
             nearest_step = point[0] if nearest_step is None else nearest_step
             i = int(np.searchsorted(series.x, point[0]))
             smoothed = ema(series.y[: i + 1], self.smoothing_weight)[-1]
-            lines.append(f"{key} {point[1]:.4g} (smoothed {smoothed:.4g})")
+            lines.append(f"<b>{key}</b> {point[1]:.4g} (smoothed {smoothed:.4g})")
         for key, series in self._epoch_series.items():
             if plot_title(key) == title and series.size:
                 point = series.nearest(step)
-                lines.append(f"{key if key.startswith('val_') else key + ' epoch'} {point[1]:.4g} @ {point[0]:g}")
+                name = key if key.startswith("val_") else f"{key} epoch"
+                lines.append(f"<b>{name}</b> {point[1]:.4g} @ {point[0]:g}")
         head = f"step {nearest_step:g}" if nearest_step is not None else f"step {step:.0f}"
-        return "\n".join([head, *lines])
+        return " · ".join([head, *lines])
 
     def _on_mouse_moved(self, position: QPointF) -> None:
+        """A crosshair at the mouse's step on every plot; the hovered plot's values in the readout."""
         hovered = next((t for t, p in self._plots.items() if p.sceneBoundingRect().contains(position)), None)
-        for title, (line, label) in self._hover.items():
-            if hovered is None:
+        if hovered is None:
+            for line in self._hover.values():
                 line.hide()
-                label.hide()
-                continue
-            step = self._plots[hovered].vb.mapSceneToView(position).x()
+            self.hover_label.setText(HOVER_HINT)
+            return
+        step = self._plots[hovered].vb.mapSceneToView(position).x()
+        for line in self._hover.values():
             line.setPos(step)
             line.show()
-            label.setVisible(title == hovered)
-            if title == hovered:
-                (x0, _), (y0, y1) = self._plots[title].vb.viewRange()
-                label.setText(self.hover_text(title, step))
-                label.setPos(x0, y1)
+        self.hover_label.setText(self.hover_text(hovered, step))
 
     # Export -------------------------------------------------------------------------------------
 

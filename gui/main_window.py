@@ -308,6 +308,8 @@ class MainWindow(QMainWindow):
         """Open run… / Stop following (File menu and buttons); the monitor's signals feed the
         same views and status bar as the bridge's."""
         self.monitor = RunMonitor(self)
+        self.follow_label = QLabel()  # which run is followed, and whether it is live
+        self.statusBar().insertPermanentWidget(0, self.follow_label)
         menu = self.menuBar().addMenu("&File")
         self.open_run_action = menu.addAction("Open run…", self._on_open_run_clicked)
         self.open_run_action.setToolTip("follow a run directory, live or finished: kgen train, or your own "
@@ -353,6 +355,7 @@ class MainWindow(QMainWindow):
         self.curves.redraw()
         self._set_state("idle")
         self.setWindowTitle("kgen studio")
+        self.follow_label.clear()
         self.statusBar().showMessage(f"stopped following {self._run_dir}")
 
     def _on_open_run_clicked(self) -> None:
@@ -388,3 +391,6 @@ class MainWindow(QMainWindow):
         source = " (recorded by RunLogger)" if self.monitor.info.get("source") == "external" else ""
         self.setWindowTitle(f"kgen studio — following {Path(self._run_dir).name}: {said}")
         self.statusBar().showMessage(f"following {self._run_dir}{source}: {said}")
+        color = {"live": "#2ca02c", "quiet": "#ff7f0e", "waiting": "#ff7f0e"}.get(state, "#555")
+        self.follow_label.setText(f"<span style='color:{color}'>●</span> following <b>{Path(self._run_dir).name}</b>: "
+                                  f"{said}")

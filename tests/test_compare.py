@@ -46,9 +46,10 @@ def test_compare_overlays_each_runs_metric_with_its_own_colour_and_name(view, tm
     x, y = view.curve_data(tmp_path / "vae-b")
     assert list(x) == list(range(1, 31))
     np.testing.assert_allclose(y, ema(b, 0.5))
-    assert view.legend_names() == ["vae-a", "vae-b"]
-    pens = {view._curves[r].opts["pen"].color().name() for r in view.runs()}
-    assert len(pens) == 2
+    pens = [view._curves[r].opts["pen"].color().name() for r in view.runs()]
+    assert view.legend() == [("vae-a", pens[0]), ("vae-b", pens[1])] and pens[0] != pens[1]
+    assert [view.run_list.item(i).text() for i in range(2)] == ["vae-a", "vae-b"]  # the list is the legend
+    assert not view.run_list.item(1).icon().isNull()
 
     view.set_mode("epoch")
     assert "val_loss" in view.metrics()
@@ -60,7 +61,8 @@ def test_compare_overlays_each_runs_metric_with_its_own_colour_and_name(view, tm
 
     view.set_mode("step")
     view.set_metric("accuracy")  # only one run has it: only it is drawn
-    assert list(view._curves) == [str(tmp_path / "vae-b")]
+    assert list(view._curves) == [str(tmp_path / "vae-b")] and [n for n, _ in view.legend()] == ["vae-b"]
+    assert view.run_list.item(0).icon().isNull() and "no accuracy" in view.run_list.item(0).toolTip()
     view.remove_run(tmp_path / "vae-b")
     assert view.runs() == [str(tmp_path / "vae-a")] and view.run_list.count() == 1
     assert view.metric.currentText() == "loss"
@@ -81,4 +83,4 @@ def test_runs_of_the_same_folder_name_get_told_apart(view, tmp_path):
     for parent in ("x", "y"):
         write_run(tmp_path / parent / "run", np.ones(5))
         view.add_run(tmp_path / parent / "run")
-    assert view.legend_names() == ["x/run", "y/run"]
+    assert [name for name, _ in view.legend()] == ["x/run", "y/run"]

@@ -11,7 +11,7 @@ pytest.importorskip("pyqtgraph")
 
 from PySide6.QtCore import QPointF  # noqa: E402
 
-from gui.curves import CurvesView, ema, plot_title  # noqa: E402
+from gui.curves import HOVER_HINT, CurvesView, ema, plot_title  # noqa: E402
 
 
 @pytest.fixture
@@ -45,7 +45,8 @@ def test_ema_is_tensorboards_debiased_average(weight):
 
 def feed_vae(view, steps=40, steps_per_epoch=10):
     rng = np.random.default_rng(0)
-    values = {k: rng.random(steps) + offset for k, offset in (("loss", 50.0), ("reconstruction", 45.0), ("kl", 5.0))}
+    offsets = {"kl": 5.0, "loss": 50.0, "reconstruction": 45.0}  # in Keras' (sorted) order
+    values = {k: rng.random(steps) + offset for k, offset in offsets.items()}
     for i in range(steps):
         view.add_event({"type": "step", "step": i + 1, "epoch": i // steps_per_epoch + 1,
                         "metrics": {k: float(v[i]) for k, v in values.items()}})
@@ -77,6 +78,9 @@ def test_gan_metrics_are_grouped_by_quantity(view):
     view.add_step({"step": 1, "metrics": {"d_loss": 1.3, "g_loss": 0.7, "d_real": 0.6, "d_fake": 0.4,
                                           "d_grad_norm": 2.0, "g_grad_norm": 1.0, "accuracy": 0.5}})
     assert list(view._plots) == ["GAN losses", "discriminator output D(x), D(G(z))", "gradient norm", "accuracy"]
+    title = view._plots["GAN losses"].titleLabel.text  # the title names each metric in its colour
+    assert "GAN losses: " in title and "d_loss</span>" in title and "g_loss</span>" in title
+    assert view._plots["accuracy"].titleLabel.text == "accuracy"
 
 
 def test_test_scores_markers_hover_and_log_scale(qtbot, view):
@@ -96,13 +100,26 @@ def test_test_scores_markers_hover_and_log_scale(qtbot, view):
     qtbot.wait(50)  # the plots take their places
     plot = view._plots["KL"]
     view._on_mouse_moved(plot.vb.mapViewToScene(QPointF(17.2, 5.3)))
-    line, label = view._hover["KL"]
-    assert line.isVisible() and label.isVisible() and line.value() == pytest.approx(17.2, abs=0.01)
-    kl = view.data("kl")[1][16]
-    assert label.toPlainText().startswith("step 17\n") and f"kl {kl:.4g}" in label.toPlainText()
-    assert not view._hover["loss"][1].isVisible()
+    assert all(line.isVisible() and line.value() == pytest.approx(17.2, abs=0.01) for line in view._hover.values())
+    kl, smoothed = view.data("kl")[1][16], view.smoothed("kl")[1][16]
+    shown = view.hover_label.text()
+    assert shown.startswith("step 17 · ") and f"<b>kl</b> {kl:.4g} (smoothed {smoothed:.4g})" in shown
+    assert "<b>val_kl</b> 5.2 @ 20" in shown and "loss" not in shown  # the hovered plot's values only
+    view._on_mouse_moved(QPointF(-5, -5))
+    assert not view._hover["KL"].isVisible() and view.hover_label.text() == HOVER_HINT
     view.log_scale.setChecked(True)
     assert all(p.ctrl.logYCheck.isChecked() for p in view._plots.values())
+
+
+def test_export_menu_saves_where_the_user_chose(view, tmp_path, monkeypatch):
+    feed_vae(view, steps=10)
+    chosen = iter([str(tmp_path / "a.png"), str(tmp_path / "b.csv")])
+    monkeypatch.setattr("gui.curves.QFileDialog.getSaveFileName", lambda *args: (next(chosen), ""))
+    png, csv_action = view.export_button.menu().actions()
+    png.trigger()
+    csv_action.trigger()
+    assert (tmp_path / "a.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "b.csv").read_text().startswith("step,loss,reconstruction,kl")
 
 
 def test_csv_round_trips_and_png_is_a_real_picture(view, tmp_path):

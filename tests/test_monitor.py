@@ -194,6 +194,7 @@ def test_studio_follows_a_run_that_a_separate_kgen_train_process_writes(qtbot, t
                         timeout=120_000)
         assert process.poll() is None, "the run should still be going while its steps are shown"
         assert "live" in window.windowTitle() and str(run_dir.name) in window.windowTitle()
+        assert "live" in window.follow_label.text()
         assert window.step_label.text().startswith("step ")
         qtbot.waitUntil(lambda: window.monitor.follower.status == "finished", timeout=180_000)
         assert process.wait(timeout=120) == 0, process.stderr.read().decode()[-2000:]
