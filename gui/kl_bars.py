@@ -23,9 +23,12 @@ class KLBars(QWidget):
         self.plot.hideButtons()
         self.plot.setLabel("left", "KL (nats)")
         self.plot.setLabel("bottom", "latent dimension")
-        self.plot.setMinimumHeight(130)
+        self.plot.setMinimumHeight(220)
         self.plot.setTitle("KL per dimension, test set", size="9pt")
         self.bars: pg.BarGraphItem | None = None
+        # Collapsed bars are too low to see: a red triangle on the axis marks each one.
+        self.collapsed_marks = pg.ScatterPlotItem(symbol="t1", size=10, pen=None, brush=COLLAPSED_BRUSH)
+        self.plot.addItem(self.collapsed_marks)
         self.warning = QLabel()
         self.warning.setWordWrap(True)
         self.warning.setStyleSheet("color: #b71c1c; font-weight: bold;")
@@ -45,6 +48,7 @@ class KLBars(QWidget):
             self.plot.removeItem(self.bars)
             self.bars = None
         self.plot.setVisible(kl is not None)
+        self.collapsed_marks.setData([], [])
         self.warning.setVisible(False)
         if kl is None:
             self.caption.setText(note)
@@ -54,6 +58,7 @@ class KLBars(QWidget):
         brushes = [COLLAPSED_BRUSH if d in collapsed else ACTIVE_BRUSH for d in range(len(kl))]
         self.bars = pg.BarGraphItem(x=np.arange(len(kl)), height=kl, width=0.7, brushes=brushes)
         self.plot.addItem(self.bars)
+        self.collapsed_marks.setData(sorted(collapsed), [0.0] * len(collapsed))
         self.plot.getAxis("bottom").setTicks([[(d, str(d)) for d in _tick_dims(len(kl))]])
         self.plot.setXRange(-0.6, len(kl) - 0.4, padding=0)
         self.plot.setYRange(0, max(float(kl.max()), COLLAPSE_NATS) * 1.05, padding=0)

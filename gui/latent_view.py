@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QComboBox,
     QFileDialog,
     QGridLayout,
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSlider,
     QSplitter,
     QTabWidget,
@@ -53,6 +55,22 @@ class End:
     title: str
 
 
+class _SideBySide(QWidget):
+    """Two widgets side by side when there is width to spare, else one above the other."""
+
+    def __init__(self, first: QWidget, second: QWidget):
+        super().__init__()
+        self._layout = QBoxLayout(QBoxLayout.Direction.LeftToRight, self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.addWidget(first, 1)
+        self._layout.addWidget(second, 1)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        wide = event.size().width() >= event.size().height()
+        self._layout.setDirection(QBoxLayout.Direction.LeftToRight if wide else QBoxLayout.Direction.TopToBottom)
+        super().resizeEvent(event)
+
+
 class LatentView(QWidget):
     """A model's latent space: sliders for z with the decoded image, and pages of analyses."""
 
@@ -72,6 +90,7 @@ class LatentView(QWidget):
         self.open_button = QPushButton("Open model…")
         self.open_button.clicked.connect(self._on_open_clicked)
         self.status = QLabel("no model yet: finish a run or open one")
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # never widens the tab
         self.note = QLabel()
         self.note.setVisible(False)
         self.class_label = QLabel("class")
@@ -142,21 +161,19 @@ class LatentView(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self._slider_box)
-        left = QSplitter(Qt.Orientation.Vertical)
-        left.addWidget(scroll)
-        left.addWidget(self.kl_bars)
-        left.setSizes([300, 220])
-        left.setMinimumWidth(240)
-        left.setMaximumWidth(340)
-        images = QHBoxLayout()
-        images.addWidget(self.decoded, 1)
-        images.addWidget(self.nearest, 1)
-        right = QWidget()
-        right.setLayout(images)
+        left = QWidget()
+        left.setMinimumWidth(200)
+        left.setMaximumWidth(400)
+        column = QVBoxLayout(left)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(scroll, 1)  # the KL bars keep their height, the sliders get the rest
+        column.addWidget(self.kl_bars)
+        right = _SideBySide(self.decoded, self.nearest)
         page = QSplitter(Qt.Orientation.Horizontal)
         page.addWidget(left)
         page.addWidget(right)
         page.setStretchFactor(1, 1)
+        page.setSizes([300, 700])  # shares, kept when the tab is narrow
         return page
 
     # Loading -------------------------------------------------------------------------------
@@ -262,7 +279,7 @@ class LatentView(QWidget):
         slider = QSlider(Qt.Orientation.Horizontal)
         ticks = round(LIMIT / STEP)
         slider.setRange(-ticks, ticks)
-        slider.setMinimumWidth(120)
+        slider.setMinimumWidth(80)
         name, value = QLabel(f"z{dim}"), QLabel("0.00")
         value.setMinimumWidth(40)
         slider.valueChanged.connect(lambda tick, d=dim: self._on_slider(d, tick))

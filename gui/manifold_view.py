@@ -32,8 +32,9 @@ class ManifoldView(QWidget):
         self.size = QSpinBox()
         self.size.setRange(3, 25)
         self.size.setValue(DEFAULT_SIZE)
-        self.size.setSuffix(" a side")
-        self.export_button = QPushButton("Export PNG…")
+        self.size.setToolTip("images a side")
+        self.export_button = QPushButton("PNG…")
+        self.export_button.setToolTip("save the grid as a PNG")
         self.panel = ImagePanel("", min_size=200)
         self.note = QLabel()
         self.note.setWordWrap(True)
@@ -46,7 +47,7 @@ class ManifoldView(QWidget):
         self.export_button.clicked.connect(self.export_requested.emit)
 
         controls = QHBoxLayout()
-        for text, widget in (("across →", self.across), ("up ↑", self.up), ("grid", self.size)):
+        for text, widget in (("→", self.across), ("↑", self.up), ("n", self.size)):
             controls.addWidget(QLabel(text))
             controls.addWidget(widget)
         controls.addStretch(1)
