@@ -17,6 +17,7 @@ from kgen.config import (
     LIKELIHOODS,
     MODEL_CONFIGS,
     MODELS,
+    STRATEGIES,
     WALK_MODES,
     GANConfig,
     RunConfig,
@@ -44,8 +45,13 @@ _TRAIN_FLAGS = {
     "d_steps": ("model", int, "GAN: k discriminator updates per generator update (default 1)"),
     "generator_loss": ("model", str, "GAN: non-saturating (default) or saturating (minimax)"),
     "beta_1": ("model", float, "GAN: Adam beta_1 of both players (default 0.5)"),
+    "strategy": ("train", str, "default: one device (a GPU if there is one); mirrored: every GPU here "
+                 "(or logical CPU); multiworker: the machines in TF_CONFIG (see README)"),
 }
-_CHOICES = {"arch": ARCHITECTURES, "likelihood": LIKELIHOODS, "generator_loss": GENERATOR_LOSSES}
+_CHOICES = {"arch": ARCHITECTURES, "likelihood": LIKELIHOODS, "generator_loss": GENERATOR_LOSSES,
+            "strategy": STRATEGIES}
+# --mixed-precision [KIND] -> the Keras dtype policy (float16 with loss scaling, or bfloat16)
+_MIXED_POLICIES = {"float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}
 
 
 def _widths(text: str) -> tuple[int, ...]:
@@ -69,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
             choices=_CHOICES.get(name), help=text,
         )
     train.add_argument("--binarize", action="store_true", help="VAE: dynamic binarisation of pixels")
+    train.add_argument("--mixed-precision", nargs="?", const="float16", choices=tuple(_MIXED_POLICIES),
+                       help="compute in float16 (default; loss-scaled) or bfloat16, keep float32 "
+                            "variables and losses; for GPUs (runs on CPUs, slowly)")
     train.add_argument("--out", type=Path, help="run directory (default runs/<model>-<dataset>-<time>)")
     train.add_argument("--resume", type=Path, metavar="RUN", help="continue RUN from its latest checkpoint")
     train.add_argument("--iwae", type=int, default=0, metavar="K", help="also report IWAE-K at the end")
@@ -103,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     walk.add_argument("--seed", type=int, default=0)
 
     commands.add_parser("datasets", help="list datasets and whether each is available here")
+    commands.add_parser("doctor", help="versions, devices, CUDA and mixed precision support, datasets")
 
     gui = commands.add_parser("gui", help="open the desktop studio, following RUN if given (monitor mode)")
     gui.add_argument("run", type=Path, nargs="?", help="a run directory to follow, live or finished")
@@ -122,6 +132,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             sections[section][name] = getattr(args, name)
     if args.binarize:
         sections["model"]["binarize"] = True
+    if args.mixed_precision:
+        sections["train"]["precision"] = _MIXED_POLICIES[args.mixed_precision]
     model_config = MODEL_CONFIGS[args.model]
     fields = {f.name for f in dataclasses.fields(model_config)}
     for name in sections["model"]:
@@ -245,7 +257,14 @@ def _format_metrics(metrics: dict[str, float]) -> str:
     return ", ".join(f"{k} {v:.2f}" for k, v in metrics.items())
 
 
-_COMMANDS = {"train": _train, "sample": _sample, "eval": _eval, "walk": _walk, "datasets": _datasets,
+def _doctor(args: argparse.Namespace) -> int:
+    from kgen.doctor import diagnose, format_report
+
+    print(format_report(diagnose()))
+    return 0
+
+
+_COMMANDS = {"doctor": _doctor, "train": _train, "sample": _sample, "eval": _eval, "walk": _walk, "datasets": _datasets,
              "gui": _gui}
 
 if __name__ == "__main__":

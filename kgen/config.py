@@ -28,6 +28,11 @@ TRAIN_DEFAULTS = {"ae": (2e-3, 32, 30), "vae": (2e-3, 32, 30), "cvae": (2e-3, 32
                   "gan-toy": (2e-4, 64, 60)}
 
 WALK_MODES = ("grid", "interpolate", "traverse")
+# How a run spreads over devices: one device, MirroredStrategy over this machine's GPUs (or
+# logical CPUs), MultiWorkerMirroredStrategy over the machines TF_CONFIG names (kgen.distribute).
+STRATEGIES = ("default", "mirrored", "multiworker")
+# Keras dtype policies: float32, or float16/bfloat16 compute with float32 variables and losses.
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
 
 def _require(ok: bool, message: str) -> None:
@@ -129,9 +134,13 @@ class TrainConfig(_Config):
     seed: int = 0
     sample_every: int = 1  # write a sample grid every this many epochs
     grid_size: int = 8  # the sample grid is grid_size x grid_size images
+    strategy: str = "default"  # "default" (one device), "mirrored" or "multiworker"
+    precision: str = "float32"  # or "mixed_float16" / "mixed_bfloat16" (Keras dtype policies)
 
     def __post_init__(self) -> None:
         _choice(self.model, "model", MODELS)
+        _choice(self.strategy, "strategy", STRATEGIES)
+        _choice(self.precision, "precision", PRECISIONS)
         key = "gan-toy" if self.model == "gan" and self.dataset in TOYS else self.model
         default_lr, default_batch, default_epochs = TRAIN_DEFAULTS[key]
         self.lr = default_lr if self.lr is None else self.lr

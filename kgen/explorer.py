@@ -249,7 +249,8 @@ class DecodeService:
         except Exception as err:  # a failed job is a one-line event; the worker goes on
             self._event("error", message=f"{kind}: {one_line(err)}")
             return
-        self._event(kind, **fields)
+        if fields is not None:  # None: the job answers from its own thread
+            self._event(kind, **fields)
 
     def _dataset(self):
         if self._data is None:
@@ -313,13 +314,25 @@ class DecodeService:
         return {"index": index, "image": data.x_train[index].copy(), "space": space, "distance": distance,
                 "label": None if data.y_train is None else int(data.y_train[index])}
 
-    def _job_projection(self, method) -> dict[str, Any]:
-        from kgen.latent import project_2d
+    def _job_projection(self, method) -> None:
+        """Project in a thread of its own: t-SNE takes seconds to minutes and needs no model, so
+        the sliders keep decoding meanwhile."""
+        from kgen.latent import PROJECTIONS, project_2d
 
         self._dataset()
         if self._test_codes is None:
             raise ConfigError("this model has no encoder, so no codes to project")
-        return {"xy": project_2d(self._test_codes.mean[:SCATTER_POINTS], method), "method": method}
+        if method not in PROJECTIONS:
+            raise ConfigError(f"projection must be one of {', '.join(PROJECTIONS)}; got {method!r}")
+        codes = self._test_codes.mean[:SCATTER_POINTS].copy()
+
+        def project() -> None:
+            try:
+                self._event("projection", xy=project_2d(codes, method), method=method)
+            except Exception as err:  # noqa: BLE001 (reported, never raised in a bare thread)
+                self._event("error", message=f"projection: {one_line(err)}")
+
+        threading.Thread(target=project, name="kgen-projection", daemon=True).start()
 
     def _label(self, label: int | None) -> int | None:
         """The class id for a conditional model (class 0 if none given); None otherwise."""

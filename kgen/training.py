@@ -9,11 +9,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 import keras
 
 from kgen import callbacks as cb
+from kgen import distribute
 from kgen.config import GAN_MODELS, RunConfig
 from kgen.data import TOY_MODES, Dataset, load_dataset, make_pipeline
 from kgen.errors import ConfigError, RunError
@@ -80,25 +82,37 @@ def train(
     quick test scores (``final_scores``), which go into ``events.jsonl``.
     """
     start = time.monotonic()
-    keras.utils.set_random_seed(config.train.seed)
     if resume:
         run = Run.open(run_dir)
         config = _resume_config(run, config)
-    # Data and model come first, so bad data or options leave no half-made run directory.
+    # The strategy comes before any other TensorFlow work (the multi-worker one must).
+    strategy = distribute.make_strategy(config.train.strategy)
+    distribute.check_run(strategy, config.train.batch_size, resume)
+    keras.utils.set_random_seed(config.train.seed)
+    # Data and model come first, so bad data or options leave no half-made run directory. The
+    # model's variables live on the strategy's devices; its layers compute in config precision.
     data = load_training_data(config)
-    if resume:
-        model, initial_epoch, best = _resumed_model(run, data)
-    else:
-        model, initial_epoch, best = build_model(config, data.x_train.shape[1:], data.num_classes), 0, math.inf
-        run = Run.create(run_dir or default_run_dir(config), config)
+    with distribute.dtype_policy(config.train.precision), strategy.scope():
+        if resume:
+            model, initial_epoch, best = _resumed_model(run, data)
+        else:
+            model, initial_epoch, best = build_model(config, data.x_train.shape[1:], data.num_classes), 0, math.inf
+            run = Run.create(distribute.worker_run_dir(strategy, run_dir or default_run_dir(config)), config)
     t = config.train
     y_train, y_test = (model_labels(model, y) for y in (data.y_train, data.y_test))
-    # A GAN splits each batch into d_steps equal minibatches, so its batches must be whole.
+    # A GAN splits each batch into d_steps equal minibatches, and replicas split each batch
+    # evenly among them, so their batches must be whole.
     is_gan = config.train.model in GAN_MODELS
+    replicas = strategy.num_replicas_in_sync
+    whole = is_gan or replicas > 1
     per_step = examples_per_step(config)
-    train_ds = make_pipeline(data.x_train, y_train, batch_size=per_step, seed=t.seed, drop_remainder=is_gan)
-    test_ds = make_pipeline(data.x_test, y_test, batch_size=max(t.batch_size, 256), shuffle=False)
-    steps = len(data.x_train) // per_step if is_gan else math.ceil(len(data.x_train) / per_step)
+    train_ds = make_pipeline(data.x_train, y_train, batch_size=per_step, seed=t.seed, drop_remainder=whole)
+    train_ds = distribute.split_minibatches_by_replica(train_ds, getattr(config.model, "d_steps", 1), replicas)
+    # Test batches split evenly too (over replicas, a remainder is left out; none if too few).
+    test_batch = min(max(t.batch_size, 256), len(data.x_test)) // replicas * replicas
+    test_ds = make_pipeline(data.x_test, y_test, batch_size=test_batch, shuffle=False,
+                            drop_remainder=replicas > 1) if test_batch else None
+    steps = len(data.x_train) // per_step if whole else math.ceil(len(data.x_train) / per_step)
 
     events = EventLog(run.events_path)
     try:
@@ -108,14 +122,18 @@ def train(
         noise, labels = grid_codes(model, t.grid_size, t.seed + GRID_SEED_OFFSET)
         callbacks = [
             cb.EventLogger(events, steps, {"epochs": t.epochs, "initial_epoch": initial_epoch,
-                                           "steps_per_epoch": steps, "dataset": t.dataset}),
+                                           "steps_per_epoch": steps, "dataset": t.dataset,
+                                           "strategy": t.strategy, "replicas": strategy.num_replicas_in_sync,
+                                           "precision": t.precision}),
             tensorboard,
             cb.SampleGrid(run, noise, events, labels=labels, every=t.sample_every, tensorboard=tensorboard,
                           real_points=data.x_test if data.kind == "points" else None),
             cb.Checkpointer(run, best=best),
             *extra_callbacks,
         ]
-        history = model.fit(
+        # Keras' fit, or under the multi-worker strategy the loop that replaces it (keras#20585).
+        fit = partial(distribute.fit_multiworker, model) if t.strategy == "multiworker" else model.fit
+        history = fit(
             train_ds, validation_data=test_ds, epochs=t.epochs, initial_epoch=initial_epoch,
             callbacks=callbacks, verbose=_verbosity(verbose), shuffle=False,
         )
@@ -129,6 +147,7 @@ def train(
             events.write("eval", split="test", metrics=test)
     finally:
         events.close()
+        distribute.discard_worker_run(strategy, run.path)
     done = initial_epoch + len(next(iter(history.history.values()), []))
     return TrainResult(run, done, dict(history.history), test, time.monotonic() - start)
 
@@ -151,10 +170,13 @@ def model_labels(model, labels, limit: int | None = None):
 
 
 def _resume_config(run: Run, requested: RunConfig) -> RunConfig:
-    """The saved config, with only the epoch target taken from the request (and saved)."""
+    """The saved config, with the epoch target and the strategy (where it runs now) taken from
+    the request (and saved)."""
     saved = run.config()
-    if requested.train.epochs != saved.train.epochs:
-        saved.train.epochs = requested.train.epochs
+    wanted = {"epochs": requested.train.epochs, "strategy": requested.train.strategy}
+    if any(getattr(saved.train, name) != value for name, value in wanted.items()):
+        for name, value in wanted.items():
+            setattr(saved.train, name, value)
         run.save_config(saved)
     return saved
 

@@ -239,3 +239,12 @@ def test_a_model_file_alone_has_no_data_and_says_so(service):
     errors = []
     wait_for(lambda: bool(errors.extend(e for e in service.events() if e["type"] == "error") or errors))
     assert errors[0]["message"].startswith("nearest: no dataset: open a run directory")
+
+
+def test_projections_are_answered_and_a_bad_one_is_an_error(run_service, run_data):
+    run_service.request_projection("pca")
+    np.testing.assert_allclose(next_event(run_service, "projection")["xy"], run_data.xy, atol=1e-5)
+    run_service.request_projection("umap")
+    errors = []
+    wait_for(lambda: bool(errors.extend(e for e in run_service.events() if e["type"] == "error") or errors))
+    assert errors[0]["message"].startswith("projection: projection must be one of pca, tsne")

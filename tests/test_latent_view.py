@@ -12,7 +12,7 @@ from PySide6.QtCore import QPointF, Qt  # noqa: E402
 
 from gui.latent_view import MAX_SLIDERS, LatentView  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
-from kgen.config import GANConfig, RunConfig, TrainConfig, VAEConfig  # noqa: E402
+from kgen.config import AEConfig, GANConfig, RunConfig, TrainConfig, VAEConfig  # noqa: E402
 from kgen.data import load_dataset  # noqa: E402
 from kgen.latent import encode_dataset, kl_per_dimension  # noqa: E402
 from kgen.models import build_model  # noqa: E402
@@ -282,3 +282,33 @@ def test_the_main_window_loads_a_finished_run_with_its_data(qtbot, tmp_path, vae
     assert len(latent.sliders) == 4 and latent.scatter.xy is not None
     window.close()
     assert latent.service is None
+
+
+def saved_run(tmp_path_factory, name, config, shape):
+    """A run directory holding ``config`` and an untrained model of it: enough for the explorer."""
+    run = Run.create(tmp_path_factory.mktemp(name) / "run", config)
+    build_model(config, shape, 0).save(run.model_path)
+    return run.path
+
+
+def test_a_gan_run_has_no_codes_but_a_manifold_random_pairs_and_pixel_neighbours(qtbot, view, tmp_path_factory):
+    config = RunConfig(TrainConfig(model="gan", dataset="digits"), GANConfig(latent_dim=3, hidden=(16,)))
+    load_run(qtbot, view, saved_run(tmp_path_factory, "gan-run", config, (8, 8, 1)))
+    assert "no encoder" in view.scatter.note.text() and view.scatter.xy is None
+    assert not view.kl_bars.plot.isVisibleTo(view) and "no KL" in view.kl_bars.caption.text()
+    view.pages.setCurrentWidget(view.manifold)
+    qtbot.waitUntil(lambda: view.manifold.grid is not None, timeout=TIMEOUT_MS)
+    view.interpolation.random_button.click()
+    assert view.ends["A"].image is None and view.ends["A"].z.shape == (3,)
+    qtbot.waitUntil(lambda: view.interpolation.frames is not None, timeout=TIMEOUT_MS)
+    view.nearest_button.click()
+    qtbot.waitUntil(lambda: "away in pixels" in view.nearest.title.text(), timeout=TIMEOUT_MS)
+
+
+def test_an_ae_run_has_a_scatter_but_no_kl(qtbot, view, tmp_path_factory):
+    config = RunConfig(TrainConfig(model="ae", dataset="digits"), AEConfig(latent_dim=3, hidden=(16,)))
+    load_run(qtbot, view, saved_run(tmp_path_factory, "ae-run", config, (8, 8, 1)))
+    assert "deterministic" in view.kl_bars.caption.text() and view.kl_bars.values() is None
+    assert view.scatter.xy.shape == (360, 2) and not view.scatter.projection.isHidden()
+    view.select_point(7)
+    np.testing.assert_array_equal(view.z, view.data.codes[7])

@@ -8,7 +8,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from kgen import losses
+from kgen import losses, replicas
 
 # Learned decoder variances are floored at this standard deviation (about a quarter of one
 # 8-bit grey level) so a pixel that is always 0 cannot drive the likelihood to infinity.
@@ -69,11 +69,11 @@ class EncoderDecoder(keras.Model):
         return with_labels(self, tensor, labels)
 
     def encoder_outputs(self, x, labels=None, training=False):
-        return self.encoder(self._conditioned(x, labels), training=training)
+        return replicas.to_float32(self.encoder(self._conditioned(x, labels), training=training))
 
     def decoder_params(self, z, labels=None, training=False):
         """The decoder's raw output for z: logits, or means (and log-variances)."""
-        return self.decoder(self._conditioned(z, labels), training=training)
+        return replicas.to_float32(self.decoder(self._conditioned(z, labels), training=training))
 
     def call(self, inputs, training=False):
         """The reconstruction of x (inputs is x, or (x, labels) when conditional)."""
@@ -110,7 +110,7 @@ class EncoderDecoder(keras.Model):
         x = ops.cast(x, "float32")
         if not self.binarize:
             return x
-        u = keras.random.uniform(ops.shape(x), seed=self.seed_generator)
+        u = replicas.uniform(ops.shape(x), self.seed_generator)
         return ops.cast(u < x, "float32")
 
     # --- training and evaluation steps
@@ -121,11 +121,13 @@ class EncoderDecoder(keras.Model):
     def train_step(self, data):
         x, labels = unpack_batch(data)
         x = self.prepare_images(x)
-        # Forward pass and losses under the tape.
+        # Forward pass and losses under the tape (the loss weighted by this replica's share of
+        # the global batch, and loss-scaled in mixed float16).
         with tf.GradientTape() as tape:
             parts = self.compute_losses(x, labels, training=True)
+            loss = replicas.loss_to_differentiate(parts["loss"], self.optimizer)
         # One optimizer step on encoder and decoder together.
-        grads = tape.gradient(parts["loss"], self.trainable_weights)
+        grads = tape.gradient(loss, self.trainable_weights)
         self.optimizer.apply(grads, self.trainable_weights)
         return self._track(parts)
 

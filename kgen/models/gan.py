@@ -9,7 +9,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from kgen import losses
+from kgen import losses, replicas
 from kgen.models.base import unpack_batch, with_labels
 
 GENERATOR_LOSSES = {
@@ -72,10 +72,12 @@ class GAN(keras.Model):
         return len(self.image_shape) == 1
 
     def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
-        """Two optimizers, one per player; both are built at once so saving and resuming keep them."""
+        """Two optimizers, one per player, loss-scaled under mixed_float16 as ``Model.compile``
+        does for one. Both are built at once, so saving and resuming keep them and, under a
+        ``tf.distribute`` strategy, their variables exist before the first step (keras#20164)."""
         super().compile(**kwargs)
-        self.d_optimizer = d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
-        self.g_optimizer = g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
+        self.d_optimizer = _loss_scaled(self, d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5))
+        self.g_optimizer = _loss_scaled(self, g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5))
         self.d_optimizer.build(self.discriminator.trainable_variables)
         self.g_optimizer.build(self.generator.trainable_variables)
 
@@ -96,7 +98,7 @@ class GAN(keras.Model):
 
     def decode(self, z, labels=None):
         """Generated data for codes z: [0, 1] images, or points (labels for conditional GANs)."""
-        out = self.generator(self._conditioned(z, labels), training=False)
+        out = replicas.to_float32(self.generator(self._conditioned(z, labels), training=False))
         return out if self.points else (out + 1.0) / 2.0
 
     def call(self, z, training=False):
@@ -105,8 +107,12 @@ class GAN(keras.Model):
     def _conditioned(self, tensor, labels):
         return with_labels(self, tensor, labels)
 
+    def _logits(self, data, labels, training):
+        """D's logit for each example, in float32 whatever the layers compute in."""
+        return replicas.to_float32(self.discriminator(self._conditioned(data, labels), training=training))
+
     def _noise(self, batch_size):
-        return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+        return replicas.normal((batch_size, self.latent_dim), self.seed_generator)
 
     # --- the game
 
@@ -114,22 +120,26 @@ class GAN(keras.Model):
         """One D step on a real minibatch and fresh fakes; returns (loss, D(x), D(G(z)), grad norm)."""
         fake = self.generator(self._conditioned(self._noise(ops.shape(real)[0]), labels), training=True)
         with tf.GradientTape() as tape:
-            real_logits = self.discriminator(self._conditioned(real, labels), training=True)
-            fake_logits = self.discriminator(self._conditioned(fake, labels), training=True)
+            real_logits = self._logits(real, labels, training=True)
+            fake_logits = self._logits(fake, labels, training=True)
             d_loss = losses.discriminator_loss(real_logits, fake_logits)
-        grads = tape.gradient(d_loss, self.discriminator.trainable_weights)
+            scaled = replicas.loss_to_differentiate(d_loss, self.d_optimizer)
+        grads = tape.gradient(scaled, self.discriminator.trainable_weights)
+        norm = replicas.gradient_norm(grads, self.d_optimizer)
         self.d_optimizer.apply(grads, self.discriminator.trainable_weights)
-        return d_loss, ops.mean(ops.sigmoid(real_logits)), ops.mean(ops.sigmoid(fake_logits)), _norm(grads)
+        return d_loss, ops.mean(ops.sigmoid(real_logits)), ops.mean(ops.sigmoid(fake_logits)), norm
 
     def _generator_update(self, batch_size, labels):
         """One G step on fresh noise; returns (loss, grad norm)."""
         with tf.GradientTape() as tape:
             fake = self.generator(self._conditioned(self._noise(batch_size), labels), training=True)
-            fake_logits = self.discriminator(self._conditioned(fake, labels), training=True)
+            fake_logits = self._logits(fake, labels, training=True)
             g_loss = GENERATOR_LOSSES[self.generator_loss](fake_logits)
-        grads = tape.gradient(g_loss, self.generator.trainable_weights)
+            scaled = replicas.loss_to_differentiate(g_loss, self.g_optimizer)
+        grads = tape.gradient(scaled, self.generator.trainable_weights)
+        norm = replicas.gradient_norm(grads, self.g_optimizer)
         self.g_optimizer.apply(grads, self.generator.trainable_weights)
-        return g_loss, _norm(grads)
+        return g_loss, norm
 
     def train_step(self, data):
         x, labels = unpack_batch(data)
@@ -147,8 +157,8 @@ class GAN(keras.Model):
         x, labels = unpack_batch(data)
         real = self.to_model_space(x)
         fake = self.generator(self._conditioned(self._noise(ops.shape(real)[0]), labels), training=False)
-        real_logits = self.discriminator(self._conditioned(real, labels), training=False)
-        fake_logits = self.discriminator(self._conditioned(fake, labels), training=False)
+        real_logits = self._logits(real, labels, training=False)
+        fake_logits = self._logits(fake, labels, training=False)
         d_loss = losses.discriminator_loss(real_logits, fake_logits)
         g_loss = GENERATOR_LOSSES[self.generator_loss](fake_logits)
         # No update, so no gradient norms: report the four quantities of the game only.
@@ -189,6 +199,8 @@ class CGAN(GAN):
         super().__init__(generator, discriminator, num_classes=num_classes, **kwargs)
 
 
-def _norm(grads):
-    """Global L2 norm of a list of gradients."""
-    return ops.sqrt(sum(ops.sum(ops.square(g)) for g in grads if g is not None))
+def _loss_scaled(model: keras.Model, optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Optimizer:
+    """``optimizer`` wrapped in a LossScaleOptimizer when the model computes in float16."""
+    if model.dtype_policy.name == "mixed_float16" and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer

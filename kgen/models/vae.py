@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from kgen import losses
+from kgen import losses, replicas
 from kgen.models.base import EncoderDecoder
 
 
@@ -35,7 +35,7 @@ class VAE(EncoderDecoder):
         # Encode: the parameters of q(z|x).
         z_mean, z_log_var = self.encode(x, labels, training=training)
         # Reparameterise: z = mu + sigma * eps keeps the sample differentiable.
-        eps = keras.random.normal(ops.shape(z_mean), seed=self.seed_generator)
+        eps = replicas.normal(ops.shape(z_mean), self.seed_generator)
         z = losses.reparameterize(z_mean, z_log_var, eps)
         # Decode and score: -log p(x|z) and the analytic KL to the prior.
         reconstruction = -self.log_likelihood(x, self.decoder_params(z, labels, training=training))
