@@ -84,6 +84,7 @@ class LatentView(QWidget):
         self._value_labels: list[QLabel] = []
         self.ends: dict[str, End] = {}
         self._rng = np.random.default_rng()
+        self._model_status = ""  # what the status line says about the loaded model
 
         self.open_run_button = QPushButton("Open run…")
         self.open_run_button.clicked.connect(self._on_open_run_clicked)
@@ -124,7 +125,7 @@ class LatentView(QWidget):
         self.manifold.export_requested.connect(
             lambda: self._ask_path("Export the manifold", "manifold.png", "PNG (*.png)", self.export_manifold_png))
         self.scatter.point_clicked.connect(self.select_point)
-        self.scatter.use_as.connect(lambda end, index: self.set_end_from_point(end, index))
+        self.scatter.use_as.connect(self.set_end_from_point)
         self.scatter.projection_changed.connect(self._on_projection_changed)
         self.interpolation.changed.connect(self._request_interpolation)
         self.interpolation.random_pair_requested.connect(self.random_pair)
@@ -189,7 +190,7 @@ class LatentView(QWidget):
     def _start(self, service: DecodeService, shown: str) -> None:
         self.close_service()
         self._reset()
-        self.status.setText(f"loading {shown}…")
+        self._set_status(f"loading {shown}…")
         self.service = service
         self._timer.start()
 
@@ -228,8 +229,8 @@ class LatentView(QWidget):
         latent_dim = event["latent_dim"]
         self.z = np.zeros(latent_dim, np.float32)
         shape = "2-D points" if event["points"] else "x".join(map(str, event["image_shape"]))
-        self.status.setText(f"{service.path.name}: {latent_dim}-d latent, {shape}"
-                            + (" · loading the test set…" if service.run_dir is not None else ""))
+        self._model_status = f"{service.path.name}: {latent_dim}-d latent, {shape}"
+        self._set_status(self._model_status + (" · loading the test set…" if service.run_dir is not None else ""))
         if event["points"]:
             self._show_note("this GAN makes 2-D points, not images: there is nothing to show here")
             return
@@ -257,8 +258,7 @@ class LatentView(QWidget):
         if data.class_names and service.num_classes == len(data.class_names):
             self._set_class_names(list(data.class_names))
         self.nearest_button.setEnabled(True)
-        self.status.setText(f"{self.status.text().split(' · ')[0]} · {data.dataset}: "
-                            f"{len(data.images)} test images shown")
+        self._set_status(f"{self._model_status} · {data.dataset}: {len(data.images)} test images shown")
         if data.kl is not None:
             self.kl_bars.set_kl(data.kl, data.active)
             self._mark_collapsed(data.kl)
@@ -407,14 +407,14 @@ class LatentView(QWidget):
 
     def _save(self, what, path, write) -> None:
         if what is None:
-            self.status.setText("nothing to export yet")
+            self._set_status("nothing to export yet")
             return
         try:
             write(what, path)
         except (OSError, ValueError) as err:
-            self.status.setText(f"error: cannot write {path}: {err}")
+            self._set_status(f"error: cannot write {path}: {err}")
             return
-        self.status.setText(f"saved {Path(path).name}")
+        self._set_status(f"saved {Path(path).name}")
 
     def _ask_path(self, caption: str, name: str, kinds: str, write) -> None:
         path, _ = QFileDialog.getSaveFileName(self, caption, name, kinds)
@@ -479,7 +479,7 @@ class LatentView(QWidget):
             if handler is not None:
                 handler(event)
             else:
-                self.status.setText(f"error: {event['message']}")
+                self._set_status(f"error: {event['message']}")
         results = service.poll()
         if results:
             z, image = results[-1]
@@ -508,6 +508,11 @@ class LatentView(QWidget):
         method = "t-SNE" if event["method"] == "tsne" else "PCA"
         self.scatter.note.setText(f"{method} of the {d}-d posterior means of {len(self.data.codes)} "
                                   f"{self.data.dataset} test images")
+
+    def _set_status(self, text: str) -> None:
+        """One line above the pages; the tooltip holds it whole when the tab is too narrow."""
+        self.status.setText(text)
+        self.status.setToolTip(text)
 
     def _show_note(self, text: str) -> None:
         self.note.setText(text)
