@@ -23,6 +23,8 @@ class ControllerBridge(QObject):
     step = Signal(dict)  # step, epoch, metrics, images_per_second
     epoch = Signal(dict)  # epoch, metrics
     samples = Signal(int, object)  # epoch, uint8 picture (H, W) or (H, W, 3)
+    reconstructions = Signal(int, object)  # epoch, uint8 picture: test images over their reconstructions
+    playground = Signal(dict)  # a GAN on a 2-D toy: step, epoch, box, d_grid, real, generated, descent, moves
     finished = Signal(dict)  # status, run_dir, epochs_done, test, seconds
     hparam = Signal(dict)  # step, name, old, new: a hyperparameter changed mid-run
     notice = Signal(str)  # a one-line message for the status bar (model saved, a save failed)
@@ -69,6 +71,7 @@ class ControllerBridge(QObject):
         return ended
 
     def poll(self) -> None:
+        playground = None  # of several snapshots in one poll only the latest is worth drawing
         for event in self.controller.poll():
             kind = event["type"]
             if kind == "start":
@@ -79,6 +82,10 @@ class ControllerBridge(QObject):
                 self.epoch.emit(event)
             elif kind == "samples":
                 self.samples.emit(event["epoch"], event["picture"])
+            elif kind == "reconstructions":
+                self.reconstructions.emit(event["epoch"], event["picture"])
+            elif kind == "playground":
+                playground = event
             elif kind == "hparam":
                 self.hparam.emit(event)
             elif kind == "saved":
@@ -91,3 +98,5 @@ class ControllerBridge(QObject):
             elif kind == "error":
                 self._timer.stop()
                 self.failed.emit(event["message"])
+        if playground is not None:
+            self.playground.emit(playground)

@@ -32,6 +32,7 @@ import numpy as np
 from kgen.callbacks import BatchValues, device_name, scalar_logs
 from kgen.config import RunConfig
 from kgen.errors import ConfigError, KgenError, one_line
+from kgen.probes import live_probes
 from kgen.runs import EventLog, Run, atomic_path
 from kgen.training import default_run_dir, examples_per_step, train
 
@@ -290,7 +291,10 @@ class TrainingController:
 
     def _work(self, config: RunConfig, run_dir: Path, callback: ControlCallback) -> None:
         try:
-            result = train(config, run_dir, extra_callbacks=[callback], verbose=0)
+            # Live views (GAN playground, reconstructions) come first: they probe each batch
+            # before the gate may hold it, and every batch while the run is stepped by hand.
+            probes = live_probes(config, self._events.put, stepping=lambda: callback.gate.paused)
+            result = train(config, run_dir, extra_callbacks=[*probes, callback], verbose=0)
         except Exception as err:  # the worker must always report back, whatever went wrong
             if not isinstance(err, KgenError):
                 traceback.print_exc()

@@ -50,8 +50,8 @@ def test_a_run_reports_start_steps_epochs_samples_and_end(npz, tmp_path):
     assert start["steps_per_epoch"] == 4 and start["epochs"] == 3 and start["device"]
     assert steps(events) == list(range(1, 13))
     assert [e["epoch"] for e in events if e["type"] == "epoch"] == [1, 2, 3]
-    # Each epoch: its steps, then its epoch event, then its sample grid.
-    assert kinds[1:] == (["step"] * 4 + ["epoch", "samples"]) * 3 + ["finished"]
+    # Each epoch: its steps, its reconstructions (kgen.probes), its epoch event, its sample grid.
+    assert kinds[1:] == (["step"] * 4 + ["reconstructions", "epoch", "samples"]) * 3 + ["finished"]
     step = events[1]
     assert {"loss", "reconstruction", "kl"} <= set(step["metrics"]) and step["images_per_second"] > 0
     assert all(isinstance(v, float) for v in step["metrics"].values())
