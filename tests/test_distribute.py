@@ -62,48 +62,58 @@ def _assert_same_curves(one: dict, many: dict) -> None:
         assert max(float(np.abs(a[k] - b[k]).max()) for k in a.files) < 1e-4
 
 
-def test_mirrored_run_follows_the_single_device_curve(blobs, tmp_path):
-    """Same seed and global batch: a run on 2 replicas reports the same metrics, step by step
-    (grad norms included), and ends with the same weights as a run on one."""
-    runs = "vae:one,vae:mirrored,cgan:one,cgan:mirrored"
-    results = _results(_launch(["--data", str(blobs), "--out", str(tmp_path), "--runs", runs,
-                                "--logical-cpus", "2"]))
-    _assert_same_curves(results["vae:one"], results["vae:mirrored"])
-    _assert_same_curves(results["cgan:one"], results["cgan:mirrored"])
-    assert (tmp_path / "cgan-mirrored" / "model.keras").exists()
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def test_multiworker_run_trains_in_sync(blobs, tmp_path):
+@pytest.fixture(scope="module")
+def processes(blobs, tmp_path_factory):
+    """The mirrored run and the two workers, started together (each spends seconds importing
+    TensorFlow) and read by the tests below; (process, output folder) by name."""
+    out = tmp_path_factory.mktemp("distributed")
+    cluster = {"worker": [f"127.0.0.1:{_free_port()}" for _ in range(2)]}
+    started = {"mirrored": (_launch(["--data", str(blobs), "--out", str(out / "mirrored"), "--logical-cpus", "2",
+                                     "--runs", "vae:one,vae:mirrored,cgan:one,cgan:mirrored"]), out / "mirrored")}
+    for i in range(2):
+        task = {"cluster": cluster, "task": {"type": "worker", "index": i}}
+        started[f"worker{i}"] = (
+            _launch(["--data", str(blobs), "--out", str(out / f"w{i}"), "--runs", "vae:multiworker,cgan:multiworker",
+                     "--epochs", "1"], env={"TF_CONFIG": json.dumps(task)}),
+            out / f"w{i}",
+        )
+    yield started
+    for process, _ in started.values():
+        process.kill()
+        process.communicate()
+
+
+def test_mirrored_run_follows_the_single_device_curve(processes):
+    """Same seed and global batch: a run on 2 replicas reports the same metrics, step by step
+    (grad norms included), and ends with the same weights as a run on one."""
+    process, out = processes["mirrored"]
+    results = _results(process)
+    _assert_same_curves(results["vae:one"], results["vae:mirrored"])
+    _assert_same_curves(results["cgan:one"], results["cgan:mirrored"])
+    assert (out / "cgan-mirrored" / "model.keras").exists()
+
+
+def test_multiworker_run_trains_in_sync(processes):
     """Two workers on 127.0.0.1 train a VAE and a CGAN in step: same final weights on both,
     and only the chief (worker 0) leaves a run behind."""
-    cluster = {"worker": [f"127.0.0.1:{_free_port()}" for _ in range(2)]}
-    workers = [
-        _launch(["--data", str(blobs), "--out", str(tmp_path / f"w{i}"), "--runs", "vae:multiworker,cgan:multiworker",
-                 "--epochs", "1"],
-                env={"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})})
-        for i in range(2)
-    ]
-    try:
-        chief, other = (_results(w) for w in workers)
-    finally:
-        for w in workers:
-            w.kill()
+    (first, chief_out), (second, other_out) = processes["worker0"], processes["worker1"]
+    chief, other = _results(first), _results(second)
     for spec in ("vae:multiworker", "cgan:multiworker"):
         with np.load(chief[spec]["weights"]) as a, np.load(other[spec]["weights"]) as b:
             assert all(np.array_equal(a[k], b[k]) for k in a.files)
         run = Path(chief[spec]["run"])
-        assert run.parent == tmp_path / "w0" and (run / "model.keras").exists()
+        assert run.parent == chief_out and (run / "model.keras").exists()
         start = chief[spec]["start"]
         assert start["replicas"] == 2 and len(chief[spec]["steps"]) == start["steps_per_epoch"] >= 2
         assert all(math.isfinite(v) for step in chief[spec]["steps"] for v in step.values())
         assert not Path(other[spec]["run"]).exists()  # the other worker's scratch run is gone
-    assert not (tmp_path / "w1" / "vae-multiworker").exists()
+    assert not (other_out / "vae-multiworker").exists()
 
 
 def _first_steps(config: RunConfig, tmp_path: Path, name: str) -> tuple[list[dict], set[str], set[str]]:
