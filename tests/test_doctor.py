@@ -64,6 +64,13 @@ def test_fast_policies_follow_compute_capability(capability, policies):
     assert doctor._fast_policies(_fake_tf([capability]), [0]) == policies
 
 
+@pytest.mark.parametrize(("flags", "policies"), [
+    ({"avx2", "fma"}, []), ({"avx512f", "avx512_bf16"}, ["mixed_bfloat16"]), ({"amx_bf16"}, ["mixed_bfloat16"]),
+])
+def test_without_a_gpu_bfloat16_is_listed_where_the_cpu_has_it(flags, policies):
+    assert doctor._fast_policies(_fake_tf([]), [], cpu_flags=frozenset(flags)) == policies
+
+
 def test_a_listed_gpu_that_fails_an_op_is_reported_unusable():
     notes: list[str] = []
     assert doctor._runs_on_gpu(_fake_tf([(8, 0)], fails=True), notes) is False
