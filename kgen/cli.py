@@ -155,7 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"kgen: error: {err}", file=sys.stderr)
         return 2
     except OSError as err:
-        print(f"kgen: error: {err.filename or ''}: {err.strerror or err}", file=sys.stderr)
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"kgen: error: {where}{err.strerror or err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("kgen: interrupted", file=sys.stderr)
@@ -169,6 +170,11 @@ def _train(args: argparse.Namespace) -> int:
     run_dir = args.resume or args.out
     result = train(config, run_dir, resume=args.resume is not None, iwae_k=args.iwae)
     run = result.run
+    if result.stopped:  # Ctrl-C: saved at a batch boundary (kgen.guards)
+        print(f"kgen: interrupted after {result.epochs_done} whole epochs; saved in {run.path}/, "
+              f"continue with: kgen train {args.model} --resume {run.path} --epochs {config.train.epochs}",
+              file=sys.stderr)
+        return 130
     print(f"\nRun saved in {run.path}/ ({result.epochs_done} epochs, {result.seconds:.1f} s)")
     samples = sorted(run.samples_dir.glob("epoch_*.png"))
     if samples:

@@ -28,6 +28,8 @@ TRAIN_DEFAULTS = {"ae": (2e-3, 32, 30), "vae": (2e-3, 32, 30), "cvae": (2e-3, 32
                   "gan-toy": (2e-4, 64, 60)}
 
 WALK_MODES = ("grid", "interpolate", "traverse")
+# Widest layer a config may ask for: wider ones would try to allocate gigabytes of weights.
+MAX_WIDTH = 16384
 # How a run spreads over devices: one device, MirroredStrategy over this machine's GPUs (or
 # logical CPUs), MultiWorkerMirroredStrategy over the machines TF_CONFIG names (kgen.distribute).
 STRATEGIES = ("default", "mirrored", "multiworker")
@@ -40,18 +42,26 @@ def _require(ok: bool, message: str) -> None:
         raise ConfigError(message)
 
 
-def _positive_int(value: Any, name: str) -> None:
+def _positive_int(value: Any, name: str, upper: int | None = None) -> None:
     _require(
         isinstance(value, int) and not isinstance(value, bool) and value >= 1,
         f"{name} must be a whole number >= 1, got {value!r}",
     )
+    _require(upper is None or value <= upper, f"{name} must be <= {upper}, got {value}")
+
+
+def _finite(value: int | float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 def _positive_float(value: Any, name: str, upper: float = math.inf) -> None:
     _require(
         isinstance(value, (int, float))
         and not isinstance(value, bool)
-        and math.isfinite(value)
+        and _finite(value)
         and 0 < value <= upper,
         f"{name} must be a finite number in (0, {upper:g}], got {value!r}",
     )
@@ -72,7 +82,7 @@ class _Config:
         if not isinstance(data, dict):
             raise ConfigError(f"{cls.__name__} must be a JSON object, got {type(data).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-        unknown = sorted(set(data) - names)
+        unknown = sorted(n if n.isprintable() else repr(n) for n in map(str, set(data) - names))
         _require(not unknown, f"{cls.__name__} has no option {', '.join(unknown)}")
         values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
         return cls(**values)
@@ -99,7 +109,7 @@ class AEConfig(_Config):
             widths = getattr(self, name)
             _require(isinstance(widths, tuple) and len(widths) >= 1, f"{name} needs at least one width")
             for w in widths:
-                _positive_int(w, f"each of {name}")
+                _positive_int(w, f"each of {name}", MAX_WIDTH)
         _require(len(self.filters) == 4, f"filters needs 4 widths, got {len(self.filters)}")
         _positive_float(self.sigma, "sigma", upper=1e3)
         _require(isinstance(self.binarize, bool), f"binarize must be true or false, got {self.binarize!r}")
@@ -147,6 +157,8 @@ class TrainConfig(_Config):
         self.batch_size = default_batch if self.batch_size is None else self.batch_size
         self.epochs = default_epochs if self.epochs is None else self.epochs
         _require(isinstance(self.dataset, str) and self.dataset != "", "dataset must be named")
+        _require(self.data_dir is None or isinstance(self.data_dir, str) and self.data_dir != "",
+                 f"data_dir must be a folder name, got {self.data_dir!r}")
         if self.image_size is not None:
             _positive_int(self.image_size, "image_size")
             _require(self.image_size <= 512, f"image_size must be <= 512, got {self.image_size}")
@@ -181,8 +193,8 @@ class GANConfig(_Config):
         _choice(self.arch, "arch", GAN_ARCHITECTURES)
         _require(isinstance(self.hidden, tuple) and len(self.hidden) >= 1, "hidden needs at least one width")
         for w in self.hidden:
-            _positive_int(w, "each of hidden")
-        _positive_int(self.filters, "filters")
+            _positive_int(w, "each of hidden", MAX_WIDTH)
+        _positive_int(self.filters, "filters", MAX_WIDTH)
         _positive_int(self.d_steps, "d_steps")
         _require(self.d_steps <= 100, f"d_steps must be <= 100, got {self.d_steps}")
         _choice(self.generator_loss, "generator_loss", GENERATOR_LOSSES)

@@ -7,6 +7,7 @@ Layout of ``runs/<name>/``::
     events.jsonl              one JSON object a line, flushed as written, for live followers
     samples/epoch_NNNN.png    sample grid from the run's fixed noise
     checkpoints/latest-NNNN.keras, best.keras, best.json
+    checkpoints/interrupted-NNNN-BBBBBB.keras   a stop inside epoch N+1, after B batches (kgen.guards)
     model.keras               the final model (generator.keras too for GANs: G on its own)
     tb/                       TensorBoard scalars and image grids
 """
@@ -32,6 +33,13 @@ EXTERNAL_FILE = "external.json"  # instead of config.json: a run kgen.monitor.Ru
 EVENTS_FILE = "events.jsonl"
 MODEL_FILE = "model.keras"
 _LATEST = re.compile(r"^latest-(\d{4,})\.keras$")
+_INTERRUPTED = re.compile(r"^interrupted-(\d{4,})-(\d{6,})\.keras$")
+_TEMPORARY = re.compile(r"^\..+-[0-9a-f]{12}(\.\w+)?$")  # atomic_path's names
+
+
+def interrupted_checkpoint_name(epochs: int, batches: int) -> str:
+    """The checkpoint of a stop after ``epochs`` whole epochs and ``batches`` batches of the next."""
+    return f"interrupted-{epochs:04d}-{batches:06d}.keras"
 
 
 @contextlib.contextmanager
@@ -39,20 +47,32 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success fsync it and rename it into place.
 
     A crash at any moment leaves either the old file or the complete new one, never a torn one.
+    An OSError (a full disk, a read-only folder) becomes a one-line RunError naming ``path``.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.stem}-{secrets.token_hex(6)}{path.suffix}"
-    # Created with the umask's permissions (unlike mkstemp's 0600), as a plain write would be.
-    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Created with the umask's permissions (unlike mkstemp's 0600), as a plain write would be.
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
         yield tmp
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
         _fsync_dir(path.parent)
+    except OSError as err:
+        kept = "the previous file is kept" if path.exists() else "nothing was written"
+        raise RunError(f"cannot write {path}: {err.strerror or one_line(err)} ({kept})") from err
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def remove_temporaries(directory: str | os.PathLike) -> None:
+    """Delete the temporary files a crash inside `atomic_path` left in ``directory``."""
+    with contextlib.suppress(OSError):
+        for p in Path(directory).iterdir():
+            if _TEMPORARY.match(p.name) and p.is_file():
+                p.unlink(missing_ok=True)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
@@ -138,16 +158,20 @@ class Run:
         return self.samples_dir / f"epoch_{epoch:04d}.png"
 
     def latest_checkpoint(self) -> tuple[Path, int] | None:
-        """The newest complete checkpoint and the number of epochs it has finished, if any."""
+        """The newest complete checkpoint and the number of whole epochs it has done, if any.
+
+        An ``interrupted-NNNN-BBBBBB`` checkpoint (N epochs plus B batches) beats ``latest-NNNN``.
+        """
         found = []
         if self.checkpoints_dir.is_dir():
             for p in self.checkpoints_dir.iterdir():
-                m = _LATEST.match(p.name)
-                if m:
-                    found.append((int(m.group(1)), p))
+                if m := _LATEST.match(p.name):
+                    found.append(((int(m.group(1)), 0), p))
+                elif m := _INTERRUPTED.match(p.name):
+                    found.append(((int(m.group(1)), int(m.group(2))), p))
         if not found:
             return None
-        epoch, path = max(found)
+        (epoch, _), path = max(found)
         return path, epoch
 
     def best_record(self) -> dict[str, Any] | None:
@@ -165,21 +189,40 @@ class EventLog:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
+        if self._file.tell() and not _ends_with_newline(self.path):
+            self._file.write("\n")  # end a line torn by a crash, so it stays one garbled line
 
     def write(self, kind: str, **fields: Any) -> dict[str, Any]:
         event = {"type": kind, "time": round(time.time(), 3), **fields}
-        self._file.write(json.dumps(event, allow_nan=True) + "\n")
-        self._file.flush()
+        try:
+            self._file.write(json.dumps(event, allow_nan=True) + "\n")
+            self._file.flush()
+        except OSError as err:  # a full disk: say which file
+            raise RunError(f"cannot write {self.path}: {err.strerror or one_line(err)}") from err
         return event
 
     def close(self) -> None:
+        """Sync and close; quietly on a full disk, whose error the failed write already raised."""
         if not self._file.closed:
-            os.fsync(self._file.fileno())
-            self._file.close()
+            with contextlib.suppress(OSError):
+                os.fsync(self._file.fileno())
+            with contextlib.suppress(OSError):
+                self._file.close()
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as f:
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) == b"\n"
 
 
 def read_events(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """Every complete event in an ``events.jsonl``; a torn or garbled line is skipped."""
+    """Every complete, current event in an ``events.jsonl``; a torn or garbled line is skipped.
+
+    A resume from epoch E starts with a "start" event whose ``initial_epoch`` is E: the events of
+    later epochs logged before it (work a crash or a mid-epoch stop lost) are dropped, so every
+    epoch appears once.
+    """
     events = []
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
@@ -192,7 +235,23 @@ def read_events(path: str | os.PathLike) -> list[dict[str, Any]]:
                         events.append(event)
     except FileNotFoundError:
         return []
-    return events
+    return current_events(events)
+
+
+def current_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``events`` without those a later resume superseded (see `read_events`)."""
+    kept: list[dict[str, Any]] = []
+    for event in events:
+        resumed_from = event.get("initial_epoch") if event.get("type") == "start" else None
+        if isinstance(resumed_from, int):
+            kept = [e for e in kept if not _after_epoch(e, resumed_from)]
+        kept.append(event)
+    return kept
+
+
+def _after_epoch(event: dict[str, Any], epoch: int) -> bool:
+    value = event.get("epoch")
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > epoch
 
 
 def load_model_file(path: str | os.PathLike):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import sys
@@ -15,18 +16,21 @@ from pathlib import Path
 import keras
 
 from kgen import callbacks as cb
-from kgen import distribute
+from kgen import distribute, guards
 from kgen.config import GAN_MODELS, RunConfig
 from kgen.data import TOY_MODES, Dataset, load_dataset, make_pipeline
 from kgen.errors import ConfigError, RunError
 from kgen.evaluate import evaluate_model
 from kgen.models import GAN, build_model
-from kgen.runs import EventLog, Run, atomic_path, load_model_file
+from kgen.runs import EventLog, Run, atomic_path, load_model_file, remove_temporaries
 from kgen.sampling import grid_codes, sample_images
 
 # The fixed noise of a run's sample grids is drawn from the run's seed plus this offset, so it
 # never coincides with the stream the model trains on.
 GRID_SEED_OFFSET = 1_000_003
+# MLP networks larger than this many weights (2 GiB of float32, before Adam's two copies) are
+# refused before any is allocated: such widths are a typo, not a model.
+MAX_MLP_WEIGHTS = 2**29
 
 
 @dataclass
@@ -38,6 +42,7 @@ class TrainResult:
     history: dict[str, list[float]] = field(default_factory=dict)
     test: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
+    stopped: bool = False  # ended early by a stop request (Stop, Ctrl-C), not by the epoch count
 
 
 def default_run_dir(config: RunConfig, root: str | os.PathLike = "runs") -> Path:
@@ -58,7 +63,21 @@ def load_training_data(config: RunConfig) -> Dataset:
     if per_step > len(data.x_train):
         what = "batch_size" if per_step == t.batch_size else f"batch_size x d_steps = {per_step}"
         raise ConfigError(f"{what} is larger than the {len(data.x_train)} training examples of {t.dataset}")
+    weights = mlp_weights(config, data.x_train.shape[1:])
+    if weights > MAX_MLP_WEIGHTS:
+        raise ConfigError(f"the MLP networks would hold {weights / 1e6:,.0f} million weights (limit "
+                          f"{MAX_MLP_WEIGHTS / 1e6:,.0f} million); use smaller --hidden widths or --image-size")
     return data
+
+
+def mlp_weights(config: RunConfig, data_shape: tuple[int, ...]) -> int:
+    """About how many dense weights the two MLP networks (encoder and decoder, or G and D) hold;
+    0 for the conv architecture."""
+    m = config.model
+    if not (m.arch == "mlp" or (m.arch == "auto" and config.train.model == "gan")):
+        return 0
+    widths = [math.prod(data_shape), *m.hidden]
+    return 2 * sum(a * b for a, b in itertools.pairwise(widths))
 
 
 def examples_per_step(config: RunConfig) -> int:
@@ -80,6 +99,10 @@ def train(
     Resuming reloads the latest checkpoint (weights, optimizer state and epoch count) and trains
     on to ``config.train.epochs``. At the end the model is saved as ``model.keras`` and given its
     quick test scores (``final_scores``), which go into ``events.jsonl``.
+
+    A stop (Ctrl-C in the main thread, or ``model.stop_training`` set by a callback) saves a
+    checkpoint at the next batch boundary and ends early (see `kgen.guards`); a NaN or infinite
+    loss raises `kgen.guards.TrainingFault` and leaves the last good checkpoint as it was.
     """
     start = time.monotonic()
     if resume:
@@ -94,7 +117,7 @@ def train(
     data = load_training_data(config)
     with distribute.dtype_policy(config.train.precision), strategy.scope():
         if resume:
-            model, initial_epoch, best = _resumed_model(run, data)
+            model, initial_epoch, best = _resumed_model(run, data, config)
         else:
             model, initial_epoch, best = build_model(config, data.x_train.shape[1:], data.num_classes), 0, math.inf
             run = Run.create(distribute.worker_run_dir(strategy, run_dir or default_run_dir(config)), config)
@@ -120,36 +143,47 @@ def train(
             events.write("note", message=f"already trained {initial_epoch} of {t.epochs} epochs")
         tensorboard = cb.TensorBoardLogger(run.tb_dir)
         noise, labels = grid_codes(model, t.grid_size, t.seed + GRID_SEED_OFFSET)
+        stopper = guards.StopCheckpointer(run, steps, initial_epoch)
         callbacks = [
             cb.EventLogger(events, steps, {"epochs": t.epochs, "initial_epoch": initial_epoch,
                                            "steps_per_epoch": steps, "dataset": t.dataset,
                                            "strategy": t.strategy, "replicas": strategy.num_replicas_in_sync,
                                            "precision": t.precision}),
+            guards.NonFiniteGuard(run, events, steps),  # before anything saves the weights
             tensorboard,
             cb.SampleGrid(run, noise, events, labels=labels, every=t.sample_every, tensorboard=tensorboard,
                           real_points=data.x_test if data.kind == "points" else None),
             cb.Checkpointer(run, best=best),
             *extra_callbacks,
+            stopper,  # last: a mid-epoch stop is saved once every callback has seen the batch
         ]
-        # Keras' fit, or under the multi-worker strategy the loop that replaces it (keras#20585).
-        fit = partial(distribute.fit_multiworker, model) if t.strategy == "multiworker" else model.fit
-        history = fit(
-            train_ds, validation_data=test_ds, epochs=t.epochs, initial_epoch=initial_epoch,
-            callbacks=callbacks, verbose=_verbosity(verbose), shuffle=False,
-        )
+        try:
+            # Keras' fit, or under the multi-worker strategy the loop that replaces it (keras#20585).
+            fit = partial(distribute.fit_multiworker, model) if t.strategy == "multiworker" else model.fit
+            with guards.stop_on_sigint(stopper):
+                fit(
+                    train_ds, validation_data=test_ds, epochs=t.epochs, initial_epoch=initial_epoch,
+                    callbacks=callbacks, verbose=_verbosity(verbose), shuffle=False,
+                )
+        except guards.EpochCutShort:  # fit ended inside an epoch: end the callbacks ourselves
+            for callback in callbacks:
+                callback.on_train_end()
         with atomic_path(run.model_path) as tmp:
             model.save(tmp)
         if isinstance(model, GAN):  # the generator alone, for use without the whole game
             with atomic_path(run.generator_path) as tmp:
                 model.generator.save(tmp)
-        test = final_scores(model, data, y_test, iwae_k, t.seed)
+        # A stopped run is saved but not scored: `kgen eval` scores it when wanted.
+        test = {} if model.stop_training else final_scores(model, data, y_test, iwae_k, t.seed)
         if test:
             events.write("eval", split="test", metrics=test)
     finally:
         events.close()
         distribute.discard_worker_run(strategy, run.path)
-    done = initial_epoch + len(next(iter(history.history.values()), []))
-    return TrainResult(run, done, dict(history.history), test, time.monotonic() - start)
+    history = getattr(model, "history", None)  # set by Keras at each epoch's end
+    history = dict(history.history) if isinstance(history, keras.callbacks.History) else {}
+    return TrainResult(run, stopper.epochs_done, history, test, time.monotonic() - start,
+                       stopped=bool(model.stop_training))
 
 
 def final_scores(model, data: Dataset, labels, iwae_k: int, seed: int) -> dict[str, float]:
@@ -181,11 +215,14 @@ def _resume_config(run: Run, requested: RunConfig) -> RunConfig:
     return saved
 
 
-def _resumed_model(run: Run, data: Dataset):
-    """(model, epochs already done, best monitored value) from a run's latest checkpoint."""
+def _resumed_model(run: Run, data: Dataset, config: RunConfig):
+    """(model, epochs already done, best monitored value) from a run's latest checkpoint; a run
+    stopped before its first checkpoint starts again from fresh weights."""
+    for directory in (run.path, run.checkpoints_dir, run.samples_dir):
+        remove_temporaries(directory)  # left by a crash in the middle of a write
     latest = run.latest_checkpoint()
     if latest is None:
-        raise RunError(f"{run.path} has no checkpoint to resume from")
+        return build_model(config, data.x_train.shape[1:], data.num_classes), 0, math.inf
     path, epoch = latest
     model = load_model_file(path)
     if tuple(model.image_shape) != tuple(data.x_train.shape[1:]):
