@@ -151,29 +151,79 @@ class SampleGrid(keras.callbacks.Callback):
 
 
 class Checkpointer(keras.callbacks.Callback):
-    """Saves ``latest-NNNN.keras`` every epoch and ``best.keras`` when ``monitor`` improves.
+    """Saves ``latest-NNNN.keras`` at epoch ends and ``best.keras`` when ``monitor`` improves.
 
     Each file is written to a temporary name and renamed, so a crash leaves only complete
     checkpoints; the epoch count is in the name, so resuming never counts an epoch twice.
+    A save costs about the same whatever the epoch's length, so saves are spaced to take at
+    most ``budget`` of the training time: every epoch once an epoch outlasts a save / budget
+    (tens of seconds of training per 0.1 s save), otherwise every few epochs. The last epoch,
+    and the last whole epoch before a stop, are always saved; a better epoch met between
+    saves is kept in memory and written as ``best.keras`` at the next save.
     """
 
-    def __init__(self, run: Run, monitor: str = "val_loss", best: float = math.inf):
+    def __init__(self, run: Run, monitor: str = "val_loss", best: float = math.inf, budget: float = 0.01):
         super().__init__()
-        self.run, self.monitor, self.best = run, monitor, best
+        self.run, self.monitor, self.best, self.budget = run, monitor, best, budget
+        self._save_seconds = 0.0  # what the last save took
+        self._saved_at = -math.inf  # when it ended (time.monotonic)
+        self._unsaved_epoch = 0  # a whole epoch not yet saved as latest, 0 when none
+        self._best_record: dict | None = None  # an improvement not yet written
+        self._best_weights: list | None = None  # its weights, when taken from an earlier epoch
+        self._in_epoch = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._in_epoch = True
 
     def on_epoch_end(self, epoch, logs=None):
+        self._in_epoch = False
         done = epoch + 1
-        path = self.run.checkpoints_dir / f"latest-{done:04d}.keras"
-        _save_model(self.model, path)
-        for old in self.run.checkpoints_dir.glob("latest-*.keras"):
-            if old != path:
-                old.unlink(missing_ok=True)
         value = scalar_logs(logs).get(self.monitor, scalar_logs(logs).get("loss"))
-        if value is not None and value < self.best:
+        improved = value is not None and value < self.best
+        if improved:
             self.best = value
+            self._best_record = {"epoch": done, "monitor": self.monitor, "value": value}
+            self._best_weights = None
+        due = (done >= self.params.get("epochs", done) or self.model.stop_training
+               or time.monotonic() - self._saved_at >= self._save_seconds / self.budget)
+        self._unsaved_epoch = done
+        if due:
+            self._save()
+        elif improved:  # copied now: the weights will have moved on by the next save
+            self._best_weights = self.model.get_weights()
+
+    def on_train_end(self, logs=None):
+        # After a stop inside an epoch the weights are no whole epoch's: only the best is written.
+        if self._in_epoch:
+            self._unsaved_epoch = 0
+        self._save()
+
+    def _save(self) -> None:
+        start = time.monotonic()
+        if self._unsaved_epoch:
+            path = self.run.checkpoints_dir / f"latest-{self._unsaved_epoch:04d}.keras"
+            _save_model(self.model, path)
+            for old in self.run.checkpoints_dir.glob("latest-*.keras"):
+                if old != path:
+                    old.unlink(missing_ok=True)
+            self._unsaved_epoch = 0
+        if self._best_record is not None:
+            self._save_best()
+        self._saved_at = time.monotonic()
+        self._save_seconds = self._saved_at - start
+
+    def _save_best(self) -> None:
+        current = None
+        if self._best_weights is not None:
+            current = self.model.get_weights()
+            self.model.set_weights(self._best_weights)
+        try:
             _save_model(self.model, self.run.best_path)
-            record = {"epoch": done, "monitor": self.monitor, "value": value}
-            atomic_write_text(self.run.checkpoints_dir / "best.json", json.dumps(record) + "\n")
+        finally:
+            if current is not None:
+                self.model.set_weights(current)
+        atomic_write_text(self.run.checkpoints_dir / "best.json", json.dumps(self._best_record) + "\n")
+        self._best_record, self._best_weights = None, None
 
 
 def _save_model(model: keras.Model, path: Path) -> None:
