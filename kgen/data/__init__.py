@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from kgen.data.arrays import _check_options, _fit, _show
-from kgen.data.files import IMAGE_SUFFIXES, _load_folder, _load_npz
+from kgen.data.files import (
+    IMAGE_SUFFIXES,
+    _load_folder,
+    _load_npz,
+    is_memory_mapped,
+    streamed_pipeline,
+)
 from kgen.data.idx import (
     _HINTS,
     DIGIT_CLASSES,
@@ -183,6 +189,9 @@ def make_pipeline(x: np.ndarray, y: np.ndarray | None = None, *, batch_size: int
         raise ConfigError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     if y is not None and len(y) != len(x):
         raise DatasetError(f"pipeline: {len(y)} labels for {len(x)} samples")
+    if is_memory_mapped(x):  # a streamed folder: read from disk a batch at a time
+        return streamed_pipeline(x, y, batch_size=batch_size, shuffle=shuffle, seed=seed,
+                                 drop_remainder=drop_remainder, repeat=repeat)
     import tensorflow as tf
 
     ds = tf.data.Dataset.from_tensor_slices(x if y is None else (x, y))

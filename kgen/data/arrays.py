@@ -92,11 +92,15 @@ def _split_arrays(x: np.ndarray, y: np.ndarray | None, seed: int) -> tuple:
 
     At least one test item when n >= 2; with a single item the test set repeats it.
     """
-    n = len(x)
+    train, test = _split_indices(len(x), seed)
+    return x[train], None if y is None else y[train], x[test], None if y is None else y[test]
+
+
+def _split_indices(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The (train, test) item indices of `_split_arrays`, each sorted."""
     order = np.random.default_rng(seed).permutation(n)
     n_test = min(n - 1, max(1, round(n * 0.1)))
-    train, test = (order, order) if n == 1 else (np.sort(order[n_test:]), np.sort(order[:n_test]))
-    return x[train], None if y is None else y[train], x[test], None if y is None else y[test]
+    return (order, order) if n == 1 else (np.sort(order[n_test:]), np.sort(order[:n_test]))
 
 
 def _label_names(*labels: np.ndarray | None) -> tuple[str, ...]:
