@@ -1,4 +1,5 @@
-# kgen: `make run` opens the desktop app; `make test` runs the suite; `make demo` trains from the CLI.
+# kgen: `make run` opens the desktop app; `make test` runs the suite; `make demo` trains from the CLI;
+# `make bench` measures performance and writes the figures into docs/BENCHMARKS.md.
 # Each bootstraps what it needs: Debian packages (when root with apt), a venv, pinned packages.
 
 PYTHON ?= python3
@@ -13,7 +14,7 @@ GUI_PACKAGES := libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxc
 DEBIAN_STAMP := $(VENV)/.kgen-debian
 GUI_STAMP := $(VENV)/.kgen-debian-gui
 
-.PHONY: run demo test lint install clean
+.PHONY: run demo test lint install clean bench
 
 run: install $(GUI_STAMP)
 	$(BIN)/kgen-studio
@@ -23,6 +24,18 @@ demo: install
 
 test: install
 	QT_QPA_PLATFORM=offscreen KGEN_OFFLINE=1 $(BIN)/python -m pytest -q
+
+# Performance benchmarks (about 20 minutes on 2 cores): each script writes benchmarks/results/,
+# then perf_report.py copies the tables into docs/BENCHMARKS.md. roofline.py reads
+# compile_choices.py's results.
+bench: install
+	KGEN_OFFLINE=1 $(BIN)/python benchmarks/overhead.py
+	KGEN_OFFLINE=1 $(BIN)/python benchmarks/pipeline.py
+	KGEN_OFFLINE=1 $(BIN)/python benchmarks/compile_choices.py
+	KGEN_OFFLINE=1 $(BIN)/python benchmarks/roofline.py
+	KGEN_OFFLINE=1 $(BIN)/python benchmarks/time_to_quality.py --sweep
+	KGEN_OFFLINE=1 $(BIN)/python benchmarks/memory.py
+	$(BIN)/python benchmarks/perf_report.py
 
 lint: install
 	$(BIN)/ruff check kgen gui tests benchmarks
