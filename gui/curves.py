@@ -69,7 +69,7 @@ def ema(values: np.ndarray, weight: float) -> np.ndarray:
     n = int(finite.sum())
     if n and weight > 0:
         running = lfilter([1.0 - weight], [1.0, -weight], values[finite])
-        out[finite] = running / (1.0 - weight ** np.arange(1, n + 1))
+        out[finite] = running / -np.expm1(np.arange(1, n + 1) * np.log(weight))  # 1 - weight**k, fast
     return out
 
 
@@ -269,6 +269,7 @@ class CurvesView(QWidget):
         self._markers.clear()
         self._last_step = 0
         self.eval_label.hide()
+        self.hover_label.setText(HOVER_HINT)
         self._dirty = False
 
     # Drawing ---------------------------------------------------------------------------------

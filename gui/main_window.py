@@ -104,7 +104,7 @@ class MainWindow(QMainWindow):
         right = QSplitter(Qt.Orientation.Horizontal)
         right.addWidget(self.curves)
         right.addWidget(self.tabs)
-        right.setSizes([560, 500])
+        right.setSizes([480, 580])
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
         splitter.addWidget(right)
@@ -299,6 +299,8 @@ class MainWindow(QMainWindow):
         self._set_state("idle")
 
     def _update_elapsed(self) -> None:
+        if not self._started_at:  # nothing trained in this window (a followed run has its own clock)
+            return
         seconds = int(time.monotonic() - self._started_at)
         self.elapsed_label.setText(f"{seconds // 60}:{seconds % 60:02d} elapsed")
 
@@ -332,6 +334,7 @@ class MainWindow(QMainWindow):
         self.monitor.hparam.connect(self.curves.add_hparam)
         self.monitor.evaluated.connect(self.curves.add_eval)
         self.monitor.reset.connect(self._clear_followed_views)
+        self.monitor.model_ready.connect(self._on_followed_model)
         for signal in (self.monitor.started, self.monitor.finished, self.monitor.changed):
             signal.connect(self._show_followed)
 
@@ -370,6 +373,11 @@ class MainWindow(QMainWindow):
         for label in (self.step_label, self.epoch_label, self.speed_label, self.elapsed_label, self.remaining_label,
                       self.device_label):
             label.clear()
+
+    def _on_followed_model(self, run_dir: str) -> None:
+        """A followed kgen run finished and saved its model: explore and evaluate it here."""
+        self.latent_view.load_run(run_dir)
+        self.evaluate_view.set_run(run_dir)
 
     def _on_followed_step(self, event: dict) -> None:
         """The followed run's own clock: elapsed as it recorded it, time left at its recent pace."""

@@ -25,6 +25,7 @@ class RunMonitor(QObject):
     hparam = Signal(dict)  # step, name, old, new
     evaluated = Signal(dict)  # split, metrics: test scores written at the end of a run
     finished = Signal(dict)  # status, run_dir, elapsed: the run's training ended
+    model_ready = Signal(str)  # run_dir: a finished kgen run's model.keras is on disk
     reset = Signal(str)  # events.jsonl was replaced or truncated: start the views over
     changed = Signal()  # the run's state (live, finished, quiet) may read differently now
 
@@ -35,6 +36,7 @@ class RunMonitor(QObject):
         self._timer = QTimer(self)
         self._timer.timeout.connect(self.poll)
         self._quiet = False
+        self._model_announced = False
 
     @property
     def is_following(self) -> bool:
@@ -45,12 +47,22 @@ class RunMonitor(QObject):
         self.follower = RunFollower(run_dir)
         self.info = describe_run(run_dir)
         self._quiet = False
+        self._model_announced = False
         self._timer.start(POLL_MS)
         self.poll()
 
     def stop(self) -> None:
         self._timer.stop()
         self.follower = None
+
+    def _announce_model(self) -> None:
+        """kgen saves model.keras just after the run's end event: say so once it is there."""
+        follower = self.follower
+        if self._model_announced or follower.live or self.info.get("source") != "kgen":
+            return
+        if follower.run.model_path.is_file():
+            self._model_announced = True
+            self.model_ready.emit(str(follower.path))
 
     def state(self) -> str:
         """live, quiet (live but silent for a while), finished, stopped, or waiting (no start yet)."""
@@ -83,9 +95,11 @@ class RunMonitor(QObject):
                 self.finished.emit({"status": event.get("status", "finished"), "run_dir": run_dir,
                                     "elapsed": event.get("elapsed")})
             elif kind == "reset":
+                self._model_announced = False
                 self.reset.emit(event["reason"])
         if self.follower is None:  # a slot stopped following
             return
+        self._announce_model()
         self._quiet = self.follower.live and time.monotonic() - self.follower.last_change > QUIET_S
         self._timer.setInterval(POLL_MS if self.follower.caught_up else CATCH_UP_MS)
         if self.state() != before:

@@ -211,6 +211,7 @@ def test_studio_follows_a_run_that_a_separate_kgen_train_process_writes(qtbot, t
     epoch_x, epoch_y = window.curves.epoch_data("val_loss")
     assert list(epoch_x) == [4 * e for e in range(1, 41)]
     assert "finished" in window.windowTitle()
+    qtbot.waitUntil(lambda: window.evaluate_view.run_dir == run_dir, timeout=20_000)  # its model.keras is there
     window.stop_following()
     assert window.state == "idle" and window.start_button.isEnabled()
     window.close()
