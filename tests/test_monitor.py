@@ -215,3 +215,45 @@ def test_studio_follows_a_run_that_a_separate_kgen_train_process_writes(qtbot, t
     window.stop_following()
     assert window.state == "idle" and window.start_button.isEnabled()
     window.close()
+
+
+def test_window_follows_a_recorded_run_through_markers_samples_and_a_restart(qtbot, tmp_path):
+    pytest.importorskip("PySide6")
+    from gui.main_window import MainWindow
+    from kgen.sampling import save_png
+
+    run = tmp_path / "mine"
+    (run / "external.json").parent.mkdir()
+    (run / "external.json").write_text(json.dumps({"recorder": "kgen.monitor.RunLogger", "model": "mlp"}))
+    log = EventLog(run / "events.jsonl")
+    log.write("start", device="CPU: test", source="external", epochs=2, steps_per_epoch=3)
+    for step in range(1, 4):
+        log.write("step", step=step, epoch=1, elapsed=step * 0.5, metrics={"loss": 1.0 / step, "accuracy": step / 4})
+    log.write("hparam", step=3, name="lr", old=0.01, new=0.001)
+    log.write("epoch", epoch=1, elapsed=1.5, metrics={"loss": 0.6, "val_loss": 0.7})
+    save_png(np.full((4, 4, 1), 90, np.uint8), run / "samples" / "epoch_0001.png")
+    log.write("samples", epoch=1, path="samples/epoch_0001.png")
+    window = MainWindow(runs_root=tmp_path / "runs")
+    qtbot.addWidget(window)
+    window.open_run(run)
+    assert window.state == "monitoring" and not window.start_button.isEnabled()
+    assert window.open_run_action.isEnabled() and window.unfollow_action.isEnabled()
+    qtbot.waitUntil(lambda: window.samples.count() == 1, timeout=5000)
+    assert list(window.curves.data("accuracy")[1]) == [0.25, 0.5, 0.75]
+    assert window.curves.markers() == [(3, "lr 0.01 → 0.001")]
+    assert [list(a) for a in window.curves.epoch_data("val_loss")] == [[3], [0.7]]  # at the epoch's last step
+    assert "recorded by RunLogger" in window.statusBar().currentMessage() and "live" in window.follow_label.text()
+    assert window.device_label.text() == "CPU: test" and window.step_label.text() == "step 3/6"
+    assert window.speed_label.text() == "2.0 steps/s"
+
+    log.write("end", status="finished", elapsed=3.0)
+    qtbot.waitUntil(lambda: "finished" in window.follow_label.text(), timeout=5000)
+    log.close()
+    (run / "events.jsonl").write_text(step_line(1, 9.0))  # the run was started over in the same folder
+    qtbot.waitUntil(lambda: list(window.curves.data("loss")[1]) == [9.0], timeout=5000)
+    assert window.samples.count() == 0 and window.curves.markers() == [] and window.curves.keys() == ["loss"]
+
+    window.stop_following()
+    assert window.state == "idle" and window.start_button.isEnabled() and window.follow_label.text() == ""
+    assert not window.unfollow_action.isEnabled() and not window.monitor.is_following
+    window.close()
