@@ -1,6 +1,8 @@
 """The GAN playground: snapshots of D and G on a 2-D toy, the probe that takes them while
 training, and the tab that draws them in the real window."""
 
+import time
+
 import numpy as np
 import pytest
 from keras import ops
@@ -156,3 +158,31 @@ def test_arrow_segments_draw_a_shaft_and_two_barbs_per_point():
     assert lengths.max() == pytest.approx(0.5) and lengths[0] < lengths[1]  # outliers clipped, order kept
     np.testing.assert_allclose(shafts[1, 1], [1.0, 1.0 + lengths[1]], atol=1e-6)  # along its vector
     assert arrow_segments(starts, np.zeros((3, 2)), 0.5).shape == (0, 2)
+
+
+def test_the_controller_probes_every_step_taken_by_hand(tmp_path):
+    from kgen.controller import TrainingController
+
+    controller = TrainingController()
+    config = RunConfig(TrainConfig(model="gan", dataset="ring8", epochs=1), GANConfig(hidden=(16,)))
+    controller.start(config, tmp_path / "run", paused=True)
+    events: list[dict] = []
+
+    def wait_for(done, timeout=60.0):
+        deadline = time.monotonic() + timeout
+        while not done():
+            assert time.monotonic() < deadline, [e["type"] for e in events]
+            events.extend(controller.poll())
+            time.sleep(0.02)
+
+    try:
+        wait_for(lambda: any(e["type"] == "start" for e in events))  # held before the first batch
+        for step in (1, 2, 3):
+            controller.step()
+            wait_for(lambda step=step: any(e["type"] == "step" and e["step"] == step for e in events))
+        time.sleep(0.5)
+        events.extend(controller.poll())
+    finally:
+        controller.stop()
+        wait_for(lambda: any(e["type"] in ("finished", "error") for e in events))
+    assert [e["step"] for e in events if e["type"] == "playground"][:4] == [0, 1, 2, 3]
