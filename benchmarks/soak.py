@@ -17,6 +17,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -40,7 +41,7 @@ def rss_mb() -> float:
     raise RuntimeError("no VmRSS in /proc/self/status (Linux only)")
 
 
-def soak(steps: int, batch_size: int, every: float) -> tuple[list[tuple], dict]:
+def soak(steps: int, batch_size: int, every: float, root: str) -> tuple[list[tuple], dict]:
     """Train through the app until ``steps`` batches are done; (seconds, step, RSS MiB) samples."""
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
@@ -49,7 +50,7 @@ def soak(steps: int, batch_size: int, every: float) -> tuple[list[tuple], dict]:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     epochs = math.ceil(steps / math.ceil(DIGITS_TRAIN / batch_size))
-    window = MainWindow(runs_root=tempfile.mkdtemp(prefix="kgen-soak-"))
+    window = MainWindow(runs_root=root)
     window.show()
     panel = window.setup_panel
     panel.model.setCurrentText("vae")
@@ -86,7 +87,7 @@ def soak(steps: int, batch_size: int, every: float) -> tuple[list[tuple], dict]:
     return samples, {"epochs": epochs, "steps": progress["step"], "seconds": round(time.monotonic() - start, 1)}
 
 
-def soak_headless(steps: int, batch_size: int, every: float) -> tuple[list[tuple], dict]:
+def soak_headless(steps: int, batch_size: int, every: float, root: str) -> tuple[list[tuple], dict]:
     """The same run through `TrainingController` without any window, polled like the app does."""
     from kgen.config import RunConfig, TrainConfig
     from kgen.controller import TrainingController
@@ -94,7 +95,7 @@ def soak_headless(steps: int, batch_size: int, every: float) -> tuple[list[tuple
     epochs = math.ceil(steps / math.ceil(DIGITS_TRAIN / batch_size))
     controller = TrainingController()
     controller.start(RunConfig(TrainConfig(epochs=epochs, batch_size=batch_size)),
-                     os.path.join(tempfile.mkdtemp(prefix="kgen-soak-"), "run"))
+                     os.path.join(root, "run"))
     samples, step, end, start, next_sample = [], 0, None, time.monotonic(), 0.0
     while end is None:
         for event in controller.poll():
@@ -129,7 +130,11 @@ def main() -> None:
     parser.add_argument("--headless", action="store_true", help="no window: the training controller alone")
     parser.add_argument("--json", help="also write the samples and summary here")
     args = parser.parse_args()
-    samples, run = (soak_headless if args.headless else soak)(args.steps, args.batch_size, args.every)
+    root = tempfile.mkdtemp(prefix="kgen-soak-")
+    try:
+        samples, run = (soak_headless if args.headless else soak)(args.steps, args.batch_size, args.every, root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
     at_warm, at_end, slope = growth(samples, args.warmup)
     rows = [samples[0]] + [min(samples, key=lambda s, q=q: abs(s[1] - q * run["steps"])) for q in np.linspace(0.1, 1, 10)]
     print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.node()}, {os.cpu_count()} CPUs; "

@@ -173,8 +173,7 @@ def train(
         if isinstance(model, GAN):  # the generator alone, for use without the whole game
             with atomic_path(run.generator_path) as tmp:
                 model.generator.save(tmp)
-        # A stopped run is saved but not scored: `kgen eval` scores it when wanted.
-        test = {} if model.stop_training else final_scores(model, data, y_test, iwae_k, t.seed)
+        test = final_scores(model, data, y_test, iwae_k, t.seed)
         if test:
             events.write("eval", split="test", metrics=test)
     finally:
