@@ -178,7 +178,7 @@ NAMES = st.one_of(st.text(st.characters(blacklist_characters="/\x00", blacklist_
                                                            and b not in (b".", b"..")).map(os.fsdecode))
 
 
-@fuzz(40)
+@fuzz(100)
 @given(files=st.lists(st.tuples(NAMES, st.sampled_from([".png", ".jpg", ".gif", ".bmp", ".PNG"]), FILES,
                                 st.sampled_from(["", "a", "b"])), min_size=1, max_size=6))
 def test_fuzz_image_folder(tmp_path_factory, files):
@@ -198,10 +198,17 @@ def test_fuzz_image_folder(tmp_path_factory, files):
         assert 0 <= data.x_train.min() <= data.x_train.max() <= 1 and np.isfinite(data.x_train).all()
 
 
-def test_zero_size_and_zero_pixel_images_are_refused(tmp_path):
+def test_a_zero_size_image_is_refused(tmp_path):
     (tmp_path / "empty.png").write_bytes(b"")
     with pytest.raises(DatasetError, match="empty.png: corrupt or unreadable image"):
         load_dataset(f"folder:{tmp_path}")
+
+
+def test_a_file_name_with_a_newline_stays_on_one_line(tmp_path):
+    (tmp_path / "two\nlines.png").write_bytes(b"not a png")  # found by test_fuzz_image_folder
+    with pytest.raises(DatasetError) as caught:
+        load_dataset(f"folder:{tmp_path}")
+    assert "two\\nlines.png: corrupt or unreadable image" in one_line(caught.value)
 
 
 # ----------------------------------------------------------------- IDX headers

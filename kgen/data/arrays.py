@@ -15,9 +15,10 @@ _MAX_CLASSES = 10_000         # refuse label values that would make absurd class
 
 
 def _show(path: str | os.PathLike | bytes) -> str:
-    """Printable form of a path, even one whose name is not valid UTF-8."""
-    text = os.fsdecode(path)
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    """Printable one-line form of a path, even one whose name is not valid UTF-8 or holds a
+    newline or other control character (shown escaped, as in repr)."""
+    text = os.fsdecode(path).encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _oneline(err: BaseException) -> str:
