@@ -35,7 +35,8 @@ from kgen.jobs import BackgroundJob
 from kgen.sampling import dataset_preview
 
 PATH_FORMS = ("folder:PATH", "npz:PATH")  # listed by list_datasets; offered by the Open button instead
-PREVIEW_HEIGHT = 48  # pixels of the preview strip of real images
+PREVIEW_HEIGHT = 48  # pixels of the preview strip of real images, at most
+PREVIEW_WIDTH = 300  # so the strip never widens the setup panel
 
 
 class SetupPanel(QWidget):
@@ -167,6 +168,7 @@ class DatasetPreview(QLabel):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setFixedHeight(PREVIEW_HEIGHT)
+        self.setMaximumWidth(PREVIEW_WIDTH)
         self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.name = ""
         self._loading = ""
@@ -215,7 +217,8 @@ class DatasetPreview(QLabel):
         self.picture = picture
         rgb = np.ascontiguousarray(np.repeat(picture, 3, axis=2) if picture.shape[-1] == 1 else picture)
         image = QImage(rgb.data, rgb.shape[1], rgb.shape[0], rgb.strides[0], QImage.Format.Format_RGB888)
-        pixmap = QPixmap.fromImage(image.copy()).scaledToHeight(PREVIEW_HEIGHT, Qt.TransformationMode.FastTransformation)
+        pixmap = QPixmap.fromImage(image.copy()).scaled(
+            PREVIEW_WIDTH, PREVIEW_HEIGHT, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation)
         self.setPixmap(pixmap)
         self.setToolTip(f"real training images of {self.name}")
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from kgen.config import RunConfig, TrainConfig, VAEConfig
-from kgen.errors import ConfigError
 from kgen.controller import Gate, TrainingController, fresh_run_dir
+from kgen.errors import ConfigError
 from kgen.runs import read_events
 
 TIMEOUT = 120.0
