@@ -28,7 +28,7 @@ import numpy as np
 
 from kgen.callbacks import EventLogger
 from kgen.errors import RunError
-from kgen.runs import EventLog, Run, atomic_write_text
+from kgen.runs import EventLog, Run, atomic_write_text, current_events
 from kgen.sampling import save_png
 
 MAX_READ_BYTES = 4 << 20  # one poll reads at most this much, so a long run is caught up in slices
@@ -158,6 +158,7 @@ class RunFollower:
         self.last_change = time.monotonic()  # when new events last arrived
         self._examples_per_step: int | None = None
         self._offset = 0
+        self._max_epoch = 0  # the highest epoch among the events handed out
         self._identity: tuple[int, int] | None = None
         self._held: list[dict[str, Any]] = []  # samples events whose PNG is not readable yet
         self._times: deque[tuple[int, float]] = deque(maxlen=RATE_WINDOW)
@@ -184,7 +185,15 @@ class RunFollower:
         held, self._held = self._held, []
         for event in held:
             (events if self._with_picture(event) else self._held).append(event)
-        for event in self._read_new():
+        new = self._read_new()
+        if any(self._rewinds(event) for event in new):
+            # A resume went back to its last checkpoint: what came after it is void. Start over
+            # from everything read so far, without the superseded events (as read_events does).
+            events = [{"type": "reset", "reason": "the run was resumed from an earlier checkpoint"}]
+            self._held, self._max_epoch, self.status = [], 0, "waiting"
+            self._times.clear()
+            new = current_events(self._parse(self._read_range(0, self._offset)))
+        for event in new:
             events.extend(self._take(event))
         if events:
             self.last_change = time.monotonic()
@@ -201,25 +210,37 @@ class RunFollower:
         self._identity = identity
         if not (changed or stat.st_size < self._offset):
             return []
-        self._offset, self._held, self.status = 0, [], "waiting"
+        self._offset, self._held, self.status, self._max_epoch = 0, [], "waiting", 0
         self._times.clear()
         return [{"type": "reset", "reason": "events.jsonl was replaced" if changed else "events.jsonl shrank"}]
 
-    def _read_new(self) -> list[dict[str, Any]]:
+    def _rewinds(self, event: dict[str, Any]) -> bool:
+        """True for the start event of a resume from before epochs this follower has shown."""
+        resumed_from = event.get("initial_epoch") if event["type"] == "start" else None
+        return isinstance(resumed_from, int) and resumed_from < self._max_epoch
+
+    def _read_range(self, start: int, size: int) -> bytes:
         try:
             with open(self.run.events_path, "rb") as f:  # read-only, always
-                f.seek(self._offset)
-                chunk = f.read(self.max_read_bytes)
+                f.seek(start)
+                return f.read(size)
         except OSError:
-            return []
+            return b""
+
+    def _read_new(self) -> list[dict[str, Any]]:
+        chunk = self._read_range(self._offset, self.max_read_bytes)
         end = chunk.rfind(b"\n")
         if end < 0:
             if len(chunk) == self.max_read_bytes:  # one line longer than a whole read: skip it
                 self._offset += len(chunk)
             return []
         self._offset += end + 1
+        return self._parse(chunk[: end + 1])
+
+    @staticmethod
+    def _parse(chunk: bytes) -> list[dict[str, Any]]:
         events = []
-        for line in chunk[: end + 1].splitlines():
+        for line in chunk.splitlines():
             try:
                 event = json.loads(line)
             except ValueError:
@@ -230,6 +251,8 @@ class RunFollower:
 
     def _take(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         kind = event["type"]
+        if _whole_number(event.get("epoch")):
+            self._max_epoch = max(self._max_epoch, event["epoch"])
         if kind == "start":
             self.status = "live"
             self._times.clear()
@@ -261,3 +284,7 @@ class RunFollower:
         except (OSError, ValueError, SyntaxError):  # missing, or a partial copy on a shared folder
             return False
         return True
+
+
+def _whole_number(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -142,6 +142,26 @@ def test_follower_starts_over_when_the_file_shrinks_or_is_replaced(tmp_path):
     assert [e["metrics"]["loss"] for e in new[1:]] == [3.0, 2.0, 1.0]
 
 
+def test_follower_drops_what_a_resume_superseded(tmp_path):
+    def line(kind: str, **fields) -> str:
+        return json.dumps({"type": kind, "time": 1.0, **fields}) + "\n"
+
+    events = tmp_path / "events.jsonl"
+    events.write_text(line("start", initial_epoch=0) + line("step", step=1, epoch=1, metrics={"loss": 3.0})
+                      + line("epoch", epoch=1, metrics={"loss": 3.0})
+                      + line("step", step=2, epoch=2, metrics={"loss": 2.0}))  # killed in epoch 2
+    follower = RunFollower(tmp_path)
+    assert [e["type"] for e in follower.poll()] == ["start", "step", "epoch", "step"]
+    append(events, line("start", initial_epoch=1) + line("step", step=2, epoch=2, metrics={"loss": 1.5}))
+    new = follower.poll()
+    assert new[0]["type"] == "reset" and "resumed" in new[0]["reason"]
+    replayed = [(e["type"], e.get("step")) for e in new[1:]]
+    assert replayed == [("start", None), ("step", 1), ("epoch", None), ("start", None), ("step", 2)]
+    assert new[-1]["metrics"]["loss"] == 1.5  # the lost epoch-2 step is gone, its rerun is kept
+    append(events, line("start", initial_epoch=2))  # resumed exactly at a checkpoint: nothing lost
+    assert [e["type"] for e in follower.poll()] == ["start"]
+
+
 def test_follower_reads_big_files_in_slices(tmp_path):
     (tmp_path / "events.jsonl").write_text("".join(step_line(i, 1.0 / i) for i in range(1, 2001)))
     follower = RunFollower(tmp_path, max_read_bytes=10_000)
