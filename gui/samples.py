@@ -4,6 +4,7 @@ over the columns of conditional grids, and the encoder models' reconstructions."
 from __future__ import annotations
 
 import os
+import zlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -58,8 +59,20 @@ def _picture_plot(title: str) -> pg.PlotItem:
     return plot
 
 
+class Packed:
+    """A uint8 picture kept zlib-compressed: a long run's history costs a fraction of its pixels."""
+
+    def __init__(self, picture: np.ndarray):
+        picture = np.ascontiguousarray(picture, np.uint8)
+        self.shape = picture.shape
+        self._data = zlib.compress(picture.tobytes(), 1)
+
+    def array(self) -> np.ndarray:
+        return np.frombuffer(zlib.decompress(self._data), np.uint8).reshape(self.shape)
+
+
 class SamplesView(QWidget):
-    """Shows one epoch's sample grid (and reconstructions); every epoch's are kept in memory.
+    """Shows one epoch's sample grid (and reconstructions); every epoch's are kept, compressed.
 
     New grids are shown while the slider is at its end ("following"); scrubbing back stays on
     the chosen epoch until "Latest" (or dragging to the end) follows again.
@@ -67,8 +80,8 @@ class SamplesView(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self._grids: list[tuple[int, np.ndarray]] = []
-        self._reconstructions: dict[int, np.ndarray] = {}
+        self._grids: list[tuple[int, Packed]] = []
+        self._reconstructions: dict[int, Packed] = {}
         self._class_names: tuple[str, ...] = ()
         self._conditional_rows = 0
 
@@ -133,7 +146,7 @@ class SamplesView(QWidget):
         return self._grids[self.slider.value()][0] if self._grids else None
 
     def shown_picture(self) -> np.ndarray | None:
-        return self._grids[self.slider.value()][1] if self._grids else None
+        return self._grids[self.slider.value()][1].array() if self._grids else None
 
     @property
     def following(self) -> bool:
@@ -145,7 +158,7 @@ class SamplesView(QWidget):
     def add_grid(self, epoch: int, picture: np.ndarray) -> None:
         """Keep ``picture`` (uint8, (H, W) or (H, W, 3)); show it unless the user scrubbed back."""
         following = self.following
-        self._grids.append((epoch, np.ascontiguousarray(picture)))
+        self._grids.append((epoch, Packed(picture)))
         self.slider.setMaximum(len(self._grids) - 1)
         if following:
             self.slider.setValue(len(self._grids) - 1)
@@ -153,7 +166,7 @@ class SamplesView(QWidget):
 
     def add_reconstructions(self, epoch: int, picture: np.ndarray) -> None:
         """Keep an epoch's reconstructions picture; it is shown with that epoch's grid."""
-        self._reconstructions[epoch] = np.ascontiguousarray(picture)
+        self._reconstructions[epoch] = Packed(picture)
         self.recon_graphics.setVisible(True)
         self._show_reconstructions()
 
@@ -193,7 +206,8 @@ class SamplesView(QWidget):
         self._update_controls()
         if not 0 <= index < len(self._grids):
             return
-        epoch, picture = self._grids[index]
+        epoch, packed = self._grids[index]
+        picture = packed.array()
         resized = self.image.image is None or self.image.image.shape[:2] != picture.shape[:2]
         self.image.setImage(picture, levels=(0, 255))
         if resized:
@@ -211,7 +225,7 @@ class SamplesView(QWidget):
         epoch = max(epochs)
         if epoch == self.recon_epoch:
             return
-        picture = self._reconstructions[epoch]
+        picture = self._reconstructions[epoch].array()
         resized = self.recon_image.image is None or self.recon_image.image.shape[:2] != picture.shape[:2]
         self.recon_image.setImage(picture, levels=(0, 255))
         self.recon_epoch = epoch
