@@ -6,33 +6,17 @@ import time
 
 import numpy as np
 import pytest
+from polling import ended, poll_until
 
 from kgen.config import RunConfig, TrainConfig, VAEConfig
 from kgen.controller import Gate, TrainingController, fresh_run_dir
 from kgen.errors import ConfigError
 from kgen.runs import read_events
 
-TIMEOUT = 120.0
-
 
 def tiny_config(npz, epochs=3) -> RunConfig:
     return RunConfig(TrainConfig(dataset=f"npz:{npz}", epochs=epochs, batch_size=16, grid_size=4),
                      VAEConfig(latent_dim=2, hidden=(16,)))
-
-
-def poll_until(controller, done, timeout=TIMEOUT) -> list[dict]:
-    """Poll until ``done(events so far)`` holds; fail after ``timeout`` seconds."""
-    events: list[dict] = []
-    deadline = time.monotonic() + timeout
-    while not done(events):
-        assert time.monotonic() < deadline, f"timed out; events: {[e['type'] for e in events]}"
-        events += controller.poll()
-        time.sleep(0.02)
-    return events
-
-
-def ended(events) -> bool:
-    return any(e["type"] in ("finished", "error") for e in events)
 
 
 def steps(events) -> list[int]:

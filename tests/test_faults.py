@@ -8,13 +8,13 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
+from polling import TIMEOUT, ended, poll_until
 
 from kgen.cli import main
 from kgen.config import RunConfig, TrainConfig, VAEConfig
@@ -23,8 +23,6 @@ from kgen.errors import RunError
 from kgen.guards import TrainingFault
 from kgen.runs import EventLog, Run, load_model_file, load_run_model, read_events
 from kgen.training import train
-
-TIMEOUT = 120.0
 
 
 def tiny_config(npz, epochs=1, **train_options) -> RunConfig:
@@ -35,20 +33,6 @@ def tiny_config(npz, epochs=1, **train_options) -> RunConfig:
 
 def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def poll_until(controller, done, timeout=TIMEOUT) -> list[dict]:
-    events: list[dict] = []
-    deadline = time.monotonic() + timeout
-    while not done(events):
-        assert time.monotonic() < deadline, f"timed out; events: {[e['type'] for e in events]}"
-        events += controller.poll()
-        time.sleep(0.01)
-    return events
-
-
-def ended(events) -> bool:
-    return any(e["type"] in ("finished", "error") for e in events)
 
 
 class RaiseLearningRate(keras.callbacks.Callback):
