@@ -13,6 +13,7 @@ epochs 2..E (epoch 1 holds the tracing), per-epoch side effects included. Usage:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import time
 from pathlib import Path
@@ -21,7 +22,8 @@ import _common as common
 import keras
 import tensorflow as tf
 
-from kgen import losses
+from kgen import callbacks as cb
+from kgen import guards, losses
 from kgen.config import GAN_MODELS
 from kgen.gan_nets import build_gan_networks
 from kgen.nets import build_encoder_decoder
@@ -30,12 +32,44 @@ from kgen.training import examples_per_step, load_training_data, train
 EPOCHS = {"vae-mlp": 12, "vae-conv": 3, "dcgan": 3, "cgan": 3}
 
 
+# kgen's callback hooks whose time is tallied (wall seconds over a whole run) to attribute cost.
+HOOKS = [(cb.EventLogger, "on_train_batch_end"), (guards.NonFiniteGuard, "on_train_batch_end"),
+         (guards.NonFiniteGuard, "on_epoch_end"), (cb.TensorBoardLogger, "on_epoch_end"),
+         (cb.SampleGrid, "on_epoch_end"), (cb.Checkpointer, "on_epoch_end"),
+         (guards.StopCheckpointer, "on_train_batch_end")]
+SPENT: dict[str, float] = {}
+
+
+@contextlib.contextmanager
+def tallied_hooks():
+    """Adds each hook's wall time to SPENT while the block runs."""
+    originals = [(cls, name, getattr(cls, name)) for cls, name in HOOKS]
+
+    def timed(key, method):
+        def wrapper(self, *args, **kwargs):
+            began = time.perf_counter()
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                SPENT[key] = SPENT.get(key, 0.0) + time.perf_counter() - began
+        return wrapper
+
+    for cls, name, method in originals:
+        setattr(cls, name, timed(f"{cls.__name__}.{name}", method))
+    try:
+        yield
+    finally:
+        for cls, name, method in originals:
+            setattr(cls, name, method)
+
+
 def run_kgen(config, data, out: Path) -> list[float]:
     """kgen.training.train with all its callbacks; returns the end time of every epoch."""
     clock = common.EpochClock()
     keras.backend.clear_session()
     shutil.rmtree(out, ignore_errors=True)
-    train(config, out, extra_callbacks=[clock], verbose=0)
+    with tallied_hooks():
+        train(config, out, extra_callbacks=[clock], verbose=0)
     shutil.rmtree(out, ignore_errors=True)
     return clock.marks
 
@@ -165,9 +199,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None, help="epochs per run (default: per model)")
     parser.add_argument("--train-size", type=int, default=4000, help="Fashion-MNIST training images")
     parser.add_argument("--out", type=Path, default=Path("runs/bench-overhead"))
+    parser.add_argument("--tag", default="", help="write results/overhead-TAG.md (a side run) instead")
     args = parser.parse_args()
     started = time.monotonic()
-    rows, raw = [], {}
+    rows, raw, hooks = [], {}, []
     for case in common.cases(args.train_size, args.train_size // 4):
         if args.only and case.name not in args.only:
             continue
@@ -176,6 +211,7 @@ def main() -> None:
         per_step = examples_per_step(config)
         is_gan = case.model in GAN_MODELS
         images = (len(data.x_train) // per_step) * per_step if is_gan else len(data.x_train)
+        SPENT.clear()
         rates = {who: [] for who in RUNNERS}
         cpu_rates = {who: [] for who in RUNNERS}
         for repeat in range(args.repeats):
@@ -192,7 +228,12 @@ def main() -> None:
         rows.append([case.name, case.dataset.split("/")[-1], config.train.batch_size, len(data.x_train),
                      config.train.epochs, ref, fit, ours, common.median(pairs),
                      f"{min(pairs):.2f}-{max(pairs):.2f}", common.median(cpu_pairs), ours / fit])
-        raw[case.name] = {"wall": rates, "cpu": cpu_rates}
+        kgen_epochs = args.repeats * config.train.epochs
+        spent = {k: 1000 * v / kgen_epochs for k, v in sorted(SPENT.items(), key=lambda kv: -kv[1])}
+        epoch_ms = 1000 * images / ours
+        hooks.append([case.name, f"{epoch_ms:,.0f}"] + [f"{spent.get(f'{c.__name__}.{n}', 0):.1f}"
+                                                         for c, n in HOOKS])
+        raw[case.name] = {"wall": rates, "cpu": cpu_rates, "callback_ms_per_epoch": spent}
     header = ["model", "data", "batch", "train images", "epochs/run", "reference images/s",
               "bare fit images/s", "kgen images/s", "kgen/reference (median of pairs)", "range of pairs",
               "same in CPU time", "kgen/bare fit"]
@@ -204,8 +245,13 @@ def main() -> None:
              "GradientTape step over a hand-built tf.data pipeline, validating on the test split "
              "every epoch like kgen.",
              "Bare fit: kgen's own model and tf.data pipeline under `model.fit` with no callbacks "
-             "and no progress bar, which separates Keras' loop from kgen's callbacks."]
-    common.write_results("overhead", "Overhead over a hand-written Keras loop", header, rows, notes,
+             "and no progress bar, which separates Keras' loop from kgen's callbacks.",
+             "Where kgen's time goes, ms per epoch (wall, averaged over all its epochs, the first "
+             "included): " + "; ".join(
+                 f"{row[0]}: epoch {row[1]} ms, " + ", ".join(
+                     f"{c.__name__}.{n} {v}" for (c, n), v in zip(HOOKS, row[2:], strict=True))
+                 for row in hooks) + "."]
+    common.write_results("overhead" + (f"-{args.tag}" if args.tag else ""), "Overhead over a hand-written Keras loop", header, rows, notes,
                          {"rates": raw, "images_per_second_kgen": {r[0]: r[7] for r in rows}}, started)
 
 

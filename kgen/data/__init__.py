@@ -183,7 +183,8 @@ def list_datasets(data_dir: str | os.PathLike | None = None) -> list[DatasetInfo
 def make_pipeline(x: np.ndarray, y: np.ndarray | None = None, *, batch_size: int,
                   shuffle: bool = True, seed: int = 0, cache: bool = True,
                   drop_remainder: bool = False, repeat: bool = False) -> tf.data.Dataset:
-    """A tf.data pipeline of x batches, or (x, y) batches when y is given."""
+    """A tf.data pipeline of x batches, or (x, y) batches when y is given; memory-mapped
+    arrays (large folder datasets) are read from disk batch by batch instead."""
     integral = isinstance(batch_size, (int, np.integer)) and not isinstance(batch_size, bool)
     if not integral or batch_size < 1:
         raise ConfigError(f"batch_size must be an integer >= 1, got {batch_size!r}")

@@ -212,7 +212,7 @@ def streamed_pipeline(x: np.ndarray, y: np.ndarray | None, *, batch_size: int, s
 
     ds = tf.data.Dataset.range(len(x))
     if shuffle:
-        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.shuffle(max(1, len(x)), seed=seed, reshuffle_each_iteration=True)
     if repeat:
         ds = ds.repeat()
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
