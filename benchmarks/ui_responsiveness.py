@@ -50,7 +50,7 @@ def cli_run(args, run_dir: Path) -> float:
 
 def gui_run(args, app, runs_root: Path) -> tuple[float, np.ndarray]:
     """Train through the window's own Start button; returns (images/s, gaps between ticks in ms)."""
-    from PySide6.QtCore import Qt, QTimer
+    from PySide6.QtCore import QEventLoop, Qt, QTimer
 
     from gui.main_window import MainWindow
 
@@ -68,13 +68,12 @@ def gui_run(args, app, runs_root: Path) -> tuple[float, np.ndarray]:
     timer.setInterval(TICK_MS)
     timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
     done: list[dict] = []
-    window.bridge.finished.connect(done.append)
-    window.bridge.failed.connect(lambda message: done.append({"error": message}))
+    loop = QEventLoop()  # the app's own kind of loop: idle in Qt, not holding Python's GIL
+    window.bridge.finished.connect(lambda event: (done.append(event), loop.quit()))
+    window.bridge.failed.connect(lambda message: (done.append({"error": message}), loop.quit()))
     window.start_training()
     timer.start()
-    while not done:
-        app.processEvents()
-        time.sleep(0.001)
+    loop.exec()
     timer.stop()
     if "error" in done[0]:
         raise SystemExit(f"the GUI run failed: {done[0]['error']}")

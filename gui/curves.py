@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import time
 
 import numpy as np
 import pyqtgraph as pg
@@ -32,6 +33,9 @@ from kgen.errors import KgenError
 from kgen.runs import atomic_path
 
 REDRAW_MS = 100  # curves are redrawn at most this often, however fast steps arrive
+# ... and less often when drawing is slow: drawing (data and paint) may take at most this share
+# of the interface thread's time, which also holds Python's GIL while it paints.
+MAX_DRAW_SHARE = 0.05
 DEFAULT_SMOOTHING = 0.6  # TensorBoard's default weight
 # Says what each kind of line is (the plot titles name the metrics in their colours).
 HOVER_HINT = "line: smoothed, faint: raw · ●: epoch mean · □: validation · ★: test · hover a plot to read values"
@@ -108,12 +112,23 @@ class Series:
         return float(self.x[i]), float(self.y[i])
 
 
+class TimedGraphics(pg.GraphicsLayoutWidget):
+    """A pyqtgraph layout that remembers how long its last paint took."""
+
+    paint_seconds = 0.0
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        start = time.perf_counter()
+        super().paintEvent(event)
+        self.paint_seconds = time.perf_counter() - start
+
+
 class CurvesView(QWidget):
     """Live curves fed event by event (`add_event`); plots appear as their first metric arrives."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics = TimedGraphics()
         self.graphics.setBackground("w")
         self.smoothing = QSlider(Qt.Orientation.Horizontal)
         self.smoothing.setRange(0, 99)
@@ -277,6 +292,7 @@ class CurvesView(QWidget):
     def redraw(self) -> None:
         if not self._dirty:
             return
+        start = time.perf_counter()
         weight = self.smoothing_weight
         for key, series in self._series.items():
             self._raw[key].setData(series.x, series.y)
@@ -286,6 +302,8 @@ class CurvesView(QWidget):
         for key, series in self._eval_series.items():
             self._eval_points[key].setData(series.x, series.y)
         self._dirty = False
+        cost_ms = 1000 * (time.perf_counter() - start + self.graphics.paint_seconds)
+        self._timer.setInterval(max(REDRAW_MS, round(cost_ms / MAX_DRAW_SHARE)))
 
     def set_log_scale(self, on: bool) -> None:
         if self.log_scale.isChecked() != on:

@@ -34,6 +34,7 @@ from kgen.controller import fresh_run_dir
 from kgen.data import TOYS
 from kgen.errors import KgenError
 
+STATUS_MS = 200  # the status bar shows the latest step at most this often
 CLOSE_TIMEOUT_S = 15.0  # closing waits this long for a stopped run to save itself
 
 
@@ -120,6 +121,11 @@ class MainWindow(QMainWindow):
         self._clock = QTimer(self)
         self._clock.setInterval(500)
         self._clock.timeout.connect(self._update_elapsed)
+        self._status_event: dict | None = None
+        self._status_timer = QTimer(self)
+        self._status_timer.setSingleShot(True)
+        self._status_timer.setInterval(STATUS_MS)
+        self._status_timer.timeout.connect(self._show_status)
 
         self.start_button.clicked.connect(self.start_training)
         self.pause_button.clicked.connect(self._on_pause_clicked)
@@ -246,15 +252,26 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"training into {event['run_dir']}")
 
     def _on_step(self, event: dict) -> None:
+        """Curves take every step; the status bar shows the latest a few times a second (labels
+        redrawn hundreds of times a second would take the GIL from training for nothing)."""
         self.curves.add_step(event)
+        self._last_step = event["step"]
+        self._status_event = event
+        if not self._status_timer.isActive():
+            self._status_timer.start()
+
+    def _show_status(self) -> None:
+        event, self._status_event = self._status_event, None
+        if event is None:
+            return
         self.step_label.setText(f"step {event['step']}/{self._steps_total}")
         self.epoch_label.setText(f"epoch {event['epoch']}/{self._epochs_total}")
         if "images_per_second" in event:
             self.speed_label.setText(f"{event['images_per_second']:,.0f} images/s")
         elif "steps_per_second" in event:  # a followed run whose batch size is unknown
             self.speed_label.setText(f"{event['steps_per_second']:,.1f} steps/s")
-        self._last_step = event["step"]
-        self.remaining_label.setText(self._remaining(event["step"]))
+        if self.state != "monitoring":  # a followed run's time left comes from its own clock
+            self.remaining_label.setText(self._remaining(event["step"]))
 
     def _remaining(self, step: int) -> str:
         """Time left at the pace since the first step seen (which includes validation and grids)."""
@@ -293,6 +310,7 @@ class MainWindow(QMainWindow):
         self.error_banner.setVisible(True)
 
     def _end_run(self) -> None:
+        self._show_status()
         self._clock.stop()
         self._update_elapsed()
         self.curves.redraw()

@@ -252,7 +252,7 @@ def test_learning_rate_change_save_and_time_left_while_running(qtbot, window, np
     click(qtbot, window.start_button)
     qtbot.waitUntil(lambda: window._last_step >= 3, timeout=TIMEOUT_MS)
     assert window.lr_button.isEnabled() and window.live_lr.value() == pytest.approx(0.002)
-    assert window.remaining_label.text().endswith("left")
+    qtbot.waitUntil(lambda: window.remaining_label.text().endswith("left"), timeout=5_000)  # a few times a second
     window.live_lr.setValue(0.0005)
     with qtbot.waitSignal(window.bridge.hparam, timeout=TIMEOUT_MS) as marker:
         click(qtbot, window.lr_button)

@@ -263,7 +263,8 @@ def test_window_follows_a_recorded_run_through_markers_samples_and_a_restart(qtb
     assert window.curves.markers() == [(3, "lr 0.01 → 0.001")]
     assert [list(a) for a in window.curves.epoch_data("val_loss")] == [[3], [0.7]]  # at the epoch's last step
     assert "recorded by RunLogger" in window.statusBar().currentMessage() and "live" in window.follow_label.text()
-    assert window.device_label.text() == "CPU: test" and window.step_label.text() == "step 3/6"
+    qtbot.waitUntil(lambda: window.step_label.text() == "step 3/6", timeout=5_000)  # shown a few times a second
+    assert window.device_label.text() == "CPU: test"
     assert window.speed_label.text() == "2.0 steps/s"
 
     log.write("end", status="finished", elapsed=3.0)
