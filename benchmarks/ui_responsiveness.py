@@ -10,7 +10,8 @@ Two measurements, side by side in one script on this machine:
    speeds come from the run's own events.jsonl (images between the first and last step event,
    over the time between them), so they count exactly the same work (target ratio >= 0.9).
 
-Usage: python benchmarks/ui_responsiveness.py [--repeats 3] [--epochs 30] [--model vae]
+Usage: python benchmarks/ui_responsiveness.py [--repeats 3] [--epochs 30] [--model vae] [--arch mlp]
+       [--dataset digits] [--batch-size 32]
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ def images_per_second(run_dir: Path, batch_size: int) -> float:
 
 def cli_run(args, run_dir: Path) -> float:
     command = [sys.executable, "-m", "kgen.cli", "train", args.model, "--dataset", args.dataset,
-               "--epochs", str(args.epochs), "--batch-size", str(args.batch_size), "--out", str(run_dir)]
+               "--epochs", str(args.epochs), "--batch-size", str(args.batch_size), "--arch", args.arch,
+               "--out", str(run_dir)]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env={**os.environ, "KGEN_OFFLINE": "1"})
     return images_per_second(run_dir, args.batch_size)
 
@@ -61,6 +63,7 @@ def gui_run(args, app, runs_root: Path) -> tuple[float, np.ndarray]:
     panel.add_dataset(args.dataset) if panel.dataset.findData(args.dataset) < 0 else \
         panel.dataset.setCurrentIndex(panel.dataset.findData(args.dataset))
     panel.epochs.setValue(args.epochs)
+    panel.arch.setCurrentText(args.arch)
     panel.batch_size.setValue(args.batch_size)
     ticks: list[float] = []
     timer = QTimer()
@@ -92,6 +95,7 @@ def main() -> None:
     parser.add_argument("--dataset", default="digits")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--arch", default="mlp")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
@@ -110,7 +114,7 @@ def main() -> None:
     all_gaps = np.concatenate(gaps)
     gui, cli = statistics.median(gui_speeds), statistics.median(cli_speeds)
     print()
-    print(f"| {args.model} on {args.dataset}, batch {args.batch_size}, {args.epochs} epochs, "
+    print(f"| {args.arch} {args.model} on {args.dataset}, batch {args.batch_size}, {args.epochs} epochs, "
           f"{args.repeats} alternating repeats | value | target |")
     print("|---|---|---|")
     print(f"| longest gap between {TICK_MS} ms event-loop ticks while training | {all_gaps.max():.1f} ms | < 100 ms |")
