@@ -186,3 +186,22 @@ def test_the_controller_probes_every_step_taken_by_hand(tmp_path):
         controller.stop()
         wait_for(lambda: any(e["type"] in ("finished", "error") for e in events))
     assert [e["step"] for e in events if e["type"] == "playground"][:4] == [0, 1, 2, 3]
+
+
+def test_reconstruction_probe_shows_the_conditional_models_own_reconstructions():
+    from kgen.probes import reconstruction_picture
+
+    rng = np.random.default_rng(0)
+    images = rng.random((6, 8, 8, 1)).astype("float32")
+    labels = np.arange(6) % 3
+    model = build_model(RunConfig(TrainConfig(model="cvae"), VAEConfig(latent_dim=2, hidden=(16,))), (8, 8, 1), 3)
+    model.compile(optimizer="adam")
+    events = []
+    probe = ReconstructionProbe(events.append, images, labels)
+    probe.set_model(model)
+    probe.set_params({"epochs": 1})
+    probe.on_epoch_end(0)
+    expected = np.clip(np.asarray(model((images, labels.astype("int32")), training=False)), 0.0, 1.0)
+    (event,) = events
+    assert event["epoch"] == 1
+    np.testing.assert_array_equal(event["picture"], reconstruction_picture(images, expected))
