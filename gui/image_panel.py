@@ -49,3 +49,11 @@ class ImagePanel(QWidget):
         self.image.clear()
         if title is not None:
             self.title.setText(title)
+
+
+def note_label() -> QLabel:
+    """The grey, wrapping line of explanation under an explorer page."""
+    label = QLabel()
+    label.setWordWrap(True)
+    label.setStyleSheet("color: #555;")
+    return label

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.image_panel import ImagePanel
+from gui.image_panel import ImagePanel, note_label
 from kgen.latent import INTERPOLATIONS
 from kgen.sampling import image_grid
 
@@ -48,9 +48,7 @@ class InterpolateView(QWidget):
         self.png_button = QPushButton("PNG…")
         self.png_button.setToolTip("save the strip as a PNG")
         self.strip_panel = ImagePanel("pick A and B on the Scatter page, or a random pair", min_size=60)
-        self.note = QLabel()
-        self.note.setWordWrap(True)
-        self.note.setStyleSheet("color: #555;")
+        self.note = note_label()
         self.random_button.clicked.connect(self.random_pair_requested.emit)
         self.method.currentIndexChanged.connect(lambda _: self.changed.emit())
         self.steps.valueChanged.connect(lambda _: self.changed.emit())

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.image_panel import ImagePanel
+from gui.image_panel import ImagePanel, note_label
 
 DEFAULT_SIZE = 11  # images a side
 
@@ -36,9 +36,7 @@ class ManifoldView(QWidget):
         self.export_button = QPushButton("PNG…")
         self.export_button.setToolTip("save the grid as a PNG")
         self.panel = ImagePanel("", min_size=200)
-        self.note = QLabel()
-        self.note.setWordWrap(True)
-        self.note.setStyleSheet("color: #555;")
+        self.note = note_label()
         self._previous = (0, 1)
         self.grid: np.ndarray | None = None  # the picture shown, uint8 (H, W, C), for export
         self.across.currentIndexChanged.connect(lambda _: self._on_dims(self.across))

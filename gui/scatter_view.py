@@ -7,7 +7,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from gui.image_panel import ImagePanel
+from gui.image_panel import ImagePanel, note_label
 
 # Tableau's 10 categorical colours (matplotlib's tab10), then repeated for more classes.
 CLASS_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
@@ -34,9 +34,7 @@ class ScatterView(QWidget):
         self.projection.addItems(list(PROJECTIONS))
         self.projection.currentTextChanged.connect(lambda text: self.projection_changed.emit(PROJECTIONS[text]))
         self.projection_label = QLabel("projection")
-        self.note = QLabel()
-        self.note.setWordWrap(True)
-        self.note.setStyleSheet("color: #555;")
+        self.note = note_label()
         self.plot = pg.PlotWidget(background="w")
         self.plot.setMenuEnabled(False)
         self.plot.showGrid(x=True, y=True, alpha=0.15)
