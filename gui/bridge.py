@@ -12,6 +12,19 @@ from kgen.controller import TrainingController
 POLL_MS = 50
 
 
+def emit_run_event(target: QObject, event: dict) -> bool:
+    """Emit an event every run source shares (step, epoch, hparam, samples) on ``target``'s
+    like-named signal; False for other kinds, which each source handles itself."""
+    kind = event["type"]
+    if kind in ("step", "epoch", "hparam"):
+        getattr(target, kind).emit(event)
+    elif kind == "samples":
+        target.samples.emit(event["epoch"], event["picture"])
+    else:
+        return False
+    return True
+
+
 class ControllerBridge(QObject):
     """Owns a `TrainingController`; every ``POLL_MS`` drains its events into signals.
 
@@ -73,21 +86,15 @@ class ControllerBridge(QObject):
     def poll(self) -> None:
         playground = None  # of several snapshots in one poll only the latest is worth drawing
         for event in self.controller.poll():
+            if emit_run_event(self, event):
+                continue
             kind = event["type"]
             if kind == "start":
                 self.started.emit(event)
-            elif kind == "step":
-                self.step.emit(event)
-            elif kind == "epoch":
-                self.epoch.emit(event)
-            elif kind == "samples":
-                self.samples.emit(event["epoch"], event["picture"])
             elif kind == "reconstructions":
                 self.reconstructions.emit(event["epoch"], event["picture"])
             elif kind == "playground":
                 playground = event
-            elif kind == "hparam":
-                self.hparam.emit(event)
             elif kind == "saved":
                 self.notice.emit(f"saved the model at step {event['step']} to {event['path']}")
             elif kind == "warning":

@@ -8,6 +8,7 @@ import time
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from gui.bridge import emit_run_event
 from kgen.monitor import RunFollower, describe_run
 
 POLL_MS = 250  # a followed run is checked this often (a shared folder may be slow)
@@ -76,19 +77,13 @@ class RunMonitor(QObject):
         run_dir = str(self.follower.path)
         before = self.state()
         for event in self.follower.poll():
+            if emit_run_event(self, event):
+                continue
             kind = event["type"]
             if kind == "start":
                 self.info = describe_run(run_dir)
                 self.started.emit({"device": event.get("device", ""), "run_dir": run_dir,
                                    "steps_per_epoch": event.get("steps_per_epoch"), "epochs": event.get("epochs")})
-            elif kind == "step":
-                self.step.emit(event)
-            elif kind == "epoch":
-                self.epoch.emit(event)
-            elif kind == "samples":
-                self.samples.emit(event["epoch"], event["picture"])
-            elif kind == "hparam":
-                self.hparam.emit(event)
             elif kind == "eval":
                 self.evaluated.emit(event)
             elif kind == "end":
