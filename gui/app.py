@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from gui.main_window import MainWindow
+    from kgen.training_process import discard_spare
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("kgen studio")
@@ -34,7 +35,10 @@ def main(argv: list[str] | None = None) -> int:
         window.open_run(args.monitor)
     elif args.start:
         QTimer.singleShot(0, window.start_training)
-    return app.exec()
+    try:
+        return app.exec()
+    finally:
+        discard_spare()  # the training process kept ready for a next run
 
 
 if __name__ == "__main__":

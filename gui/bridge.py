@@ -8,6 +8,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from kgen.config import RunConfig
 from kgen.controller import TrainingController
+from kgen.training_process import ProcessController
 
 POLL_MS = 50
 
@@ -26,10 +27,13 @@ def emit_run_event(target: QObject, event: dict) -> bool:
 
 
 class ControllerBridge(QObject):
-    """Owns a `TrainingController`; every ``POLL_MS`` drains its events into signals.
+    """Owns a training controller; every ``POLL_MS`` drains its events into signals.
 
-    The UI thread only ever touches the controller's queue and flags: it never calls into
-    TensorFlow and never blocks (except in `shutdown`, when the window closes).
+    By default training runs in a child process (`ProcessController`), which keeps Python's GIL
+    and TensorFlow's threads away from the UI thread; a `TrainingController` (a thread in this
+    process) can be given instead. The UI thread only ever touches the controller's pipe or queue
+    and flags: it never calls into TensorFlow and never blocks (except in `shutdown`, when the
+    window closes).
     """
 
     started = Signal(dict)  # device, run_dir, steps_per_epoch, epochs
@@ -43,9 +47,10 @@ class ControllerBridge(QObject):
     notice = Signal(str)  # a one-line message for the status bar (model saved, a save failed)
     failed = Signal(str)  # one-line message
 
-    def __init__(self, parent: QObject | None = None):
+    def __init__(self, parent: QObject | None = None,
+                 controller: ProcessController | TrainingController | None = None):
         super().__init__(parent)
-        self.controller = TrainingController()
+        self.controller = controller if controller is not None else ProcessController()
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self.poll)
@@ -77,9 +82,13 @@ class ControllerBridge(QObject):
         self.controller.save_model(path)
 
     def shutdown(self, timeout: float = 10.0) -> bool:
-        """Stop a running training and wait up to ``timeout`` seconds for it; True when it ended."""
+        """Stop a running training and wait up to ``timeout`` seconds for it to save itself; True
+        when it ended. A training process that is still going then is killed (its checkpoints
+        are written atomically, so the last complete one stays)."""
         self.controller.stop()
         ended = self.controller.join(timeout)
+        if not ended and isinstance(self.controller, ProcessController):
+            self.controller.kill()
         self._timer.stop()
         return ended
 

@@ -3,6 +3,11 @@ epoch means and validation values, test scores as they come, and hyperparameter-
 
 Every plot shares the step axis. Lines downsample and clip to the view, so 100,000 steps stay
 fluid; the smoothed line is TensorBoard's debiased exponential moving average.
+
+Painting is what costs the interface thread time while a run trains, and most of a paint is
+axis text. So the views follow the data with headroom (`stable_range`) instead of refitting at
+every redraw, axes and titles are cached as pixmaps until their range changes, and plots are
+built one per event-loop turn (`expect` builds a model's plots before its first step).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import csv
 import math
 import os
 import time
+from collections.abc import Iterable
 
 import numpy as np
 import pyqtgraph as pg
@@ -18,6 +24,7 @@ from PySide6.QtCore import QPointF, Qt, QTimer
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
+    QGraphicsItem,
     QHBoxLayout,
     QLabel,
     QMenu,
@@ -33,9 +40,20 @@ from kgen.errors import KgenError
 from kgen.runs import atomic_path
 
 REDRAW_MS = 100  # curves are redrawn at most this often, however fast steps arrive
-# ... and less often when drawing is slow: drawing (data and paint) may take at most this share
-# of the interface thread's time, which also holds Python's GIL while it paints.
-MAX_DRAW_SHARE = 0.05
+# ... and less often when drawing is slow: a redraw (handing the lines their data, the scene's
+# update and the paint: the interface thread's CPU time from the redraw to the end of its paint)
+# may take at most this share of the time, so watching leaves the cores to training (a small
+# model's steps slow down by about as much as the interface works); but the curves are redrawn
+# at least every REDRAW_MAX_MS.
+MAX_DRAW_SHARE = 0.04
+REDRAW_MAX_MS = 2000
+# A followed view keeps its range while the data stay inside and fill at least FILL of it; a new
+# range leaves room to grow: STEP_ROOM of the steps' span to the right (the step axis spans the
+# whole run instead when its length is known), VALUE_ROOM above and below.
+FILL = 0.4
+AXIS_WIDTH = 54  # pixels for the value axes' tick labels
+STEP_ROOM = 1.0
+VALUE_ROOM = 0.1
 DEFAULT_SMOOTHING = 0.6  # TensorBoard's default weight
 # Says what each kind of line is (the plot titles name the metrics in their colours).
 HOVER_HINT = "line: smoothed, faint: raw · ●: epoch mean · □: validation · ★: test · hover a plot to read values"
@@ -50,6 +68,22 @@ GROUPS = (
     ("discriminator output D(x), D(G(z))", ("d_real", "d_fake")),
     ("gradient norm", ("d_grad_norm", "g_grad_norm")),
 )
+
+
+def stable_range(view: tuple[float, float] | None, lo: float, hi: float, below: float,
+                 above: float) -> tuple[float, float] | None:
+    """A new view range for data spanning [lo, hi], or None to keep ``view``.
+
+    ``view`` is kept while it holds the data and the data fill at least `FILL` of it; a new range
+    adds ``below`` and ``above`` times the data's span on either side, so a growing curve changes
+    its axes a few times (about log(n) for n steps), not at every redraw.
+    """
+    if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
+        return None
+    if view is not None and view[0] <= lo and hi <= view[1] and hi - lo >= FILL * (view[1] - view[0]):
+        return None
+    span = hi - lo or max(abs(hi) * 0.1, 1e-9)
+    return lo - below * span, hi + above * span
 
 
 def plot_title(key: str) -> str:
@@ -83,12 +117,21 @@ class Series:
     def __init__(self, capacity: int = 1024):
         self._data = np.empty((capacity, 2))
         self.size = 0
+        self.lo = self.hi = math.nan  # the finite values' bounds, kept as they come
+        self.lo_positive = math.inf  # the smallest value > 0 (for log axes)
 
     def append(self, x: float, y: float) -> None:
         if self.size == len(self._data):
             self._data = np.concatenate([self._data, np.empty_like(self._data)])
         self._data[self.size] = x, y
         self.size += 1
+        if math.isfinite(y):
+            if not y >= self.lo:  # also when lo is still nan
+                self.lo = y
+            if not y <= self.hi:
+                self.hi = y
+            if 0 < y < self.lo_positive:
+                self.lo_positive = y
 
     @property
     def x(self) -> np.ndarray:
@@ -113,14 +156,13 @@ class Series:
 
 
 class TimedGraphics(pg.GraphicsLayoutWidget):
-    """A pyqtgraph layout that remembers how long its last paint took."""
+    """A pyqtgraph layout that remembers when its last paint ended, in its thread's CPU time."""
 
-    paint_seconds = 0.0
+    painted_cpu = 0.0
 
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt's name)
-        start = time.perf_counter()
         super().paintEvent(event)
-        self.paint_seconds = time.perf_counter() - start
+        self.painted_cpu = time.thread_time()
 
 
 class CurvesView(QWidget):
@@ -178,7 +220,17 @@ class CurvesView(QWidget):
         self.evaluations: dict[str, float] = {}
         self._colors: dict[str, str] = {}  # metric (without val_) -> its colour on its plot
         self._last_step = 0
+        self._drawn: dict[int, int] = {}  # id of a line -> how many points it was last given
+        self._cycle_cpu: float | None = None  # thread CPU time when the last redraw began
+        self._total_steps = 0  # the run's last step, when known: the step axis need not go further
         self._dirty = False
+        self._following = True  # the views follow the data; off once the user pans or zooms
+        self._refit = False  # fit the views afresh at the next redraw
+        self._pending: list[str] = []  # titles of plots still to build, one per event-loop turn
+        self._build_timer = QTimer(self)
+        self._build_timer.setSingleShot(True)
+        self._build_timer.setInterval(0)
+        self._build_timer.timeout.connect(self._build_next_plot)
         self._timer = QTimer(self)
         self._timer.setInterval(REDRAW_MS)
         self._timer.timeout.connect(self.redraw)
@@ -230,12 +282,23 @@ class CurvesView(QWidget):
         if handler is not None:
             handler(event)
 
+    def set_total_steps(self, steps: int) -> None:
+        """The step the run will end on (0: unknown): a followed step axis then spans the whole
+        run from the start, so it never changes (and repaints every plot) while the run trains."""
+        self._total_steps = max(0, int(steps))
+
+    def expect(self, keys: Iterable[str]) -> None:
+        """Build the plots of metrics about to come (one per event-loop turn), so a run's first
+        step is drawn at once instead of waiting for its plots."""
+        for key in sorted(keys, key=_plot_rank):
+            self._request_plot(plot_title(key))
+
     def add_step(self, event: dict) -> None:
         """Record one step event's metrics; the curves catch up at the next redraw."""
         step = event["step"]
         for key in sorted((k for k in event["metrics"] if k not in self._series), key=_plot_rank):
-            self._raw[key], self._smooth[key] = self._add_step_curves(key)
             self._series[key] = Series()
+            self._request_plot(plot_title(key))
         for key, value in event["metrics"].items():
             self._series[key].append(step, value)
         self._last_step = max(self._last_step, step)
@@ -245,8 +308,8 @@ class CurvesView(QWidget):
         """Record an epoch's metrics at the step the epoch ended on (its epoch number before any step)."""
         x = event.get("step") or self._last_step or event["epoch"]
         for key in sorted((k for k in event["metrics"] if k not in self._epoch_series), key=_plot_rank):
-            self._epoch_curves[key] = self._add_epoch_curve(key)
             self._epoch_series[key] = Series(64)
+            self._request_plot(plot_title(key))
         for key, value in event["metrics"].items():
             self._epoch_series[key].append(x, value)
         self._dirty = True
@@ -282,30 +345,135 @@ class CurvesView(QWidget):
                       self._epoch_series, self._eval_points, self._eval_series, self.evaluations, self._colors):
             store.clear()
         self._markers.clear()
-        self._last_step = 0
+        self._drawn.clear()
+        self._pending.clear()
+        self._build_timer.stop()
+        self._last_step = self._total_steps = 0
         self.eval_label.hide()
         self.hover_label.setText(HOVER_HINT)
         self._dirty = False
+        self._following = True
 
     # Drawing ---------------------------------------------------------------------------------
 
     def redraw(self) -> None:
+        """Hand the lines their data (those whose plot is built) and follow it with the views."""
         if not self._dirty:
             return
-        start = time.perf_counter()
+        self._pace()
+        self._cycle_cpu = time.thread_time()
         weight = self.smoothing_weight
         for key, series in self._series.items():
-            self._raw[key].setData(series.x, series.y)
-            self._smooth[key].setData(series.x, ema(series.y, weight))
+            if key not in self._raw:
+                if plot_title(key) not in self._plots:
+                    continue  # drawn once its plot is built
+                self._raw[key], self._smooth[key] = self._add_step_curves(key)
+            if self._set_data(self._raw[key], series):
+                self._smooth[key].setData(series.x, ema(series.y, weight))
         for key, series in self._epoch_series.items():
-            self._epoch_curves[key].setData(series.x, series.y)
+            if key not in self._epoch_curves:
+                if plot_title(key) not in self._plots:
+                    continue
+                self._epoch_curves[key] = self._add_epoch_curve(key)
+            self._set_data(self._epoch_curves[key], series)
         for key, series in self._eval_series.items():
-            self._eval_points[key].setData(series.x, series.y)
+            self._set_data(self._eval_points[key], series)
+        if self._following:
+            self._fit_views()
         self._dirty = False
-        cost_ms = 1000 * (time.perf_counter() - start + self.graphics.paint_seconds)
-        self._timer.setInterval(max(REDRAW_MS, round(cost_ms / MAX_DRAW_SHARE)))
+
+    def _set_data(self, line: pg.PlotDataItem, series: Series) -> bool:
+        """Give ``line`` the series' points if it has new ones; True when it did."""
+        if self._drawn.get(id(line)) == series.size:
+            return False
+        line.setData(series.x, series.y)
+        self._drawn[id(line)] = series.size
+        return True
+
+    def _pace(self) -> None:
+        """Space redraws so the last one (its CPU time up to the paint that showed it) costs at
+        most `MAX_DRAW_SHARE` of the time between two."""
+        start, painted = self._cycle_cpu, self.graphics.painted_cpu
+        if start is not None and painted > start:
+            cost_ms = 1000 * (painted - start)
+            self._timer.setInterval(min(REDRAW_MAX_MS, max(REDRAW_MS, round(cost_ms / MAX_DRAW_SHARE))))
+
+    def settle(self) -> None:
+        """Build every plot still waiting and draw all the data now (exports, tests)."""
+        while self._pending:
+            self._add_plot(self._pending.pop(0))
+        self._dirty = True
+        self.redraw()
+
+    @property
+    def following(self) -> bool:
+        """Whether the views follow the data (until the user pans or zooms; "A" follows again)."""
+        return self._following
+
+    def set_following(self, on: bool) -> None:
+        self._following = on
+        if on:
+            for plot in self._plots.values():
+                plot.vb.disableAutoRange()  # kgen's headroom fit, not pyqtgraph's exact one
+            self._refit = self._dirty = True
+            self.redraw()
+
+    def _fit_views(self) -> None:
+        """Steps (shared by every plot) and each plot's values, refitted only when the data
+        leave the view or shrink in it (`stable_range`)."""
+        if not self._plots:
+            return
+        everything = [*self._series.values(), *self._epoch_series.values(), *self._eval_series.values()]
+        drawn = [s for s in everything if s.size]
+        if not drawn:
+            return
+        first = next(iter(self._plots.values()))
+        view = None if self._refit else tuple(first.vb.viewRange()[0])
+        lo, hi = min(s.x[0] for s in drawn), max(s.x[-1] for s in drawn)
+        if hi <= self._total_steps:  # the whole run, fixed: the curves grow across it
+            steps = None if view == (0, self._total_steps) else (0, self._total_steps)
+        else:
+            steps = stable_range(view, lo, hi, 0.0, STEP_ROOM)
+        if steps is not None:
+            first.vb.setXRange(*steps, padding=0)  # the other plots are linked to it
+        log = self.log_scale.isChecked()
+        for title, plot in self._plots.items():
+            mine = [s for key, s in self._all_series() if plot_title(key) == title and s.size]
+            if log:
+                lows = [math.log10(s.lo_positive) for s in mine if s.lo_positive < math.inf]
+                highs = [math.log10(s.hi) for s in mine if s.hi > 0]
+            else:
+                lows = [s.lo for s in mine if math.isfinite(s.lo)]
+                highs = [s.hi for s in mine if math.isfinite(s.hi)]
+            if not lows or not highs:
+                continue
+            view = None if self._refit else tuple(plot.vb.viewRange()[1])
+            values = stable_range(view, min(lows), max(highs), VALUE_ROOM, VALUE_ROOM)
+            if values is not None:
+                plot.vb.setYRange(*values, padding=0)
+        self._refit = False
+
+    def _all_series(self) -> Iterable[tuple[str, Series]]:
+        for store in (self._series, self._epoch_series, self._eval_series):
+            yield from store.items()
+
+    def _request_plot(self, title: str) -> None:
+        if title not in self._plots and title not in self._pending:
+            self._pending.append(title)
+            self._build_timer.start()
+
+    def _build_next_plot(self) -> None:
+        """Build one waiting plot, and come back at the next event-loop turn for the others:
+        building a plot lays out the whole stack, tens of milliseconds each."""
+        if self._pending:
+            self._add_plot(self._pending.pop(0))
+            self._dirty = True
+            self._cycle_cpu = None  # the next paint pays for the new plot, not for a redraw
+        if self._pending:
+            self._build_timer.start()
 
     def set_log_scale(self, on: bool) -> None:
+        self._refit = self._dirty = True
         if self.log_scale.isChecked() != on:
             self.log_scale.setChecked(on)  # comes back here through the toggled signal
             return
@@ -317,6 +485,8 @@ class CurvesView(QWidget):
 
     def _on_smoothing_changed(self, value: int) -> None:
         self.smoothing_label.setText(f"{value / 100:.2f}")
+        for line in self._raw.values():
+            self._drawn.pop(id(line), None)  # the smoothed lines are drawn anew
         self._dirty = True
         self.redraw()
 
@@ -358,6 +528,18 @@ class CurvesView(QWidget):
         plot.showGrid(x=True, y=True, alpha=0.2)
         plot.setLabel("bottom", "step")
         plot.setLogMode(y=self.log_scale.isChecked())
+        for item in (plot.getAxis("left"), plot.getAxis("bottom"), plot.titleLabel):
+            # Painted from a pixmap until their text changes: axis text is most of a paint's cost.
+            item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        for name in ("left", "bottom"):
+            plot.getAxis(name).enableAutoSIPrefix(False)  # a prefix change would resize the plot
+        # A fixed width: tick labels of a new length then never shift the plot, which would move
+        # the linked step axes of every plot (and repaint them all); the plots also line up.
+        plot.getAxis("left").setWidth(AXIS_WIDTH)
+        if self._following:
+            plot.vb.disableAutoRange()  # `_fit_views` follows the data instead
+        plot.vb.sigRangeChangedManually.connect(lambda *_: self.set_following(False))  # the user pans or zooms
+        plot.autoBtn.clicked.connect(lambda: self.set_following(True))  # the plot's "A" button
         if self._plots:  # every plot scrolls and zooms along the first one's steps
             plot.setXLink(next(iter(self._plots.values())))
         line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", width=1, style=Qt.PenStyle.DashLine))
@@ -417,7 +599,7 @@ class CurvesView(QWidget):
 
     def export_png(self, path: str | os.PathLike) -> None:
         """The plots as they are drawn now, as a PNG picture."""
-        self.redraw()
+        self.settle()
         with atomic_path(path) as tmp:
             if not self.graphics.grab().save(str(tmp), "PNG"):
                 raise OSError(f"could not write {path}")

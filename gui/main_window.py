@@ -33,6 +33,7 @@ from gui.setup_panel import SetupPanel
 from kgen.controller import fresh_run_dir
 from kgen.data import TOYS
 from kgen.errors import KgenError
+from kgen.models import step_metrics
 
 STATUS_MS = 200  # the status bar shows the latest step at most this often
 CLOSE_TIMEOUT_S = 15.0  # closing waits this long for a stopped run to save itself
@@ -41,7 +42,8 @@ CLOSE_TIMEOUT_S = 15.0  # closing waits this long for a stopped run to save itse
 class MainWindow(QMainWindow):
     """Setup on the left; curves and tabs (sample grids, latent explorer) on the right; run controls and a status bar."""
 
-    def __init__(self, runs_root: str | os.PathLike = "runs"):
+    def __init__(self, runs_root: str | os.PathLike = "runs", controller=None):
+        """``controller``: what trains (default: a `kgen.training_process.ProcessController`)."""
         super().__init__()
         self.setWindowTitle("kgen studio")
         self.runs_root = runs_root
@@ -53,7 +55,7 @@ class MainWindow(QMainWindow):
         self._steps_total = 0
         self._epochs_total = 0
 
-        self.bridge = ControllerBridge(self)
+        self.bridge = ControllerBridge(self, controller)
         self.setup_panel = SetupPanel()
         self.curves = CurvesView()
         self.samples = SamplesView()
@@ -158,6 +160,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"cannot start: {err}")
             return
         self.curves.clear()
+        self.curves.expect(step_metrics(config.train.model))  # its plots, built while the run loads
         self.samples.clear()
         self._prepare_live_views(config)
         for label in (self.step_label, self.epoch_label, self.speed_label, self.remaining_label):
@@ -246,6 +249,7 @@ class MainWindow(QMainWindow):
 
     def _on_started(self, event: dict) -> None:
         self._steps_total = (event["steps_per_epoch"] or 0) * (event["epochs"] or 0)
+        self.curves.set_total_steps(self._steps_total)
         self._epochs_total = event["epochs"] or 0
         self.device_label.setText(event["device"])
         self._run_dir = event["run_dir"]
@@ -311,6 +315,7 @@ class MainWindow(QMainWindow):
 
     def _end_run(self) -> None:
         self._show_status()
+        self.samples.flush()
         self._clock.stop()
         self._update_elapsed()
         self.curves.redraw()
@@ -349,6 +354,7 @@ class MainWindow(QMainWindow):
         self.monitor.epoch.connect(self._on_epoch)
         self.monitor.epoch.connect(self.curves.add_epoch)
         self.monitor.samples.connect(self.samples.add_grid)
+        self.monitor.finished.connect(lambda *_: self.samples.flush())
         self.monitor.hparam.connect(self.curves.add_hparam)
         self.monitor.evaluated.connect(self.curves.add_eval)
         self.monitor.reset.connect(self._clear_followed_views)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -27,6 +27,9 @@ from kgen.sampling import save_png
 BUILTIN_CLASS_NAMES = {"digits": DIGIT_CLASSES, "mnist": DIGIT_CLASSES, "fashion-mnist": FASHION_CLASSES}
 TITLE_SIZE = "9pt"
 SHORT_NAME = 3  # class names up to this long go over the columns; longer ones get a key below
+# While grids come faster than this (a small dataset's epochs), the newest is shown this often:
+# every picture shown costs the interface thread, and the cores belong to training.
+PICTURE_MS = 1000
 
 
 def builtin_class_names(dataset: str) -> tuple[str, ...]:
@@ -74,13 +77,20 @@ class Packed:
 class SamplesView(QWidget):
     """Shows one epoch's sample grid (and reconstructions); every epoch's are kept, compressed.
 
-    New grids are shown while the slider is at its end ("following"); scrubbing back stays on
-    the chosen epoch until "Latest" (or dragging to the end) follows again.
+    New grids are shown while the slider is at its end ("following"), at most one every
+    `PICTURE_MS` (`flush` shows the newest at once); scrubbing back stays on the chosen epoch
+    until "Latest" (or dragging to the end) follows again.
     """
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self._grids: list[tuple[int, Packed]] = []
+        self._shown: int | None = None  # index of the grid on screen
+        self._late = False  # a newer grid waits for the throttle
+        self._throttle = QTimer(self)
+        self._throttle.setSingleShot(True)
+        self._throttle.setInterval(PICTURE_MS)
+        self._throttle.timeout.connect(self._on_throttle_end)
         self._reconstructions: dict[int, Packed] = {}
         self._class_names: tuple[str, ...] = ()
         self._conditional_rows = 0
@@ -143,10 +153,10 @@ class SamplesView(QWidget):
         return len(self._grids)
 
     def shown_epoch(self) -> int | None:
-        return self._grids[self.slider.value()][0] if self._grids else None
+        return self._grids[self._shown][0] if self._shown is not None else None
 
     def shown_picture(self) -> np.ndarray | None:
-        return self._grids[self.slider.value()][1].array() if self._grids else None
+        return self._grids[self._shown][1].array() if self._shown is not None else None
 
     @property
     def following(self) -> bool:
@@ -159,10 +169,25 @@ class SamplesView(QWidget):
         """Keep ``picture`` (uint8, (H, W) or (H, W, 3)); show it unless the user scrubbed back."""
         following = self.following
         self._grids.append((epoch, Packed(picture)))
+        self.slider.blockSignals(True)  # the slider moves at once; the picture may wait
         self.slider.setMaximum(len(self._grids) - 1)
         if following:
             self.slider.setValue(len(self._grids) - 1)
-        self._show(self.slider.value())
+        self.slider.blockSignals(False)
+        self._update_controls()
+        if not following:
+            return
+        if self._throttle.isActive():
+            self._late = True
+        else:
+            self._show(self.slider.value())
+            self._throttle.start()
+
+    def flush(self) -> None:
+        """Show the newest grid now if it waits for the throttle (a run that just ended)."""
+        if self._late:
+            self._throttle.stop()
+            self._on_throttle_end()
 
     def add_reconstructions(self, epoch: int, picture: np.ndarray) -> None:
         """Keep an epoch's reconstructions picture; it is shown with that epoch's grid."""
@@ -183,6 +208,8 @@ class SamplesView(QWidget):
 
     def clear(self) -> None:
         self._grids.clear()
+        self._shown, self._late = None, False
+        self._throttle.stop()
         self._reconstructions.clear()
         self.recon_epoch = None
         self.slider.setMaximum(0)
@@ -202,10 +229,17 @@ class SamplesView(QWidget):
 
     # Inside -----------------------------------------------------------------------------
 
+    def _on_throttle_end(self) -> None:
+        if self._late and self.following:
+            self._show(self.slider.value())
+            self._throttle.start()
+        self._late = False
+
     def _show(self, index: int) -> None:
         self._update_controls()
         if not 0 <= index < len(self._grids):
             return
+        self._shown = index
         epoch, packed = self._grids[index]
         picture = packed.array()
         resized = self.image.image is None or self.image.image.shape[:2] != picture.shape[:2]

@@ -139,7 +139,7 @@ class ControlCallback(keras.callbacks.Callback):
         self._durations: deque[float] = deque(maxlen=RATE_WINDOW)
 
     def on_train_begin(self, logs=None):
-        self.events.put({"type": "start", "device": device_name(), "run_dir": str(self.run.path),
+        self.events.put({"type": "start", "device": device_name(), "run_dir": str(self.run.path), "pid": os.getpid(),
                          "steps_per_epoch": self.params.get("steps"), "epochs": self.params.get("epochs")})
         self._honour_gate()  # a run started paused waits here, before its first batch
 
@@ -261,8 +261,7 @@ class TrainingController:
 
         The change is marked by an "hparam" event (step, name, old, new), also in events.jsonl.
         """
-        if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-            raise ConfigError(f"learning rate must be a positive number, got {lr!r}")
+        check_learning_rate(lr)
         self._submit(lambda: self._callback.set_learning_rate(float(lr)))
 
     def save_model(self, path: str | os.PathLike) -> None:
@@ -305,6 +304,12 @@ class TrainingController:
                 "run_dir": str(result.run.path), "epochs_done": result.epochs_done,
                 "test": dict(result.test), "seconds": result.seconds,
             })
+
+
+def check_learning_rate(lr: Any) -> None:
+    """Refuse a learning rate that is not a positive finite number (ConfigError)."""
+    if not (isinstance(lr, (int, float)) and not isinstance(lr, bool) and math.isfinite(lr) and lr > 0):
+        raise ConfigError(f"learning rate must be a positive number, got {lr!r}")
 
 
 def fresh_run_dir(config: RunConfig, root: str | os.PathLike = "runs") -> Path:

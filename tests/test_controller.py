@@ -1,4 +1,6 @@
-"""The training controller: one worker thread, events on a queue, pause / step / resume / stop."""
+"""The training controllers: a worker thread (`TrainingController`) and a child process
+(`ProcessController`, what the studio uses) keep one contract: events from start to finish,
+pause / step / resume / stop at batch boundaries, learning-rate changes and saves."""
 
 import subprocess
 import sys
@@ -12,6 +14,7 @@ from kgen.config import RunConfig, TrainConfig, VAEConfig
 from kgen.controller import Gate, TrainingController, fresh_run_dir
 from kgen.errors import ConfigError
 from kgen.runs import read_events
+from kgen.training_process import ProcessController
 
 
 def tiny_config(npz, epochs=3) -> RunConfig:
@@ -23,8 +26,18 @@ def steps(events) -> list[int]:
     return [e["step"] for e in events if e["type"] == "step"]
 
 
-def test_a_run_reports_start_steps_epochs_samples_and_end(npz, tmp_path):
-    controller = TrainingController()
+@pytest.fixture(params=["thread", "process"])
+def controller(request):
+    """Each contract test runs against both controllers; a run left going is stopped."""
+    made = TrainingController() if request.param == "thread" else ProcessController()
+    yield made
+    if made.is_running:
+        made.stop()
+        poll_until(made, ended)
+    assert made.join(30)
+
+
+def test_a_run_reports_start_steps_epochs_samples_and_end(controller, npz, tmp_path):
     controller.start(tiny_config(npz), tmp_path / "run")
     events = poll_until(controller, ended)
     assert controller.join(10)
@@ -46,8 +59,7 @@ def test_a_run_reports_start_steps_epochs_samples_and_end(npz, tmp_path):
     assert controller.poll() == []
 
 
-def test_pause_step_and_resume(npz, tmp_path):
-    controller = TrainingController()
+def test_pause_step_and_resume(controller, npz, tmp_path):
     controller.start(tiny_config(npz), tmp_path / "run", paused=True)
     events = poll_until(controller, lambda ev: any(e["type"] == "start" for e in ev))
     time.sleep(1.0)
@@ -64,8 +76,7 @@ def test_pause_step_and_resume(npz, tmp_path):
     assert steps(events) == list(range(1, 13)) and events[-1]["status"] == "finished"
 
 
-def test_stop_ends_early_with_a_consistent_run(npz, tmp_path):
-    controller = TrainingController()
+def test_stop_ends_early_with_a_consistent_run(controller, npz, tmp_path):
     controller.start(tiny_config(npz, epochs=500), tmp_path / "run")
     events = poll_until(controller, lambda ev: len(steps(ev)) >= 3)
     controller.stop()
@@ -80,8 +91,7 @@ def test_stop_ends_early_with_a_consistent_run(npz, tmp_path):
     assert next(e for e in logged if e["type"] == "end")["status"] == "stopped"
 
 
-def test_stop_while_paused_does_not_hang(npz, tmp_path):
-    controller = TrainingController()
+def test_stop_while_paused_does_not_hang(controller, npz, tmp_path):
     controller.start(tiny_config(npz, epochs=500), tmp_path / "run")
     poll_until(controller, lambda ev: len(steps(ev)) >= 1)
     controller.pause()
@@ -91,8 +101,7 @@ def test_stop_while_paused_does_not_hang(npz, tmp_path):
     assert events[-1]["status"] == "stopped"
 
 
-def test_errors_come_back_as_one_line(tmp_path):
-    controller = TrainingController()
+def test_errors_come_back_as_one_line(controller, tmp_path):
     controller.start(tiny_config(tmp_path / "missing.npz"), tmp_path / "run")
     events = poll_until(controller, ended)
     assert events[-1]["type"] == "error" and "missing.npz" in events[-1]["message"]
@@ -100,15 +109,10 @@ def test_errors_come_back_as_one_line(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-def test_one_run_at_a_time(npz, tmp_path):
-    controller = TrainingController()
+def test_one_run_at_a_time(controller, npz, tmp_path):
     controller.start(tiny_config(npz, epochs=500), tmp_path / "a", paused=True)
-    try:
-        with pytest.raises(RuntimeError, match="already going"):
-            controller.start(tiny_config(npz), tmp_path / "b")
-    finally:
-        controller.stop()
-        poll_until(controller, ended)
+    with pytest.raises(RuntimeError, match="already going"):
+        controller.start(tiny_config(npz), tmp_path / "b")
 
 
 def test_gate_step_while_running_pauses_after_the_current_batch():
@@ -131,17 +135,16 @@ def test_fresh_run_dir_never_reuses_a_name(tmp_path):
 
 def test_controller_never_imports_qt():
     script = (
-        "import sys, kgen.controller\n"
+        "import sys, kgen.controller, kgen.training_process\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'shiboken6')]\n"
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
 
 
-def test_learning_rate_changes_at_a_batch_boundary_with_a_marker(npz, tmp_path):
+def test_learning_rate_changes_at_a_batch_boundary_with_a_marker(controller, npz, tmp_path):
     from kgen.runs import load_model_file
 
-    controller = TrainingController()
     controller.start(tiny_config(npz, epochs=2), tmp_path / "run", paused=True)
     poll_until(controller, lambda ev: any(e["type"] == "start" for e in ev))
     controller.step()
@@ -161,10 +164,9 @@ def test_learning_rate_changes_at_a_batch_boundary_with_a_marker(npz, tmp_path):
     assert float(model.optimizer.learning_rate) == pytest.approx(1e-5)
 
 
-def test_save_model_while_paused_writes_a_loadable_file(npz, tmp_path):
+def test_save_model_while_paused_writes_a_loadable_file(controller, npz, tmp_path):
     from kgen.runs import load_model_file
 
-    controller = TrainingController()
     controller.start(tiny_config(npz, epochs=500), tmp_path / "run", paused=True)
     poll_until(controller, lambda ev: any(e["type"] == "start" for e in ev))
     controller.save_model(tmp_path / "now.keras")

@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pyqtgraph")
 
-from PySide6.QtCore import QPointF  # noqa: E402
+from PySide6.QtCore import QPointF, QTimer  # noqa: E402
 
 from gui.curves import HOVER_HINT, CurvesView, ema, plot_title  # noqa: E402
 
@@ -53,7 +53,7 @@ def feed_vae(view, steps=40, steps_per_epoch=10):
         if (i + 1) % steps_per_epoch == 0:
             view.add_event({"type": "epoch", "epoch": (i + 1) // steps_per_epoch,
                             "metrics": {"loss": 50.5, "val_loss": 51.0, "kl": 5.5, "val_kl": 5.2}})
-    view.redraw()
+    view.settle()
     return values
 
 
@@ -77,6 +77,7 @@ def test_curves_hold_the_events_values_smoothed_and_per_epoch(view):
 def test_gan_metrics_are_grouped_by_quantity(view):
     view.add_step({"step": 1, "metrics": {"d_loss": 1.3, "g_loss": 0.7, "d_real": 0.6, "d_fake": 0.4,
                                           "d_grad_norm": 2.0, "g_grad_norm": 1.0, "accuracy": 0.5}})
+    view.settle()
     assert list(view._plots) == ["GAN losses", "discriminator output D(x), D(G(z))", "gradient norm", "accuracy"]
     title = view._plots["GAN losses"].titleLabel.text  # the title names each metric in its colour
     assert "GAN losses: " in title and "d_loss</span>" in title and "g_loss</span>" in title
@@ -87,7 +88,7 @@ def test_test_scores_markers_hover_and_log_scale(qtbot, view):
     feed_vae(view)
     view.add_event({"type": "hparam", "step": 25, "name": "lr", "old": 0.002, "new": 0.0005})
     view.add_event({"type": "eval", "split": "test", "metrics": {"elbo": -50.2, "kl": 5.4}})
-    view.redraw()
+    view.settle()
     assert view.markers() == [(25, "lr 0.002 → 0.0005")]
     lines = [item for item in view._plots["KL"].items if getattr(item, "label", None) is not None
              and item.label.toPlainText() == "lr 0.002 → 0.0005"]
@@ -95,6 +96,7 @@ def test_test_scores_markers_hover_and_log_scale(qtbot, view):
     assert view.evaluations == {"elbo": -50.2, "kl": 5.4} and "elbo -50.2" in view.eval_label.text()
     assert view._eval_points["kl"].getOriginalDataset()[1].tolist() == [5.4]  # a star on the KL plot
     view.add_step({"step": 41, "metrics": {"loss": 1.0}})  # a plot made after the marker gets it too
+    view.settle()
     view.show()
     qtbot.waitExposed(view)
     qtbot.wait(50)  # the plots take their places
@@ -152,14 +154,18 @@ def test_one_hundred_thousand_steps_stay_fluid(view):
     for i in range(n):
         view.add_step({"step": i + 1, "metrics": {"loss": metrics["loss"][i], "kl": metrics["kl"][i]}})
     feed = time.perf_counter() - start
+    view.settle()  # the plots are built
     timings = []
     for _ in range(3):
+        view._drawn.clear()  # every line takes all its data again
         view._dirty = True
         start = time.perf_counter()
         view.redraw()
         view.graphics.grab()  # paints every plot, as the screen would
         timings.append(time.perf_counter() - start)
+    view.set_following(False)  # as when the user zooms
     view._plots["loss"].setXRange(40_000, 41_000, padding=0)  # zoomed in: clipped to the view
+    view._drawn.clear()
     view._dirty = True
     start = time.perf_counter()
     view.redraw()
@@ -169,3 +175,62 @@ def test_one_hundred_thousand_steps_stay_fluid(view):
           f"(zoomed {zoomed * 1000:.0f} ms)")
     assert view.data("loss")[0].size == n
     assert min(timings) < 1.0 and zoomed < 1.0  # generous for a loaded 2-core machine; typical is far less
+
+
+def test_stable_range_keeps_the_view_until_the_data_leave_or_shrink_in_it():
+    from gui.curves import stable_range
+
+    assert stable_range(None, 0.0, 10.0, 0.1, 0.1) == pytest.approx((-1.0, 11.0))
+    assert stable_range((-1.0, 11.0), 1.0, 9.0, 0.1, 0.1) is None  # inside, fills 2/3: kept
+    assert stable_range((-1.0, 11.0), 0.0, 12.0, 0.1, 0.1) == pytest.approx((-1.2, 13.2))  # left it
+    assert stable_range((-1.0, 11.0), 4.0, 5.0, 0.1, 0.1) == pytest.approx((3.9, 5.1))  # a sliver: zoom in
+    assert stable_range(None, 3.0, 3.0, 0.1, 0.1) is not None  # one value still gets a range
+    assert stable_range((0.0, 1.0), float("nan"), 1.0, 0.1, 0.1) is None
+    # A growing step axis changes about log(n) times, not at every redraw.
+    view, changes = None, 0
+    for hi in range(2, 10_001):
+        new = stable_range(view, 1.0, float(hi), 0.0, 1.0)
+        if new is not None:
+            view, changes = new, changes + 1
+    assert changes <= 15
+
+
+def test_views_follow_the_run_and_stop_following_when_the_user_zooms(qtbot, view):
+    view.set_total_steps(400)
+    rng = np.random.default_rng(0)
+    y_changes = []
+    for step in range(1, 201):
+        view.add_step({"step": step, "metrics": {"loss": 50 / np.sqrt(step) + rng.random()}})
+        if step == 1:
+            view.settle()
+            view._plots["loss"].vb.sigYRangeChanged.connect(lambda *_: y_changes.append(view._last_step))
+        view._dirty = True
+        view.redraw()
+    x_range, y_range = view._plots["loss"].vb.viewRange()
+    assert x_range == pytest.approx([0, 400])  # the whole run, from its first step
+    _, losses = view.data("loss")
+    assert y_range[0] < losses.min() and losses.max() < y_range[1]
+    assert len(y_changes) <= 12, y_changes  # a falling, noisy loss: a few refits, not 200
+    view._plots["loss"].vb.sigRangeChangedManually.emit([True, True])  # the user pans
+    assert not view.following
+    view._plots["loss"].setYRange(5, 6, padding=0)
+    view.add_step({"step": 201, "metrics": {"loss": 100.0}})
+    view._dirty = True
+    view.redraw()
+    assert view._plots["loss"].vb.viewRange()[1] == pytest.approx([5, 6])  # left where the user put it
+    view.set_following(True)  # the plot's "A" button
+    assert view._plots["loss"].vb.viewRange()[1][1] > 100.0
+
+
+def test_expected_plots_are_built_one_per_event_loop_turn(qtbot, view):
+    view.expect(["d_loss", "g_loss", "d_real", "d_fake", "d_grad_norm", "g_grad_norm"])
+    assert view._plots == {}  # nothing built yet: the caller's turn stays short
+    built = []
+    probe = QTimer()  # fires once every event-loop turn
+    probe.setInterval(0)
+    probe.timeout.connect(lambda: built.append(len(view._plots)))
+    probe.start()
+    qtbot.waitUntil(lambda: len(view._plots) == 3, timeout=5000)
+    probe.stop()
+    assert list(view._plots) == ["GAN losses", "discriminator output D(x), D(G(z))", "gradient norm"]
+    assert all(b - a <= 1 for a, b in zip(built, built[1:], strict=False)), built  # never two in one turn

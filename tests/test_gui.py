@@ -169,7 +169,7 @@ def test_curves_buffers_grow_and_gan_metrics_get_their_own_plots(qtbot):
     qtbot.addWidget(view)
     for step in range(1, 3001):
         view.add_step({"step": step, "metrics": {"d_loss": 1.0, "g_loss": 2.0, "d_real": 0.6, "d_fake": 0.4}})
-    view.redraw()
+    view.settle()
     steps, values = view.data("g_loss")
     assert steps.size == 3000 and steps[-1] == 3000 and (values == 2.0).all()
     assert len(view._plots) == 2
@@ -177,18 +177,21 @@ def test_curves_buffers_grow_and_gan_metrics_get_their_own_plots(qtbot):
     assert view.keys() == []
 
 
-def test_samples_slider_scrubs_back_and_follows_new_grids(qtbot):
+def test_samples_throttle_never_pulls_a_scrubbing_user_to_the_latest_grid(qtbot, monkeypatch):
+    monkeypatch.setattr("gui.samples.PICTURE_MS", 200)
     view = SamplesView()
     qtbot.addWidget(view)
-    for epoch in (1, 2):
+    for epoch in (1, 2):  # the second waits for the throttle
         view.add_grid(epoch, np.full((10, 10), epoch * 50, np.uint8))
-    view.slider.setValue(0)
+    view.slider.setValue(0)  # the user scrubs back before it ends
     assert view.label.text() == "epoch 1" and view.image.image[0, 0] == 50
     view.add_grid(3, np.full((10, 10, 3), 150, np.uint8))
-    assert view.shown_epoch() == 1  # the user scrubbed back: stay there
-    view.slider.setValue(view.slider.maximum())
+    qtbot.wait(400)  # the throttle ends: nothing moves, the user is not following
+    assert view.shown_epoch() == 1 and view.label.text() == "epoch 1"
+    view.slider.setValue(view.slider.maximum())  # follows again, at once
+    assert view.shown_epoch() == 3 and view.image.image.shape == (10, 10, 3)
     view.add_grid(4, np.zeros((10, 10), np.uint8))
-    assert view.shown_epoch() == 4 and view.label.text() == "epoch 4"
+    qtbot.waitUntil(lambda: view.shown_epoch() == 4 and view.label.text() == "epoch 4", timeout=2000)
 
 
 def test_app_main_opens_and_closes(qtbot):

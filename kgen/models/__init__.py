@@ -16,7 +16,16 @@ from kgen.models.gan import CGAN, GAN
 from kgen.models.vae import CVAE, VAE
 from kgen.nets import build_encoder_decoder
 
-__all__ = ["AE", "CGAN", "CVAE", "GAN", "VAE", "EncoderDecoder", "build_model"]
+__all__ = ["AE", "CGAN", "CVAE", "GAN", "VAE", "EncoderDecoder", "build_model", "step_metrics"]
+
+MODEL_CLASSES: dict[str, type[keras.Model]] = {"ae": AE, "vae": VAE, "cvae": CVAE, "gan": GAN, "dcgan": GAN,
+                                               "cgan": CGAN}
+
+
+def step_metrics(kind: str) -> tuple[str, ...]:
+    """The metrics a model of ``kind`` reports at every training step (what its curves show)."""
+    model_class = MODEL_CLASSES[kind]
+    return model_class.metric_names if issubclass(model_class, GAN) else model_class.loss_names
 
 
 def build_model(config: RunConfig, image_shape: Sequence[int], num_classes: int = 0) -> keras.Model:
