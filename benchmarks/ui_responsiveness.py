@@ -135,14 +135,16 @@ def main() -> None:
     print(f"{args.arch} {args.model} on {args.dataset}, batch {args.batch_size}, {args.epochs} epochs, "
           f"{args.repeats} alternating repeats; training images/s, CLI alone (median): {cli:,.0f}")
     print()
-    print("| the window trains in | longest tick gap | p99 gap | median gap | GUI images/s (median) | GUI / CLI |")
-    print("|---|---|---|---|---|---|")
+    print("| the window trains in | longest tick gap | p99 gap | median gap | GUI images/s (median) | GUI / CLI "
+          "(ratio of medians) | GUI / CLI (median of each repeat's ratio) |")
+    print("|---|---|---|---|---|---|---|")
     for worker in workers:
         all_gaps = np.concatenate(gaps[worker])
         gui = statistics.median(speeds[worker])
+        paired = statistics.median(g / c for g, c in zip(speeds[worker], speeds["cli"], strict=True))
         print(f"| a {worker} | {all_gaps.max():.1f} ms | {np.percentile(all_gaps, 99):.1f} ms | "
-              f"{np.median(all_gaps):.1f} ms | {gui:,.0f} | {gui / cli:.3f} |")
-    print("| targets | < 100 ms | < 50 ms | | | >= 0.9 |")
+              f"{np.median(all_gaps):.1f} ms | {gui:,.0f} | {gui / cli:.3f} | {paired:.3f} |")
+    print("| targets | < 100 ms | < 50 ms | | | >= 0.9 | >= 0.9 |")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import math
 import os
-import time
 from collections.abc import Iterable
 
 import numpy as np
@@ -36,15 +35,14 @@ from PySide6.QtWidgets import (
 )
 from scipy.signal import lfilter
 
+from gui.pacing import Pacer
 from kgen.errors import KgenError
 from kgen.runs import atomic_path
 
 REDRAW_MS = 100  # curves are redrawn at most this often, however fast steps arrive
-# ... and less often when drawing is slow: a redraw (handing the lines their data, the scene's
-# update and the paint: the interface thread's CPU time from the redraw to the end of its paint)
-# may take at most this share of the time, so watching leaves the cores to training (a small
-# model's steps slow down by about as much as the interface works); but the curves are redrawn
-# at least every REDRAW_MAX_MS.
+# ... and less often when drawing is slow: redrawing (the lines' data, the scene and the paint)
+# may take at most this share of the interface thread's time (`gui.pacing.Pacer`); but the
+# curves are redrawn at least every REDRAW_MAX_MS.
 MAX_DRAW_SHARE = 0.04
 REDRAW_MAX_MS = 2000
 # A followed view keeps its range while the data stay inside and fill at least FILL of it; a new
@@ -155,22 +153,12 @@ class Series:
         return float(self.x[i]), float(self.y[i])
 
 
-class TimedGraphics(pg.GraphicsLayoutWidget):
-    """A pyqtgraph layout that remembers when its last paint ended, in its thread's CPU time."""
-
-    painted_cpu = 0.0
-
-    def paintEvent(self, event) -> None:  # noqa: N802 (Qt's name)
-        super().paintEvent(event)
-        self.painted_cpu = time.thread_time()
-
-
 class CurvesView(QWidget):
     """Live curves fed event by event (`add_event`); plots appear as their first metric arrives."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.graphics = TimedGraphics()
+        self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground("w")
         self.smoothing = QSlider(Qt.Orientation.Horizontal)
         self.smoothing.setRange(0, 99)
@@ -221,7 +209,6 @@ class CurvesView(QWidget):
         self._colors: dict[str, str] = {}  # metric (without val_) -> its colour on its plot
         self._last_step = 0
         self._drawn: dict[int, int] = {}  # id of a line -> how many points it was last given
-        self._cycle_cpu: float | None = None  # thread CPU time when the last redraw began
         self._total_steps = 0  # the run's last step, when known: the step axis need not go further
         self._dirty = False
         self._following = True  # the views follow the data; off once the user pans or zooms
@@ -231,10 +218,7 @@ class CurvesView(QWidget):
         self._build_timer.setSingleShot(True)
         self._build_timer.setInterval(0)
         self._build_timer.timeout.connect(self._build_next_plot)
-        self._timer = QTimer(self)
-        self._timer.setInterval(REDRAW_MS)
-        self._timer.timeout.connect(self.redraw)
-        self._timer.start()
+        self._pacer = Pacer(self.redraw, min_ms=REDRAW_MS, max_ms=REDRAW_MAX_MS, share=MAX_DRAW_SHARE, parent=self)
         self.smoothing.valueChanged.connect(self._on_smoothing_changed)
         self.log_scale.toggled.connect(self.set_log_scale)
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
@@ -302,7 +286,7 @@ class CurvesView(QWidget):
         for key, value in event["metrics"].items():
             self._series[key].append(step, value)
         self._last_step = max(self._last_step, step)
-        self._dirty = True
+        self._changed()
 
     def add_epoch(self, event: dict) -> None:
         """Record an epoch's metrics at the step the epoch ended on (its epoch number before any step)."""
@@ -312,7 +296,7 @@ class CurvesView(QWidget):
             self._request_plot(plot_title(key))
         for key, value in event["metrics"].items():
             self._epoch_series[key].append(x, value)
-        self._dirty = True
+        self._changed()
 
     def add_eval(self, event: dict) -> None:
         """Show test scores as they come: listed above the plots, and a star on a matching plot."""
@@ -325,7 +309,7 @@ class CurvesView(QWidget):
                         pen=None, symbol="star", symbolSize=14, symbolBrush=color, symbolPen=color, name=f"{key} (test)")
                     self._eval_series[key] = Series(16)
                 self._eval_series[key].append(self._last_step, value)
-        self._dirty = True
+        self._changed()
         split = event.get("split", "test")
         shown = " · ".join(f"{k} {v:.5g}" for k, v in self.evaluations.items())
         self.eval_label.setText(f"<b>{split}</b>: {shown}")
@@ -347,6 +331,7 @@ class CurvesView(QWidget):
         self._markers.clear()
         self._drawn.clear()
         self._pending.clear()
+        self._pacer.cancel()
         self._build_timer.stop()
         self._last_step = self._total_steps = 0
         self.eval_label.hide()
@@ -360,8 +345,6 @@ class CurvesView(QWidget):
         """Hand the lines their data (those whose plot is built) and follow it with the views."""
         if not self._dirty:
             return
-        self._pace()
-        self._cycle_cpu = time.thread_time()
         weight = self.smoothing_weight
         for key, series in self._series.items():
             if key not in self._raw:
@@ -389,14 +372,6 @@ class CurvesView(QWidget):
         line.setData(series.x, series.y)
         self._drawn[id(line)] = series.size
         return True
-
-    def _pace(self) -> None:
-        """Space redraws so the last one (its CPU time up to the paint that showed it) costs at
-        most `MAX_DRAW_SHARE` of the time between two."""
-        start, painted = self._cycle_cpu, self.graphics.painted_cpu
-        if start is not None and painted > start:
-            cost_ms = 1000 * (painted - start)
-            self._timer.setInterval(min(REDRAW_MAX_MS, max(REDRAW_MS, round(cost_ms / MAX_DRAW_SHARE))))
 
     def settle(self) -> None:
         """Build every plot still waiting and draw all the data now (exports, tests)."""
@@ -457,6 +432,11 @@ class CurvesView(QWidget):
         for store in (self._series, self._epoch_series, self._eval_series):
             yield from store.items()
 
+    def _changed(self) -> None:
+        """There is something new to draw: the pacer redraws now or when its pause is over."""
+        self._dirty = True
+        self._pacer.request()
+
     def _request_plot(self, title: str) -> None:
         if title not in self._plots and title not in self._pending:
             self._pending.append(title)
@@ -467,18 +447,18 @@ class CurvesView(QWidget):
         building a plot lays out the whole stack, tens of milliseconds each."""
         if self._pending:
             self._add_plot(self._pending.pop(0))
-            self._dirty = True
-            self._cycle_cpu = None  # the next paint pays for the new plot, not for a redraw
+            self._changed()
         if self._pending:
             self._build_timer.start()
 
     def set_log_scale(self, on: bool) -> None:
-        self._refit = self._dirty = True
         if self.log_scale.isChecked() != on:
             self.log_scale.setChecked(on)  # comes back here through the toggled signal
             return
         for plot in self._plots.values():
             plot.setLogMode(y=on)
+        self._refit = True
+        self._changed()
 
     def set_smoothing(self, weight: float) -> None:
         self.smoothing.setValue(round(weight * 100))

@@ -315,7 +315,8 @@ class MainWindow(QMainWindow):
 
     def _end_run(self) -> None:
         self._show_status()
-        self.samples.flush()
+        self.samples.flush()  # the last pictures, if they wait for their pacers
+        self.playground.flush()
         self._clock.stop()
         self._update_elapsed()
         self.curves.redraw()

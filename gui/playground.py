@@ -13,12 +13,19 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from gui.pacing import Pacer
+
 REAL_COLOUR, FAKE_COLOUR, ARROW_COLOUR = "#1a9641", "#7b3294", "#303030"
 # D(x) from 0 (sure it is generated: pale purple) through 0.5 (undecided: white) to 1 (pale green).
 HEAT_MAP = pg.ColorMap([0.0, 0.5, 1.0], ["#d8bfe6", "#ffffff", "#bfe3b4"])
 ARROW_LENGTH = 0.08  # the longest arrows (95th percentile) reach this share of the box's width
 HEAD = 0.3  # arrowhead barbs, as a share of the arrow's length
 HEAD_ANGLE = np.deg2rad(25)
+# Snapshots come several times a second: the newest is drawn at most every SNAPSHOT_MS, taking
+# at most SNAPSHOT_SHARE of the interface thread's time (`gui.pacing.Pacer`).
+SNAPSHOT_MS = 100
+SNAPSHOT_SHARE = 0.04
+SNAPSHOT_MAX_MS = 1000
 ARROW_KINDS = {  # combo box text -> (snapshot key, legend text)
     "generator gradient": ("descent", "−∇ generator loss (scaled)"),
     "movement": ("moves", "movement since last snapshot (scaled)"),
@@ -56,6 +63,8 @@ class PlaygroundView(QWidget):
         self.received = 0
         self._real_shown: np.ndarray | None = None
         self._box: tuple[float, ...] | None = None
+        self._pacer = Pacer(self._redraw, min_ms=SNAPSHOT_MS, max_ms=SNAPSHOT_MAX_MS, share=SNAPSHOT_SHARE,
+                            parent=self)
 
         self.plot = pg.PlotWidget(background="w")
         item = self.plot.getPlotItem()
@@ -101,12 +110,18 @@ class PlaygroundView(QWidget):
         layout.addWidget(self.status)
 
     def add_snapshot(self, event: dict) -> None:
-        """Show a playground event (see `kgen.playground.PlaygroundProbe`)."""
+        """Show a playground event (see `kgen.playground.PlaygroundProbe`): at once, or the newest
+        when the pacer's pause is over."""
         self.snapshot = event
         self.received += 1
-        self._redraw()
+        self._pacer.request()
+
+    def flush(self) -> None:
+        """Draw the newest snapshot now if it waits (a run that ended, a step taken by hand)."""
+        self._pacer.flush()
 
     def clear(self) -> None:
+        self._pacer.cancel()
         self.snapshot, self.received, self._real_shown, self._box = None, 0, None, None
         for item in (self.real, self.fake, self.arrows):
             item.setData([], [])

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -21,15 +21,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui.pacing import Pacer
 from kgen.data import DIGIT_CLASSES, FASHION_CLASSES
 from kgen.sampling import save_png
 
 BUILTIN_CLASS_NAMES = {"digits": DIGIT_CLASSES, "mnist": DIGIT_CLASSES, "fashion-mnist": FASHION_CLASSES}
 TITLE_SIZE = "9pt"
 SHORT_NAME = 3  # class names up to this long go over the columns; longer ones get a key below
-# While grids come faster than this (a small dataset's epochs), the newest is shown this often:
-# every picture shown costs the interface thread, and the cores belong to training.
-PICTURE_MS = 1000
+# While grids come faster than the window can afford to show them (a small dataset's epochs),
+# the newest is shown, at most every PICTURE_MS and taking at most PICTURE_SHARE of the
+# interface thread's time (`gui.pacing.Pacer`), but at least every PICTURE_MAX_MS.
+PICTURE_MS = 250
+PICTURE_SHARE = 0.02
+PICTURE_MAX_MS = 2000
 
 
 def builtin_class_names(dataset: str) -> tuple[str, ...]:
@@ -77,20 +81,17 @@ class Packed:
 class SamplesView(QWidget):
     """Shows one epoch's sample grid (and reconstructions); every epoch's are kept, compressed.
 
-    New grids are shown while the slider is at its end ("following"), at most one every
-    `PICTURE_MS` (`flush` shows the newest at once); scrubbing back stays on the chosen epoch
-    until "Latest" (or dragging to the end) follows again.
+    New grids are shown while the slider is at its end ("following"), paced (`PICTURE_MS`;
+    `flush` shows the newest at once); scrubbing back stays on the chosen epoch until "Latest"
+    (or dragging to the end) follows again.
     """
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self._grids: list[tuple[int, Packed]] = []
         self._shown: int | None = None  # index of the grid on screen
-        self._late = False  # a newer grid waits for the throttle
-        self._throttle = QTimer(self)
-        self._throttle.setSingleShot(True)
-        self._throttle.setInterval(PICTURE_MS)
-        self._throttle.timeout.connect(self._on_throttle_end)
+        self._pacer = Pacer(self._show_latest, min_ms=PICTURE_MS, max_ms=PICTURE_MAX_MS, share=PICTURE_SHARE,
+                            parent=self)
         self._reconstructions: dict[int, Packed] = {}
         self._class_names: tuple[str, ...] = ()
         self._conditional_rows = 0
@@ -175,19 +176,12 @@ class SamplesView(QWidget):
             self.slider.setValue(len(self._grids) - 1)
         self.slider.blockSignals(False)
         self._update_controls()
-        if not following:
-            return
-        if self._throttle.isActive():
-            self._late = True
-        else:
-            self._show(self.slider.value())
-            self._throttle.start()
+        if following:
+            self._pacer.request()
 
     def flush(self) -> None:
-        """Show the newest grid now if it waits for the throttle (a run that just ended)."""
-        if self._late:
-            self._throttle.stop()
-            self._on_throttle_end()
+        """Show the newest grid now if it waits for the pacer (a run that just ended)."""
+        self._pacer.flush()
 
     def add_reconstructions(self, epoch: int, picture: np.ndarray) -> None:
         """Keep an epoch's reconstructions picture; it is shown with that epoch's grid."""
@@ -208,8 +202,8 @@ class SamplesView(QWidget):
 
     def clear(self) -> None:
         self._grids.clear()
-        self._shown, self._late = None, False
-        self._throttle.stop()
+        self._shown = None
+        self._pacer.cancel()
         self._reconstructions.clear()
         self.recon_epoch = None
         self.slider.setMaximum(0)
@@ -229,11 +223,9 @@ class SamplesView(QWidget):
 
     # Inside -----------------------------------------------------------------------------
 
-    def _on_throttle_end(self) -> None:
-        if self._late and self.following:
+    def _show_latest(self) -> None:
+        if self.following:  # the user may have scrubbed back while the grid waited
             self._show(self.slider.value())
-            self._throttle.start()
-        self._late = False
 
     def _show(self, index: int) -> None:
         self._update_controls()

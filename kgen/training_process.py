@@ -30,6 +30,9 @@ from kgen.controller import check_learning_rate, fresh_run_dir
 from kgen.errors import one_line
 
 FORWARD_S = 0.02  # the child forwards its events at least this often while they come
+# The child trains at a lower priority, so the window (or anything else the user does) gets a
+# core the moment it needs one; with nothing else running, training goes as fast as ever.
+NICENESS = 10
 COMMANDS = ("pause", "resume", "step", "stop", "set_learning_rate", "save_model")
 _context = multiprocessing.get_context("spawn")  # never fork a process that holds TF or Qt threads
 
@@ -258,7 +261,7 @@ def died_message(exitcode: int | None) -> str:
 def serve(conn: Connection) -> None:
     """The child: load TensorFlow, take one run, train it while forwarding events and commands."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal is for the app to handle
-    os.nice(int(os.environ.get("KGEN_NICE", "10")))
+    os.nice(NICENESS)  # before TensorFlow starts its threads, which inherit it
     try:
         from kgen.controller import TrainingController
 
