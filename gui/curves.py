@@ -13,6 +13,7 @@ built one per event-loop turn (`expect` builds a model's plots before its first 
 from __future__ import annotations
 
 import csv
+import functools
 import math
 import os
 from collections.abc import Iterable
@@ -84,6 +85,7 @@ def stable_range(view: tuple[float, float] | None, lo: float, hi: float, below: 
     return lo - below * span, hi + above * span
 
 
+@functools.cache
 def plot_title(key: str) -> str:
     """The plot a metric is drawn on: its group's title, or its own name."""
     base = key.removeprefix("val_")
@@ -210,15 +212,17 @@ class CurvesView(QWidget):
         self._last_step = 0
         self._drawn: dict[int, int] = {}  # id of a line -> how many points it was last given
         self._total_steps = 0  # the run's last step, when known: the step axis need not go further
-        self._dirty = False
+        self._stale: set[str] = set()  # titles of plots with something new to draw
+        self._last_drawn: str | None = None  # the plot drawn last (plots take turns)
         self._following = True  # the views follow the data; off once the user pans or zooms
-        self._refit = False  # fit the views afresh at the next redraw
+        self._refit_steps = False  # fit the step axis afresh at the next drawing
+        self._refit_values: set[str] = set()  # ... and these plots' value axes
         self._pending: list[str] = []  # titles of plots still to build, one per event-loop turn
         self._build_timer = QTimer(self)
         self._build_timer.setSingleShot(True)
         self._build_timer.setInterval(0)
         self._build_timer.timeout.connect(self._build_next_plot)
-        self._pacer = Pacer(self.redraw, min_ms=REDRAW_MS, max_ms=REDRAW_MAX_MS, share=MAX_DRAW_SHARE, parent=self)
+        self._pacer = Pacer(self._draw_next, min_ms=REDRAW_MS, max_ms=REDRAW_MAX_MS, share=MAX_DRAW_SHARE, parent=self)
         self.smoothing.valueChanged.connect(self._on_smoothing_changed)
         self.log_scale.toggled.connect(self.set_log_scale)
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
@@ -286,7 +290,7 @@ class CurvesView(QWidget):
         for key, value in event["metrics"].items():
             self._series[key].append(step, value)
         self._last_step = max(self._last_step, step)
-        self._changed()
+        self._changed(map(plot_title, event["metrics"]))
 
     def add_epoch(self, event: dict) -> None:
         """Record an epoch's metrics at the step the epoch ended on (its epoch number before any step)."""
@@ -296,7 +300,7 @@ class CurvesView(QWidget):
             self._request_plot(plot_title(key))
         for key, value in event["metrics"].items():
             self._epoch_series[key].append(x, value)
-        self._changed()
+        self._changed(map(plot_title, event["metrics"]))
 
     def add_eval(self, event: dict) -> None:
         """Show test scores as they come: listed above the plots, and a star on a matching plot."""
@@ -309,7 +313,7 @@ class CurvesView(QWidget):
                         pen=None, symbol="star", symbolSize=14, symbolBrush=color, symbolPen=color, name=f"{key} (test)")
                     self._eval_series[key] = Series(16)
                 self._eval_series[key].append(self._last_step, value)
-        self._changed()
+        self._changed(map(plot_title, event.get("metrics", {})))
         split = event.get("split", "test")
         shown = " · ".join(f"{k} {v:.5g}" for k, v in self.evaluations.items())
         self.eval_label.setText(f"<b>{split}</b>: {shown}")
@@ -336,34 +340,56 @@ class CurvesView(QWidget):
         self._last_step = self._total_steps = 0
         self.eval_label.hide()
         self.hover_label.setText(HOVER_HINT)
-        self._dirty = False
+        self._stale.clear()
+        self._last_drawn = None
         self._following = True
 
     # Drawing ---------------------------------------------------------------------------------
 
     def redraw(self) -> None:
-        """Hand the lines their data (those whose plot is built) and follow it with the views."""
-        if not self._dirty:
-            return
+        """Draw every plot with something new now (a run's end, exports, tests)."""
+        while self._draw_next():
+            pass
+
+    def _draw_next(self) -> bool:
+        """Draw the next plot with something new (plots take turns; one a call keeps each paint
+        small, and the pacer comes back soon for the others); False when none is left."""
+        order = list(self._plots)
+        if self._last_drawn in order:
+            start = order.index(self._last_drawn) + 1
+            order = order[start:] + order[:start]
+        title = next((t for t in order if t in self._stale), None)
+        if title is None:
+            return False
+        self._stale.discard(title)
+        self._last_drawn = title
+        self._draw_plot(title)
+        if any(t in self._plots for t in self._stale):
+            self._pacer.request()
+        return True
+
+    def _draw_plot(self, title: str) -> None:
+        """Hand the lines of plot ``title`` their new points; follow the data with its view."""
         weight = self.smoothing_weight
         for key, series in self._series.items():
+            if plot_title(key) != title:
+                continue
             if key not in self._raw:
-                if plot_title(key) not in self._plots:
-                    continue  # drawn once its plot is built
                 self._raw[key], self._smooth[key] = self._add_step_curves(key)
             if self._set_data(self._raw[key], series):
                 self._smooth[key].setData(series.x, ema(series.y, weight))
         for key, series in self._epoch_series.items():
+            if plot_title(key) != title:
+                continue
             if key not in self._epoch_curves:
-                if plot_title(key) not in self._plots:
-                    continue
                 self._epoch_curves[key] = self._add_epoch_curve(key)
             self._set_data(self._epoch_curves[key], series)
         for key, series in self._eval_series.items():
-            self._set_data(self._eval_points[key], series)
+            if plot_title(key) == title:
+                self._set_data(self._eval_points[key], series)
         if self._following:
-            self._fit_views()
-        self._dirty = False
+            self._fit_steps()
+            self._fit_values(title)
 
     def _set_data(self, line: pg.PlotDataItem, series: Series) -> bool:
         """Give ``line`` the series' points if it has new ones; True when it did."""
@@ -377,7 +403,7 @@ class CurvesView(QWidget):
         """Build every plot still waiting and draw all the data now (exports, tests)."""
         while self._pending:
             self._add_plot(self._pending.pop(0))
-        self._dirty = True
+        self._stale.update(self._plots)
         self.redraw()
 
     @property
@@ -390,20 +416,24 @@ class CurvesView(QWidget):
         if on:
             for plot in self._plots.values():
                 plot.vb.disableAutoRange()  # kgen's headroom fit, not pyqtgraph's exact one
-            self._refit = self._dirty = True
+            self._refit_all()
             self.redraw()
 
-    def _fit_views(self) -> None:
-        """Steps (shared by every plot) and each plot's values, refitted only when the data
-        leave the view or shrink in it (`stable_range`)."""
-        if not self._plots:
-            return
-        everything = [*self._series.values(), *self._epoch_series.values(), *self._eval_series.values()]
-        drawn = [s for s in everything if s.size]
-        if not drawn:
+    def _refit_all(self) -> None:
+        """Fit every view afresh as its plot is drawn next."""
+        self._refit_steps = True
+        self._refit_values = set(self._plots)
+        self._stale.update(self._plots)
+
+    def _fit_steps(self) -> None:
+        """The step axis every plot shares: the whole run when its length is known, else the
+        data with room to grow (`stable_range`)."""
+        drawn = [s for _, s in self._all_series() if s.size]
+        if not drawn or not self._plots:
             return
         first = next(iter(self._plots.values()))
-        view = None if self._refit else tuple(first.vb.viewRange()[0])
+        view = None if self._refit_steps else tuple(first.vb.viewRange()[0])
+        self._refit_steps = False
         lo, hi = min(s.x[0] for s in drawn), max(s.x[-1] for s in drawn)
         if hi <= self._total_steps:  # the whole run, fixed: the curves grow across it
             steps = None if view == (0, self._total_steps) else (0, self._total_steps)
@@ -411,30 +441,33 @@ class CurvesView(QWidget):
             steps = stable_range(view, lo, hi, 0.0, STEP_ROOM)
         if steps is not None:
             first.vb.setXRange(*steps, padding=0)  # the other plots are linked to it
-        log = self.log_scale.isChecked()
-        for title, plot in self._plots.items():
-            mine = [s for key, s in self._all_series() if plot_title(key) == title and s.size]
-            if log:
-                lows = [math.log10(s.lo_positive) for s in mine if s.lo_positive < math.inf]
-                highs = [math.log10(s.hi) for s in mine if s.hi > 0]
-            else:
-                lows = [s.lo for s in mine if math.isfinite(s.lo)]
-                highs = [s.hi for s in mine if math.isfinite(s.hi)]
-            if not lows or not highs:
-                continue
-            view = None if self._refit else tuple(plot.vb.viewRange()[1])
-            values = stable_range(view, min(lows), max(highs), VALUE_ROOM, VALUE_ROOM)
-            if values is not None:
-                plot.vb.setYRange(*values, padding=0)
-        self._refit = False
+
+    def _fit_values(self, title: str) -> None:
+        """Plot ``title``'s value axis, refitted only when the data leave it or shrink in it."""
+        plot = self._plots[title]
+        mine = [s for key, s in self._all_series() if plot_title(key) == title and s.size]
+        if self.log_scale.isChecked():
+            lows = [math.log10(s.lo_positive) for s in mine if s.lo_positive < math.inf]
+            highs = [math.log10(s.hi) for s in mine if s.hi > 0]
+        else:
+            lows = [s.lo for s in mine if math.isfinite(s.lo)]
+            highs = [s.hi for s in mine if math.isfinite(s.hi)]
+        if not lows or not highs:
+            return
+        view = None if title in self._refit_values else tuple(plot.vb.viewRange()[1])
+        self._refit_values.discard(title)
+        values = stable_range(view, min(lows), max(highs), VALUE_ROOM, VALUE_ROOM)
+        if values is not None:
+            plot.vb.setYRange(*values, padding=0)
 
     def _all_series(self) -> Iterable[tuple[str, Series]]:
         for store in (self._series, self._epoch_series, self._eval_series):
             yield from store.items()
 
-    def _changed(self) -> None:
-        """There is something new to draw: the pacer redraws now or when its pause is over."""
-        self._dirty = True
+    def _changed(self, titles: Iterable[str]) -> None:
+        """Plots ``titles`` have something new to draw: the pacer draws now or when its pause is
+        over (a plot not built yet is drawn once it is)."""
+        self._stale.update(titles)
         self._pacer.request()
 
     def _request_plot(self, title: str) -> None:
@@ -446,8 +479,9 @@ class CurvesView(QWidget):
         """Build one waiting plot, and come back at the next event-loop turn for the others:
         building a plot lays out the whole stack, tens of milliseconds each."""
         if self._pending:
-            self._add_plot(self._pending.pop(0))
-            self._changed()
+            title = self._pending.pop(0)
+            self._add_plot(title)
+            self._changed([title])
         if self._pending:
             self._build_timer.start()
 
@@ -457,8 +491,8 @@ class CurvesView(QWidget):
             return
         for plot in self._plots.values():
             plot.setLogMode(y=on)
-        self._refit = True
-        self._changed()
+        self._refit_all()
+        self._pacer.request()
 
     def set_smoothing(self, weight: float) -> None:
         self.smoothing.setValue(round(weight * 100))
@@ -467,7 +501,7 @@ class CurvesView(QWidget):
         self.smoothing_label.setText(f"{value / 100:.2f}")
         for line in self._raw.values():
             self._drawn.pop(id(line), None)  # the smoothed lines are drawn anew
-        self._dirty = True
+        self._stale.update(self._plots)
         self.redraw()
 
     def _add_step_curves(self, key: str) -> tuple[pg.PlotDataItem, pg.PlotDataItem]:

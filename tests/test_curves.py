@@ -158,17 +158,15 @@ def test_one_hundred_thousand_steps_stay_fluid(view):
     timings = []
     for _ in range(3):
         view._drawn.clear()  # every line takes all its data again
-        view._dirty = True
         start = time.perf_counter()
-        view.redraw()
+        view.settle()
         view.graphics.grab()  # paints every plot, as the screen would
         timings.append(time.perf_counter() - start)
     view.set_following(False)  # as when the user zooms
     view._plots["loss"].setXRange(40_000, 41_000, padding=0)  # zoomed in: clipped to the view
     view._drawn.clear()
-    view._dirty = True
     start = time.perf_counter()
-    view.redraw()
+    view.settle()
     view.graphics.grab()
     zoomed = time.perf_counter() - start
     print(f"\n100k steps x 2 metrics: feeding {feed:.2f} s, redraw+paint {min(timings) * 1000:.0f} ms "
@@ -204,8 +202,7 @@ def test_views_follow_the_run_and_stop_following_when_the_user_zooms(qtbot, view
         if step == 1:
             view.settle()
             view._plots["loss"].vb.sigYRangeChanged.connect(lambda *_: y_changes.append(view._last_step))
-        view._dirty = True
-        view.redraw()
+        view.settle()
     x_range, y_range = view._plots["loss"].vb.viewRange()
     assert x_range == pytest.approx([0, 400])  # the whole run, from its first step
     _, losses = view.data("loss")
@@ -215,8 +212,7 @@ def test_views_follow_the_run_and_stop_following_when_the_user_zooms(qtbot, view
     assert not view.following
     view._plots["loss"].setYRange(5, 6, padding=0)
     view.add_step({"step": 201, "metrics": {"loss": 100.0}})
-    view._dirty = True
-    view.redraw()
+    view.settle()
     assert view._plots["loss"].vb.viewRange()[1] == pytest.approx([5, 6])  # left where the user put it
     view.set_following(True)  # the plot's "A" button
     assert view._plots["loss"].vb.viewRange()[1][1] > 100.0
@@ -234,3 +230,17 @@ def test_expected_plots_are_built_one_per_event_loop_turn(qtbot, view):
     probe.stop()
     assert list(view._plots) == ["GAN losses", "discriminator output D(x), D(G(z))", "gradient norm"]
     assert all(b - a <= 1 for a, b in zip(built, built[1:], strict=False)), built  # never two in one turn
+
+
+def test_plots_take_turns_so_each_paint_stays_small(qtbot, view):
+    feed_vae(view, steps=10)
+    for step in range(11, 21):
+        view.add_step({"step": step, "metrics": {"loss": 1.0, "reconstruction": 1.0, "kl": 1.0}})
+    # The pacer drew the first new step at once; the rest wait. One turn draws one plot.
+    counts = lambda: [view._raw[k].getOriginalDataset()[0].size for k in ("loss", "reconstruction", "kl")]  # noqa: E731
+    before = counts()
+    assert view._draw_next()
+    after = counts()
+    assert sum(a != b for a, b in zip(before, after, strict=True)) == 1 and max(after) == 20
+    qtbot.waitUntil(lambda: counts() == [20, 20, 20], timeout=5000)  # the pacer comes back for the rest
+    assert not view._draw_next()
