@@ -94,8 +94,9 @@ class PlaygroundProbe(keras.callbacks.Callback):
     Events: {"type": "playground", "step", "epoch", "real", plus the snapshot's arrays}; the
     first comes before the first batch, the last after it. To keep training fast a due snapshot is skipped until the
     time since the last one is long enough for it to cost at most ``max_share`` of the thread's
-    time (None: never skip). While ``stepping()`` is true (the run is paused and stepped by
-    hand) every batch is probed.
+    time (None: never skip), and at least ``min_seconds`` (a window that draws a few snapshots a
+    second gains nothing from more). While ``stepping()`` is true (the run is paused and stepped
+    by hand) every batch is probed.
     """
 
     def __init__(
@@ -108,13 +109,14 @@ class PlaygroundProbe(keras.callbacks.Callback):
         resolution: int = GRID_RESOLUTION,
         seed: int = 0,
         max_share: float | None = MAX_SHARE,
+        min_seconds: float = 0.0,
         stepping: Callable[[], bool] | None = None,
     ):
         super().__init__()
         if every < 1:
             raise ValueError(f"every must be >= 1, got {every}")
         self.sink, self.every, self.resolution = sink, int(every), int(resolution)
-        self.max_share, self.stepping = max_share, stepping
+        self.max_share, self.min_seconds, self.stepping = max_share, float(min_seconds), stepping
         self.real = np.array(real_points[:REAL_POINTS], np.float32)
         self.real.setflags(write=False)  # one array shared by every event: nobody may change it
         self.box = data_box(np.asarray(real_points))
@@ -163,7 +165,7 @@ class PlaygroundProbe(keras.callbacks.Callback):
         self.probes += 1
 
     def _within_budget(self) -> bool:
-        if self.max_share is None:
-            return True
         gap = time.monotonic() - self._last_end
-        return self._last_cost <= self.max_share * (gap + self._last_cost)
+        if gap < self.min_seconds:
+            return False
+        return self.max_share is None or self._last_cost <= self.max_share * (gap + self._last_cost)

@@ -19,6 +19,8 @@ from kgen.sampling import image_grid
 from kgen.training import GRID_SEED_OFFSET
 
 RECONSTRUCTION_IMAGES = 16  # test images shown with their reconstructions
+# A live playground takes a snapshot at most this often (the window draws a few a second).
+PLAYGROUND_SECONDS = 0.2
 RECONSTRUCTION_COLUMNS = 8
 
 
@@ -84,7 +86,8 @@ def live_probes(config: RunConfig, sink: Callable[[dict], None],
     if t.model == "gan" and t.dataset in TOYS:
         data = load_dataset(t.dataset, seed=t.seed)
         # The samples' fixed noise: the playground's points are the first of the sample cloud.
-        return [PlaygroundProbe(sink, data.x_test, seed=t.seed + GRID_SEED_OFFSET, stepping=stepping)]
+        return [PlaygroundProbe(sink, data.x_test, seed=t.seed + GRID_SEED_OFFSET, min_seconds=PLAYGROUND_SECONDS,
+                                stepping=stepping)]
     if t.model in GAN_MODELS:
         return []
     data = load_dataset(t.dataset, image_size=t.image_size, data_dir=t.data_dir, seed=t.seed)

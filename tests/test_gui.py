@@ -289,3 +289,39 @@ def test_evaluate_tab_scores_the_finished_run_off_the_ui_thread(qtbot, window, n
     click(qtbot, view.evaluate_button)
     qtbot.waitUntil(lambda: not view.busy, timeout=TIMEOUT_MS)
     assert view.status.text().startswith("error:") and "not-a-run" in view.status.text()
+
+
+def test_the_issues_scenario_digits_vae_start_pause_step_resume_stop_then_explore(qtbot, window):
+    """Issue 5's acceptance, end to end in the real window: digits + VAE, Start, at least one
+    epoch, Pause, Step runs exactly one batch, Resume, Stop; the curves hold the run's recorded
+    values; the sample grid changed; the stopped run's model answers a latent slider."""
+    panel = window.setup_panel
+    panel.model.setCurrentText("vae")
+    panel.dataset.setCurrentIndex(panel.dataset.findData("digits"))
+    panel.latent_dim.setValue(2)
+    panel.epochs.setValue(300)
+    grids = []
+    window.bridge.samples.connect(lambda epoch, picture: grids.append(picture.copy()))
+    click(qtbot, window.start_button)
+    qtbot.waitUntil(lambda: len(grids) >= 1, timeout=TIMEOUT_MS)  # an epoch's events, its grid last
+    click(qtbot, window.pause_button)
+    before = settled_steps(qtbot, window)
+    with qtbot.waitSignal(window.bridge.step, timeout=TIMEOUT_MS):
+        click(qtbot, window.step_button)
+    assert settled_steps(qtbot, window) == before + 1
+    click(qtbot, window.pause_button)  # resume
+    qtbot.waitUntil(lambda: len(grids) >= 3, timeout=TIMEOUT_MS)
+    with qtbot.waitSignal(window.bridge.finished, timeout=TIMEOUT_MS) as finished:
+        click(qtbot, window.stop_button)
+    assert finished.args[0]["status"] == "stopped"
+    logged = [e for e in read_events(Path(finished.args[0]["run_dir"]) / "events.jsonl") if e["type"] == "step"]
+    for key in ("loss", "reconstruction", "kl"):
+        steps, values = window.curves.data(key)
+        assert steps.tolist() == [e["step"] for e in logged]
+        np.testing.assert_allclose(values, [e["metrics"][key] for e in logged], rtol=1e-6)
+    assert not np.array_equal(grids[0], grids[-1])  # the samples of the fixed noise changed
+    latent = window.latent_view  # the stopped run's model, loaded for exploring
+    qtbot.waitUntil(lambda: latent.decoded.picture() is not None, timeout=TIMEOUT_MS)
+    first = latent.decoded.picture()
+    latent.sliders[0].setValue(latent.sliders[0].maximum())  # as a drag's last position
+    qtbot.waitUntil(lambda: not np.allclose(latent.decoded.picture(), first), timeout=TIMEOUT_MS)

@@ -12,7 +12,7 @@ from kgen.config import GANConfig, RunConfig, TrainConfig, VAEConfig
 from kgen.data import toy_points
 from kgen.models import build_model
 from kgen.playground import PlaygroundProbe, data_box, grid_points, playground_snapshot
-from kgen.probes import ReconstructionProbe, live_probes
+from kgen.probes import PLAYGROUND_SECONDS, ReconstructionProbe, live_probes
 from kgen.sampling import latent_noise
 
 TIMEOUT_MS = 120_000
@@ -98,6 +98,15 @@ def test_probe_stays_within_its_time_budget_unless_stepped(ring8):
     fit_with(model, ring8, PlaygroundProbe(events.append, ring8, every=100, points=10, resolution=4,
                                            max_share=1e-9, stepping=lambda: True), epochs=1)
     assert [e["step"] for e in events] == list(range(0, 11))  # stepped by hand: every batch
+    events.clear()
+    fit_with(model, ring8, PlaygroundProbe(events.append, ring8, every=1, points=10, resolution=4,
+                                           max_share=None, min_seconds=3600), epochs=1)
+    assert [e["step"] for e in events] == [0, 10]  # at most one an hour: the first and the end
+
+
+def test_a_live_playground_probes_no_more_often_than_a_window_draws():
+    probe, = live_probes(RunConfig(TrainConfig(model="gan", dataset="ring8"), GANConfig()), lambda event: None)
+    assert isinstance(probe, PlaygroundProbe) and probe.min_seconds == PLAYGROUND_SECONDS > 0
 
 
 def test_live_probes_match_the_model_and_data(npz):
