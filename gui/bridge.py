@@ -10,7 +10,7 @@ from kgen.config import RunConfig
 from kgen.controller import TrainingController
 from kgen.training_process import ProcessController
 
-POLL_MS = 50
+POLL_MS = 100  # the bridge drains the training events this often
 
 
 def emit_run_event(target: QObject, event: dict) -> bool:

@@ -44,7 +44,7 @@ REDRAW_MS = 100  # curves are redrawn at most this often, however fast steps arr
 # ... and less often when drawing is slow: redrawing (the lines' data, the scene and the paint)
 # may take at most this share of the interface thread's time (`gui.pacing.Pacer`); but the
 # curves are redrawn at least every REDRAW_MAX_MS.
-MAX_DRAW_SHARE = 0.04
+MAX_DRAW_SHARE = 0.03
 REDRAW_MAX_MS = 2000
 # A followed view keeps its range while the data stay inside and fill at least FILL of it; a new
 # range leaves room to grow: STEP_ROOM of the steps' span to the right (the step axis spans the

@@ -24,7 +24,7 @@ HEAD_ANGLE = np.deg2rad(25)
 # Snapshots come several times a second: the newest is drawn at most every SNAPSHOT_MS, taking
 # at most SNAPSHOT_SHARE of the interface thread's time (`gui.pacing.Pacer`).
 SNAPSHOT_MS = 100
-SNAPSHOT_SHARE = 0.04
+SNAPSHOT_SHARE = 0.03
 SNAPSHOT_MAX_MS = 1000
 ARROW_KINDS = {  # combo box text -> (snapshot key, legend text)
     "generator gradient": ("descent", "−∇ generator loss (scaled)"),

@@ -32,7 +32,7 @@ SHORT_NAME = 3  # class names up to this long go over the columns; longer ones g
 # the newest is shown, at most every PICTURE_MS and taking at most PICTURE_SHARE of the
 # interface thread's time (`gui.pacing.Pacer`), but at least every PICTURE_MAX_MS.
 PICTURE_MS = 250
-PICTURE_SHARE = 0.02
+PICTURE_SHARE = 0.015
 PICTURE_MAX_MS = 2000
 
 
