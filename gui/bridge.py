@@ -36,14 +36,16 @@ class ControllerBridge(QObject):
     window closes).
     """
 
-    started = Signal(dict)  # device, run_dir, steps_per_epoch, epochs
-    step = Signal(dict)  # step, epoch, metrics, images_per_second
-    epoch = Signal(dict)  # epoch, metrics
+    # Events travel as `object`: a Signal(dict) would convert every event to a QVariantMap and
+    # back (8x the cost, hundreds of times a second) and hand each slot a copy.
+    started = Signal(object)  # device, run_dir, steps_per_epoch, epochs
+    step = Signal(object)  # step, epoch, metrics, images_per_second
+    epoch = Signal(object)  # epoch, metrics
     samples = Signal(int, object)  # epoch, uint8 picture (H, W) or (H, W, 3)
     reconstructions = Signal(int, object)  # epoch, uint8 picture: test images over their reconstructions
-    playground = Signal(dict)  # a GAN on a 2-D toy: step, epoch, box, d_grid, real, generated, descent, moves
-    finished = Signal(dict)  # status, run_dir, epochs_done, test, seconds
-    hparam = Signal(dict)  # step, name, old, new: a hyperparameter changed mid-run
+    playground = Signal(object)  # a GAN on a 2-D toy: step, epoch, box, d_grid, real, generated, descent, moves
+    finished = Signal(object)  # status, run_dir, epochs_done, test, seconds
+    hparam = Signal(object)  # step, name, old, new: a hyperparameter changed mid-run
     notice = Signal(str)  # a one-line message for the status bar (model saved, a save failed)
     failed = Signal(str)  # one-line message
 

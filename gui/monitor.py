@@ -19,13 +19,13 @@ QUIET_S = 120.0  # a live run with no new events for this long is said to be qui
 class RunMonitor(QObject):
     """Follows one run directory read-only; stop with `stop`, or follow another with `follow`."""
 
-    started = Signal(dict)  # device, run_dir, steps_per_epoch, epochs (those the run recorded)
-    step = Signal(dict)  # step, epoch, metrics, elapsed, steps_per_second (+ images_per_second)
-    epoch = Signal(dict)  # epoch, metrics
+    started = Signal(object)  # device, run_dir, steps_per_epoch, epochs (those the run recorded)
+    step = Signal(object)  # step, epoch, metrics, elapsed, steps_per_second (+ images_per_second)
+    epoch = Signal(object)  # epoch, metrics
     samples = Signal(int, object)  # epoch, uint8 picture (H, W) or (H, W, 3)
-    hparam = Signal(dict)  # step, name, old, new
-    evaluated = Signal(dict)  # split, metrics: test scores written at the end of a run
-    finished = Signal(dict)  # status, run_dir, elapsed: the run's training ended
+    hparam = Signal(object)  # step, name, old, new
+    evaluated = Signal(object)  # split, metrics: test scores written at the end of a run
+    finished = Signal(object)  # status, run_dir, elapsed: the run's training ended
     model_ready = Signal(str)  # run_dir: a finished kgen run's model.keras is on disk
     reset = Signal(str)  # events.jsonl was replaced or truncated: start the views over
     changed = Signal()  # the run's state (live, finished, quiet) may read differently now

@@ -1,12 +1,15 @@
 """Live views an interface shows while a run trains, computed inside the training thread.
 
 `live_probes` picks them for a config: the GAN playground (`kgen.playground`) for a GAN on a
-2-D toy, and `ReconstructionProbe` (inputs above their reconstructions, every epoch) for the
-encoder models. Every probe hands plain dicts of NumPy copies to a sink, e.g. a queue's ``put``.
+2-D toy, and `ReconstructionProbe` (inputs above their reconstructions, every epoch, at most
+two a second) for the encoder models. Every probe hands plain dicts of NumPy copies to a sink,
+e.g. a queue's ``put``.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable
 
 import keras
@@ -21,6 +24,9 @@ from kgen.training import GRID_SEED_OFFSET
 RECONSTRUCTION_IMAGES = 16  # test images shown with their reconstructions
 # A live playground takes a snapshot at most this often (the window draws a few a second).
 PLAYGROUND_SECONDS = 0.2
+# Live reconstructions at most this often: a small model on digits ends ten epochs a second,
+# and probing each would cost training a few percent for pictures nobody can follow.
+RECONSTRUCTION_SECONDS = 0.5
 RECONSTRUCTION_COLUMNS = 8
 
 
@@ -52,20 +58,24 @@ class ReconstructionProbe(keras.callbacks.Callback):
     """At the end of every ``every``-th epoch, the model's reconstructions of fixed ``images``.
 
     Hands ``sink`` {"type": "reconstructions", "epoch", "picture"} (see `reconstruction_picture`);
-    ``labels`` are given to conditional models.
+    ``labels`` are given to conditional models. An epoch that ends less than ``min_seconds``
+    after the latest picture is skipped; the last epoch always gets one.
     """
 
     def __init__(self, sink: Callable[[dict], None], images: np.ndarray, labels: np.ndarray | None = None,
-                 every: int = 1):
+                 every: int = 1, *, min_seconds: float = 0.0):
         super().__init__()
-        self.sink, self.every = sink, int(every)
+        self.sink, self.every, self.min_seconds = sink, int(every), float(min_seconds)
         self.images = np.asarray(images, np.float32)
         self.labels = None if labels is None else np.asarray(labels, np.int32)
+        self._last = -math.inf  # time.monotonic() of the latest picture
 
     def on_epoch_end(self, epoch, logs=None):
         done = epoch + 1
-        if done % self.every and done != self.params.get("epochs"):
+        last = done == self.params.get("epochs")
+        if not last and (done % self.every or time.monotonic() - self._last < self.min_seconds):
             return
+        self._last = time.monotonic()
         inputs = self.images if self.labels is None else (self.images, self.labels)
         # predict_on_batch runs Keras' compiled predict step: 3x faster than an eager call for the
         # conv VAE, and it leaves Python's GIL to the interface while it runs.
@@ -98,4 +108,4 @@ def live_probes(config: RunConfig, sink: Callable[[dict], None],
     else:
         pick = spread_over_classes(data.y_test, RECONSTRUCTION_IMAGES)
     labels = data.y_test[pick] if t.model == "cvae" and data.y_test is not None else None
-    return [ReconstructionProbe(sink, data.x_test[pick], labels)]
+    return [ReconstructionProbe(sink, data.x_test[pick], labels, min_seconds=RECONSTRUCTION_SECONDS)]

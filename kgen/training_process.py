@@ -29,7 +29,8 @@ from kgen.config import RunConfig
 from kgen.controller import check_learning_rate, fresh_run_dir
 from kgen.errors import one_line
 
-FORWARD_S = 0.02  # the child forwards its events at least this often while they come
+FORWARD_S = 0.05  # the child forwards its events this often while they come (the window drains
+# them every 100 ms; commands from the parent are applied as soon as they arrive)
 # The child trains at a lower priority, so the window (or anything else the user does) gets a
 # core the moment it needs one; with nothing else running, training goes as fast as ever.
 NICENESS = 10

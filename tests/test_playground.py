@@ -217,3 +217,23 @@ def test_reconstruction_probe_shows_the_conditional_models_own_reconstructions()
     (event,) = events
     assert event["epoch"] == 1
     np.testing.assert_array_equal(event["picture"], reconstruction_picture(images, expected))
+
+
+def test_reconstruction_probe_skips_epochs_that_come_too_soon_but_never_the_last(monkeypatch):
+    import kgen.probes as probes
+
+    clock = [100.0]
+    monkeypatch.setattr(probes.time, "monotonic", lambda: clock[0])
+    images = np.random.default_rng(0).random((4, 8, 8, 1)).astype("float32")
+    model = build_model(RunConfig(TrainConfig(model="vae"), VAEConfig(latent_dim=2, hidden=(16,))), (8, 8, 1), 0)
+    events = []
+    probe = ReconstructionProbe(events.append, images, min_seconds=0.5)
+    probe.set_model(model)
+    probe.set_params({"epochs": 6})
+    for epoch, now in enumerate([100.0, 100.2, 100.6, 100.7, 100.8, 100.9]):
+        clock[0] = now
+        probe.on_epoch_end(epoch)
+    # epoch 1 (the first), 3 (0.6 s after it), 6 (the last, though only 0.3 s after 3)
+    assert [e["epoch"] for e in events] == [1, 3, 6]
+    assert live_probes(RunConfig(TrainConfig(model="vae", dataset="digits"), VAEConfig()), events.append)[0].min_seconds \
+        == probes.RECONSTRUCTION_SECONDS
