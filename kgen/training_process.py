@@ -31,9 +31,9 @@ from kgen.errors import one_line
 
 FORWARD_S = 0.05  # the child forwards its events this often while they come (the window drains
 # them every 100 ms; commands from the parent are applied as soon as they arrive)
-# The child trains at a lower priority, so the window (or anything else the user does) gets a
-# core the moment it needs one; with nothing else running, training goes as fast as ever.
-NICENESS = 10
+# The child trains at the window's own priority: at a lower one (nice 10) each of the window's
+# wake-ups preempted training's Python thread at once, and digits trained at 0.81-0.86x the CLI's
+# speed instead of ~1x, for event-loop gaps that were small either way (docs/BENCHMARKS.md).
 COMMANDS = ("pause", "resume", "step", "stop", "set_learning_rate", "save_model")
 _context = multiprocessing.get_context("spawn")  # never fork a process that holds TF or Qt threads
 
@@ -262,7 +262,6 @@ def died_message(exitcode: int | None) -> str:
 def serve(conn: Connection) -> None:
     """The child: load TensorFlow, take one run, train it while forwarding events and commands."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal is for the app to handle
-    os.nice(NICENESS)  # before TensorFlow starts its threads, which inherit it
     try:
         from kgen.controller import TrainingController
 
