@@ -74,7 +74,7 @@ def gui_run(args, app, runs_root: Path, worker: str) -> tuple[float, np.ndarray,
     """Train through the window's own Start button, in a child process or a thread (``worker``);
     returns (images/s, gaps between ticks in ms, the window process's CPU time over its wall
     time while the run went)."""
-    from PySide6.QtCore import QEventLoop, Qt, QTimer
+    from PySide6.QtCore import QEvent, QEventLoop, Qt, QTimer
 
     from gui.main_window import MainWindow
     from kgen.controller import TrainingController
@@ -104,6 +104,8 @@ def gui_run(args, app, runs_root: Path, worker: str) -> tuple[float, np.ndarray,
         raise SystemExit(f"the GUI run failed: {done[0]['error']}")
     run_dir = Path(done[0]["run_dir"])
     window.close()
+    window.deleteLater()  # each run's window goes now, not in Python's teardown
+    app.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     # Ticks from the first step event to the end: the part of the run that trains.
     first_step = next(e for e in read_events(run_dir / "events.jsonl") if e["type"] == "step")["time"]
     offset = time.time() - time.perf_counter()
@@ -120,6 +122,8 @@ def headless_run(args, runs_root: Path) -> tuple[float, float]:
     """The app's training process with no window: the same config (from the setup panel) and
     the same child, its events drained every 100 ms and dropped. Separates what the training
     process costs (its callbacks, live probes, the pipe) from what drawing them costs."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+
     from gui.setup_panel import SetupPanel
     from kgen.controller import fresh_run_dir
     from kgen.training_process import ProcessController, wait_for_spare
@@ -127,6 +131,8 @@ def headless_run(args, runs_root: Path) -> tuple[float, float]:
     panel = SetupPanel()
     set_up(panel, args)
     config = panel.config()
+    panel.deleteLater()  # now, not in Python's teardown (where two unparented panels crashed it)
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     controller = ProcessController()
     wait_for_spare()
     cpu, wall = time.process_time(), time.perf_counter()
@@ -159,7 +165,7 @@ def main() -> None:
 
     import gui.main_window  # noqa: F401  (imported before freezing, as in the app)
     from gui.app import freeze_imports
-    from kgen.training_process import wait_for_spare
+    from kgen.training_process import discard_spare, wait_for_spare
 
     app = QApplication.instance() or QApplication([])
     freeze_imports()  # as the app does
@@ -203,6 +209,7 @@ def main() -> None:
         note = " (training included)" if worker == "thread" else ""
         print(f"| {names[worker]} | {shown} | {speed:,.0f} | {speed / cli:.3f} | {paired:.3f} | {share:.1f}%{note} |")
     print("| targets | < 100 ms | < 50 ms | | | >= 0.9 | >= 0.9 | |")
+    discard_spare()  # as the app does when it closes
 
 
 if __name__ == "__main__":
