@@ -47,8 +47,12 @@ def test_a_run_reports_start_steps_epochs_samples_and_end(controller, npz, tmp_p
     assert start["steps_per_epoch"] == 4 and start["epochs"] == 3 and start["device"]
     assert steps(events) == list(range(1, 13))
     assert [e["epoch"] for e in events if e["type"] == "epoch"] == [1, 2, 3]
-    # Each epoch: its steps, its reconstructions (kgen.probes), its epoch event, its sample grid.
-    assert kinds[1:] == (["step"] * 4 + ["reconstructions", "epoch", "samples"]) * 3 + ["finished"]
+    # Each epoch: its steps, its reconstructions (kgen.probes: at most two a second, so the
+    # middle epoch's may be skipped; never the first's nor the last's), its epoch event, its grid.
+    shown = [e["epoch"] for e in events if e["type"] == "reconstructions"]
+    assert shown[0] == 1 and shown[-1] == 3 and set(shown) <= {1, 2, 3}, shown
+    assert [k for k in kinds[1:] if k != "reconstructions"] == (["step"] * 4 + ["epoch", "samples"]) * 3 + ["finished"]
+    assert all(kinds[i + 1] == "epoch" for i, k in enumerate(kinds) if k == "reconstructions")
     step = events[1]
     assert {"loss", "reconstruction", "kl"} <= set(step["metrics"]) and step["images_per_second"] > 0
     assert all(isinstance(v, float) for v in step["metrics"].values())
