@@ -47,8 +47,8 @@ REDRAW_MS = 100  # curves are redrawn at most this often, however fast steps arr
 MAX_DRAW_SHARE = 0.03
 REDRAW_MAX_MS = 2000
 # A followed view keeps its range while the data stay inside and fill at least FILL of it; a new
-# range leaves room to grow: STEP_ROOM of the steps' span to the right (the step axis spans the
-# whole run instead when its length is known), VALUE_ROOM above and below.
+# range leaves room to grow: STEP_ROOM of the steps' span to the right (never past the run's last
+# step, when known), VALUE_ROOM above and below.
 FILL = 0.4
 AXIS_WIDTH = 54  # pixels for the value axes' tick labels
 STEP_ROOM = 1.0
@@ -271,8 +271,8 @@ class CurvesView(QWidget):
             handler(event)
 
     def set_total_steps(self, steps: int) -> None:
-        """The step the run will end on (0: unknown): a followed step axis then spans the whole
-        run from the start, so it never changes (and repaints every plot) while the run trains."""
+        """The step the run will end on (0: unknown): a followed step axis grows from 0 up to
+        it, doubling a few times (each a repaint of every plot), and then stays."""
         self._total_steps = max(0, int(steps))
 
     def expect(self, keys: Iterable[str]) -> None:
@@ -426,8 +426,9 @@ class CurvesView(QWidget):
         self._stale.update(self._plots)
 
     def _fit_steps(self) -> None:
-        """The step axis every plot shares: the whole run when its length is known, else the
-        data with room to grow (`stable_range`)."""
+        """The step axis every plot shares: the data with room to grow (`stable_range`), from 0
+        and no further than the run's last step when its length is known. Spanning the whole run
+        from the start would squeeze a long run's first epochs, the liveliest part, to a sliver."""
         drawn = [s for _, s in self._all_series() if s.size]
         if not drawn or not self._plots:
             return
@@ -435,8 +436,11 @@ class CurvesView(QWidget):
         view = None if self._refit_steps else tuple(first.vb.viewRange()[0])
         self._refit_steps = False
         lo, hi = min(s.x[0] for s in drawn), max(s.x[-1] for s in drawn)
-        if hi <= self._total_steps:  # the whole run, fixed: the curves grow across it
-            steps = None if view == (0, self._total_steps) else (0, self._total_steps)
+        if hi <= self._total_steps:
+            steps = stable_range(view, 0.0, hi, 0.0, STEP_ROOM)
+            if steps is not None:
+                steps = (0.0, min(steps[1], float(self._total_steps)))
+                steps = None if view == steps else steps
         else:
             steps = stable_range(view, lo, hi, 0.0, STEP_ROOM)
         if steps is not None:
