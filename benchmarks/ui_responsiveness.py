@@ -115,7 +115,7 @@ def gui_run(args, app, runs_root: Path, worker: str) -> tuple[float, np.ndarray,
         at = int(gaps.argmax())
         print(f"  {worker}: a {1000 * gaps[at]:.0f} ms gap began {stamps[at] + offset - first_step:.2f} s after the "
               f"first step, {stamps[-1] - stamps[at]:.2f} s before the run ended", flush=True)
-    return images_per_second(run_dir, args.batch_size), np.diff(stamps) * 1000.0, cpu_share
+    return images_per_second(run_dir, args.batch_size), gaps * 1000.0, cpu_share
 
 
 def headless_run(args, runs_root: Path) -> tuple[float, float]:

@@ -436,14 +436,11 @@ class CurvesView(QWidget):
         view = None if self._refit_steps else tuple(first.vb.viewRange()[0])
         self._refit_steps = False
         lo, hi = min(s.x[0] for s in drawn), max(s.x[-1] for s in drawn)
-        if hi <= self._total_steps:
-            steps = stable_range(view, 0.0, hi, 0.0, STEP_ROOM)
-            if steps is not None:
-                steps = (0.0, min(steps[1], float(self._total_steps)))
-                steps = None if view == steps else steps
-        else:
-            steps = stable_range(view, lo, hi, 0.0, STEP_ROOM)
+        known = hi <= self._total_steps  # a run of known length: its axis starts at 0
+        steps = stable_range(view, 0.0 if known else lo, hi, 0.0, STEP_ROOM)
         if steps is not None:
+            if known:
+                steps = (0.0, min(steps[1], float(self._total_steps)))
             first.vb.setXRange(*steps, padding=0)  # the other plots are linked to it
 
     def _fit_values(self, title: str) -> None:

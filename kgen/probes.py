@@ -72,10 +72,10 @@ class ReconstructionProbe(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         done = epoch + 1
-        last = done == self.params.get("epochs")
-        if not last and (done % self.every or time.monotonic() - self._last < self.min_seconds):
+        now = time.monotonic()
+        if done != self.params.get("epochs") and (done % self.every or now - self._last < self.min_seconds):
             return
-        self._last = time.monotonic()
+        self._last = now
         inputs = self.images if self.labels is None else (self.images, self.labels)
         # predict_on_batch runs Keras' compiled predict step: 3x faster than an eager call for the
         # conv VAE, and it leaves Python's GIL to the interface while it runs.
