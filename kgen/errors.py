@@ -1,5 +1,7 @@
 """The errors kgen raises for bad input: one line each, naming the problem."""
 
+import os
+
 
 class KgenError(Exception):
     """Base of every error kgen reports to a user as a one-line message."""
@@ -24,3 +26,10 @@ def one_line(err: BaseException) -> str:
     if isinstance(err, KgenError):
         return text.splitlines()[0] if text else type(err).__name__
     return f"{type(err).__name__}: {text.splitlines()[0]}" if text else type(err).__name__
+
+
+def show_path(path: "str | os.PathLike | bytes") -> str:
+    """Printable one-line form of a path, even one whose name is not valid UTF-8 or holds a
+    newline or other control character (shown escaped, as in repr)."""
+    text = os.fsdecode(path).encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

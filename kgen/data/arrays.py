@@ -4,21 +4,13 @@ resizing and channel fitting, the seeded train/test split, and printable path fo
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 from PIL import Image
 
 from kgen.errors import ConfigError, DatasetError
+from kgen.errors import show_path as _show
 
 _MAX_CLASSES = 10_000         # refuse label values that would make absurd class lists
-
-
-def _show(path: str | os.PathLike | bytes) -> str:
-    """Printable one-line form of a path, even one whose name is not valid UTF-8 or holds a
-    newline or other control character (shown escaped, as in repr)."""
-    text = os.fsdecode(path).encode("utf-8", "backslashreplace").decode("utf-8")
-    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _oneline(err: BaseException) -> str:
