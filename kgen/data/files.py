@@ -209,8 +209,8 @@ def _load_folder(folder: Path, seed: int, image_size: int | None, channels: int 
     if image_size is None:
         sizes = {(h, w) for h, w, _ in headers}
         h, w = sizes.pop() if len(sizes) == 1 else (28, 28)
-        _check_side((h, w), None, where)
         image_size = h if h == w else 28
+        _check_side((image_size, image_size), None, where)
     if channels is None:
         channels = 1 if all(grey for _, _, grey in headers) else 3
     if check_shape is not None:
@@ -287,8 +287,8 @@ def _cached(path: Path, shape: tuple[int, ...]) -> np.ndarray | None:
     try:
         if not is_regular_file(path):
             raise ValueError("not a regular file")
-        x = np.load(path, mmap_mode="r", allow_pickle=False)
-        if not isinstance(x, np.memmap) or x.shape != shape or x.dtype != np.float32:
+        x = np.lib.format.open_memmap(path, mode="r")
+        if x.shape != shape or x.dtype != np.float32:
             raise ValueError("not this folder's pixels")
         os.utime(path)  # eviction goes least recently used first
         return x

@@ -8,6 +8,7 @@ import contextlib
 import gzip
 import math
 import os
+import stat
 import struct
 import zlib
 from pathlib import Path
@@ -17,7 +18,7 @@ import numpy as np
 from kgen.data.arrays import MAX_ARRAY_BYTES, _as_images, _as_labels, _oneline, _show
 from kgen.data.files import _read_npz
 from kgen.errors import DatasetError
-from kgen.safe_io import is_regular_file, open_regular
+from kgen.safe_io import open_regular
 
 DIGIT_CLASSES = tuple(str(i) for i in range(10))
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -111,11 +112,13 @@ def _idx_paths(folder: Path) -> dict[str, Path] | None:
 def _present(path: Path) -> bool:
     """Whether a data file is there to read; a FIFO, device or socket under its name is refused
     (it would block or stream for ever), a folder or nothing at all is absent."""
-    if is_regular_file(path):
-        return True
-    if path.exists() and not path.is_dir():
-        raise DatasetError(f"{_show(path)}: not a regular file")
-    return False
+    try:
+        mode = path.stat().st_mode
+    except (OSError, ValueError):
+        return False
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return stat.S_ISREG(mode)
+    raise DatasetError(f"{_show(path)}: not a regular file")
 
 
 def _check_arrays(arrays: dict[str, np.ndarray], where: str) -> tuple[np.ndarray, ...]:
@@ -146,7 +149,7 @@ def _candidates(name: str, data_dir: Path | None) -> list[Path]:
 
 def _find_source(name: str, data_dir: Path | None) -> Path | None:
     """First candidate holding `name` (an IDX folder or a .npz file); None when none does."""
-    if data_dir is not None and not data_dir.exists():
+    if data_dir is not None and not os.path.exists(data_dir):
         raise DatasetError(f"{_show(data_dir)}: no such file or folder")
     for place in _candidates(name, data_dir):
         if place.is_dir() and _idx_paths(place) or place.suffix == ".npz" and _present(place):
