@@ -261,6 +261,8 @@ def _decode_to_disk(folder: Path, files: list[Path], y: np.ndarray | None, seed:
             raise DatasetError(f"{_show(path)}: the folder cache just written does not read back")
     y_train, y_test = (None, None) if y is None else (y[train], y[test])
     return x[:len(train)], y_train, x[len(train):], y_test
+
+
 def _gb(n: int) -> str:
     """A byte count for people."""
     return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
