@@ -200,7 +200,7 @@ def test_folder_single_image_and_odd_names(tmp_path):
     assert ds.x_train.shape == (1, 4, 4, 3)
     np.testing.assert_array_equal(ds.x_train, ds.x_test)
     (tmp_path / os.fsdecode(b"z\xfe.png")).write_bytes(b"\x89PNG garbage")
-    message = expect_error("corrupt or unreadable image", tmp_path, load_dataset,
+    message = expect_error("not a PNG/JPEG/BMP/GIF image", tmp_path, load_dataset,
                            f"folder:{tmp_path}")
     message.encode("utf-8")  # printable despite the undecodable name
 

@@ -11,7 +11,7 @@ from kgen.data import files, load_dataset, make_pipeline
 @pytest.fixture
 def folder(tmp_path, monkeypatch):
     """40 labelled 8x8 images in two class folders (some colour, some grey), and a private cache."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("KGEN_CACHE_DIR", str(tmp_path / "cache"))
     rng = np.random.default_rng(0)
     for i in range(40):
         pixels = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)

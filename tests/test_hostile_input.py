@@ -200,7 +200,7 @@ def test_fuzz_image_folder(tmp_path_factory, files):
 
 def test_a_zero_size_image_is_refused(tmp_path):
     (tmp_path / "empty.png").write_bytes(b"")
-    with pytest.raises(DatasetError, match="empty.png: corrupt or unreadable image"):
+    with pytest.raises(DatasetError, match="empty.png: not a PNG/JPEG/BMP/GIF image"):
         load_dataset(f"folder:{tmp_path}")
 
 
@@ -208,7 +208,7 @@ def test_a_file_name_with_a_newline_stays_on_one_line(tmp_path):
     (tmp_path / "two\nlines.png").write_bytes(b"not a png")  # found by test_fuzz_image_folder
     with pytest.raises(DatasetError) as caught:
         load_dataset(f"folder:{tmp_path}")
-    assert "two\\nlines.png: corrupt or unreadable image" in one_line(caught.value)
+    assert "two\\nlines.png: not a PNG/JPEG/BMP/GIF image" in one_line(caught.value)
 
 
 # ----------------------------------------------------------------- IDX headers

@@ -7,6 +7,7 @@ points (N, 2)) and reports bad input as a one-line `DatasetError` naming the pat
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -124,9 +125,13 @@ def _load_digits(seed: int, image_size: int | None) -> tuple[np.ndarray, ...]:
 
 
 def load_dataset(name: str, *, image_size: int | None = None, channels: int | None = None,
-                 data_dir: str | os.PathLike | None = None, seed: int = 0) -> Dataset:
+                 data_dir: str | os.PathLike | None = None, seed: int = 0,
+                 check_shape: Callable[[tuple[int, int, int]], None] | None = None) -> Dataset:
     """Load a dataset by name: a built-in, "folder:PATH", "npz:PATH", "mnist:PATH" or
-    "fashion-mnist:PATH"; image_size/channels reshape images and are ignored for toys."""
+    "fashion-mnist:PATH"; image_size/channels reshape images and are ignored for toys.
+
+    ``check_shape`` gets the (H, W, C) the images will have and may raise to refuse them; for a
+    folder it runs on the file headers, before any pixel is decoded or cached."""
     _check_options(image_size, channels)
     scheme, sep, rest = name.partition(":")
     if sep and scheme in ("mnist", "fashion-mnist"):
@@ -142,15 +147,23 @@ def load_dataset(name: str, *, image_size: int | None = None, channels: int | No
         parts = _load_mnist_like(name, directory)
         class_names = DIGIT_CLASSES if name == "mnist" else FASHION_CLASSES
     elif sep and scheme == "npz":
-        *parts, class_names = _load_npz(Path(rest), seed)
+        *parts, class_names = _load_npz(Path(rest), seed, image_size)
     elif sep and scheme == "folder":
-        *parts, class_names = _load_folder(Path(rest), seed, image_size, channels)
+        *parts, class_names = _load_folder(Path(rest), seed, image_size, channels, check_shape)
     else:
         raise DatasetError(f"unknown dataset {name!r}; choose one of {', '.join(BUILTINS)}, "
                            "folder:PATH, npz:PATH")
     x_train, y_train, x_test, y_test = parts
+    if check_shape is not None and scheme != "folder":
+        check_shape(_fitted_shape(x_train.shape[1:], image_size, channels))
     x_train, x_test = (_fit(x, image_size, channels) for x in (x_train, x_test))
     return Dataset(name, x_train, y_train, x_test, y_test, class_names)
+
+
+def _fitted_shape(shape: tuple[int, ...], image_size: int | None, channels: int | None) -> tuple[int, int, int]:
+    """The (H, W, C) images of ``shape`` will have once `_fit` resized them."""
+    h, w = shape[:2] if image_size is None else (image_size, image_size)
+    return h, w, channels or shape[2]
 
 
 def _availability(name: str, data_dir: Path | None) -> tuple[bool, str]:

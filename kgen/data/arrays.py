@@ -11,20 +11,29 @@ from kgen.errors import ConfigError, DatasetError
 from kgen.errors import show_path as _show
 
 _MAX_CLASSES = 10_000         # refuse label values that would make absurd class lists
+MAX_SIDE = 512                # the largest image side a model trains on (RunConfig's image_size limit)
+MAX_ARRAY_BYTES = 2**31       # the most bytes one stored array (IDX payload, .npz member) may declare
 
 
 def _oneline(err: BaseException) -> str:
-    """An exception's message squeezed onto one line."""
+    """An exception's message squeezed onto one line; an OSError about a file gives only its
+    reason, since every caller names the file already."""
+    if isinstance(err, OSError) and err.strerror and err.filename is not None:
+        return " ".join(err.strerror.split())
     return " ".join(_show(str(err) or type(err).__name__).split())
 
 
 def _as_images(x: np.ndarray, where: str) -> np.ndarray:
-    """Validate an image array and return it as float32 (N, H, W, C) in [0, 1]."""
+    """Validate a non-empty image array and return it as float32 (N, H, W, C) in [0, 1]."""
     if x.ndim == 3:
         x = x[..., None]
     if x.ndim != 4 or x.shape[-1] not in (1, 3):
         raise DatasetError(f"{where}: images have shape {x.shape}; expected (N, H, W) "
                            "or (N, H, W, C) with C 1 or 3")
+    if not len(x):
+        raise DatasetError(f"{where} holds no images")
+    if not x.shape[1] or not x.shape[2]:
+        raise DatasetError(f"{where}: images have shape {x.shape}, with a side of 0 pixels")
     if x.dtype == np.uint8:
         return np.ascontiguousarray(x, np.float32) / np.float32(255)
     if x.dtype.kind != "f":
@@ -74,10 +83,17 @@ def _fit(x: np.ndarray, image_size: int | None, channels: int | None) -> np.ndar
 
 def _check_options(image_size: int | None, channels: int | None) -> None:
     """Reject image_size / channels values no loader can honour."""
-    if image_size is not None and image_size < 1:
-        raise ConfigError(f"image_size must be >= 1, got {image_size}")
+    if image_size is not None and not 1 <= image_size <= MAX_SIDE:
+        raise ConfigError(f"image_size must be 1 to {MAX_SIDE}, got {image_size}")
     if channels not in (None, 1, 3):
         raise ConfigError(f"channels must be 1 or 3, got {channels}")
+
+
+def _check_side(shape: tuple[int, ...], image_size: int | None, where: str) -> None:
+    """Refuse (H, W, ...) images larger than a model takes unless image_size resizes them."""
+    if image_size is None and max(shape[:2]) > MAX_SIDE:
+        raise DatasetError(f"{where}: images are {shape[1]}x{shape[0]} pixels, over the {MAX_SIDE} a side "
+                           "a model takes; give an image size (--image-size) to resize them")
 
 
 def _split_arrays(x: np.ndarray, y: np.ndarray | None, seed: int) -> tuple:

@@ -4,18 +4,21 @@ and the keras download hook `_download` (read at call time, so tests can monkeyp
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import math
 import os
+import stat
 import struct
 import zlib
 from pathlib import Path
 
 import numpy as np
 
-from kgen.data.arrays import _as_images, _as_labels, _oneline, _show
+from kgen.data.arrays import MAX_ARRAY_BYTES, _as_images, _as_labels, _oneline, _show
 from kgen.data.files import _read_npz
 from kgen.errors import DatasetError
+from kgen.safe_io import open_regular
 
 DIGIT_CLASSES = tuple(str(i) for i in range(10))
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -24,7 +27,6 @@ SYSTEM_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 IDX_FILES = {"x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-ubyte",
              "x_test": "t10k-images-idx3-ubyte", "y_test": "t10k-labels-idx1-ubyte"}
 
-_MAX_IDX_BYTES = 2**31        # refuse IDX payloads above 2 GiB before reading them
 _CHUNK = 1 << 24
 
 _HINTS = {
@@ -62,7 +64,7 @@ def read_idx(path: str | os.PathLike, ndim: int) -> np.ndarray:
     path, where = Path(path), _show(path)
     gz = path.name.endswith(".gz")
     try:
-        with (gzip.open if gz else open)(path, "rb") as f:
+        with open_regular(path) as raw, (gzip.GzipFile(fileobj=raw) if gz else contextlib.nullcontext(raw)) as f:
             magic = f.read(4)
             if len(magic) < 4 or magic[:2] != b"\0\0" or magic[3] != ndim:
                 raise DatasetError(f"{where}: wrong IDX magic number 0x{magic.hex()}; expected "
@@ -75,11 +77,11 @@ def read_idx(path: str | os.PathLike, ndim: int) -> np.ndarray:
                 raise DatasetError(f"{where}: truncated IDX header")
             dims = struct.unpack(f">{ndim}I", head)
             count = math.prod(dims)
-            room = _MAX_IDX_BYTES if gz else path.stat().st_size - 4 - 4 * ndim
-            if count > room:
-                held = f"over the {room}-byte limit" if gz else f"but the file holds only {room}"
-                raise DatasetError(f"{where}: IDX header declares shape {dims} = {count} bytes, "
-                                   f"{held}")
+            held = None if gz else os.fstat(raw.fileno()).st_size - 4 - 4 * ndim
+            if count > MAX_ARRAY_BYTES or held is not None and count > held:
+                why = f"but the file holds only {held}" if count <= MAX_ARRAY_BYTES else \
+                    f"over the {MAX_ARRAY_BYTES}-byte limit"
+                raise DatasetError(f"{where}: IDX header declares shape {dims} = {count} bytes, {why}")
             data = _read_exact(f, count)
             if len(data) < count:
                 raise DatasetError(f"{where}: truncated IDX file: header declares {count} bytes "
@@ -96,7 +98,7 @@ def _idx_paths(folder: Path) -> dict[str, Path] | None:
     found = {}
     for key, stem in IDX_FILES.items():
         for candidate in (folder / stem, folder / f"{stem}.gz"):
-            if candidate.is_file():
+            if _present(candidate):
                 found[key] = candidate
                 break
     if not found:
@@ -105,6 +107,18 @@ def _idx_paths(folder: Path) -> dict[str, Path] | None:
     if missing:
         raise DatasetError(f"{_show(folder)}: IDX files incomplete, missing {', '.join(missing)}")
     return found
+
+
+def _present(path: Path) -> bool:
+    """Whether a data file is there to read; a FIFO, device or socket under its name is refused
+    (it would block or stream for ever), a folder or nothing at all is absent."""
+    try:
+        mode = path.stat().st_mode
+    except (OSError, ValueError):
+        return False
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return stat.S_ISREG(mode)
+    raise DatasetError(f"{_show(path)}: not a regular file")
 
 
 def _check_arrays(arrays: dict[str, np.ndarray], where: str) -> tuple[np.ndarray, ...]:
@@ -120,10 +134,7 @@ def _read_source(source: Path) -> tuple[np.ndarray, ...]:
         paths = _idx_paths(source)
         arrays = {k: read_idx(p, 3 if k.startswith("x") else 1) for k, p in paths.items()}
     else:
-        arrays = _read_npz(source)
-        missing = [k for k in IDX_FILES if k not in arrays]
-        if missing:
-            raise DatasetError(f"{_show(source)}: no array {', '.join(missing)} in the .npz")
+        arrays = _read_npz(source, tuple(IDX_FILES), required=tuple(IDX_FILES))
     return _check_arrays(arrays, _show(source))
 
 
@@ -138,10 +149,10 @@ def _candidates(name: str, data_dir: Path | None) -> list[Path]:
 
 def _find_source(name: str, data_dir: Path | None) -> Path | None:
     """First candidate holding `name` (an IDX folder or a .npz file); None when none does."""
-    if data_dir is not None and not data_dir.exists():
+    if data_dir is not None and not os.path.exists(data_dir):
         raise DatasetError(f"{_show(data_dir)}: no such file or folder")
     for place in _candidates(name, data_dir):
-        if place.is_dir() and _idx_paths(place) or place.suffix == ".npz" and place.is_file():
+        if place.is_dir() and _idx_paths(place) or place.suffix == ".npz" and _present(place):
             return place
     if data_dir is not None:
         raise DatasetError(f"{_show(data_dir)}: no {name} data there; {_HINTS[name]}")
