@@ -15,7 +15,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from kgen.runs import EventLog, Run, atomic_path, atomic_write_text
+from kgen.runs import EventLog, Run, atomic_path, atomic_write_text, is_latest_name
 from kgen.sampling import decode_batched, display_scale, image_grid, save_png, scatter_picture
 
 
@@ -160,11 +160,17 @@ class Checkpointer(keras.callbacks.Callback):
     (tens of seconds of training per 0.1 s save), otherwise every few epochs. The last epoch,
     and the last whole epoch before a stop, are always saved; a better epoch met between
     saves is kept in memory and written as ``best.keras`` at the next save.
+
+    Each new ``latest`` replaces only the one before it that this run wrote (or, on a resume,
+    ``resumed_from``): a checkpoint kgen did not write is never deleted.
     """
 
-    def __init__(self, run: Run, monitor: str = "val_loss", best: float = math.inf, budget: float = 0.01):
+    def __init__(self, run: Run, monitor: str = "val_loss", best: float = math.inf, budget: float = 0.01,
+                 resumed_from: Path | None = None):
         super().__init__()
         self.run, self.monitor, self.best, self.budget = run, monitor, best, budget
+        # The latest checkpoint this run wrote or resumed from: the only one a save may delete.
+        self._own_latest = resumed_from if resumed_from is not None and is_latest_name(resumed_from.name) else None
         self._save_seconds = 0.0  # what the last save took
         self._saved_at = -math.inf  # when it ended (time.monotonic)
         self._unsaved_epoch = 0  # a whole epoch not yet saved as latest, 0 when none
@@ -203,9 +209,9 @@ class Checkpointer(keras.callbacks.Callback):
         if self._unsaved_epoch:
             path = self.run.checkpoints_dir / f"latest-{self._unsaved_epoch:04d}.keras"
             _save_model(self.model, path)
-            for old in self.run.checkpoints_dir.glob("latest-*.keras"):
-                if old != path:
-                    old.unlink(missing_ok=True)
+            if self._own_latest is not None and self._own_latest != path:
+                self._own_latest.unlink(missing_ok=True)
+            self._own_latest = path
             self._unsaved_epoch = 0
         if self._best_record is not None:
             self._save_best()

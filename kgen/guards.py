@@ -14,13 +14,14 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import keras
 import numpy as np
 
 from kgen.callbacks import scalar_logs
 from kgen.errors import KgenError
-from kgen.runs import EventLog, Run, atomic_path, interrupted_checkpoint_name
+from kgen.runs import EventLog, Run, atomic_path, interrupted_checkpoint_name, is_interrupted_name
 
 
 class TrainingFault(KgenError):
@@ -37,12 +38,14 @@ class StopCheckpointer(keras.callbacks.Callback):
     Mid-epoch it writes ``interrupted-EEEE-BBBBBB.keras`` and raises `EpochCutShort`, so no later
     callback writes an epoch event, sample grid or ``latest`` checkpoint for a partial epoch; on
     an epoch's last batch the epoch is whole and ends as usual. It must be the last callback.
+    It deletes only interrupted checkpoints it wrote, or the one a resume started from.
     """
 
-    def __init__(self, run: Run, steps_per_epoch: int, initial_epoch: int = 0):
+    def __init__(self, run: Run, steps_per_epoch: int, initial_epoch: int = 0, resumed_from: Path | None = None):
         super().__init__()
         self.run, self.steps_per_epoch = run, steps_per_epoch
         self.epochs_done = initial_epoch
+        self._own = {resumed_from} if resumed_from is not None and is_interrupted_name(resumed_from.name) else set()
         self.requested = False
         self.interrupted_at: tuple[int, int] | None = None  # (whole epochs, batches of the next)
 
@@ -59,6 +62,7 @@ class StopCheckpointer(keras.callbacks.Callback):
         path = self.run.checkpoints_dir / interrupted_checkpoint_name(*self.interrupted_at)
         with atomic_path(path) as tmp:
             self.model.save(tmp)
+        self._own.add(path)
         self._remove_interrupted(keep=path)
         raise EpochCutShort
 
@@ -70,10 +74,10 @@ class StopCheckpointer(keras.callbacks.Callback):
         if self.requested:
             self.model.stop_training = True
 
-    def _remove_interrupted(self, keep=None) -> None:
-        for old in self.run.checkpoints_dir.glob("interrupted-*.keras"):
-            if old != keep:
-                old.unlink(missing_ok=True)
+    def _remove_interrupted(self, keep: Path | None = None) -> None:
+        for old in self._own - {keep}:
+            old.unlink(missing_ok=True)
+        self._own &= {keep}
 
 
 @contextlib.contextmanager
