@@ -15,7 +15,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from kgen.runs import EventLog, Run, atomic_path, atomic_write_text, is_latest_name
+from kgen.runs import EventLog, Run, atomic_path, atomic_write_text
 from kgen.sampling import decode_batched, display_scale, image_grid, save_png, scatter_picture
 
 
@@ -159,18 +159,13 @@ class Checkpointer(keras.callbacks.Callback):
     most ``budget`` of the training time: every epoch once an epoch outlasts a save / budget
     (tens of seconds of training per 0.1 s save), otherwise every few epochs. The last epoch,
     and the last whole epoch before a stop, are always saved; a better epoch met between
-    saves is kept in memory and written as ``best.keras`` at the next save.
-
-    Each new ``latest`` replaces only the one before it that this run wrote (or, on a resume,
-    ``resumed_from``): a checkpoint kgen did not write is never deleted.
+    saves is kept in memory and written as ``best.keras`` at the next save. A new ``latest``
+    replaces only older ones the run recorded writing (`Run.prune_checkpoints`).
     """
 
-    def __init__(self, run: Run, monitor: str = "val_loss", best: float = math.inf, budget: float = 0.01,
-                 resumed_from: Path | None = None):
+    def __init__(self, run: Run, monitor: str = "val_loss", best: float = math.inf, budget: float = 0.01):
         super().__init__()
         self.run, self.monitor, self.best, self.budget = run, monitor, best, budget
-        # The latest checkpoint this run wrote or resumed from: the only one a save may delete.
-        self._own_latest = resumed_from if resumed_from is not None and is_latest_name(resumed_from.name) else None
         self._save_seconds = 0.0  # what the last save took
         self._saved_at = -math.inf  # when it ended (time.monotonic)
         self._unsaved_epoch = 0  # a whole epoch not yet saved as latest, 0 when none
@@ -208,10 +203,9 @@ class Checkpointer(keras.callbacks.Callback):
         start = time.monotonic()
         if self._unsaved_epoch:
             path = self.run.checkpoints_dir / f"latest-{self._unsaved_epoch:04d}.keras"
+            self.run.record_checkpoint(path)
             _save_model(self.model, path)
-            if self._own_latest is not None and self._own_latest != path:
-                self._own_latest.unlink(missing_ok=True)
-            self._own_latest = path
+            self.run.prune_checkpoints("latest", keep=path)
             self._unsaved_epoch = 0
         if self._best_record is not None:
             self._save_best()

@@ -14,14 +14,13 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import keras
 import numpy as np
 
 from kgen.callbacks import scalar_logs
 from kgen.errors import KgenError
-from kgen.runs import EventLog, Run, atomic_path, interrupted_checkpoint_name, is_interrupted_name
+from kgen.runs import EventLog, Run, atomic_path, interrupted_checkpoint_name
 
 
 class TrainingFault(KgenError):
@@ -38,14 +37,12 @@ class StopCheckpointer(keras.callbacks.Callback):
     Mid-epoch it writes ``interrupted-EEEE-BBBBBB.keras`` and raises `EpochCutShort`, so no later
     callback writes an epoch event, sample grid or ``latest`` checkpoint for a partial epoch; on
     an epoch's last batch the epoch is whole and ends as usual. It must be the last callback.
-    It deletes only interrupted checkpoints it wrote, or the one a resume started from.
     """
 
-    def __init__(self, run: Run, steps_per_epoch: int, initial_epoch: int = 0, resumed_from: Path | None = None):
+    def __init__(self, run: Run, steps_per_epoch: int, initial_epoch: int = 0):
         super().__init__()
         self.run, self.steps_per_epoch = run, steps_per_epoch
         self.epochs_done = initial_epoch
-        self._own = {resumed_from} if resumed_from is not None and is_interrupted_name(resumed_from.name) else set()
         self.requested = False
         self.interrupted_at: tuple[int, int] | None = None  # (whole epochs, batches of the next)
 
@@ -60,24 +57,19 @@ class StopCheckpointer(keras.callbacks.Callback):
             return
         self.interrupted_at = (self.epochs_done, batch + 1)
         path = self.run.checkpoints_dir / interrupted_checkpoint_name(*self.interrupted_at)
+        self.run.record_checkpoint(path)
         with atomic_path(path) as tmp:
             self.model.save(tmp)
-        self._own.add(path)
-        self._remove_interrupted(keep=path)
+        self.run.prune_checkpoints("interrupted", keep=path)
         raise EpochCutShort
 
     def on_epoch_end(self, epoch, logs=None):
         self.epochs_done = epoch + 1
         latest = self.run.latest_checkpoint()  # the Checkpointer, earlier in the list, may have saved
         if latest is not None and not latest[0].name.startswith("interrupted-"):
-            self._remove_interrupted()  # a later whole epoch is saved: the interrupted state is past
+            self.run.prune_checkpoints("interrupted")  # a later whole epoch is saved: the interrupted state is past
         if self.requested:
             self.model.stop_training = True
-
-    def _remove_interrupted(self, keep: Path | None = None) -> None:
-        for old in self._own - {keep}:
-            old.unlink(missing_ok=True)
-        self._own &= {keep}
 
 
 @contextlib.contextmanager

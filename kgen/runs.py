@@ -8,6 +8,7 @@ Layout of ``runs/<name>/``::
     samples/epoch_NNNN.png    sample grid from the run's fixed noise
     checkpoints/latest-NNNN.keras, best.keras, best.json
     checkpoints/interrupted-NNNN-BBBBBB.keras   a stop inside epoch N+1, after B batches (kgen.guards)
+    written.txt               the checkpoints this run wrote, one name a line: the only ones it deletes
     model.keras               the final model (generator.keras too for GANs: G on its own)
     tb/                       TensorBoard scalars and image grids
 """
@@ -35,23 +36,15 @@ CONFIG_FILE = "config.json"
 EXTERNAL_FILE = "external.json"  # instead of config.json: a run kgen.monitor.RunLogger recorded
 EVENTS_FILE = "events.jsonl"
 MODEL_FILE = "model.keras"
+WRITTEN_FILE = "written.txt"
 _LATEST = re.compile(r"^latest-(\d{4,})\.keras$")
 _INTERRUPTED = re.compile(r"^interrupted-(\d{4,})-(\d{6,})\.keras$")
+_PRUNABLE = {"latest": _LATEST, "interrupted": _INTERRUPTED}  # checkpoints a newer one replaces
 # The temporary names atomic_path gives the files a run writes: only these are ever cleaned up.
 _TEMPORARY = re.compile(r"^\.(latest-\d{4,}|interrupted-\d{4,}-\d{6,}|best|model|generator|config|epoch_\d{4,})"
                         r"-[0-9a-f]{12}\.(keras|json|png)$")
 # Bytes a run's small JSON files (config.json, best.json) may hold: more is not kgen's.
 MAX_JSON_BYTES = 1 << 20
-
-
-def is_latest_name(name: str) -> bool:
-    """Whether ``name`` is a ``latest-NNNN.keras`` checkpoint's."""
-    return _LATEST.match(name) is not None
-
-
-def is_interrupted_name(name: str) -> bool:
-    """Whether ``name`` is an ``interrupted-NNNN-BBBBBB.keras`` checkpoint's."""
-    return _INTERRUPTED.match(name) is not None
 
 
 def interrupted_checkpoint_name(epochs: int, batches: int) -> str:
@@ -125,6 +118,7 @@ class Run:
     model_path = property(lambda self: self.path / MODEL_FILE)
     generator_path = property(lambda self: self.path / "generator.keras")  # GANs: G alone
     best_path = property(lambda self: self.checkpoints_dir / "best.keras")
+    written_path = property(lambda self: self.path / WRITTEN_FILE)
 
     @classmethod
     def create(cls, path: str | os.PathLike, config: RunConfig) -> Run:
@@ -206,6 +200,35 @@ class Run:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
             raise RunError(f"{show_path(path)} is not a best-checkpoint record (no number as its \"value\")")
         return record
+
+
+    def record_checkpoint(self, path: Path) -> None:
+        """Note the checkpoint ``path`` (about to be written) as this run's own: only checkpoints
+        noted here are ever deleted by `prune_checkpoints`, whatever else their folder holds."""
+        try:
+            with open(self.written_path, "a", encoding="utf-8") as f:
+                f.write(f"\n{path.name}\n")  # the leading newline ends a line a crash tore
+        except OSError as err:
+            raise RunError(f"cannot write {show_path(self.written_path)}: {err.strerror or one_line(err)}") from err
+
+    def prune_checkpoints(self, kind: str, keep: Path | None = None) -> None:
+        """Delete the ``kind`` ("latest" or "interrupted") checkpoints this run recorded writing,
+        except ``keep``; a file it did not record is never deleted."""
+        recorded = self._recorded_checkpoints()
+        gone = {n for n in recorded if _PRUNABLE[kind].match(n) and (keep is None or n != keep.name)}
+        for name in gone:
+            (self.checkpoints_dir / name).unlink(missing_ok=True)
+        if gone:
+            atomic_write_text(self.written_path, "".join(f"{n}\n" for n in sorted(recorded - gone)))
+
+    def _recorded_checkpoints(self) -> set[str]:
+        try:
+            text = read_text(self.written_path, MAX_JSON_BYTES)
+        except FileNotFoundError:
+            return set()
+        except OSError as err:
+            raise RunError(f"{show_path(self.written_path)}: unreadable ({err.strerror or one_line(err)})") from err
+        return {n for n in text.splitlines() if any(p.match(n) for p in _PRUNABLE.values())}
 
 
 def check_new_run_dir(path: str | os.PathLike) -> None:

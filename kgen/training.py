@@ -129,10 +129,9 @@ def train(
     data = load_training_data(config)
     with distribute.dtype_policy(config.train.precision), strategy.scope():
         if resume:
-            model, initial_epoch, best, resumed_from = _resumed_model(run, data, config)
+            model, initial_epoch, best = _resumed_model(run, data, config)
         else:
             model, initial_epoch, best = build_model(config, data.x_train.shape[1:], data.num_classes), 0, math.inf
-            resumed_from = None
             run = Run.create(distribute.worker_run_dir(strategy, run_dir), config)
     t = config.train
     y_train, y_test = (model_labels(model, y) for y in (data.y_train, data.y_test))
@@ -156,7 +155,7 @@ def train(
             events.write("note", message=f"already trained {initial_epoch} of {t.epochs} epochs")
         tensorboard = cb.TensorBoardLogger(run.tb_dir)
         noise, labels = grid_codes(model, t.grid_size, t.seed + GRID_SEED_OFFSET)
-        stopper = guards.StopCheckpointer(run, steps, initial_epoch, resumed_from=resumed_from)
+        stopper = guards.StopCheckpointer(run, steps, initial_epoch)
         callbacks = [
             cb.EventLogger(events, steps, {"epochs": t.epochs, "initial_epoch": initial_epoch,
                                            "steps_per_epoch": steps, "dataset": t.dataset,
@@ -166,7 +165,7 @@ def train(
             tensorboard,
             cb.SampleGrid(run, noise, events, labels=labels, every=t.sample_every, tensorboard=tensorboard,
                           real_points=data.x_test if data.kind == "points" else None),
-            cb.Checkpointer(run, best=best, resumed_from=resumed_from),
+            cb.Checkpointer(run, best=best),
             *extra_callbacks,
             stopper,  # last: a mid-epoch stop is saved once every callback has seen the batch
         ]
@@ -230,18 +229,19 @@ def _options(section) -> dict[str, object]:
 
 
 def _resumed_model(run: Run, data: Dataset, config: RunConfig):
-    """(model, epochs already done, best monitored value, checkpoint path) from a run's latest
-    checkpoint; a run stopped before its first checkpoint starts again from fresh weights."""
+    """(model, epochs already done, best monitored value) from a run's latest checkpoint; a run
+    stopped before its first checkpoint starts again from fresh weights."""
     for directory in (run.path, run.checkpoints_dir, run.samples_dir):
         remove_temporaries(directory)  # left by a crash in the middle of a write
     latest = run.latest_checkpoint()
     if latest is None:
-        return build_model(config, data.x_train.shape[1:], data.num_classes), 0, math.inf, None
+        return build_model(config, data.x_train.shape[1:], data.num_classes), 0, math.inf
     path, epoch = latest
     model = load_run_model(run, path)
     check_model_fits_data(model, data, path)
     best = run.best_record() or {}
-    return model, epoch, float(best.get("value", math.inf)), path
+    run.record_checkpoint(path)  # this run's (checked above), so the next save may replace it
+    return model, epoch, float(best.get("value", math.inf))
 
 
 def check_model_fits_data(model, data: Dataset, path: str | os.PathLike) -> None:

@@ -318,3 +318,17 @@ def test_a_fifo_as_config_or_best_record_is_refused_at_once(tmp_path):
     os.mkfifo(run.checkpoints_dir / "best.json")
     with pytest.raises(RunError, match="not a regular file"):
         run.best_record()
+
+
+def test_pruning_follows_only_recorded_checkpoint_names(tmp_path):
+    """written.txt names what a run wrote; a name that is not a checkpoint's (a path out of the
+    folder, another file of the run) is never acted on, even if the ledger was tampered with."""
+    run = Run.create(tmp_path / "run", RunConfig())
+    run.checkpoints_dir.mkdir()
+    (tmp_path / "latest-0001.keras").write_text("outside\n")
+    for name in ("latest-0001.keras", "latest-0002.keras", "best.keras"):
+        (run.checkpoints_dir / name).write_text("x")
+    run.written_path.write_text("../latest-0001.keras\n/etc/passwd\nbest.keras\n../config.json\nlatest-0001.keras\n")
+    run.prune_checkpoints("latest", keep=run.checkpoints_dir / "latest-0002.keras")
+    assert sorted(p.name for p in run.checkpoints_dir.iterdir()) == ["best.keras", "latest-0002.keras"]
+    assert (tmp_path / "latest-0001.keras").is_file() and run.config_path.is_file()
