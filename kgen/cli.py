@@ -31,7 +31,7 @@ _TRAIN_FLAGS = {
     "dataset": ("train", str, "dataset name or folder:PATH / npz:PATH (see `kgen datasets`; default digits)"),
     "data_dir": ("train", str, "folder holding local dataset files (IDX, .npz)"),
     "image_size": ("train", int, "resize images to this many pixels a side"),
-    "epochs": ("train", int, "epochs to train, the total when resuming (default 30)"),
+    "epochs": ("train", int, "epochs to train, the total when resuming (default 30; a resume keeps the run's target)"),
     "batch_size": ("train", int, "images per batch (default 32 for VAEs, 64 for GANs)"),
     "lr": ("train", float, "Adam learning rate (default 2e-3 for VAEs, 2e-4 for GANs)"),
     "seed": ("train", int, "seed of weights, batches, noise and the sample grid (default 0)"),
@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="compute in float16 (default; loss-scaled) or bfloat16, keep float32 "
                             "variables and losses; for GPUs (runs on CPUs, slowly)")
     train.add_argument("--out", type=Path, help="run directory (default runs/<model>-<dataset>-<time>)")
-    train.add_argument("--resume", type=Path, metavar="RUN", help="continue RUN from its latest checkpoint")
+    train.add_argument("--resume", type=Path, metavar="RUN", help="continue RUN from its latest checkpoint, with its own options (only --epochs, --strategy, --sample-every and --data-dir may change)")
     train.add_argument("--iwae", type=int, default=0, metavar="K", help="also report IWAE-K at the end")
 
     sample = commands.add_parser("sample", help="draw samples from a trained run")
