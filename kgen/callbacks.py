@@ -159,7 +159,8 @@ class Checkpointer(keras.callbacks.Callback):
     most ``budget`` of the training time: every epoch once an epoch outlasts a save / budget
     (tens of seconds of training per 0.1 s save), otherwise every few epochs. The last epoch,
     and the last whole epoch before a stop, are always saved; a better epoch met between
-    saves is kept in memory and written as ``best.keras`` at the next save.
+    saves is kept in memory and written as ``best.keras`` at the next save. A new ``latest``
+    replaces only older ones the run recorded writing (`Run.prune_checkpoints`).
     """
 
     def __init__(self, run: Run, monitor: str = "val_loss", best: float = math.inf, budget: float = 0.01):
@@ -202,10 +203,9 @@ class Checkpointer(keras.callbacks.Callback):
         start = time.monotonic()
         if self._unsaved_epoch:
             path = self.run.checkpoints_dir / f"latest-{self._unsaved_epoch:04d}.keras"
+            self.run.record_checkpoint(path)
             _save_model(self.model, path)
-            for old in self.run.checkpoints_dir.glob("latest-*.keras"):
-                if old != path:
-                    old.unlink(missing_ok=True)
+            self.run.prune_checkpoints("latest", keep=path)
             self._unsaved_epoch = 0
         if self._best_record is not None:
             self._save_best()

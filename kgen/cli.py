@@ -22,15 +22,16 @@ from kgen.config import (
     GANConfig,
     RunConfig,
     TrainConfig,
+    resumed_config,
 )
-from kgen.errors import ConfigError, KgenError
+from kgen.errors import ConfigError, KgenError, show_path
 
 # train options that map one to one onto config fields: flag -> (section, type, help)
 _TRAIN_FLAGS = {
     "dataset": ("train", str, "dataset name or folder:PATH / npz:PATH (see `kgen datasets`; default digits)"),
     "data_dir": ("train", str, "folder holding local dataset files (IDX, .npz)"),
     "image_size": ("train", int, "resize images to this many pixels a side"),
-    "epochs": ("train", int, "epochs to train, the total when resuming (default 30)"),
+    "epochs": ("train", int, "epochs to train, the total when resuming (default 30; a resume keeps the run's target)"),
     "batch_size": ("train", int, "images per batch (default 32 for VAEs, 64 for GANs)"),
     "lr": ("train", float, "Adam learning rate (default 2e-3 for VAEs, 2e-4 for GANs)"),
     "seed": ("train", int, "seed of weights, batches, noise and the sample grid (default 0)"),
@@ -79,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="compute in float16 (default; loss-scaled) or bfloat16, keep float32 "
                             "variables and losses; for GPUs (runs on CPUs, slowly)")
     train.add_argument("--out", type=Path, help="run directory (default runs/<model>-<dataset>-<time>)")
-    train.add_argument("--resume", type=Path, metavar="RUN", help="continue RUN from its latest checkpoint")
+    train.add_argument("--resume", type=Path, metavar="RUN", help="continue RUN from its latest checkpoint, with its own options (only --epochs, --strategy, --sample-every and --data-dir may change)")
     train.add_argument("--iwae", type=int, default=0, metavar="K", help="also report IWAE-K at the end")
 
     sample = commands.add_parser("sample", help="draw samples from a trained run")
@@ -126,6 +127,14 @@ def _flag(name: str) -> str:
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """A RunConfig from the defaults overridden by the flags given (validated)."""
+    sections = given_options(args)
+    model_config = MODEL_CONFIGS[args.model]
+    return RunConfig(TrainConfig(**sections["train"]), model_config.from_dict(sections["model"]))
+
+
+def given_options(args: argparse.Namespace) -> dict[str, dict]:
+    """The config options a `kgen train` command line sets explicitly, as {"train": ..., "model": ...}
+    (the model kind always), checked to apply to the model."""
     sections = {"train": {"model": args.model}, "model": {}}
     for name, (section, _, _) in _TRAIN_FLAGS.items():
         if getattr(args, name) is not None:
@@ -144,7 +153,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         if len(widths) != 1:
             raise ConfigError(f"--filters takes one width for the {args.model} model, got {len(widths)}")
         sections["model"]["filters"] = widths[0]
-    return RunConfig(TrainConfig(**sections["train"]), model_config.from_dict(sections["model"]))
+    return sections
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -155,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"kgen: error: {err}", file=sys.stderr)
         return 2
     except OSError as err:
-        where = f"{err.filename}: " if err.filename else ""
+        where = f"{show_path(err.filename)}: " if err.filename else ""
         print(f"kgen: error: {where}{err.strerror or err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -164,15 +173,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    config = config_from_args(args)  # validated before TensorFlow is imported: nonsense fails fast
+    if args.resume is not None and args.out is not None:
+        raise ConfigError("--resume continues a run in its own folder; leave out --out")
+    # Validated before TensorFlow is imported: nonsense fails fast.
+    config = _resumed_config(args) if args.resume is not None else config_from_args(args)
     from kgen.training import train
 
     run_dir = args.resume or args.out
     result = train(config, run_dir, resume=args.resume is not None, iwae_k=args.iwae)
     run = result.run
     if result.stopped:  # Ctrl-C: saved at a batch boundary (kgen.guards)
-        print(f"kgen: interrupted after {result.epochs_done} whole epochs; saved in {run.path}/, "
-              f"continue with: kgen train {args.model} --resume {run.path} --epochs {config.train.epochs}",
+        where = show_path(run.path)
+        print(f"kgen: interrupted after {result.epochs_done} whole epochs; saved in {where}/, "
+              f"continue with: kgen train {args.model} --resume {where} --epochs {config.train.epochs}",
               file=sys.stderr)
         return 130
     print(f"\nRun saved in {run.path}/ ({result.epochs_done} epochs, {result.seconds:.1f} s)")
@@ -186,6 +199,15 @@ def _train(args: argparse.Namespace) -> int:
     if config.train.model in GAN_MODELS and not result.test:
         print(f"  quality:     kgen eval {run.path}  (FID, coverage, precision/recall with a classifier)")
     return 0
+
+
+def _resumed_config(args: argparse.Namespace) -> RunConfig:
+    """The config of the run to resume with the options given on this command line applied:
+    one not given keeps the run's value (see `kgen.training.resumed_config`)."""
+    from kgen.runs import Run
+
+    sections = given_options(args)
+    return resumed_config(Run.open(args.resume).config(), {**sections["train"], **sections["model"]})
 
 
 def _sample(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ import numpy as np
 from kgen import latent
 from kgen.config import WALK_MODES
 from kgen.data import TOY_MODES
-from kgen.errors import ConfigError
+from kgen.errors import ConfigError, show_path
 from kgen.evaluate import evaluate_model
 from kgen.inversion import invert as invert_images
 from kgen.models import GAN
@@ -26,7 +26,7 @@ from kgen.sampling import (
     save_gif,
     save_png,
 )
-from kgen.training import load_training_data, model_labels
+from kgen.training import check_model_fits_data, load_training_data, model_labels
 
 SAMPLE_FORMATS = (".png", ".npz")
 
@@ -41,13 +41,11 @@ def sample_run(
     """
     output = Path(output)
     if output.suffix.lower() not in SAMPLE_FORMATS:
-        raise ConfigError(f"{output}: the output must end in .png (a grid) or .npz (raw arrays)")
+        raise ConfigError(f"{show_path(output)}: the output must end in .png (a grid) or .npz (raw arrays)")
     if not 1 <= n <= 100_000:
         raise ConfigError(f"-n must be between 1 and 100000, got {n}")
     model = load_run_model(Run.open(run_dir))
-    if label is not None and not 0 <= label < model.num_classes:
-        what = f"has classes 0..{model.num_classes - 1}" if model.num_classes else "is not conditional"
-        raise ConfigError(f"--class {label}: this {model.name} model {what}")
+    check_label(model, label)
     labels = sample_labels(model, n, label)
     images = sample_images(model, n, seed=seed, labels=labels)
     if output.suffix.lower() == ".png":
@@ -58,6 +56,14 @@ def sample_run(
         with atomic_path(output) as tmp, open(tmp, "wb") as f:
             np.savez(f, **arrays)
     return output
+
+
+def check_label(model, label: int | None) -> None:
+    """Refuse (ConfigError) a --class the model does not have: any class of an unconditional
+    model, or one outside 0..num_classes-1 of a conditional one."""
+    if label is not None and not 0 <= label < model.num_classes:
+        what = f"has classes 0..{model.num_classes - 1}" if model.num_classes else "is not conditional"
+        raise ConfigError(f"--class {label}: this {model.name} model {what}")
 
 
 def evaluate_run(
@@ -78,7 +84,7 @@ def evaluate_run(
         raise ConfigError(f"--limit must be >= 1, got {limit}")
     run = Run.open(run_dir)
     model = load_run_model(run)
-    data = load_training_data(run.config())
+    data = _run_data(run, model)
     x_test, y_test = data.x_test[:limit], model_labels(model, data.y_test, limit)
     metrics: dict[str, float] = {}
     if model.variational:
@@ -145,11 +151,12 @@ def walk_run(
         raise ConfigError(f"--mode must be one of {', '.join(WALK_MODES)}, got {mode!r}")
     gif = output.suffix.lower() == ".gif"
     if output.suffix.lower() not in (".png", ".gif") or (gif and mode != "interpolate"):
-        raise ConfigError(f"{output}: write .png, or .gif with --mode interpolate")
+        raise ConfigError(f"{show_path(output)}: write .png, or .gif with --mode interpolate")
     if not 2 <= steps <= 200:
         raise ConfigError(f"--steps must be between 2 and 200, got {steps}")
     run = Run.open(run_dir)
     model = load_run_model(run)
+    check_label(model, label)
     if model.num_classes and label is None:
         label = 0
     result = WalkResult(output)
@@ -157,7 +164,7 @@ def walk_run(
         frames = latent.manifold_grid(model, n=steps, dims=dims or (0, 1), labels=label)
         columns = steps
     elif mode == "traverse":
-        data = load_training_data(run.config())
+        data = _run_data(run, model)
         x, y = data.x_test[:2000], model_labels(model, data.y_test, 2000)
         if model.variational:
             result.kl_per_dimension = latent.kl_per_dimension(model, x, y)
@@ -178,9 +185,16 @@ def _interpolation(run, model, steps, method, images, label, seed) -> np.ndarray
     if images is None:
         z = latent_noise(2, model.latent_dim, seed)
         return latent.interpolate(model, z[0], z[1], steps, method, labels=label)
-    data = load_training_data(run.config())
+    data = _run_data(run, model)
     for i in images:
         if not 0 <= i < len(data.x_test):
             raise ConfigError(f"--images: index {i} is outside the {len(data.x_test)} test images")
     x_a, x_b = data.x_test[images[0]], data.x_test[images[1]]
     return latent.interpolate_images(model, x_a, x_b, steps, method, labels=label)
+
+
+def _run_data(run: Run, model):
+    """The run's dataset, checked to be data its model takes (`check_model_fits_data`)."""
+    data = load_training_data(run.config())
+    check_model_fits_data(model, data, run.path)
+    return data

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,9 @@ MAX_WIDTH = 16384
 STRATEGIES = ("default", "mirrored", "multiworker")
 # Keras dtype policies: float32, or float16/bfloat16 compute with float32 variables and losses.
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+# What a resume may change: the epoch target, where it runs, how often it draws, where the data
+# lives. Every other option is fixed by the checkpoint (its networks, optimizer, batches, seed).
+RESUMABLE = ("epochs", "strategy", "sample_every", "data_dir")
 
 
 def _require(ok: bool, message: str) -> None:
@@ -240,3 +244,22 @@ class RunConfig(_Config):
         )
         train = TrainConfig.from_dict(data["train"])
         return cls(train=train, model=MODEL_CONFIGS[train.model].from_dict(data["model"]))
+
+
+def resumed_config(saved: RunConfig, changes: Mapping[str, object]) -> RunConfig:
+    """``saved`` with ``changes`` (option name -> value, of either section) applied: only the
+    `RESUMABLE` options may change; any other that differs is a one-line ConfigError."""
+    sections = saved.to_dict()
+    for name, value in changes.items():
+        section = "train" if name in sections["train"] else "model"
+        old = getattr(getattr(saved, section), name, None)
+        if value == old:
+            continue
+        if name == "model":
+            raise ConfigError(f"the run to resume is a {old} run, not {value}; train it with kgen train {old}")
+        if name not in RESUMABLE:
+            flag = "--" + name.replace("_", "-")
+            raise ConfigError(f"{flag} cannot change when resuming (the run has {old!r}, not {value!r}); only "
+                              f"{', '.join('--' + n.replace('_', '-') for n in RESUMABLE)} can")
+        sections[section][name] = value
+    return RunConfig.from_dict(sections)

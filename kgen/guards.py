@@ -57,23 +57,19 @@ class StopCheckpointer(keras.callbacks.Callback):
             return
         self.interrupted_at = (self.epochs_done, batch + 1)
         path = self.run.checkpoints_dir / interrupted_checkpoint_name(*self.interrupted_at)
+        self.run.record_checkpoint(path)
         with atomic_path(path) as tmp:
             self.model.save(tmp)
-        self._remove_interrupted(keep=path)
+        self.run.prune_checkpoints("interrupted", keep=path)
         raise EpochCutShort
 
     def on_epoch_end(self, epoch, logs=None):
         self.epochs_done = epoch + 1
         latest = self.run.latest_checkpoint()  # the Checkpointer, earlier in the list, may have saved
         if latest is not None and not latest[0].name.startswith("interrupted-"):
-            self._remove_interrupted()  # a later whole epoch is saved: the interrupted state is past
+            self.run.prune_checkpoints("interrupted")  # a later whole epoch is saved: the interrupted state is past
         if self.requested:
             self.model.stop_training = True
-
-    def _remove_interrupted(self, keep=None) -> None:
-        for old in self.run.checkpoints_dir.glob("interrupted-*.keras"):
-            if old != keep:
-                old.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager

@@ -8,6 +8,7 @@ Layout of ``runs/<name>/``::
     samples/epoch_NNNN.png    sample grid from the run's fixed noise
     checkpoints/latest-NNNN.keras, best.keras, best.json
     checkpoints/interrupted-NNNN-BBBBBB.keras   a stop inside epoch N+1, after B batches (kgen.guards)
+    written.txt               the checkpoints this run wrote, one name a line: the only ones it deletes
     model.keras               the final model (generator.keras too for GANs: G on its own)
     tb/                       TensorBoard scalars and image grids
 """
@@ -16,9 +17,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import secrets
+import stat
 import time
 import zipfile
 from collections.abc import Iterator
@@ -26,15 +29,22 @@ from pathlib import Path
 from typing import Any
 
 from kgen.config import RunConfig
-from kgen.errors import ConfigError, RunError, one_line
+from kgen.errors import ConfigError, RunError, one_line, show_path
+from kgen.safe_io import read_text
 
 CONFIG_FILE = "config.json"
 EXTERNAL_FILE = "external.json"  # instead of config.json: a run kgen.monitor.RunLogger recorded
 EVENTS_FILE = "events.jsonl"
 MODEL_FILE = "model.keras"
+WRITTEN_FILE = "written.txt"
 _LATEST = re.compile(r"^latest-(\d{4,})\.keras$")
 _INTERRUPTED = re.compile(r"^interrupted-(\d{4,})-(\d{6,})\.keras$")
-_TEMPORARY = re.compile(r"^\..+-[0-9a-f]{12}(\.\w+)?$")  # atomic_path's names
+_PRUNABLE = {"latest": _LATEST, "interrupted": _INTERRUPTED}  # checkpoints a newer one replaces
+# The temporary names atomic_path gives the files a run writes: only these are ever cleaned up.
+_TEMPORARY = re.compile(r"^\.(latest-\d{4,}|interrupted-\d{4,}-\d{6,}|best|model|generator|config|epoch_\d{4,})"
+                        r"-[0-9a-f]{12}\.(keras|json|png)$")
+# Bytes a run's small JSON files (config.json, best.json) may hold: more is not kgen's.
+MAX_JSON_BYTES = 1 << 20
 
 
 def interrupted_checkpoint_name(epochs: int, batches: int) -> str:
@@ -51,10 +61,12 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     tmp = path.parent / f".{path.stem}-{secrets.token_hex(6)}{path.suffix}"
+    created = False  # only a temporary this call created is ever deleted
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # Created with the umask's permissions (unlike mkstemp's 0600), as a plain write would be.
         os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        created = True
         yield tmp
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
@@ -62,16 +74,18 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         _fsync_dir(path.parent)
     except OSError as err:
         kept = "the previous file is kept" if path.exists() else "nothing was written"
-        raise RunError(f"cannot write {path}: {err.strerror or one_line(err)} ({kept})") from err
+        raise RunError(f"cannot write {show_path(path)}: {err.strerror or one_line(err)} ({kept})") from err
     finally:
-        tmp.unlink(missing_ok=True)
+        if created:
+            tmp.unlink(missing_ok=True)
 
 
 def remove_temporaries(directory: str | os.PathLike) -> None:
-    """Delete the temporary files a crash inside `atomic_path` left in ``directory``."""
+    """Delete the temporary files a crash inside `atomic_path` left in ``directory``: regular
+    files named as kgen names its own temporaries, nothing else."""
     with contextlib.suppress(OSError):
         for p in Path(directory).iterdir():
-            if _TEMPORARY.match(p.name) and p.is_file():
+            if _TEMPORARY.match(p.name) and stat.S_ISREG(p.lstat().st_mode):
                 p.unlink(missing_ok=True)
 
 
@@ -104,17 +118,19 @@ class Run:
     model_path = property(lambda self: self.path / MODEL_FILE)
     generator_path = property(lambda self: self.path / "generator.keras")  # GANs: G alone
     best_path = property(lambda self: self.checkpoints_dir / "best.keras")
+    written_path = property(lambda self: self.path / WRITTEN_FILE)
 
     @classmethod
     def create(cls, path: str | os.PathLike, config: RunConfig) -> Run:
-        """Make a new run directory holding ``config``; refuse one that already has a run."""
+        """Make a new run directory holding ``config``: ``path`` must be new or an empty folder
+        (see `check_new_run_dir`), so a run never overwrites or deletes anything it finds."""
         run = cls(path)
-        if run.config_path.exists():
-            raise RunError(f"{run.path} already holds a run; use --resume {run.path} or another --out")
         try:
-            run.path.mkdir(parents=True, exist_ok=True)
+            run.path.mkdir(parents=True)
+        except FileExistsError:
+            check_new_run_dir(run.path)  # an empty folder is fine; anything else is refused
         except OSError as err:
-            raise RunError(f"cannot create run directory {run.path}: {err.strerror}") from err
+            raise RunError(f"cannot create run directory {show_path(run.path)}: {err.strerror or one_line(err)}") from err
         run.save_config(config)
         return run
 
@@ -126,12 +142,12 @@ class Run:
         """An existing run directory; a clear error if it is missing or not a kgen run."""
         run = cls(path)
         if not run.path.is_dir():
-            raise RunError(f"{run.path}: no such run directory")
+            raise RunError(f"{show_path(run.path)}: no such run directory")
         if not run.config_path.is_file():
             if run.external_path.is_file():
-                raise RunError(f"{run.path} was recorded from a script's own model.fit (RunLogger): it has "
-                               "curves to follow (kgen gui RUN) but no kgen model config")
-            raise RunError(f"{run.path} is not a kgen run directory (no {CONFIG_FILE})")
+                raise RunError(f"{show_path(run.path)} was recorded from a script's own model.fit (RunLogger): it "
+                               "has curves to follow (kgen gui RUN) but no kgen model config")
+            raise RunError(f"{show_path(run.path)} is not a kgen run directory (no {CONFIG_FILE})")
         run.config()  # validates
         return run
 
@@ -140,19 +156,18 @@ class Run:
         """An existing run directory to follow read-only: kgen's, or one RunLogger recorded."""
         run = cls(path)
         if not run.path.is_dir():
-            raise RunError(f"{run.path}: no such run directory")
+            raise RunError(f"{show_path(run.path)}: no such run directory")
         if not any(p.is_file() for p in (run.config_path, run.external_path, run.events_path)):
-            raise RunError(f"{run.path} is not a run directory (no {CONFIG_FILE}, {EXTERNAL_FILE} or {EVENTS_FILE})")
+            raise RunError(f"{show_path(run.path)} is not a run directory (no {CONFIG_FILE}, {EXTERNAL_FILE} "
+                           f"or {EVENTS_FILE})")
         return run
 
     def config(self) -> RunConfig:
+        """The run's validated config.json; a one-line RunError for anything else."""
         try:
-            data = json.loads(self.config_path.read_text(encoding="utf-8"))
-            return RunConfig.from_dict(data)
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise RunError(f"{self.config_path}: unreadable run config ({err})") from err
+            return RunConfig.from_dict(read_json(self.config_path, "run config"))
         except ConfigError as err:
-            raise RunError(f"{self.config_path}: {err}") from err
+            raise RunError(f"{show_path(self.config_path)}: {err}") from err
 
     def sample_path(self, epoch: int) -> Path:
         return self.samples_dir / f"epoch_{epoch:04d}.png"
@@ -175,11 +190,80 @@ class Run:
         return path, epoch
 
     def best_record(self) -> dict[str, Any] | None:
+        """What ``best.json`` says of ``best.keras`` (its ``value`` a number), None without one;
+        a tampered record is a one-line RunError rather than a best value made up."""
         path = self.checkpoints_dir / "best.json"
-        try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
+        if not path.exists():
             return None
+        record = read_json(path, "best-checkpoint record")
+        value = record.get("value") if isinstance(record, dict) else None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+            raise RunError(f"{show_path(path)} is not a best-checkpoint record (no number as its \"value\")")
+        return record
+
+
+    def record_checkpoint(self, path: Path) -> None:
+        """Note the checkpoint ``path`` (about to be written) as this run's own: only checkpoints
+        noted here are ever deleted by `prune_checkpoints`, whatever else their folder holds."""
+        try:
+            with open(self.written_path, "a", encoding="utf-8") as f:
+                f.write(f"\n{path.name}\n")  # the leading newline ends a line a crash tore
+        except OSError as err:
+            raise RunError(f"cannot write {show_path(self.written_path)}: {err.strerror or one_line(err)}") from err
+
+    def prune_checkpoints(self, kind: str, keep: Path | None = None) -> None:
+        """Delete the ``kind`` ("latest" or "interrupted") checkpoints this run recorded writing,
+        except ``keep``; a file it did not record is never deleted."""
+        recorded = self._recorded_checkpoints()
+        gone = {n for n in recorded if _PRUNABLE[kind].match(n) and (keep is None or n != keep.name)}
+        for name in gone:
+            (self.checkpoints_dir / name).unlink(missing_ok=True)
+        if gone:
+            atomic_write_text(self.written_path, "".join(f"{n}\n" for n in sorted(recorded - gone)))
+
+    def _recorded_checkpoints(self) -> set[str]:
+        try:
+            text = read_text(self.written_path, MAX_JSON_BYTES)
+        except FileNotFoundError:
+            return set()
+        except OSError as err:
+            raise RunError(f"{show_path(self.written_path)}: unreadable ({err.strerror or one_line(err)})") from err
+        return {n for n in text.splitlines() if any(p.match(n) for p in _PRUNABLE.values())}
+
+
+def check_new_run_dir(path: str | os.PathLike) -> None:
+    """Refuse (one-line RunError) to start a run in ``path`` unless it is new or an empty folder:
+    a kgen run is continued only with --resume, and a user's folder is never written into."""
+    path = Path(path)
+    try:
+        info = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return  # a new name (creating it may still fail, with its own message)
+    except OSError as err:
+        raise RunError(f"cannot use {show_path(path)} as a run directory: {err.strerror or one_line(err)}") from err
+    if not stat.S_ISDIR(info.st_mode):
+        raise RunError(f"{show_path(path)} exists and is not a folder; a new run needs a new or empty folder")
+    try:
+        with os.scandir(path) as entries:
+            if next(entries, None) is None:
+                return
+    except OSError as err:
+        raise RunError(f"cannot use {show_path(path)} as a run directory: {err.strerror or one_line(err)}") from err
+    if (path / CONFIG_FILE).exists():
+        raise RunError(f"{show_path(path)} already holds a run; use --resume {show_path(path)} or another --out")
+    raise RunError(f"{show_path(path)} is not empty and not a kgen run; a new run needs a new or empty folder "
+                   "(nothing in it was touched)")
+
+
+def read_json(path: Path, what: str) -> Any:
+    """One of a run's small JSON files (``what`` it is), parsed; a one-line RunError if it is
+    missing, not a regular file, too large, not JSON, or nested too deeply to parse."""
+    try:
+        return json.loads(read_text(path, MAX_JSON_BYTES))
+    except OSError as err:
+        raise RunError(f"{show_path(path)}: unreadable {what} ({err.strerror or one_line(err)})") from err
+    except (ValueError, RecursionError) as err:  # JSONDecodeError is a ValueError
+        raise RunError(f"{show_path(path)}: unreadable {what} (not JSON: {one_line(err)})") from err
 
 
 class EventLog:
@@ -198,7 +282,7 @@ class EventLog:
             self._file.write(json.dumps(event, allow_nan=True) + "\n")
             self._file.flush()
         except OSError as err:  # a full disk: say which file
-            raise RunError(f"cannot write {self.path}: {err.strerror or one_line(err)}") from err
+            raise RunError(f"cannot write {show_path(self.path)}: {err.strerror or one_line(err)}") from err
         return event
 
     def close(self) -> None:
@@ -262,23 +346,53 @@ def load_model_file(path: str | os.PathLike):
 
     path = Path(path)
     if not path.is_file():
-        raise RunError(f"{path}: no such model file")
+        raise RunError(f"{show_path(path)}: no such model file")
     if not zipfile.is_zipfile(path):
-        raise RunError(f"{path} is not a .keras model file (not a zip archive)")
+        raise RunError(f"{show_path(path)} is not a .keras model file (not a zip archive)")
     try:
         model = keras.saving.load_model(path, safe_mode=True)
     except Exception as err:  # Keras raises many types for foreign or damaged files
-        raise RunError(f"{path} could not be loaded as a kgen model: {one_line(err)}") from err
+        raise RunError(f"{show_path(path)} could not be loaded as a kgen model: {one_line(err)}") from err
     if not hasattr(model, "decode"):
-        raise RunError(f"{path} holds a {type(model).__name__}, not a kgen generative model")
+        raise RunError(f"{show_path(path)} holds a {type(model).__name__}, not a kgen generative model")
     return model
 
 
-def load_run_model(run: Run):
-    """The trained model of a run: ``model.keras``, else its latest checkpoint."""
-    if run.model_path.is_file():
-        return load_model_file(run.model_path)
-    latest = run.latest_checkpoint()
-    if latest is None:
-        raise RunError(f"{run.path} has no model yet (no {MODEL_FILE} and no checkpoint)")
-    return load_model_file(latest[0])
+def load_run_model(run: Run, path: str | os.PathLike | None = None):
+    """A run's model, checked to be the one its config.json describes (`check_model_matches`):
+    ``path`` (one of its checkpoints), else ``model.keras``, else its latest checkpoint."""
+    if path is None:
+        if run.model_path.is_file():
+            path = run.model_path
+        elif (latest := run.latest_checkpoint()) is not None:
+            path = latest[0]
+        else:
+            raise RunError(f"{show_path(run.path)} has no model yet (no {MODEL_FILE} and no checkpoint)")
+    model = load_model_file(path)
+    check_model_matches(model, run.config(), path)
+    return model
+
+
+def check_model_matches(model, config: RunConfig, path: str | os.PathLike) -> None:
+    """Refuse (one-line RunError naming ``path``) a model whose kind or latent size is not what
+    the run's config.json says: it would train or sample on under the wrong config."""
+    from kgen.models import MODEL_CLASSES
+
+    kind, held = config.train.model, model_kind(model)
+    if type(model) is not MODEL_CLASSES[kind] or held != kind:
+        raise RunError(f"{show_path(path)} holds a {held} model, but config.json says {kind}")
+    latent = config.model.latent_dim
+    if model.latent_dim != latent:
+        raise RunError(f"{show_path(path)} holds a model with latent size {model.latent_dim}, but config.json "
+                       f"says {latent}")
+
+
+def model_kind(model) -> str:
+    """The kgen model kind (ae, vae, cvae, gan, dcgan, cgan) a loaded model is, by its class and
+    the name kgen gives it (a GAN and a DCGAN share a class); else its class name."""
+    from kgen.models import MODEL_CLASSES
+
+    kinds = [k for k, c in MODEL_CLASSES.items() if type(model) is c]
+    if model.name in kinds:
+        return model.name
+    return kinds[0] if len(kinds) == 1 else type(model).__name__

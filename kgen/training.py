@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import os
@@ -17,12 +18,19 @@ import keras
 
 from kgen import callbacks as cb
 from kgen import distribute, guards
-from kgen.config import GAN_MODELS, RunConfig
+from kgen.config import GAN_MODELS, RunConfig, resumed_config
 from kgen.data import TOY_MODES, Dataset, load_dataset, make_pipeline
-from kgen.errors import ConfigError, RunError
+from kgen.errors import ConfigError, RunError, show_path
 from kgen.evaluate import evaluate_model
 from kgen.models import GAN, build_model
-from kgen.runs import EventLog, Run, atomic_path, load_model_file, remove_temporaries
+from kgen.runs import (
+    EventLog,
+    Run,
+    atomic_path,
+    check_new_run_dir,
+    load_run_model,
+    remove_temporaries,
+)
 from kgen.sampling import grid_codes, sample_images
 
 # The fixed noise of a run's sample grids is drawn from the run's seed plus this offset, so it
@@ -56,13 +64,13 @@ def load_training_data(config: RunConfig) -> Dataset:
     t = config.train
     data = load_dataset(t.dataset, image_size=t.image_size, data_dir=t.data_dir, seed=t.seed)
     if data.kind != "images" and t.model not in ("gan",):
-        raise ConfigError(f"dataset {t.dataset} holds 2-D points; the {t.model} model needs images (use gan)")
+        raise ConfigError(f"dataset {show_path(t.dataset)} holds 2-D points; the {t.model} model needs images (use gan)")
     if t.model in ("cvae", "cgan") and data.y_train is None:
-        raise ConfigError(f"the {t.model} needs class labels and dataset {t.dataset} has none")
+        raise ConfigError(f"the {t.model} needs class labels and dataset {show_path(t.dataset)} has none")
     per_step = examples_per_step(config)
     if per_step > len(data.x_train):
         what = "batch_size" if per_step == t.batch_size else f"batch_size x d_steps = {per_step}"
-        raise ConfigError(f"{what} is larger than the {len(data.x_train)} training examples of {t.dataset}")
+        raise ConfigError(f"{what} is larger than the {len(data.x_train)} training examples of {show_path(t.dataset)}")
     weights = mlp_weights(config, data.x_train.shape[1:])
     if weights > MAX_MLP_WEIGHTS:
         raise ConfigError(f"the MLP networks would hold {weights / 1e6:,.0f} million weights (limit "
@@ -108,9 +116,13 @@ def train(
     if resume:
         run = Run.open(run_dir)
         config = _resume_config(run, config)
+    else:
+        run_dir = Path(run_dir) if run_dir is not None else default_run_dir(config)
     # The strategy comes before any other TensorFlow work (the multi-worker one must).
     strategy = distribute.make_strategy(config.train.strategy)
     distribute.check_run(strategy, config.train.batch_size, resume)
+    if not resume and distribute.is_chief(strategy):
+        check_new_run_dir(run_dir)  # before any data or model work: a user's folder is never touched
     keras.utils.set_random_seed(config.train.seed)
     # Data and model come first, so bad data or options leave no half-made run directory. The
     # model's variables live on the strategy's devices; its layers compute in config precision.
@@ -120,7 +132,7 @@ def train(
             model, initial_epoch, best = _resumed_model(run, data, config)
         else:
             model, initial_epoch, best = build_model(config, data.x_train.shape[1:], data.num_classes), 0, math.inf
-            run = Run.create(distribute.worker_run_dir(strategy, run_dir or default_run_dir(config)), config)
+            run = Run.create(distribute.worker_run_dir(strategy, run_dir), config)
     t = config.train
     y_train, y_test = (model_labels(model, y) for y in (data.y_train, data.y_test))
     # A GAN splits each batch into d_steps equal minibatches, and replicas split each batch
@@ -203,15 +215,17 @@ def model_labels(model, labels, limit: int | None = None):
 
 
 def _resume_config(run: Run, requested: RunConfig) -> RunConfig:
-    """The saved config, with the epoch target and the strategy (where it runs now) taken from
-    the request (and saved)."""
+    """The saved config with what ``requested`` changes in it (`resumed_config`), saved if changed."""
     saved = run.config()
-    wanted = {"epochs": requested.train.epochs, "strategy": requested.train.strategy}
-    if any(getattr(saved.train, name) != value for name, value in wanted.items()):
-        for name, value in wanted.items():
-            setattr(saved.train, name, value)
-        run.save_config(saved)
-    return saved
+    fields = {**_options(requested.train), **_options(requested.model)}
+    config = resumed_config(saved, fields)
+    if config != saved:
+        run.save_config(config)
+    return config
+
+
+def _options(section) -> dict[str, object]:
+    return {f.name: getattr(section, f.name) for f in dataclasses.fields(section)}
 
 
 def _resumed_model(run: Run, data: Dataset, config: RunConfig):
@@ -223,11 +237,21 @@ def _resumed_model(run: Run, data: Dataset, config: RunConfig):
     if latest is None:
         return build_model(config, data.x_train.shape[1:], data.num_classes), 0, math.inf
     path, epoch = latest
-    model = load_model_file(path)
-    if tuple(model.image_shape) != tuple(data.x_train.shape[1:]):
-        raise RunError(f"{path} expects data of shape {model.image_shape}, the dataset has {data.x_train.shape[1:]}")
+    model = load_run_model(run, path)
+    check_model_fits_data(model, data, path)
     best = run.best_record() or {}
+    run.record_checkpoint(path)  # this run's (checked above), so the next save may replace it
     return model, epoch, float(best.get("value", math.inf))
+
+
+def check_model_fits_data(model, data: Dataset, path: str | os.PathLike) -> None:
+    """Refuse (one-line RunError naming ``path``) data of another shape, or of other classes
+    than a conditional model was trained on."""
+    shape = tuple(data.x_train.shape[1:])
+    if tuple(model.image_shape) != shape:
+        raise RunError(f"{show_path(path)} expects data of shape {model.image_shape}, the dataset has {shape}")
+    if model.num_classes and model.num_classes != data.num_classes:
+        raise RunError(f"{show_path(path)} expects {model.num_classes} classes, the dataset has {data.num_classes}")
 
 
 def _verbosity(verbose: int | None) -> int:
