@@ -12,16 +12,27 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import math
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import keras
 import tensorflow as tf
 
-from kgen.errors import ConfigError
+from kgen.errors import ConfigError, one_line, show_path
+
+# The task types a kgen multi-worker cluster may name (no parameter servers or evaluators).
+TASK_TYPES = ("chief", "worker")
+# How long a worker waits for the others to answer before giving up, in seconds.
+TIMEOUT_ENV = "KGEN_MULTIWORKER_TIMEOUT"
+DEFAULT_CONTACT_TIMEOUT = 60.0
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy:
@@ -47,26 +58,165 @@ def _mirrored_strategy(devices: tuple[str, ...]) -> tf.distribute.Strategy:
 
 @functools.cache
 def _multiworker_strategy() -> tf.distribute.Strategy:
-    cluster = tf_config()
-    workers = len(cluster["cluster"].get("worker", [])) + len(cluster["cluster"].get("chief", []))
-    if workers < 1:
-        raise ConfigError("TF_CONFIG names no chief or worker in its cluster")
-    return tf.distribute.MultiWorkerMirroredStrategy()
+    config = tf_config()
+    # Creating the strategy waits inside TensorFlow, deaf to signals, until every worker answers.
+    with first_contact_watchdog(config, contact_timeout()):
+        return tf.distribute.MultiWorkerMirroredStrategy()
 
 
 def tf_config() -> dict:
-    """The parsed ``TF_CONFIG`` of a multi-worker run, checked for the parts TensorFlow needs."""
+    """The parsed ``TF_CONFIG`` of a multi-worker run, checked field by field before TensorFlow
+    reads it: a cluster of chief and worker "host:port" lists and a task that is one of them."""
     text = os.environ.get("TF_CONFIG")
     if not text:
         raise ConfigError("--strategy multiworker needs TF_CONFIG (see 'Several machines' in README.md)")
     try:
         config = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ConfigError(f"TF_CONFIG is not valid JSON: {err}") from None
-    if not isinstance(config, dict) or not isinstance(config.get("cluster"), dict) \
-            or not isinstance(config.get("task"), dict):
-        raise ConfigError('TF_CONFIG needs {"cluster": {...}, "task": {"type": ..., "index": ...}}')
+    except (json.JSONDecodeError, RecursionError) as err:
+        raise ConfigError(f"TF_CONFIG is not valid JSON: {one_line(err)}") from None
+    if not isinstance(config, dict):
+        raise ConfigError('TF_CONFIG must be a JSON object {"cluster": {...}, "task": {"type": ..., "index": ...}}')
+    _check_task(config.get("task"), _check_cluster(config.get("cluster")))
     return config
+
+
+def _check_cluster(cluster) -> dict[str, list]:
+    """The cluster's task lists, each address checked."""
+    if not isinstance(cluster, dict) or not cluster:
+        raise ConfigError(f"TF_CONFIG cluster must be an object of task lists such as "
+                          f'{{"worker": ["host:port", ...]}}, got {_shown(cluster)}')
+    seen: set[str] = set()
+    for task_type, addresses in cluster.items():
+        if task_type not in TASK_TYPES:
+            raise ConfigError(f"TF_CONFIG cluster.{_shown(task_type)}: kgen's multiworker runs have only "
+                              f"{' and '.join(TASK_TYPES)} tasks")
+        if not isinstance(addresses, list) or not addresses:
+            raise ConfigError(f'TF_CONFIG cluster.{task_type} must be a non-empty list of "host:port", '
+                              f"got {_shown(addresses)}")
+        for i, address in enumerate(addresses):
+            _check_address(address, f"cluster.{task_type}[{i}]")
+            if address in seen:
+                raise ConfigError(f"TF_CONFIG cluster.{task_type}[{i}] repeats the address {address}")
+            seen.add(address)
+    if len(cluster.get("chief", [])) > 1:
+        raise ConfigError(f"TF_CONFIG cluster.chief holds {len(cluster['chief'])} addresses; a cluster has one chief")
+    return cluster
+
+
+def _check_address(address, where: str) -> None:
+    host, _, port = address.rpartition(":") if isinstance(address, str) else ("", "", "")
+    if not host or not host.strip("[]") or host != host.strip():
+        raise ConfigError(f'TF_CONFIG {where} must be "host:port", got {_shown(address)}')
+    if not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+        raise ConfigError(f"TF_CONFIG {where} has port {_shown(port)}; a port is a number from 1 to 65535")
+
+
+def _check_task(task, cluster: dict[str, list]) -> None:
+    if not isinstance(task, dict) or "type" not in task or "index" not in task:
+        raise ConfigError(f'TF_CONFIG task must be {{"type": ..., "index": ...}}, got {_shown(task)}')
+    task_type, index = task["type"], task["index"]
+    if task_type not in TASK_TYPES:
+        raise ConfigError(f"TF_CONFIG task.type must be {' or '.join(TASK_TYPES)}, got {_shown(task_type)}")
+    if task_type not in cluster:
+        raise ConfigError(f"TF_CONFIG task.type is {task_type} but the cluster names no {task_type}")
+    count = len(cluster[task_type])
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < count:
+        raise ConfigError(f"TF_CONFIG task.index must be a whole number from 0 to {count - 1} "
+                          f"(cluster.{task_type} has {count}), got {_shown(index)}")
+
+
+def _shown(value) -> str:
+    """A JSON value as one short printable line, for messages."""
+    text = json.dumps(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def contact_timeout() -> float:
+    """Seconds a worker waits for the others to answer: ``KGEN_MULTIWORKER_TIMEOUT``, else 60."""
+    text = os.environ.get(TIMEOUT_ENV, "").strip()
+    if not text:
+        return DEFAULT_CONTACT_TIMEOUT
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ConfigError(f"{TIMEOUT_ENV} must be a number of seconds > 0, got {text!r}")
+    return seconds
+
+
+@contextlib.contextmanager
+def first_contact_watchdog(config: dict, timeout: float) -> Iterator[None]:
+    """While the main thread waits inside TensorFlow for the other workers, holding the
+    interpreter (no Python thread or signal handler runs), a small watcher process ends this
+    one (SIGKILL) with one line on Ctrl-C, or once ``timeout`` seconds pass. Nothing is written
+    before this point, so nothing is lost. TensorFlow's preemption handler swallows SIGTERM from
+    the wait on, so SIGTERM ends the wait at the timeout; afterwards it ends the process again."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals and their masks belong to the main thread
+        return
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    # Ctrl-C writes its number to the pipe even while the interpreter is held.
+    previous_fd = signal.set_wakeup_fd(write_fd)
+    previous_int = signal.signal(signal.SIGINT, lambda *_: None)
+    watcher = subprocess.Popen(
+        [sys.executable, "-I", "-S", "-c", _WATCHER, str(read_fd), str(os.getpid()), repr(timeout),
+         json.dumps(_peers(config)), TIMEOUT_ENV], pass_fds=(read_fd,), stdin=subprocess.DEVNULL)
+    os.close(read_fd)
+    try:
+        yield
+    finally:
+        signal.set_wakeup_fd(previous_fd)
+        os.close(write_fd)  # the watcher sees the end of the pipe and leaves quietly
+        watcher.wait()
+        signal.signal(signal.SIGINT, previous_int)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # TensorFlow's handler would ignore it
+
+
+def _peers(config: dict) -> list[list]:
+    """[name, host, port] of every task but this one."""
+    own = (config["task"]["type"], config["task"]["index"])
+    return [[f"{task_type} {i} at {show_path(address)}", address.rpartition(":")[0].strip("[]"),
+             int(address.rpartition(":")[2])]
+            for task_type, addresses in config["cluster"].items()
+            for i, address in enumerate(addresses) if (task_type, i) != own]
+
+
+# The watcher process (see first_contact_watchdog): argv = pipe fd, pid, timeout, peers, variable.
+_WATCHER = """
+import json, os, select, signal, socket, sys, time
+fd, pid, timeout, peers, variable = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), json.loads(sys.argv[4]), sys.argv[5]
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+def end(message):
+    sys.stderr.write(message + "\\n")
+    sys.stderr.flush()
+    os.kill(pid, signal.SIGKILL)
+    sys.exit(0)
+
+def silent():
+    names = []
+    for name, host, port in peers:
+        try:
+            socket.create_connection((host, port), timeout=1).close()
+        except OSError:
+            names.append(name)
+    return f": {', '.join(names)} {'does' if len(names) == 1 else 'do'} not answer" if names else ""
+
+deadline = time.monotonic() + timeout
+while True:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        end(f"kgen: error: no contact with the other workers of TF_CONFIG within {timeout:g} s{silent()}; "
+            f"start every worker with the same TF_CONFIG, or allow more time with {variable}")
+    if select.select([fd], [], [], min(left, 0.2))[0]:
+        data = os.read(fd, 64)
+        if not data:
+            sys.exit(0)
+        if signal.SIGINT in data:
+            end("kgen: interrupted while waiting for the other workers of TF_CONFIG; nothing was written")
+"""
 
 
 def is_chief(strategy: tf.distribute.Strategy) -> bool:

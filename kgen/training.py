@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import math
 import os
 import sys
@@ -17,7 +16,7 @@ from pathlib import Path
 import keras
 
 from kgen import callbacks as cb
-from kgen import distribute, guards
+from kgen import distribute, guards, sizes
 from kgen.config import GAN_MODELS, RunConfig, resumed_config
 from kgen.data import TOY_MODES, Dataset, load_dataset, make_pipeline
 from kgen.errors import ConfigError, RunError, show_path
@@ -36,9 +35,6 @@ from kgen.sampling import grid_codes, sample_images
 # The fixed noise of a run's sample grids is drawn from the run's seed plus this offset, so it
 # never coincides with the stream the model trains on.
 GRID_SEED_OFFSET = 1_000_003
-# MLP networks larger than this many weights (2 GiB of float32, before Adam's two copies) are
-# refused before any is allocated: such widths are a typo, not a model.
-MAX_MLP_WEIGHTS = 2**29
 
 
 @dataclass
@@ -62,7 +58,10 @@ def default_run_dir(config: RunConfig, root: str | os.PathLike = "runs") -> Path
 def load_training_data(config: RunConfig) -> Dataset:
     """The run's dataset, checked to be data a model of this config can train on."""
     t = config.train
-    data = load_dataset(t.dataset, image_size=t.image_size, data_dir=t.data_dir, seed=t.seed)
+    # The size check runs first on the images' shape alone (a folder's file headers), so a model
+    # too large is refused before any pixel is decoded or cached; then again with the classes.
+    data = load_dataset(t.dataset, image_size=t.image_size, data_dir=t.data_dir, seed=t.seed,
+                        check_shape=partial(sizes.check_fits, config))
     if data.kind != "images" and t.model not in ("gan",):
         raise ConfigError(f"dataset {show_path(t.dataset)} holds 2-D points; the {t.model} model needs images (use gan)")
     if t.model in ("cvae", "cgan") and data.y_train is None:
@@ -71,21 +70,8 @@ def load_training_data(config: RunConfig) -> Dataset:
     if per_step > len(data.x_train):
         what = "batch_size" if per_step == t.batch_size else f"batch_size x d_steps = {per_step}"
         raise ConfigError(f"{what} is larger than the {len(data.x_train)} training examples of {show_path(t.dataset)}")
-    weights = mlp_weights(config, data.x_train.shape[1:])
-    if weights > MAX_MLP_WEIGHTS:
-        raise ConfigError(f"the MLP networks would hold {weights / 1e6:,.0f} million weights (limit "
-                          f"{MAX_MLP_WEIGHTS / 1e6:,.0f} million); use smaller --hidden widths or --image-size")
+    sizes.check_fits(config, data.x_train.shape[1:], data.num_classes)  # before any weight exists
     return data
-
-
-def mlp_weights(config: RunConfig, data_shape: tuple[int, ...]) -> int:
-    """About how many dense weights the two MLP networks (encoder and decoder, or G and D) hold;
-    0 for the conv architecture."""
-    m = config.model
-    if not (m.arch == "mlp" or (m.arch == "auto" and config.train.model == "gan")):
-        return 0
-    widths = [math.prod(data_shape), *m.hidden]
-    return 2 * sum(a * b for a, b in itertools.pairwise(widths))
 
 
 def examples_per_step(config: RunConfig) -> int:

@@ -176,7 +176,7 @@ def test_batches_must_split_evenly_over_replicas():
 
 
 @pytest.mark.parametrize(("value", "message"), [
-    (None, "needs TF_CONFIG"), ("{not json", "not valid JSON"), ('{"cluster": {}}', "needs"),
+    (None, "needs TF_CONFIG"), ("{not json", "not valid JSON"), ('{"cluster": {}}', "cluster must be"),
 ])
 def test_multiworker_needs_a_valid_tf_config(monkeypatch, value, message):
     from kgen.distribute import tf_config

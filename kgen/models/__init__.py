@@ -15,6 +15,7 @@ from kgen.models.base import EncoderDecoder
 from kgen.models.gan import CGAN, GAN
 from kgen.models.vae import CVAE, VAE
 from kgen.nets import build_encoder_decoder
+from kgen.sizes import gan_arch
 
 __all__ = ["AE", "CGAN", "CVAE", "GAN", "VAE", "EncoderDecoder", "build_model", "step_metrics"]
 
@@ -52,9 +53,7 @@ def build_model(config: RunConfig, image_shape: Sequence[int], num_classes: int 
 
 def _build_gan(config: RunConfig, data_shape: tuple[int, ...], num_classes: int) -> GAN:
     kind, m = config.train.model, config.model
-    arch = m.arch
-    if arch == "auto":
-        arch = "conv" if kind == "dcgan" or (kind == "cgan" and len(data_shape) == 3) else "mlp"
+    arch = gan_arch(kind, m.arch, data_shape)
     if arch == "conv" and len(data_shape) != 3:
         raise ConfigError(f"the {kind} model needs images for --arch conv; 2-D points train with --arch mlp")
     if kind == "cgan":
