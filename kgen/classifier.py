@@ -25,6 +25,7 @@ from keras import layers
 from scipy.special import softmax
 
 from kgen.data import Dataset, make_pipeline
+from kgen.data.files import cache_dir
 from kgen.errors import ConfigError
 from kgen.runs import atomic_path, atomic_write_text
 
@@ -110,11 +111,8 @@ class _CacheEntry:
 
 
 def default_cache_dir() -> Path:
-    """$KGEN_CACHE_DIR, else $XDG_CACHE_HOME/kgen/classifiers, else ~/.cache/kgen/classifiers."""
-    if os.environ.get("KGEN_CACHE_DIR"):
-        return Path(os.environ["KGEN_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "kgen" / "classifiers"
+    """Where trained judge classifiers are kept (kgen.data's cache folder "classifiers")."""
+    return cache_dir("classifiers")
 
 
 def cache_key(data: Dataset) -> str:

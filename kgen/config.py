@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from kgen.data.arrays import MAX_SIDE
 from kgen.data.toys import TOYS
 from kgen.errors import ConfigError
 
@@ -165,7 +166,7 @@ class TrainConfig(_Config):
                  f"data_dir must be a folder name, got {self.data_dir!r}")
         if self.image_size is not None:
             _positive_int(self.image_size, "image_size")
-            _require(self.image_size <= 512, f"image_size must be <= 512, got {self.image_size}")
+            _require(self.image_size <= MAX_SIDE, f"image_size must be <= {MAX_SIDE}, got {self.image_size}")
         _positive_int(self.epochs, "epochs")
         _positive_int(self.batch_size, "batch_size")
         _positive_float(self.lr, "lr", upper=10.0)

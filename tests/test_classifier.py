@@ -106,7 +106,7 @@ class TestCacheKey:
 
     def test_default_directory(self, monkeypatch, tmp_path):
         monkeypatch.setenv("KGEN_CACHE_DIR", str(tmp_path / "k"))
-        assert default_cache_dir() == tmp_path / "k"
+        assert default_cache_dir() == tmp_path / "k" / "classifiers"
         monkeypatch.delenv("KGEN_CACHE_DIR")
         monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
         assert default_cache_dir() == tmp_path / "x" / "kgen" / "classifiers"

@@ -360,13 +360,18 @@ def _write_cache(path: Path, shape: tuple[int, ...], rows: np.ndarray, files: li
         del out
 
 
-def folder_cache_dir() -> Path:
-    """Where decoded folder datasets are cached: $KGEN_CACHE_DIR/folders, else
-    $XDG_CACHE_HOME/kgen/folders, else ~/.cache/kgen/folders."""
+def cache_dir(part: str) -> Path:
+    """Where kgen caches ``part`` (folders, classifiers): $KGEN_CACHE_DIR/part, else
+    $XDG_CACHE_HOME/kgen/part, else ~/.cache/kgen/part."""
     if os.environ.get("KGEN_CACHE_DIR"):
-        return Path(os.environ["KGEN_CACHE_DIR"]) / "folders"
+        return Path(os.environ["KGEN_CACHE_DIR"]) / part
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "kgen" / "folders"
+    return Path(base) / "kgen" / part
+
+
+def folder_cache_dir() -> Path:
+    """Where decoded folder datasets are cached (see `cache_dir`)."""
+    return cache_dir("folders")
 
 
 def is_memory_mapped(x: np.ndarray) -> bool:
