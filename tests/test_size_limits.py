@@ -132,3 +132,29 @@ def test_the_estimate_needs_no_tensorflow():
             "assert not {'tensorflow', 'keras'} & set(sys.modules), sorted(sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
 
+
+
+def test_folder_too_large_for_the_model_is_refused_before_any_pixel_is_cached(tmp_path, monkeypatch):
+    """The size check runs on a folder's image headers, so a refused model never costs the
+    decoded-pixel cache (which a streamed folder writes before training)."""
+    import numpy as np
+    from PIL import Image
+
+    from kgen.training import load_training_data
+
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    for i in range(4):
+        Image.fromarray(np.full((64, 64), 40 * i, np.uint8)).save(folder / f"{i}.png")
+    monkeypatch.setenv("KGEN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("KGEN_STREAM_BYTES", "0")  # every folder is decoded into the disk cache
+    monkeypatch.setenv("KGEN_MAX_MEMORY", "64M")
+    wanted = RunConfig.from_dict({"train": {"model": "vae", "dataset": f"folder:{folder}", "batch_size": 2},
+                                  "model": {"arch": "conv", "filters": [4096, 4096, 4096, 4096]}})
+    with pytest.raises(ConfigError, match="would need about"):
+        load_training_data(wanted)
+    assert not any(p.is_file() for p in (tmp_path / "cache").rglob("*"))
+    monkeypatch.setenv("KGEN_MAX_MEMORY", "8G")  # the same folder fits a model that fits: cached
+    load_training_data(RunConfig.from_dict({"train": {"model": "vae", "dataset": f"folder:{folder}",
+                                                      "batch_size": 2}, "model": {}}))
+    assert any(p.is_file() for p in (tmp_path / "cache").rglob("*"))
