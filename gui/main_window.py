@@ -360,6 +360,8 @@ class MainWindow(QMainWindow):
         self.monitor.evaluated.connect(self.curves.add_eval)
         self.monitor.reset.connect(self._clear_followed_views)
         self.monitor.model_ready.connect(self._on_followed_model)
+        self.monitor.notice.connect(self.statusBar().showMessage)
+        self.monitor.started.connect(lambda *_: self.setup_panel.show_followed(self.monitor.info))
         for signal in (self.monitor.started, self.monitor.finished, self.monitor.changed):
             signal.connect(self._show_followed)
 
@@ -374,6 +376,7 @@ class MainWindow(QMainWindow):
         self._run_dir = str(path)
         self._set_state("monitoring")
         self.monitor.follow(path)
+        self.setup_panel.show_followed(self.monitor.info)
         self._show_followed()
 
     def stop_following(self) -> None:
@@ -381,6 +384,7 @@ class MainWindow(QMainWindow):
             return
         self.monitor.stop()
         self.curves.redraw()
+        self.setup_panel.show_followed(None)
         self._set_state("idle")
         self.setWindowTitle("kgen studio")
         self.follow_label.clear()
