@@ -427,7 +427,10 @@ class MainWindow(QMainWindow):
         said = {"waiting": "waiting for its first events", "quiet": "live, but quiet for a while"}.get(state, state)
         source = " (recorded by RunLogger)" if self.monitor.info.get("source") == "external" else ""
         self.setWindowTitle(f"kgen studio — following {Path(self._run_dir).name}: {said}")
-        self.statusBar().showMessage(f"following {self._run_dir}{source}: {said}")
+        follower = self.monitor.follower
+        skipped = (f"; skipped {follower.skipped} unusable event(s) (the last: {follower.last_problem})"
+                   if follower is not None and follower.skipped else "")
+        self.statusBar().showMessage(f"following {self._run_dir}{source}: {said}{skipped}")
         color = {"live": "#2ca02c", "quiet": "#ff7f0e", "waiting": "#ff7f0e"}.get(state, "#555")
         self.follow_label.setText(f"<span style='color:{color}'>●</span> following <b>{Path(self._run_dir).name}</b>: "
                                   f"{said}")

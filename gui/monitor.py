@@ -97,11 +97,11 @@ class RunMonitor(QObject):
                 self.reset.emit(event["reason"])
         if self.follower is None:  # a slot stopped following
             return
-        if self.follower.skipped > skipped:
-            self.notice.emit(f"skipped {self.follower.skipped - skipped} unusable event(s) of the run "
-                             f"(the last: {self.follower.last_problem})")
         self._announce_model()
         self._quiet = self.follower.live and time.monotonic() - self.follower.last_change > QUIET_S
         self._timer.setInterval(POLL_MS if self.follower.caught_up else CATCH_UP_MS)
         if self.state() != before:
             self.changed.emit()
+        if self.follower is not None and self.follower.skipped > skipped:  # said last, so it stays shown
+            self.notice.emit(f"skipped {self.follower.skipped - skipped} unusable event(s) of the run "
+                             f"(the last: {self.follower.last_problem})")
