@@ -425,3 +425,21 @@ def test_compare_reads_at_most_its_bound_of_a_huge_file(qtbot, tmp_path, monkeyp
     assert view.add_run(run)
     assert 0 < len(view._events[str(run)]) < 2000 and "only the first" in view.message.text()
 
+
+
+def test_the_window_takes_events_at_the_edges_of_the_schema(window, tmp_path, qtbot):
+    """The largest values kgen.events accepts, through every view (pyqtgraph overflowed near 1e308)."""
+    edges = [line("start", steps_per_epoch=2**53, epochs=10**7, initial_epoch=10**7),
+             line("step", step=2**53, epoch=10**7, elapsed=1e300, metrics={"loss": 1e308, "x": -1e308}),
+             line("step", step=2**53 - 1, epoch=10**7, elapsed=1e-300, metrics={"loss": float("nan")}),
+             line("epoch", epoch=10**7, step=0, metrics={"loss": 2**1023}),
+             line("hparam", step=2**53, name="lr", old=1e308, new=-(2**1023)),
+             line("eval", metrics={"loss": float("inf")}), line("end", elapsed=1e308)]
+    write(tmp_path / "run" / "events.jsonl", "".join(edges))
+    window.open_run(tmp_path / "run")
+    for _ in range(3):
+        window.monitor.poll()
+    window._show_status()
+    qtbot.wait(300)  # the plots are built at later turns of the event loop
+    window.curves.redraw()
+    assert window.step_label.text() == f"step {2**53 - 1}/{2**53 * 10**7}" and window.monitor.follower.skipped == 0
