@@ -236,7 +236,8 @@ class RunFollower:
         return self.status in ("waiting", "live")
 
     def poll(self) -> list[dict[str, Any]]:
-        """Events appended since the last call (at most ``max_read_bytes`` of them); never blocks."""
+        """Events appended since the last call, read in slices of ``max_read_bytes`` for at most
+        about ``budget`` seconds (the rest comes at the next call); never blocks."""
         deadline = time.monotonic() + self.budget
         self._described = False
         events = self._check_file()
