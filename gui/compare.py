@@ -28,9 +28,13 @@ from PySide6.QtWidgets import (
 )
 
 from gui.curves import COLORS, DEFAULT_SMOOTHING, ema
+from kgen.errors import show_path
 from kgen.runs import EVENTS_FILE, read_events
 
 MODES = {"per step (smoothed)": "step", "per epoch": "epoch"}
+# Compare reads at most this much of a run's events.jsonl (~60,000 steps, about half a second on
+# the window's thread): a larger file is compared over its beginning, and the message says so.
+MAX_COMPARE_BYTES = 8 << 20
 
 
 def run_series(events: list[dict], metric: str, mode: str) -> tuple[np.ndarray, np.ndarray]:
@@ -112,16 +116,16 @@ class CompareView(QWidget):
     def add_run(self, path: str | os.PathLike) -> bool:
         """Add the run in ``path``; False (and a message) when it has no events to compare."""
         key = str(Path(path))
-        events = read_events(Path(path) / EVENTS_FILE)
+        events = read_events(Path(path) / EVENTS_FILE, MAX_COMPARE_BYTES)
         if not any(e.get("type") in ("step", "epoch") for e in events):
-            self.message.setText(f"{key} has no training events to compare")
+            self.message.setText(f"{show_path(key)} has no training events to compare")
             return False
         if key not in self._events:
             item = QListWidgetItem(Path(key).name)
             item.setData(Qt.ItemDataRole.UserRole, key)
             self.run_list.addItem(item)
         self._events[key] = events
-        self.message.setText("")
+        self.message.setText(_cut_note(key))
         self._refresh_metrics()
         return True
 
@@ -135,7 +139,8 @@ class CompareView(QWidget):
 
     def reload(self) -> None:
         for key in self._events:
-            self._events[key] = read_events(Path(key) / EVENTS_FILE)
+            self._events[key] = read_events(Path(key) / EVENTS_FILE, MAX_COMPARE_BYTES)
+        self.message.setText(" ".join(filter(None, map(_cut_note, self._events))))
         self._refresh_metrics()
 
     def set_metric(self, metric: str) -> None:
@@ -216,6 +221,16 @@ class CompareView(QWidget):
     def _on_remove_clicked(self) -> None:
         for item in self.run_list.selectedItems():
             self.remove_run(item.data(Qt.ItemDataRole.UserRole))
+
+
+def _cut_note(key: str) -> str:
+    """Says so when the run's events.jsonl is larger than Compare reads (see MAX_COMPARE_BYTES)."""
+    try:
+        size = os.stat(Path(key) / EVENTS_FILE).st_size
+    except OSError:
+        return ""
+    return (f"{show_path(Path(key).name)}: only the first {MAX_COMPARE_BYTES >> 20} MB of its "
+            f"{size / 2**20:,.0f} MB of events are compared" if size > MAX_COMPARE_BYTES else "")
 
 
 def _swatch(color: str) -> QIcon:

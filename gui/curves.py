@@ -69,6 +69,9 @@ GROUPS = (
 )
 
 
+MAX_AXIS = 1e300  # an axis end beyond this overflows in pyqtgraph's range arithmetic
+
+
 def stable_range(view: tuple[float, float] | None, lo: float, hi: float, below: float,
                  above: float) -> tuple[float, float] | None:
     """A new view range for data spanning [lo, hi], or None to keep ``view``.
@@ -82,7 +85,9 @@ def stable_range(view: tuple[float, float] | None, lo: float, hi: float, below: 
     if view is not None and view[0] <= lo and hi <= view[1] and hi - lo >= FILL * (view[1] - view[0]):
         return None
     span = hi - lo or max(abs(hi) * 0.1, 1e-9)
-    return lo - below * span, hi + above * span
+    low, high = lo - below * span, hi + above * span
+    # pyqtgraph adds the ends (overflowing near 1e308): such values are left out of view
+    return (low, high) if max(abs(low), abs(high)) <= MAX_AXIS else None
 
 
 @functools.cache

@@ -360,6 +360,8 @@ class MainWindow(QMainWindow):
         self.monitor.evaluated.connect(self.curves.add_eval)
         self.monitor.reset.connect(self._clear_followed_views)
         self.monitor.model_ready.connect(self._on_followed_model)
+        self.monitor.notice.connect(self.statusBar().showMessage)
+        self.monitor.started.connect(lambda *_: self.setup_panel.show_followed(self.monitor.info))
         for signal in (self.monitor.started, self.monitor.finished, self.monitor.changed):
             signal.connect(self._show_followed)
 
@@ -374,6 +376,7 @@ class MainWindow(QMainWindow):
         self._run_dir = str(path)
         self._set_state("monitoring")
         self.monitor.follow(path)
+        self.setup_panel.show_followed(self.monitor.info)
         self._show_followed()
 
     def stop_following(self) -> None:
@@ -381,6 +384,7 @@ class MainWindow(QMainWindow):
             return
         self.monitor.stop()
         self.curves.redraw()
+        self.setup_panel.show_followed(None)
         self._set_state("idle")
         self.setWindowTitle("kgen studio")
         self.follow_label.clear()
@@ -423,7 +427,10 @@ class MainWindow(QMainWindow):
         said = {"waiting": "waiting for its first events", "quiet": "live, but quiet for a while"}.get(state, state)
         source = " (recorded by RunLogger)" if self.monitor.info.get("source") == "external" else ""
         self.setWindowTitle(f"kgen studio — following {Path(self._run_dir).name}: {said}")
-        self.statusBar().showMessage(f"following {self._run_dir}{source}: {said}")
+        follower = self.monitor.follower
+        skipped = (f"; skipped {follower.skipped} unusable event(s) (the last: {follower.last_problem})"
+                   if follower is not None and follower.skipped else "")
+        self.statusBar().showMessage(f"following {self._run_dir}{source}: {said}{skipped}")
         color = {"live": "#2ca02c", "quiet": "#ff7f0e", "waiting": "#ff7f0e"}.get(state, "#555")
         self.follow_label.setText(f"<span style='color:{color}'>●</span> following <b>{Path(self._run_dir).name}</b>: "
                                   f"{said}")

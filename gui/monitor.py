@@ -9,7 +9,7 @@ import time
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from gui.bridge import emit_run_event
-from kgen.monitor import RunFollower, describe_run
+from kgen.monitor import RunFollower
 
 POLL_MS = 250  # a followed run is checked this often (a shared folder may be slow)
 CATCH_UP_MS = 0  # and at once again while a long events.jsonl is still being read
@@ -29,6 +29,7 @@ class RunMonitor(QObject):
     model_ready = Signal(str)  # run_dir: a finished kgen run's model.keras is on disk
     reset = Signal(str)  # events.jsonl was replaced or truncated: start the views over
     changed = Signal()  # the run's state (live, finished, quiet) may read differently now
+    notice = Signal(str)  # a one-line message: the run's notes and errors, lines skipped as unusable
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -46,7 +47,7 @@ class RunMonitor(QObject):
     def follow(self, run_dir: str | os.PathLike) -> None:
         """Start following ``run_dir`` (which may not exist yet) from its first event."""
         self.follower = RunFollower(run_dir)
-        self.info = describe_run(run_dir)
+        self.info = self.follower.info
         self._quiet = False
         self._model_announced = False
         self._timer.start(POLL_MS)
@@ -75,13 +76,13 @@ class RunMonitor(QObject):
         if self.follower is None:
             return
         run_dir = str(self.follower.path)
-        before = self.state()
+        before, skipped = self.state(), self.follower.skipped
         for event in self.follower.poll():
             if emit_run_event(self, event):
                 continue
             kind = event["type"]
             if kind == "start":
-                self.info = describe_run(run_dir)
+                self.info = self.follower.info
                 self.started.emit({"device": event.get("device", ""), "run_dir": run_dir,
                                    "steps_per_epoch": event.get("steps_per_epoch"), "epochs": event.get("epochs")})
             elif kind == "eval":
@@ -89,6 +90,8 @@ class RunMonitor(QObject):
             elif kind == "end":
                 self.finished.emit({"status": event.get("status", "finished"), "run_dir": run_dir,
                                     "elapsed": event.get("elapsed")})
+            elif kind in ("note", "error"):
+                self.notice.emit(event.get("message", kind))
             elif kind == "reset":
                 self._model_announced = False
                 self.reset.emit(event["reason"])
@@ -99,3 +102,6 @@ class RunMonitor(QObject):
         self._timer.setInterval(POLL_MS if self.follower.caught_up else CATCH_UP_MS)
         if self.state() != before:
             self.changed.emit()
+        if self.follower is not None and self.follower.skipped > skipped:  # said last, so it stays shown
+            self.notice.emit(f"skipped {self.follower.skipped - skipped} unusable event(s) of the run "
+                             f"(the last: {self.follower.last_problem})")

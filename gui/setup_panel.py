@@ -31,6 +31,7 @@ from kgen.config import (
     VAEConfig,
 )
 from kgen.data import list_datasets, load_dataset
+from kgen.errors import show_path
 from kgen.jobs import BackgroundJob
 from kgen.sampling import dataset_preview
 
@@ -81,11 +82,16 @@ class SetupPanel(QWidget):
         self.beta.setToolTip("weight on the KL term; 1 trains the ELBO, > 1 a beta-VAE")
         self.preview = DatasetPreview()
 
+        self.followed = QLabel()  # while the studio follows a run: whose settings these are
+        self.followed.setWordWrap(True)
+        self.followed.setStyleSheet("QLabel { color: #555; }")
         data_row = QHBoxLayout()
         data_row.setContentsMargins(0, 0, 0, 0)
         data_row.addWidget(self.dataset, 1)
         data_row.addWidget(self.open_data)
         self.form = QFormLayout(self)
+        self.form.addRow(self.followed)
+        self.form.setRowVisible(self.followed, False)
         self.form.addRow("dataset", data_row)
         self.form.addRow("", self.preview)
         for label, widget in (("model", self.model), ("architecture", self.arch), ("latent dim", self.latent_dim),
@@ -125,6 +131,40 @@ class SetupPanel(QWidget):
             options["beta"] = self.beta.value()
         return RunConfig(train, MODEL_CONFIGS[model](**options))
 
+    def set_config(self, config: RunConfig) -> None:
+        """Show ``config``'s settings in the widgets (the reverse of `config`)."""
+        self.add_dataset(config.train.dataset)
+        self.model.setCurrentText(config.train.model)  # fills in the model's defaults, then:
+        m = config.model
+        self.arch.setCurrentText(m.arch)
+        self.latent_dim.setValue(m.latent_dim)
+        for widget, value in ((self.epochs, config.train.epochs), (self.batch_size, config.train.batch_size),
+                              (self.seed, config.train.seed), (self.d_steps, getattr(m, "d_steps", None))):
+            if value is not None:
+                widget.setValue(value)
+        self.lr.setValue(config.train.lr)
+        if hasattr(m, "likelihood"):
+            self.likelihood.setCurrentText(m.likelihood)
+        if hasattr(m, "generator_loss"):
+            self.generator_loss.setCurrentText(m.generator_loss)
+        if hasattr(m, "beta"):
+            self.beta.setValue(m.beta)
+
+    def show_followed(self, info: dict | None) -> None:
+        """While the studio follows a run (``info`` from `kgen.monitor.describe_run`): a kgen run's
+        settings, or for another run what is known of it instead of settings that are not its.
+        None: back to setting up a run here."""
+        config = (info or {}).get("config")
+        if config is not None:
+            self.set_config(config)
+        self.followed.setText(_followed_text(info))
+        self.form.setRowVisible(self.followed, info is not None)
+        known = info is None or config is not None
+        for row in range(1, self.form.rowCount()):
+            self.form.setRowVisible(row, known)
+        if known:
+            self._show_rows(self.model.currentText())
+
     def _add_dataset_item(self, name: str, tooltip: str, available: bool) -> None:
         self.dataset.addItem(name, name)
         index = self.dataset.count() - 1
@@ -146,8 +186,13 @@ class SetupPanel(QWidget):
         if not is_gan:
             self.likelihood.setCurrentText(defaults.model.likelihood)
         self.beta.setValue(getattr(defaults.model, "beta", 1.0))
+        self._show_rows(model)
+
+    def _show_rows(self, model: str) -> None:
+        """Only the options ``model`` has: GAN-only ones for GANs, the decoder's for the others."""
+        is_gan = model in GAN_MODELS
         for widget, shown in ((self.d_steps, is_gan), (self.generator_loss, is_gan), (self.likelihood, not is_gan),
-                              (self.beta, isinstance(defaults.model, VAEConfig))):
+                              (self.beta, MODEL_CONFIGS[model] is VAEConfig)):
             self.form.setRowVisible(widget, shown)
             widget.setEnabled(shown)
 
@@ -221,6 +266,26 @@ class DatasetPreview(QLabel):
             PREVIEW_WIDTH, PREVIEW_HEIGHT, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation)
         self.setPixmap(pixmap)
         self.setToolTip(f"real training images of {self.name}")
+
+
+def _followed_text(info: dict | None) -> str:
+    """What the setup panel says of a followed run (``info`` from `kgen.monitor.describe_run`)."""
+    if info is None:
+        return ""
+    if info.get("config") is not None:
+        return "the followed run's settings (read from its config.json)"
+    if info.get("source") == "external":
+        known = [f"{name} {_short(info[name])}" for name in ("model", "params", "script", "keras")
+                 if info.get(name) is not None]
+        return "an external run recorded by RunLogger from a script's own model.fit" + (
+            f": {', '.join(known)}" if known else "")
+    problem = f" ({_short(info['problem'])})" if info.get("problem") else ""
+    return f"the followed run's settings are not known yet{problem}"
+
+
+def _short(value: object, limit: int = 80) -> str:
+    text = show_path(str(value))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _spin(low: int, high: int) -> QSpinBox:

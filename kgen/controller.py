@@ -27,13 +27,13 @@ from pathlib import Path
 from typing import Any
 
 import keras
-import numpy as np
 
 from kgen.callbacks import BatchValues, device_name, scalar_logs
 from kgen.config import RunConfig
 from kgen.errors import ConfigError, KgenError, one_line
 from kgen.probes import live_probes
 from kgen.runs import EventLog, Run, atomic_path
+from kgen.safe_io import read_picture
 from kgen.training import default_run_dir, examples_per_step, train
 
 RATE_WINDOW = 20  # images/s is measured over this many of the latest batches
@@ -164,12 +164,14 @@ class ControlCallback(keras.callbacks.Callback):
         done = epoch + 1
         self.events.put({"type": "epoch", "epoch": done, "metrics": scalar_logs(logs)})
         path = self.run.sample_path(done)
-        if path.is_file():
-            from PIL import Image
-
-            with Image.open(path) as image:
-                picture = np.array(image if image.mode in ("L", "RGB") else image.convert("RGB"))
-            self.events.put({"type": "samples", "epoch": done, "picture": picture})
+        try:  # the grid kgen just wrote, read back as a PNG only (none on this epoch: sample_every)
+            picture = read_picture(path)
+        except OSError:
+            return
+        except KgenError as err:
+            self.events.put({"type": "warning", "message": f"sample grid {path.name} not shown: {err}"})
+            return
+        self.events.put({"type": "samples", "epoch": done, "picture": picture})
 
     def on_train_end(self, logs=None):
         self.gate.run_actions()

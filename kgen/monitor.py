@@ -13,8 +13,10 @@ Example::
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
+import re
 import sys
 import time
 from collections import deque
@@ -27,11 +29,16 @@ import keras
 import numpy as np
 
 from kgen.callbacks import EventLogger
-from kgen.errors import RunError
-from kgen.runs import EventLog, Run, atomic_write_text, current_events
+from kgen.errors import RunError, one_line, show_path
+from kgen.events import complete, parse_line
+from kgen.runs import _TEMPORARY, EVENTS_FILE, EXTERNAL_FILE, EventLog, Run, atomic_write_text
+from kgen.safe_io import ImageError, inside, is_regular_file, read_bytes, read_picture, read_text
 from kgen.sampling import save_png
 
-MAX_READ_BYTES = 4 << 20  # one poll reads at most this much, so a long run is caught up in slices
+MAX_READ_BYTES = 1 << 20  # one poll reads at most this much, so a long run is caught up in slices
+POLL_BUDGET_S = 0.04  # and works at most this long (the studio's thread has 100 ms for everything)
+MAX_HELD = 4  # samples events waiting for their PNG: only the newest few
+HOLD_S = 60.0  # and each for at most this long (a copy to a shared folder may lag its event)
 RATE_WINDOW = 20  # steps per second are measured over this many of the latest steps
 
 SampleFunction = Callable[[keras.Model, int], np.ndarray]
@@ -50,8 +57,7 @@ class RunLogger(EventLogger):
                  sample_every: int = 1, metadata: dict[str, Any] | None = None):
         super().__init__(events=None, steps_per_epoch=0)
         self.run = Run(run_dir)
-        if self.run.config_path.exists():
-            raise RunError(f"{self.run.path} holds a kgen run; give RunLogger a directory of its own")
+        check_own_folder(self.run)
         if not isinstance(sample_every, int) or sample_every < 1:
             raise RunError(f"sample_every must be a whole number >= 1, got {sample_every!r}")
         self.samples, self.sample_every = samples, sample_every
@@ -59,7 +65,11 @@ class RunLogger(EventLogger):
         self._batches = 0  # batches of the current epoch, for fits of unknown length
 
     def on_train_begin(self, logs=None):
-        self.run.path.mkdir(parents=True, exist_ok=True)
+        check_own_folder(self.run)  # again: the folder may have changed since
+        try:
+            self.run.path.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise RunError(f"cannot create {show_path(self.run.path)}: {err.strerror or one_line(err)}") from err
         atomic_write_text(self.run.external_path, json.dumps(self._description(), indent=2) + "\n")
         self.events = EventLog(self.run.events_path)
         # Unknown for datasets of unknown length: the first epoch's steps are numbered from 1
@@ -98,6 +108,39 @@ class RunLogger(EventLogger):
                 **self.metadata}
 
 
+_OWN_FILES = {EXTERNAL_FILE, EVENTS_FILE}
+_OWN_SAMPLE = re.compile(r"^epoch_\d{4,}\.png$")
+
+
+def check_own_folder(run: Run) -> None:
+    """Refuse (RunError) a folder RunLogger would write into that holds anything but a RunLogger
+    run of its own: a kgen run, a user's files. A new or empty folder is fine."""
+    path = run.path
+    if not os.path.lexists(path):
+        return
+    if not path.is_dir():
+        raise RunError(f"{show_path(path)} is not a folder; give RunLogger a new or empty folder")
+    if run.config_path.exists():
+        raise RunError(f"{show_path(path)} holds a kgen run; give RunLogger a directory of its own")
+    try:
+        foreign = [p.name for p in path.iterdir() if not _own_entry(p, run)]
+    except OSError as err:
+        raise RunError(f"cannot read {show_path(path)}: {err.strerror or one_line(err)}") from err
+    if foreign:
+        raise RunError(f"{show_path(path)} holds other files than a RunLogger run ({show_path(sorted(foreign)[0])}"
+                       f"{', ...' if len(foreign) > 1 else ''}); give RunLogger a new or empty folder")
+
+
+def _own_entry(entry: Path, run: Run) -> bool:
+    """Whether ``entry`` of a run folder is one RunLogger writes (or a temporary of its writes)."""
+    if entry.name in _OWN_FILES or _TEMPORARY.match(entry.name):
+        return is_regular_file(entry) and not entry.is_symlink()
+    if entry.name == run.samples_dir.name and entry.is_dir() and not entry.is_symlink():
+        return all((_OWN_SAMPLE.match(p.name) or _TEMPORARY.match(p.name)) and is_regular_file(p) and not p.is_symlink()
+                   for p in entry.iterdir())
+    return False
+
+
 def _as_picture(picture: Any) -> np.ndarray:
     """A user's sample picture as uint8 (H, W, C), or a clear error saying what was wrong."""
     array = np.asarray(picture)
@@ -110,58 +153,71 @@ def _as_picture(picture: Any) -> np.ndarray:
     return array
 
 
-def read_picture(path: str | os.PathLike) -> np.ndarray:
-    """A PNG as a uint8 (H, W) or (H, W, 3) array; OSError if it is missing or not readable yet."""
-    from PIL import Image
-
-    with Image.open(path) as image:
-        return np.array(image if image.mode in ("L", "RGB") else image.convert("RGB"))
+MAX_DESCRIPTION_BYTES = 1 << 20  # config.json or external.json larger than this is not one of ours
 
 
 def describe_run(run_dir: str | os.PathLike) -> dict[str, Any]:
     """What a run directory holds, read-only: {"source": "kgen"|"external"|"unknown", ...}.
 
-    kgen runs also give "model", "dataset" and "examples_per_step" (for images per second).
+    kgen runs also give "model", "dataset", "examples_per_step" (for images per second) and
+    "config" (the `RunConfig`). Only regular files of at most a megabyte are read.
     """
     run = Run(run_dir)
-    if run.config_path.is_file():
-        try:
-            config = run.config()
-        except RunError as err:
-            return {"source": "unknown", "problem": str(err)}
-        from kgen.training import examples_per_step
-
-        return {"source": "kgen", "model": config.train.model, "dataset": config.train.dataset,
-                "examples_per_step": examples_per_step(config)}
+    if is_regular_file(run.config_path):
+        return _describe_kgen_run(run)
     try:
-        info = json.loads(run.external_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        info = json.loads(read_text(run.external_path, MAX_DESCRIPTION_BYTES))
+    except (OSError, ValueError, RecursionError):
         return {"source": "unknown"}
     return {"source": "external", **info} if isinstance(info, dict) else {"source": "unknown"}
+
+
+def _describe_kgen_run(run: Run) -> dict[str, Any]:
+    try:
+        if os.stat(run.config_path).st_size > MAX_DESCRIPTION_BYTES:
+            raise RunError(f"{show_path(run.config_path)} is larger than {MAX_DESCRIPTION_BYTES:,} bytes")
+        config = run.config()
+    except (OSError, RecursionError, RunError) as err:
+        return {"source": "unknown", "problem": one_line(err)}
+    from kgen.training import examples_per_step
+
+    return {"source": "kgen", "model": config.train.model, "dataset": config.train.dataset,
+            "examples_per_step": examples_per_step(config), "config": config}
 
 
 class RunFollower:
     """Follows a run directory read-only: each `poll` returns the events appended since the last.
 
     It remembers its byte offset in ``events.jsonl`` and only takes complete lines (a line still
-    being written is read again next time). A file that shrank or was replaced starts over with
-    a ``{"type": "reset"}`` event. Samples events gain a ``picture`` array once their PNG can be
-    read (held back until then: on a shared folder the PNG may arrive after its event). Step
-    events gain ``steps_per_second`` and, for kgen runs, ``images_per_second``. Nothing is ever
-    written into the run directory.
+    being written is read again next time). Lines are checked by `kgen.events`: an invalid one is
+    skipped (counted in ``skipped``, why in ``last_problem``) and the lines after it still come.
+    A file that shrank or was replaced starts over with a ``{"type": "reset"}`` event, and so
+    does a resume from an earlier checkpoint (the file is then read again from its start in
+    slices, without the events the resume superseded). Samples events gain a ``picture`` array
+    once their PNG, inside the run directory, can be read (held back until then, a few at most
+    and for a limited time: on a shared folder the PNG may arrive after its event). Step events
+    gain ``steps_per_second`` and, for kgen runs, ``images_per_second``. A poll reads at most
+    ``max_read_bytes`` and works at most ``budget`` seconds. Only regular files are opened, and
+    nothing is ever written into the run directory.
     """
 
-    def __init__(self, run_dir: str | os.PathLike, max_read_bytes: int = MAX_READ_BYTES):
+    def __init__(self, run_dir: str | os.PathLike, max_read_bytes: int = MAX_READ_BYTES,
+                 budget: float = POLL_BUDGET_S):
         self.run = Run(run_dir)
-        self.max_read_bytes = max_read_bytes
+        self.max_read_bytes, self.budget = max_read_bytes, budget
         self.status = "waiting"  # waiting (no start yet), live, finished or stopped
         self.last_change = time.monotonic()  # when new events last arrived
-        self._examples_per_step: int | None = None
+        self.info: dict[str, Any] = describe_run(run_dir)
+        self.skipped = 0  # lines and samples events skipped as unusable
+        self.last_problem = ""  # why the last of them was skipped
         self._offset = 0
+        self._read_to = 0  # the furthest offset ever read (a replay after a resume stays below it)
         self._max_epoch = 0  # the highest epoch among the events handed out
+        self._resumes = Resumes()
         self._identity: tuple[int, int] | None = None
-        self._held: list[dict[str, Any]] = []  # samples events whose PNG is not readable yet
+        self._held: deque[tuple[float, dict[str, Any]]] = deque(maxlen=MAX_HELD)  # samples whose PNG is not readable yet
         self._times: deque[tuple[int, float]] = deque(maxlen=RATE_WINDOW)
+        self._described = False  # whether this poll read the run's description (info) again
 
     @property
     def path(self) -> Path:
@@ -180,21 +236,21 @@ class RunFollower:
         return self.status in ("waiting", "live")
 
     def poll(self) -> list[dict[str, Any]]:
-        """Events appended since the last call (at most ``max_read_bytes`` of them); never blocks."""
+        """Events appended since the last call, read in slices of ``max_read_bytes`` for at most
+        about ``budget`` seconds (the rest comes at the next call); never blocks."""
+        deadline = time.monotonic() + self.budget
+        self._described = False
         events = self._check_file()
-        held, self._held = self._held, []
-        for event in held:
-            (events if self._with_picture(event) else self._held).append(event)
-        new = self._read_new()
-        if any(self._rewinds(event) for event in new):
-            # A resume went back to its last checkpoint: what came after it is void. Start over
-            # from everything read so far, without the superseded events (as read_events does).
+        events += self._retry_held()
+        while True:
+            new, rewound = self._read_new(deadline)
+            if not rewound:
+                events += new
+                break
+            # A resume went back to before epochs shown: start over, without what it voided.
             events = [{"type": "reset", "reason": "the run was resumed from an earlier checkpoint"}]
-            self._held, self._max_epoch, self.status = [], 0, "waiting"
-            self._times.clear()
-            new = current_events(self._parse(self._read_range(0, self._offset)))
-        for event in new:
-            events.extend(self._take(event))
+            if time.monotonic() > deadline:
+                break
         if events:
             self.last_change = time.monotonic()
         return events
@@ -210,81 +266,143 @@ class RunFollower:
         self._identity = identity
         if not (changed or stat.st_size < self._offset):
             return []
-        self._offset, self._held, self.status, self._max_epoch = 0, [], "waiting", 0
-        self._times.clear()
+        self._start_over()
+        self._read_to, self._resumes = 0, Resumes()
         return [{"type": "reset", "reason": "events.jsonl was replaced" if changed else "events.jsonl shrank"}]
+
+    def _start_over(self) -> None:
+        self._offset, self.status, self._max_epoch = 0, "waiting", 0
+        self._held.clear()
+        self._times.clear()
+
+    def _retry_held(self) -> list[dict[str, Any]]:
+        """The held samples events whose PNG is readable now; the others wait (until they expire)."""
+        ready, now = [], time.monotonic()
+        for held in list(self._held):
+            until, event = held
+            found = self._with_picture(event)
+            if found is not False or now > until:
+                self._held.remove(held)
+            if found:
+                ready.append(event)
+        return ready
+
+    def _read_range(self, start: int, size: int) -> bytes:
+        try:
+            return read_bytes(self.run.events_path, size, start)  # read-only, regular files only
+        except OSError:
+            return b""
+
+    def _read_new(self, deadline: float) -> tuple[list[dict[str, Any]], bool]:
+        """(events, False): those of the lines of one slice read until ``deadline`` (at least one
+        line); ([], True) at a resume that voids what was shown (the follower started over)."""
+        chunk = self._read_range(self._offset, self.max_read_bytes)
+        base, position, events = self._offset, 0, []
+        while (end := chunk.find(b"\n", position)) >= 0:
+            line_start, position = base + position, end + 1
+            event, why = parse_line(chunk[line_start - base:end])
+            self._offset = base + position
+            if event is None:
+                self._skip(why)
+            elif line_start >= self._read_to and self._rewinds(event):
+                self._resumes.add(line_start, event["initial_epoch"])
+                self._read_to = self._offset
+                self._start_over()
+                return [], True
+            elif not self._resumes.voids(line_start, event):
+                events.extend(self._take(event))
+            if time.monotonic() > deadline:
+                break
+        if position == 0 and len(chunk) == self.max_read_bytes:  # one line longer than a whole read
+            self._offset += len(chunk)
+            self._skip("a line longer than a whole read")
+        self._read_to = max(self._read_to, self._offset)
+        return events, False
+
+    def _skip(self, why: str | None) -> None:
+        self.skipped += 1
+        self.last_problem = why or "unusable"
 
     def _rewinds(self, event: dict[str, Any]) -> bool:
         """True for the start event of a resume from before epochs this follower has shown."""
         resumed_from = event.get("initial_epoch") if event["type"] == "start" else None
-        return isinstance(resumed_from, int) and resumed_from < self._max_epoch
-
-    def _read_range(self, start: int, size: int) -> bytes:
-        try:
-            with open(self.run.events_path, "rb") as f:  # read-only, always
-                f.seek(start)
-                return f.read(size)
-        except OSError:
-            return b""
-
-    def _read_new(self) -> list[dict[str, Any]]:
-        chunk = self._read_range(self._offset, self.max_read_bytes)
-        end = chunk.rfind(b"\n")
-        if end < 0:
-            if len(chunk) == self.max_read_bytes:  # one line longer than a whole read: skip it
-                self._offset += len(chunk)
-            return []
-        self._offset += end + 1
-        return self._parse(chunk[: end + 1])
-
-    @staticmethod
-    def _parse(chunk: bytes) -> list[dict[str, Any]]:
-        events = []
-        for line in chunk.splitlines():
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue  # a garbled line (a crash mid-write) is skipped, as read_events does
-            if isinstance(event, dict) and "type" in event:
-                events.append(event)
-        return events
+        return resumed_from is not None and resumed_from < self._max_epoch
 
     def _take(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        event = complete(event)
         kind = event["type"]
-        if _whole_number(event.get("epoch")):
+        if "epoch" in event:
             self._max_epoch = max(self._max_epoch, event["epoch"])
         if kind == "start":
             self.status = "live"
             self._times.clear()
-            self._examples_per_step = describe_run(self.path).get("examples_per_step")
+            if not self._described:  # once a poll, however many start events it reads
+                self.info, self._described = describe_run(self.path), True
         elif kind == "end":
             self.status = "stopped" if event.get("status") == "stopped" else "finished"
         elif kind == "step":
             self._add_rates(event)
-        elif kind == "samples" and "path" in event and not self._with_picture(event):
-            self._held.append(event)
+        elif kind == "samples":
+            return self._take_samples(event)
+        return [event]
+
+    def _take_samples(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        found = self._with_picture(event)
+        if found is None:
+            return []
+        if not found:
+            self._held.append((time.monotonic() + HOLD_S, event))  # the oldest held one goes when more than MAX_HELD wait
             return []
         return [event]
 
     def _add_rates(self, event: dict[str, Any]) -> None:
-        if not isinstance(event.get("elapsed"), (int, float)) or not isinstance(event.get("step"), int):
+        if "elapsed" not in event:
             return
         self._times.append((event["step"], float(event["elapsed"])))
         (first_step, first_time), (last_step, last_time) = self._times[0], self._times[-1]
         if last_step > first_step and last_time > first_time:
             rate = (last_step - first_step) / (last_time - first_time)
             event["steps_per_second"] = rate
-            if self._examples_per_step:
-                event["images_per_second"] = rate * self._examples_per_step
+            examples = self.info.get("examples_per_step")
+            if isinstance(examples, int) and examples > 0:
+                event["images_per_second"] = rate * examples
 
-    def _with_picture(self, event: dict[str, Any]) -> bool:
-        """Give a samples event its picture; False while its PNG cannot be read yet."""
+    def _with_picture(self, event: dict[str, Any]) -> bool | None:
+        """Give a samples event its picture: True once it has one, False while its PNG cannot
+        be read yet, None when it never will (outside the run, not a PNG, too large)."""
+        path = inside(self.path, event["path"])
+        if path is None:
+            self._skip(f"samples path {show_path(event['path'])} is outside the run directory")
+            return None
         try:
-            event["picture"] = read_picture(self.path / str(event.get("path", "")))
-        except (OSError, ValueError, SyntaxError):  # missing, or a partial copy on a shared folder
+            event["picture"] = read_picture(path)
+        except OSError:  # missing, or a partial copy on a shared folder
             return False
+        except ImageError as err:
+            self._skip(f"{show_path(event['path'])}: {err}")
+            return None
         return True
 
 
-def _whole_number(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+class Resumes:
+    """Where resumes start in an events.jsonl, to drop what they void when it is read again.
+
+    An event at byte ``p`` is void when a resume after ``p`` started from an epoch before the
+    event's. Only resumes that can void anything are kept: with epochs rising with the offset,
+    the first resume after ``p`` is the earliest-starting one of all after it.
+    """
+
+    def __init__(self) -> None:
+        self._offsets: list[int] = []
+        self._epochs: list[int] = []
+
+    def add(self, offset: int, initial_epoch: int) -> None:
+        while self._offsets and (self._offsets[-1] >= offset or self._epochs[-1] >= initial_epoch):
+            self._offsets.pop()
+            self._epochs.pop()
+        self._offsets.append(offset)
+        self._epochs.append(initial_epoch)
+
+    def voids(self, offset: int, event: dict[str, Any]) -> bool:
+        i = bisect.bisect_right(self._offsets, offset)
+        return i < len(self._offsets) and "epoch" in event and event["epoch"] > self._epochs[i]

@@ -300,40 +300,60 @@ def _ends_with_newline(path: Path) -> bool:
         return f.read(1) == b"\n"
 
 
-def read_events(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """Every complete, current event in an ``events.jsonl``; a torn or garbled line is skipped.
+def read_events(path: str | os.PathLike, max_bytes: int | None = None) -> list[dict[str, Any]]:
+    """Every complete, current, valid event in an ``events.jsonl`` (`kgen.events`); a torn,
+    garbled or invalid line is skipped. Only a regular file is read (a FIFO gives no events),
+    and at most its first ``max_bytes`` when given.
 
     A resume from epoch E starts with a "start" event whose ``initial_epoch`` is E: the events of
     later epochs logged before it (work a crash or a mid-epoch stop lost) are dropped, so every
     epoch appears once.
     """
+    from kgen.events import MAX_LINE_BYTES, parse_line
+    from kgen.safe_io import open_regular
+
     events = []
+    read = 0
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            for line in f:
-                if not line.endswith("\n"):
-                    break  # still being written, or torn by a crash
-                with contextlib.suppress(json.JSONDecodeError):
-                    event = json.loads(line)
-                    if isinstance(event, dict):
-                        events.append(event)
-    except FileNotFoundError:
+        with open_regular(path) as f:
+            while max_bytes is None or read < max_bytes:
+                line = f.readline(MAX_LINE_BYTES + 1)
+                read += len(line)
+                if not line.endswith(b"\n"):
+                    if len(line) <= MAX_LINE_BYTES:
+                        break  # the end: a line still being written, or torn by a crash
+                    _skip_line(f)  # a line too long to be an event
+                    continue
+                event, _ = parse_line(line)
+                if event is not None:
+                    events.append(event)
+    except OSError:  # missing, unreadable, or not a regular file
         return []
     return current_events(events)
 
 
+def _skip_line(f) -> None:
+    """Read past the rest of the current line in slices (never all of it at once)."""
+    while (chunk := f.readline(1 << 20)) and not chunk.endswith(b"\n"):
+        pass
+
+
 def current_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``events`` without those a later resume superseded (see `read_events`)."""
+    """``events`` without those a later resume superseded (see `read_events`), in one pass from
+    the end: an event goes if a later resume started from an epoch before its own."""
     kept: list[dict[str, Any]] = []
-    for event in events:
-        resumed_from = event.get("initial_epoch") if event.get("type") == "start" else None
-        if isinstance(resumed_from, int):
-            kept = [e for e in kept if not _after_epoch(e, resumed_from)]
-        kept.append(event)
+    resumed_from = math.inf  # the earliest epoch a later resume started from
+    for event in reversed(events):
+        if not _after_epoch(event, resumed_from):
+            kept.append(event)
+        start = event.get("initial_epoch") if event.get("type") == "start" else None
+        if isinstance(start, int) and not isinstance(start, bool):
+            resumed_from = min(resumed_from, start)
+    kept.reverse()
     return kept
 
 
-def _after_epoch(event: dict[str, Any], epoch: int) -> bool:
+def _after_epoch(event: dict[str, Any], epoch: float) -> bool:
     value = event.get("epoch")
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value > epoch
 

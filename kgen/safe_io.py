@@ -94,7 +94,8 @@ def open_image(path: str | os.PathLike, *, formats: tuple[str, ...] = IMAGE_FORM
     """A PIL image of a regular file (header read, pixels not yet decoded), if it is one of
     ``formats`` and holds at most ``max_pixels`` pixels; any other file is an `ImageError`.
 
-    OSError (missing, unreadable, not a regular file) passes through as it is.
+    OSError (missing, unreadable, not a regular file) passes through as it is; a header cut short
+    (a partial copy) is an OSError too.
     """
     from PIL import Image
 
@@ -104,6 +105,8 @@ def open_image(path: str | os.PathLike, *, formats: tuple[str, ...] = IMAGE_FORM
             image = Image.open(f, formats=list(formats))
         except Image.UnidentifiedImageError:
             raise ImageError(f"not a {'/'.join(formats)} image") from None
+        except OSError as err:  # a header cut short: a partial copy, perhaps still arriving
+            raise OSError(errno.EAGAIN, f"incomplete image ({_first_line(err)})", os.fspath(path)) from None
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
             raise ImageError(f"refused as a possible decompression bomb ({_first_line(err)})") from None
         except Exception as err:  # PIL raises many types for corrupt headers
