@@ -31,7 +31,7 @@ import numpy as np
 from kgen.callbacks import EventLogger
 from kgen.errors import RunError, one_line, show_path
 from kgen.events import complete, parse_line
-from kgen.runs import _TEMPORARY, EVENTS_FILE, EXTERNAL_FILE, EventLog, Run, atomic_write_text
+from kgen.runs import EVENTS_FILE, EXTERNAL_FILE, TEMPORARY_NAME, EventLog, Run, atomic_write_text
 from kgen.safe_io import ImageError, inside, is_regular_file, read_bytes, read_picture, read_text
 from kgen.sampling import save_png
 
@@ -133,10 +133,10 @@ def check_own_folder(run: Run) -> None:
 
 def _own_entry(entry: Path, run: Run) -> bool:
     """Whether ``entry`` of a run folder is one RunLogger writes (or a temporary of its writes)."""
-    if entry.name in _OWN_FILES or _TEMPORARY.match(entry.name):
+    if entry.name in _OWN_FILES or TEMPORARY_NAME.match(entry.name):
         return is_regular_file(entry) and not entry.is_symlink()
     if entry.name == run.samples_dir.name and entry.is_dir() and not entry.is_symlink():
-        return all((_OWN_SAMPLE.match(p.name) or _TEMPORARY.match(p.name)) and is_regular_file(p) and not p.is_symlink()
+        return all((_OWN_SAMPLE.match(p.name) or TEMPORARY_NAME.match(p.name)) and is_regular_file(p) and not p.is_symlink()
                    for p in entry.iterdir())
     return False
 

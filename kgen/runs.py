@@ -41,8 +41,8 @@ _LATEST = re.compile(r"^latest-(\d{4,})\.keras$")
 _INTERRUPTED = re.compile(r"^interrupted-(\d{4,})-(\d{6,})\.keras$")
 _PRUNABLE = {"latest": _LATEST, "interrupted": _INTERRUPTED}  # checkpoints a newer one replaces
 # The temporary names atomic_path gives the files a run writes: only these are ever cleaned up.
-_TEMPORARY = re.compile(r"^\.(latest-\d{4,}|interrupted-\d{4,}-\d{6,}|best|model|generator|config|epoch_\d{4,})"
-                        r"-[0-9a-f]{12}\.(keras|json|png)$")
+TEMPORARY_NAME = re.compile(r"^\.(latest-\d{4,}|interrupted-\d{4,}-\d{6,}|best|model|generator|config|external|written"
+                        r"|epoch_\d{4,})-[0-9a-f]{12}\.(keras|json|png|txt)$")
 # Bytes a run's small JSON files (config.json, best.json) may hold: more is not kgen's.
 MAX_JSON_BYTES = 1 << 20
 
@@ -85,7 +85,7 @@ def remove_temporaries(directory: str | os.PathLike) -> None:
     files named as kgen names its own temporaries, nothing else."""
     with contextlib.suppress(OSError):
         for p in Path(directory).iterdir():
-            if _TEMPORARY.match(p.name) and stat.S_ISREG(p.lstat().st_mode):
+            if TEMPORARY_NAME.match(p.name) and stat.S_ISREG(p.lstat().st_mode):
                 p.unlink(missing_ok=True)
 
 
