@@ -173,3 +173,26 @@ def fit_rate(config, data, *, steps: int, epochs: int = 3, synthetic: bool = Fal
     clock = EpochClock()
     model.fit(ds, epochs=epochs, steps_per_epoch=steps, callbacks=[clock], verbose=0)
     return steady_rate(clock.marks, steps * per_step), steady_rate(clock.marks, steps * per_step, cpu=True)
+
+
+def child_process_args(description: str, default_out: Path):
+    """The arguments of a benchmark that measures each case in a fresh process of itself:
+    ``--child NAME`` runs one case, ``--only`` picks cases, ``--out`` is the scratch run."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--only", nargs="*", default=None, help="case names (default: all)")
+    parser.add_argument("--out", type=Path, default=default_out)
+    return parser.parse_args()
+
+
+def run_child(script: str, name: str, out: Path) -> dict:
+    """Run case ``name`` in a fresh process of ``script``; the JSON object it printed last."""
+    import subprocess
+
+    done = subprocess.run([sys.executable, script, "--child", name, "--out", str(out)],
+                          capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise SystemExit(f"{name}: the training process failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])

@@ -7,12 +7,9 @@ pays), after loading the data, and its peak (``ru_maxrss``) at the end of traini
 
 from __future__ import annotations
 
-import argparse
 import json
 import resource
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -54,11 +51,7 @@ def _all_cases():
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    parser.add_argument("--only", nargs="*", default=None, help="case names (default: all)")
-    parser.add_argument("--out", type=Path, default=Path("runs/bench-memory"))
-    args = parser.parse_args()
+    args = common.child_process_args(__doc__.splitlines()[0], Path("runs/bench-memory"))
     if args.child:
         return child(args.child, args.out)
     started = time.monotonic()
@@ -66,11 +59,7 @@ def main() -> None:
     for case in _all_cases():
         if args.only and case.name not in args.only:
             continue
-        done = subprocess.run([sys.executable, __file__, "--child", case.name, "--out", str(args.out)],
-                              capture_output=True, text=True, check=False)
-        if done.returncode:
-            raise SystemExit(f"{case.name}: the training process failed:\n{done.stderr[-2000:]}")
-        figures = json.loads(done.stdout.strip().splitlines()[-1])
+        figures = common.run_child(__file__, case.name, args.out)
         print(case.name, figures, flush=True)
         raw[case.name] = figures
         rows.append([case.name, figures["dataset"], figures["epochs"], figures["data"], figures["imported"],

@@ -8,12 +8,9 @@ size check passed, which is where the estimate is made. Usage:
 
 from __future__ import annotations
 
-import argparse
 import json
 import resource
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -69,11 +66,7 @@ def child(name: str, out: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    parser.add_argument("--only", nargs="*", default=None, help="case names (default: all)")
-    parser.add_argument("--out", type=Path, default=Path("runs/bench-size-estimate"))
-    args = parser.parse_args()
+    args = common.child_process_args(__doc__.splitlines()[0], Path("runs/bench-size-estimate"))
     if args.child:
         return child(args.child, args.out)
     started = time.monotonic()
@@ -81,11 +74,7 @@ def main() -> None:
     for name in CASES:
         if args.only and name not in args.only:
             continue
-        done = subprocess.run([sys.executable, __file__, "--child", name, "--out", str(args.out)],
-                              capture_output=True, text=True, check=False)
-        if done.returncode:
-            raise SystemExit(f"{name}: the training process failed:\n{done.stderr[-2000:]}")
-        figures = json.loads(done.stdout.strip().splitlines()[-1])
+        figures = common.run_child(__file__, name, args.out)
         growth = figures["peak"] - figures["at_check"]
         print(name, figures, flush=True)
         raw[name] = figures

@@ -82,8 +82,8 @@ SCHEMA: dict[str, dict[str, Check]] = {
     "note": {"message": _text},
     "error": {"message": _text, "fault": _text},
 }
-_REQUIRED = {  # what a reader needs of each kind; every other field is optional
-"step": ("step",), "epoch": ("epoch",), "samples": ("epoch", "path")}
+# What a reader needs of each kind; every other field is optional.
+_REQUIRED = {"step": ("step",), "epoch": ("epoch",), "samples": ("epoch", "path")}
 # What a reader that shows events may assume of an optional field when it is absent (`complete`).
 DEFAULTS: dict[str, dict[str, Any]] = {"step": {"epoch": 0, "metrics": {}}, "epoch": {"metrics": {}}}
 
