@@ -32,6 +32,10 @@ class NotRegularFileError(OSError):
     """A path that exists but is a FIFO, device, socket or folder where a file was expected."""
 
 
+class IncompleteImageError(OSError):
+    """An image file cut short: a partial copy (perhaps still arriving), or a truncated file."""
+
+
 class ImageError(KgenError):
     """An image kgen will not decode: not an allowed format, too large, or corrupt."""
 
@@ -106,7 +110,7 @@ def open_image(path: str | os.PathLike, *, formats: tuple[str, ...] = IMAGE_FORM
         except Image.UnidentifiedImageError:
             raise ImageError(f"not a {'/'.join(formats)} image") from None
         except OSError as err:  # a header cut short: a partial copy, perhaps still arriving
-            raise OSError(errno.EAGAIN, f"incomplete image ({_first_line(err)})", os.fspath(path)) from None
+            raise IncompleteImageError(errno.EAGAIN, f"incomplete image ({_first_line(err)})", os.fspath(path)) from None
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
             raise ImageError(f"refused as a possible decompression bomb ({_first_line(err)})") from None
         except Exception as err:  # PIL raises many types for corrupt headers
@@ -135,7 +139,7 @@ def read_picture(path: str | os.PathLike, *, formats: tuple[str, ...] = RUN_PICT
         try:
             return np.array(image if image.mode in ("L", "RGB") else image.convert("RGB"))
         except OSError as err:  # truncated data: a partial copy, perhaps still arriving
-            raise OSError(errno.EAGAIN, f"incomplete image ({_first_line(err)})", os.fspath(path)) from None
+            raise IncompleteImageError(errno.EAGAIN, f"incomplete image ({_first_line(err)})", os.fspath(path)) from None
 
 
 def inside(root: str | os.PathLike, relative: str | os.PathLike) -> Path | None:

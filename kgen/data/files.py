@@ -30,7 +30,7 @@ from kgen.data.arrays import (
     _split_indices,
 )
 from kgen.errors import ConfigError, DatasetError
-from kgen.safe_io import ImageError, is_regular_file, open_image, open_regular
+from kgen.safe_io import ImageError, IncompleteImageError, is_regular_file, open_image, open_regular
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
@@ -159,6 +159,8 @@ def _opened(path: Path) -> Iterator[Image.Image]:
         raise
     except ImageError as err:
         raise DatasetError(f"{_show(path)}: {_oneline(err)}") from None
+    except IncompleteImageError as err:  # in a dataset, a file cut short is a damaged file
+        raise DatasetError(f"{_show(path)}: corrupt or unreadable image ({err.strerror})") from None
     except OSError as err:
         if err.filename is not None:  # the file itself: missing, unreadable, a FIFO or a device
             raise DatasetError(f"{_show(path)}: cannot read image ({_oneline(err)})") from None
