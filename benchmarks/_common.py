@@ -155,7 +155,7 @@ def fit_rate(config, data, *, steps: int, epochs: int = 3, synthetic: bool = Fal
     from kgen.config import GAN_MODELS
     from kgen.data import make_pipeline
     from kgen.models import GAN, build_model
-    from kgen.training import examples_per_step, model_labels
+    from kgen.train.training import examples_per_step, model_labels
 
     keras.backend.clear_session()
     keras.utils.set_random_seed(config.train.seed)

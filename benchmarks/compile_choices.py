@@ -14,7 +14,7 @@ import time
 
 import _common as common
 
-from kgen.training import load_training_data
+from kgen.train.training import load_training_data
 
 # Steps an epoch: a few seconds of training each, a multiple of every steps_per_execution tried.
 STEPS = {"vae-mlp": 384, "vae-conv": 64, "dcgan": 16, "cgan": 16}

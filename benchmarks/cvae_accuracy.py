@@ -18,8 +18,8 @@ import numpy as np
 from sklearn.svm import SVC
 
 from kgen.config import RunConfig, TrainConfig, VAEConfig
-from kgen.sampling import sample_images
-from kgen.training import load_training_data, train
+from kgen.models.sampling import sample_images
+from kgen.train.training import load_training_data, train
 
 
 def flat(x: np.ndarray) -> np.ndarray:

@@ -1,6 +1,6 @@
 """How long one latent-slider step takes: decoding a single z on this machine.
 
-Times ``kgen.latent.decode_one`` (the compiled path the app's sliders call) against an eager
+Times ``kgen.eval.latent.decode_one`` (the compiled path the app's sliders call) against an eager
 ``model.decode`` call, for the MLP and conv decoders at 8x8 and 28x28. Weights do not change the
 cost, so the models are freshly built. Usage: python benchmarks/decode_latency.py [--repeats N]
 """
@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from kgen.config import RunConfig, TrainConfig, VAEConfig
-from kgen.latent import decode_latency
+from kgen.eval.latent import decode_latency
 from kgen.models import build_model
 
 CASES = [("mlp", (8, 8, 1), 8), ("mlp", (28, 28, 1), 16), ("conv", (28, 28, 1), 16)]

@@ -18,11 +18,18 @@ from pathlib import Path
 
 import numpy as np
 
-from kgen import latent
 from kgen.config import AEConfig, RunConfig, TrainConfig, VAEConfig
-from kgen.runs import load_model_file
-from kgen.sampling import display_scale, grid_codes, image_grid, latent_noise, save_gif, save_png
-from kgen.training import load_training_data, train
+from kgen.eval import latent
+from kgen.models.sampling import (
+    display_scale,
+    grid_codes,
+    image_grid,
+    latent_noise,
+    save_gif,
+    save_png,
+)
+from kgen.models.saving import load_model_file
+from kgen.train.training import load_training_data, train
 
 SCALE = display_scale(8)
 

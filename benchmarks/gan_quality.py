@@ -12,9 +12,9 @@ import argparse
 import time
 from pathlib import Path
 
-from kgen.commands import evaluate_run
 from kgen.config import GANConfig, RunConfig, TrainConfig
-from kgen.training import train
+from kgen.services.commands import evaluate_run
+from kgen.train.training import train
 
 CASES = {
     "digits": [("dcgan", 50), ("cgan", 50)],
@@ -53,9 +53,9 @@ def main() -> None:
 
 def print_floor(only: str | None) -> None:
     """Scores of as many real training images as test images: what a perfect generator gets."""
-    from kgen.classifier import classifier_for
-    from kgen.quality import image_quality
-    from kgen.training import load_training_data
+    from kgen.eval.classifier import classifier_for
+    from kgen.eval.quality import image_quality
+    from kgen.train.training import load_training_data
 
     print("| real training images vs test | n | " + " | ".join(COLUMNS[:6]) + " |")
     print("|" + "---|" * 8)

@@ -29,7 +29,7 @@ def rss_mib() -> float:
 
 def child(name: str, out: Path) -> None:
     """Train one case and print its memory figures as JSON (runs in its own process)."""
-    from kgen.training import load_training_data, train
+    from kgen.train.training import load_training_data, train
 
     imported = rss_mib()
     case = next(c for c in _all_cases() if c.name == name)
@@ -66,7 +66,7 @@ def main() -> None:
                      figures["loaded"], figures["peak"]])
     header = ["model", "data", "epochs", "dataset float32 MiB", "RSS after imports MiB",
               "RSS after loading data MiB", "peak RSS MiB"]
-    notes = ["Each run in a fresh Python process: `kgen.training.train` with all callbacks, peak from "
+    notes = ["Each run in a fresh Python process: `kgen.train.training.train` with all callbacks, peak from "
              "`ru_maxrss`. The dataset column is the train and test arrays as float32."]
     common.write_results("memory", "Peak memory of a training run", header, rows, notes, {"runs": raw}, started)
 

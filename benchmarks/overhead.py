@@ -1,6 +1,6 @@
-"""kgen's training overhead: ``kgen.training.train`` against a minimal hand-written Keras loop.
+"""kgen's training overhead: ``kgen.train.training.train`` against a minimal hand-written Keras loop.
 
-For each model the reference is the same networks (built by kgen.nets / kgen.gan_nets), the
+For each model the reference is the same networks (built by kgen.models.nets / kgen.models.gan_nets), the
 same losses, optimizer, batch size, data and per-epoch validation pass, trained by a plain
 ``tf.function`` train step with ``GradientTape`` over a hand-built tf.data pipeline, with no
 callbacks. kgen trains with everything on: per-step events, TensorBoard, sample grids,
@@ -22,12 +22,13 @@ import _common as common
 import keras
 import tensorflow as tf
 
-from kgen import callbacks as cb
-from kgen import guards, losses
 from kgen.config import GAN_MODELS
-from kgen.gan_nets import build_gan_networks
-from kgen.nets import build_encoder_decoder
-from kgen.training import examples_per_step, load_training_data, train
+from kgen.models import losses
+from kgen.models.gan_nets import build_gan_networks
+from kgen.models.nets import build_encoder_decoder
+from kgen.train import callbacks as cb
+from kgen.train import guards
+from kgen.train.training import examples_per_step, load_training_data, train
 
 EPOCHS = {"vae-mlp": 12, "vae-conv": 3, "dcgan": 3, "cgan": 3}
 
@@ -64,7 +65,7 @@ def tallied_hooks():
 
 
 def run_kgen(config, data, out: Path) -> list[float]:
-    """kgen.training.train with all its callbacks; returns the end time of every epoch."""
+    """kgen.train.training.train with all its callbacks; returns the end time of every epoch."""
     clock = common.EpochClock()
     keras.backend.clear_session()
     shutil.rmtree(out, ignore_errors=True)
@@ -79,7 +80,7 @@ def run_fit(config, data, out: Path) -> list[float]:
     what Keras' loop costs by itself, to tell it apart from what kgen's callbacks cost."""
     from kgen.data import make_pipeline
     from kgen.models import build_model
-    from kgen.training import model_labels
+    from kgen.train.training import model_labels
 
     keras.backend.clear_session()
     keras.utils.set_random_seed(config.train.seed)

@@ -15,7 +15,7 @@ import time
 import _common as common
 from compile_choices import STEPS
 
-from kgen.training import load_training_data
+from kgen.train.training import load_training_data
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """What the GAN playground's live snapshots cost training: ring8 GAN with and without the probe.
 
-The same config is trained by ``kgen.training.train`` alone and with a `PlaygroundProbe`
+The same config is trained by ``kgen.train.training.train`` alone and with a `PlaygroundProbe`
 (defaults: every 10 steps, at most ~5% of the thread's time), alternating, several repeats.
 Speeds come from each run's events.jsonl (images between the first and last step event over
 the time between them); the probe also reports its own time and the cost of one snapshot.
@@ -19,9 +19,9 @@ from _common import median, write_results
 
 from kgen.config import GANConfig, RunConfig, TrainConfig
 from kgen.data import load_dataset
-from kgen.playground import PlaygroundProbe
 from kgen.runs import read_events
-from kgen.training import train
+from kgen.services.playground import PlaygroundProbe
+from kgen.train.training import train
 
 
 def images_per_second(run_dir: Path, batch_size: int) -> float:

@@ -1,6 +1,6 @@
 """Achieved GFLOP/s of each model's training against this CPU's peak.
 
-FLOPs per training image come from the layer shapes (`kgen.flops`); images/s from the bare
+FLOPs per training image come from the layer shapes (`kgen.models.flops`); images/s from the bare
 ``model.fit`` runs of ``compile_choices.py`` (XLA off, one step per execution: kgen's default),
 which must have run first. Peak = cores x clock x FP32 FLOPs per cycle from the vector units
 that /proc/cpuinfo's flags name. Usage:
@@ -15,9 +15,9 @@ import time
 
 import _common as common
 
-from kgen.flops import training_flops_per_example
 from kgen.models import build_model
-from kgen.training import load_training_data
+from kgen.models.flops import training_flops_per_example
+from kgen.train.training import load_training_data
 
 
 def peak_gflops() -> tuple[float, str]:

@@ -1,4 +1,4 @@
-"""kgen.sizes' memory estimate against the real peak RSS growth of training, per architecture.
+"""kgen.models.sizes' memory estimate against the real peak RSS growth of training, per architecture.
 
 Each case trains one epoch (checkpoint, model save and final scores included) in a fresh process;
 the growth is the peak RSS (``ru_maxrss``) minus the RSS right after the data is loaded and the
@@ -39,15 +39,15 @@ def rss() -> int:
 
 def child(name: str, out: Path) -> None:
     """Train one case and print (estimate, RSS at the check, peak RSS) as JSON."""
-    import kgen.training
+    import kgen.train.training
     from kgen.config import MODEL_CONFIGS, RunConfig, TrainConfig
-    from kgen.sizes import estimate
+    from kgen.models.sizes import estimate
 
     model, train_options, model_options = CASES[name]
     config = RunConfig(TrainConfig(model=model, dataset="digits", epochs=1, **train_options),
                        MODEL_CONFIGS[model].from_dict(model_options))
     checked = {}
-    load = kgen.training.load_training_data
+    load = kgen.train.training.load_training_data
 
     def load_and_note(config):
         data = load(config)
@@ -55,9 +55,9 @@ def child(name: str, out: Path) -> None:
         checked["estimate"] = estimate(config, data.x_train.shape[1:], data.num_classes)
         return data
 
-    kgen.training.load_training_data = load_and_note
+    kgen.train.training.load_training_data = load_and_note
     shutil.rmtree(out, ignore_errors=True)
-    kgen.training.train(config, out, verbose=0)
+    kgen.train.training.train(config, out, verbose=0)
     shutil.rmtree(out, ignore_errors=True)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     need = checked["estimate"]
@@ -83,7 +83,7 @@ def main() -> None:
     header = ["case (digits, 1 epoch)", "weights (millions)", "estimate: weights part MiB",
               "estimate: activations part MiB", "estimate MiB", "measured peak RSS growth MiB",
               "estimate / measured"]
-    notes = ["Each case in a fresh Python process: `kgen.training.train` with every callback, one epoch, "
+    notes = ["Each case in a fresh Python process: `kgen.train.training.train` with every callback, one epoch, "
              "then model.keras and the final scores; growth = `ru_maxrss` at the end minus VmRSS just after "
              "the size check. The estimate includes a fixed allowance for TensorFlow's own working memory."]
     common.write_results("size_estimate", "Memory estimate against measured growth", header, rows, notes,

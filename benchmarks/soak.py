@@ -6,7 +6,7 @@ with the live curves, sample grids and status bar all updating, and reads VmRSS 
 /proc/self/status every ``--every`` seconds. Prints a Markdown table of RSS against the step and
 the growth after warm-up. It also samples ``sys.getrefcount(None)``: on Python < 3.12 a C
 extension that drops references to None it does not own drains that count until the process
-aborts ("none_dealloc"), which a long run shows as a steady fall. ``--headless`` drives the same run through `kgen.controller` alone, to
+aborts ("none_dealloc"), which a long run shows as a steady fall. ``--headless`` drives the same run through `kgen.services.controller` alone, to
 tell the app's memory from training's. Usage: python benchmarks/soak.py [--steps 2000] [--headless]
 """
 
@@ -90,7 +90,7 @@ def soak(steps: int, batch_size: int, every: float, root: str) -> tuple[list[tup
 def soak_headless(steps: int, batch_size: int, every: float, root: str) -> tuple[list[tuple], dict]:
     """The same run through `TrainingController` without any window, polled like the app does."""
     from kgen.config import RunConfig, TrainConfig
-    from kgen.controller import TrainingController
+    from kgen.services.controller import TrainingController
 
     epochs = math.ceil(steps / math.ceil(DIGITS_TRAIN / batch_size))
     controller = TrainingController()

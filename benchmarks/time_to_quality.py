@@ -20,7 +20,7 @@ from pathlib import Path
 import _common as common
 import keras
 
-from kgen.training import train
+from kgen.train.training import train
 
 
 @dataclass(frozen=True)
@@ -68,8 +68,8 @@ class QualityWatch(keras.callbacks.Callback):
             self.model.stop_training = True
 
     def _fid(self) -> float:
-        from kgen.quality import image_quality
-        from kgen.sampling import sample_images
+        from kgen.eval.quality import image_quality
+        from kgen.models.sampling import sample_images
 
         fakes = sample_images(self.model, len(self.data.x_test), seed=0)
         return image_quality(self.judge, self.data.x_test, fakes, self.data.y_test)["fid"]
@@ -82,8 +82,8 @@ def time_to_target(target: Target, batch: int | None, lr: float | None, out: Pat
                                    batch_size=batch, lr=lr), MODEL_CONFIGS[target.model](**target.model_options))
     judge = data = None
     if target.metric == "fid":
-        from kgen.classifier import classifier_for
-        from kgen.training import load_training_data
+        from kgen.eval.classifier import classifier_for
+        from kgen.train.training import load_training_data
 
         data = load_training_data(config)
         judge = classifier_for(data)  # cached on disk; trained once per dataset if missing
@@ -123,7 +123,7 @@ def main() -> None:
                          result["seconds"] if reached else "-", result["value"]])
             raw.setdefault(target.name, []).append(result)
     header = ["case", "settings", "batch", "lr", "target", "epochs", "seconds to target", "value reached"]
-    notes = ["Seconds count training from the call to `kgen.training.train` (data loading and "
+    notes = ["Seconds count training from the call to `kgen.train.training.train` (data loading and "
              "model building included) to the end of the epoch that met the target, per-epoch "
              "validation and kgen's callbacks included, the benchmark's own scoring excluded.",
              "-ELBO is kgen's validation loss (one-sample estimate over the whole test split, nats); "

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from kgen.config import GANConfig, RunConfig, TrainConfig
-from kgen.training import train
+from kgen.train.training import train
 
 CASES = [(1, "non-saturating"), (5, "non-saturating"), (1, "saturating"), (5, "saturating")]
 

@@ -77,8 +77,8 @@ def gui_run(args, app, runs_root: Path, worker: str) -> tuple[float, np.ndarray,
     from PySide6.QtCore import QEvent, QEventLoop, Qt, QTimer
 
     from gui.main_window import MainWindow
-    from kgen.controller import TrainingController
-    from kgen.training_process import ProcessController, wait_for_spare
+    from kgen.services.controller import TrainingController
+    from kgen.services.training_process import ProcessController, wait_for_spare
 
     controller = ProcessController() if worker == "process" else TrainingController()
     wait_for_spare()
@@ -125,8 +125,8 @@ def headless_run(args, runs_root: Path) -> tuple[float, float]:
     from PySide6.QtCore import QCoreApplication, QEvent
 
     from gui.setup_panel import SetupPanel
-    from kgen.controller import fresh_run_dir
-    from kgen.training_process import ProcessController, wait_for_spare
+    from kgen.services.controller import fresh_run_dir
+    from kgen.services.training_process import ProcessController, wait_for_spare
 
     panel = SetupPanel()
     set_up(panel, args)
@@ -165,7 +165,7 @@ def main() -> None:
 
     import gui.main_window  # noqa: F401  (imported before freezing, as in the app)
     from gui.app import freeze_imports
-    from kgen.training_process import discard_spare, wait_for_spare
+    from kgen.services.training_process import discard_spare, wait_for_spare
 
     app = QApplication.instance() or QApplication([])
     freeze_imports()  # as the app does

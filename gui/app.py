@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from gui.main_window import MainWindow
-    from kgen.training_process import discard_spare
+    from kgen.services.training_process import discard_spare
 
     freeze_imports()
     app = QApplication.instance() or QApplication(sys.argv[:1])

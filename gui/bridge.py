@@ -7,8 +7,8 @@ import os
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from kgen.config import RunConfig
-from kgen.controller import TrainingController
-from kgen.training_process import ProcessController
+from kgen.services.controller import TrainingController
+from kgen.services.training_process import ProcessController
 
 POLL_MS = 100  # the bridge drains the training events this often
 

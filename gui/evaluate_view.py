@@ -1,4 +1,4 @@
-"""The Evaluate tab: runs `kgen.commands.evaluate_run` in a background thread and shows its table."""
+"""The Evaluate tab: runs `kgen.services.commands.evaluate_run` in a background thread and shows its table."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kgen.commands import evaluate_run
-from kgen.jobs import BackgroundJob
+from kgen.services.commands import evaluate_run
+from kgen.services.jobs import BackgroundJob
 
 POLL_MS = 100
 # What each score means, shown as the row's tooltip.

@@ -22,18 +22,18 @@ from PySide6.QtWidgets import (
 )
 
 from gui.bridge import ControllerBridge
-from gui.compare import CompareView
-from gui.curves import CurvesView
+from gui.compare_view import CompareView
+from gui.curves_view import CurvesView
 from gui.evaluate_view import EvaluateView
-from gui.latent_view import LatentView
-from gui.monitor import RunMonitor
-from gui.playground import PlaygroundView
-from gui.samples import SamplesView, builtin_class_names
+from gui.latent_explorer.latent_view import LatentView
+from gui.playground_view import PlaygroundView
+from gui.run_monitor import RunMonitor
+from gui.samples_view import SamplesView, builtin_class_names
 from gui.setup_panel import SetupPanel
-from kgen.controller import fresh_run_dir
 from kgen.data import TOYS
 from kgen.errors import KgenError
 from kgen.models import step_metrics
+from kgen.services.controller import fresh_run_dir
 
 STATUS_MS = 200  # the status bar shows the latest step at most this often
 CLOSE_TIMEOUT_S = 15.0  # closing waits this long for a stopped run to save itself
@@ -43,7 +43,7 @@ class MainWindow(QMainWindow):
     """Setup on the left; curves and tabs (sample grids, latent explorer) on the right; run controls and a status bar."""
 
     def __init__(self, runs_root: str | os.PathLike = "runs", controller=None):
-        """``controller``: what trains (default: a `kgen.training_process.ProcessController`)."""
+        """``controller``: what trains (default: a `kgen.services.training_process.ProcessController`)."""
         super().__init__()
         self.setWindowTitle("kgen studio")
         self.runs_root = runs_root
@@ -339,7 +339,7 @@ class MainWindow(QMainWindow):
         menu = self.menuBar().addMenu("&File")
         self.open_run_action = menu.addAction("Open run…", self._on_open_run_clicked)
         self.open_run_action.setToolTip("follow a run directory, live or finished: kgen train, or your own "
-                                        "model.fit with kgen.monitor.RunLogger")
+                                        "model.fit with kgen.train.RunLogger")
         self.unfollow_action = menu.addAction("Stop following", self.stop_following)
         row = QHBoxLayout()
         for action in (self.open_run_action, self.unfollow_action):

@@ -32,8 +32,8 @@ from kgen.config import (
 )
 from kgen.data import list_datasets, load_dataset
 from kgen.errors import show_path
-from kgen.jobs import BackgroundJob
-from kgen.sampling import dataset_preview
+from kgen.models.sampling import dataset_preview
+from kgen.services.jobs import BackgroundJob
 
 PATH_FORMS = ("folder:PATH", "npz:PATH")  # listed by list_datasets; offered by the Open button instead
 PREVIEW_HEIGHT = 48  # pixels of the preview strip of real images, at most
@@ -151,7 +151,7 @@ class SetupPanel(QWidget):
             self.beta.setValue(m.beta)
 
     def show_followed(self, info: dict | None) -> None:
-        """While the studio follows a run (``info`` from `kgen.monitor.describe_run`): a kgen run's
+        """While the studio follows a run (``info`` from `kgen.services.follower.describe_run`): a kgen run's
         settings, or for another run what is known of it instead of settings that are not its.
         None: back to setting up a run here."""
         config = (info or {}).get("config")
@@ -269,7 +269,7 @@ class DatasetPreview(QLabel):
 
 
 def _followed_text(info: dict | None) -> str:
-    """What the setup panel says of a followed run (``info`` from `kgen.monitor.describe_run`)."""
+    """What the setup panel says of a followed run (``info`` from `kgen.services.follower.describe_run`)."""
     if info is None:
         return ""
     if info.get("config") is not None:

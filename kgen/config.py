@@ -33,7 +33,7 @@ WALK_MODES = ("grid", "interpolate", "traverse")
 # Widest layer a config may ask for: wider ones would try to allocate gigabytes of weights.
 MAX_WIDTH = 16384
 # How a run spreads over devices: one device, MirroredStrategy over this machine's GPUs (or
-# logical CPUs), MultiWorkerMirroredStrategy over the machines TF_CONFIG names (kgen.distribute).
+# logical CPUs), MultiWorkerMirroredStrategy over the machines TF_CONFIG names (kgen.train.distribute).
 STRATEGIES = ("default", "mirrored", "multiworker")
 # Keras dtype policies: float32, or float16/bfloat16 compute with float32 variables and losses.
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")

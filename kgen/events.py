@@ -3,7 +3,7 @@
 kgen writes one JSON object a line (`kgen.runs.EventLog`); anything may have written the file
 instead (a torn copy, another program, a hostile user). `parse_line` turns a line into an event
 only if its kind is known and every known field has the right type and range, so readers
-(`kgen.runs.read_events`, `kgen.monitor.RunFollower`, the studio) can index fields without
+(`kgen.runs.read_events`, `kgen.services.follower.RunFollower`, the studio) can index fields without
 guarding each one. Fields this schema does not know pass through unchecked; readers must not
 use them. Kinds: start, step, epoch, samples, hparam, eval, end, note, error.
 """

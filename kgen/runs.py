@@ -3,11 +3,11 @@
 Layout of ``runs/<name>/``::
 
     config.json               everything needed to rebuild the run (RunConfig.to_dict())
-    external.json             instead of config.json in runs recorded by kgen.monitor.RunLogger
+    external.json             instead of config.json in runs recorded by kgen.train.RunLogger
     events.jsonl              one JSON object a line, flushed as written, for live followers
     samples/epoch_NNNN.png    sample grid from the run's fixed noise
     checkpoints/latest-NNNN.keras, best.keras, best.json
-    checkpoints/interrupted-NNNN-BBBBBB.keras   a stop inside epoch N+1, after B batches (kgen.guards)
+    checkpoints/interrupted-NNNN-BBBBBB.keras   a stop inside epoch N+1, after B batches (kgen.train.guards)
     written.txt               the checkpoints this run wrote, one name a line: the only ones it deletes
     model.keras               the final model (generator.keras too for GANs: G on its own)
     tb/                       TensorBoard scalars and image grids
@@ -20,20 +20,17 @@ import json
 import math
 import os
 import re
-import secrets
 import stat
 import time
-import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from kgen.config import RunConfig
 from kgen.errors import ConfigError, RunError, one_line, show_path
-from kgen.safe_io import read_text
+from kgen.safe_io import atomic_write_text, read_text
 
 CONFIG_FILE = "config.json"
-EXTERNAL_FILE = "external.json"  # instead of config.json: a run kgen.monitor.RunLogger recorded
+EXTERNAL_FILE = "external.json"  # instead of config.json: a run kgen.train.RunLogger recorded
 EVENTS_FILE = "events.jsonl"
 MODEL_FILE = "model.keras"
 WRITTEN_FILE = "written.txt"
@@ -52,34 +49,6 @@ def interrupted_checkpoint_name(epochs: int, batches: int) -> str:
     return f"interrupted-{epochs:04d}-{batches:06d}.keras"
 
 
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success fsync it and rename it into place.
-
-    A crash at any moment leaves either the old file or the complete new one, never a torn one.
-    An OSError (a full disk, a read-only folder) becomes a one-line RunError naming ``path``.
-    """
-    path = Path(path)
-    tmp = path.parent / f".{path.stem}-{secrets.token_hex(6)}{path.suffix}"
-    created = False  # only a temporary this call created is ever deleted
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Created with the umask's permissions (unlike mkstemp's 0600), as a plain write would be.
-        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-        created = True
-        yield tmp
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    except OSError as err:
-        kept = "the previous file is kept" if path.exists() else "nothing was written"
-        raise RunError(f"cannot write {show_path(path)}: {err.strerror or one_line(err)} ({kept})") from err
-    finally:
-        if created:
-            tmp.unlink(missing_ok=True)
-
-
 def remove_temporaries(directory: str | os.PathLike) -> None:
     """Delete the temporary files a crash inside `atomic_path` left in ``directory``: regular
     files named as kgen names its own temporaries, nothing else."""
@@ -87,20 +56,6 @@ def remove_temporaries(directory: str | os.PathLike) -> None:
         for p in Path(directory).iterdir():
             if TEMPORARY_NAME.match(p.name) and stat.S_ISREG(p.lstat().st_mode):
                 p.unlink(missing_ok=True)
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-
-
-def _fsync_dir(directory: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 class Run:
@@ -358,61 +313,3 @@ def _after_epoch(event: dict[str, Any], epoch: float) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value > epoch
 
 
-def load_model_file(path: str | os.PathLike):
-    """Load a kgen ``.keras`` file safely (no Lambda layers or pickled code run)."""
-    import keras
-
-    import kgen.models  # noqa: F401  (registers the kgen classes)
-
-    path = Path(path)
-    if not path.is_file():
-        raise RunError(f"{show_path(path)}: no such model file")
-    if not zipfile.is_zipfile(path):
-        raise RunError(f"{show_path(path)} is not a .keras model file (not a zip archive)")
-    try:
-        model = keras.saving.load_model(path, safe_mode=True)
-    except Exception as err:  # Keras raises many types for foreign or damaged files
-        raise RunError(f"{show_path(path)} could not be loaded as a kgen model: {one_line(err)}") from err
-    if not hasattr(model, "decode"):
-        raise RunError(f"{show_path(path)} holds a {type(model).__name__}, not a kgen generative model")
-    return model
-
-
-def load_run_model(run: Run, path: str | os.PathLike | None = None):
-    """A run's model, checked to be the one its config.json describes (`check_model_matches`):
-    ``path`` (one of its checkpoints), else ``model.keras``, else its latest checkpoint."""
-    if path is None:
-        if run.model_path.is_file():
-            path = run.model_path
-        elif (latest := run.latest_checkpoint()) is not None:
-            path = latest[0]
-        else:
-            raise RunError(f"{show_path(run.path)} has no model yet (no {MODEL_FILE} and no checkpoint)")
-    model = load_model_file(path)
-    check_model_matches(model, run.config(), path)
-    return model
-
-
-def check_model_matches(model, config: RunConfig, path: str | os.PathLike) -> None:
-    """Refuse (one-line RunError naming ``path``) a model whose kind or latent size is not what
-    the run's config.json says: it would train or sample on under the wrong config."""
-    from kgen.models import MODEL_CLASSES
-
-    kind, held = config.train.model, model_kind(model)
-    if type(model) is not MODEL_CLASSES[kind] or held != kind:
-        raise RunError(f"{show_path(path)} holds a {held} model, but config.json says {kind}")
-    latent = config.model.latent_dim
-    if model.latent_dim != latent:
-        raise RunError(f"{show_path(path)} holds a model with latent size {model.latent_dim}, but config.json "
-                       f"says {latent}")
-
-
-def model_kind(model) -> str:
-    """The kgen model kind (ae, vae, cvae, gan, dcgan, cgan) a loaded model is, by its class and
-    the name kgen gives it (a GAN and a DCGAN share a class); else its class name."""
-    from kgen.models import MODEL_CLASSES
-
-    kinds = [k for k, c in MODEL_CLASSES.items() if type(model) is c]
-    if model.name in kinds:
-        return model.name
-    return kinds[0] if len(kinds) == 1 else type(model).__name__

@@ -1,10 +1,11 @@
-"""Reading files a user or another process handed to kgen, without being fooled by them.
+"""Reading files a user or another process handed to kgen without being fooled by them, and
+writing kgen's own files so that none is ever half-written.
 
 Every reader of outside files goes through here: only regular files are opened (a FIFO, a
 device or a socket named like a data file would block or stream for ever), reads are bounded,
 and images are decoded only in the formats kgen promises, with a pixel budget checked before
 any pixel is decoded (PIL would otherwise hand a PostScript file named ``x.png`` to Ghostscript,
-or decode a 17 KB PNG into 432 MB).
+or decode a 17 KB PNG into 432 MB). Every file kgen writes goes through `atomic_path`.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import secrets
 import stat
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from kgen.errors import KgenError
+from kgen.errors import KgenError, RunError, one_line, show_path
 
 # What PIL may decode, by its format names: what the README promises for folder datasets.
 IMAGE_FORMATS = ("PNG", "JPEG", "BMP", "GIF")
@@ -156,3 +158,45 @@ def inside(root: str | os.PathLike, relative: str | os.PathLike) -> Path | None:
     except (OSError, ValueError, RuntimeError, TypeError):
         return None
     return target if target != base and base in target.parents else None
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success fsync it and rename it into place.
+
+    A crash at any moment leaves either the old file or the complete new one, never a torn one.
+    An OSError (a full disk, a read-only folder) becomes a one-line RunError naming ``path``.
+    """
+    path = Path(path)
+    tmp = path.parent / f".{path.stem}-{secrets.token_hex(6)}{path.suffix}"
+    created = False  # only a temporary this call created is ever deleted
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Created with the umask's permissions (unlike mkstemp's 0600), as a plain write would be.
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        created = True
+        yield tmp
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except OSError as err:
+        kept = "the previous file is kept" if path.exists() else "nothing was written"
+        raise RunError(f"cannot write {show_path(path)}: {err.strerror or one_line(err)} ({kept})") from err
+    finally:
+        if created:
+            tmp.unlink(missing_ok=True)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def _fsync_dir(directory: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -49,7 +49,7 @@ def main() -> int:
 
     from kgen.config import MODEL_CONFIGS, RunConfig, TrainConfig
     from kgen.runs import read_events
-    from kgen.training import train
+    from kgen.train.training import train
 
     class FinalWeights(keras.callbacks.Callback):
         """Saves the weights every worker ends with (a non-chief's run folder is discarded) and

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kgen.config import RunConfig, TrainConfig, VAEConfig
-from kgen.training import train
+from kgen.train.training import train
 
 _RUNS: dict[float, Path] = {}
 

@@ -9,10 +9,10 @@ from kgen.cli import main
 from kgen.config import AEConfig, RunConfig, TrainConfig, VAEConfig
 from kgen.data import load_dataset, make_pipeline
 from kgen.errors import ConfigError
-from kgen.evaluate import evaluate_model
+from kgen.eval.likelihood import evaluate_model
 from kgen.models import AE, CVAE, build_model
-from kgen.runs import load_model_file
-from kgen.sampling import grid_codes, sample_images
+from kgen.models.sampling import grid_codes, sample_images
+from kgen.models.saving import load_model_file
 
 
 @pytest.fixture(scope="module")

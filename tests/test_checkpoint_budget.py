@@ -6,9 +6,9 @@ import keras
 import numpy as np
 import pytest
 
-from kgen.callbacks import Checkpointer
 from kgen.config import RunConfig
 from kgen.runs import Run
+from kgen.train.callbacks import Checkpointer
 
 
 @pytest.fixture

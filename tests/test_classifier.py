@@ -5,11 +5,11 @@ import json
 import numpy as np
 import pytest
 
-import kgen.classifier as classifier_module
-from kgen.classifier import cache_key, classifier_for, default_cache_dir
+import kgen.eval.classifier as classifier_module
 from kgen.data import Dataset, load_dataset
 from kgen.errors import ConfigError
-from kgen.quality import conditional_accuracy, image_quality
+from kgen.eval.classifier import cache_key, classifier_for, default_cache_dir
+from kgen.eval.quality import conditional_accuracy, image_quality
 
 
 @pytest.fixture(scope="module")

@@ -89,7 +89,7 @@ def test_sample_refuses_unknown_format(trained_run, capsys, tmp_path):
 
 def test_kgen_never_imports_qt():
     script = (
-        "import sys, kgen, kgen.cli, kgen.data, kgen.models, kgen.training, kgen.evaluate, kgen.commands\n"
+        "import sys, kgen, kgen.cli, kgen.data, kgen.models, kgen.train.training, kgen.eval.likelihood, kgen.services.commands\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'PyQt5', 'PyQt6', 'shiboken6')]\n"
         "assert not bad, bad\n"
     )

@@ -6,8 +6,8 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pyqtgraph")
 
-from gui.compare import CompareView  # noqa: E402
-from gui.curves import ema  # noqa: E402
+from gui.compare_view import CompareView  # noqa: E402
+from gui.curves_view import ema  # noqa: E402
 from kgen.runs import EventLog  # noqa: E402
 
 

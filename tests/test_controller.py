@@ -11,10 +11,10 @@ import pytest
 from polling import ended, poll_until
 
 from kgen.config import RunConfig, TrainConfig, VAEConfig
-from kgen.controller import Gate, TrainingController, fresh_run_dir
 from kgen.errors import ConfigError
 from kgen.runs import read_events
-from kgen.training_process import ProcessController
+from kgen.services.controller import Gate, TrainingController, fresh_run_dir
+from kgen.services.training_process import ProcessController
 
 
 def tiny_config(npz, epochs=3) -> RunConfig:
@@ -47,7 +47,7 @@ def test_a_run_reports_start_steps_epochs_samples_and_end(controller, npz, tmp_p
     assert start["steps_per_epoch"] == 4 and start["epochs"] == 3 and start["device"]
     assert steps(events) == list(range(1, 13))
     assert [e["epoch"] for e in events if e["type"] == "epoch"] == [1, 2, 3]
-    # Each epoch: its steps, its reconstructions (kgen.probes: at most two a second, so the
+    # Each epoch: its steps, its reconstructions (kgen.services.probes: at most two a second, so the
     # middle epoch's may be skipped; never the first's nor the last's), its epoch event, its grid.
     shown = [e["epoch"] for e in events if e["type"] == "reconstructions"]
     assert shown[0] == 1 and shown[-1] == 3 and set(shown) <= {1, 2, 3}, shown
@@ -139,7 +139,7 @@ def test_fresh_run_dir_never_reuses_a_name(tmp_path):
 
 def test_controller_never_imports_qt():
     script = (
-        "import sys, kgen.controller, kgen.training_process\n"
+        "import sys, kgen.services.controller, kgen.services.training_process\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'shiboken6')]\n"
         "assert not bad, bad\n"
     )
@@ -147,7 +147,7 @@ def test_controller_never_imports_qt():
 
 
 def test_learning_rate_changes_at_a_batch_boundary_with_a_marker(controller, npz, tmp_path):
-    from kgen.runs import load_model_file
+    from kgen.models.saving import load_model_file
 
     controller.start(tiny_config(npz, epochs=2), tmp_path / "run", paused=True)
     poll_until(controller, lambda ev: any(e["type"] == "start" for e in ev))
@@ -169,7 +169,7 @@ def test_learning_rate_changes_at_a_batch_boundary_with_a_marker(controller, npz
 
 
 def test_save_model_while_paused_writes_a_loadable_file(controller, npz, tmp_path):
-    from kgen.runs import load_model_file
+    from kgen.models.saving import load_model_file
 
     controller.start(tiny_config(npz, epochs=500), tmp_path / "run", paused=True)
     poll_until(controller, lambda ev: any(e["type"] == "start" for e in ev))

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kgen.runs import Run, load_model_file, read_events
+from kgen.models.saving import load_model_file
+from kgen.runs import Run, read_events
 
 EPOCHS = 5
 STEPS = 36  # 576 training images (90% of 640) in batches of 16

@@ -11,7 +11,7 @@ pytest.importorskip("pyqtgraph")
 
 from PySide6.QtCore import QPointF, QTimer  # noqa: E402
 
-from gui.curves import HOVER_HINT, CurvesView, ema, plot_title  # noqa: E402
+from gui.curves_view import HOVER_HINT, CurvesView, ema, plot_title  # noqa: E402
 
 
 @pytest.fixture
@@ -116,7 +116,7 @@ def test_test_scores_markers_hover_and_log_scale(qtbot, view):
 def test_export_menu_saves_where_the_user_chose(view, tmp_path, monkeypatch):
     feed_vae(view, steps=10)
     chosen = iter([str(tmp_path / "a.png"), str(tmp_path / "b.csv")])
-    monkeypatch.setattr("gui.curves.QFileDialog.getSaveFileName", lambda *args: (next(chosen), ""))
+    monkeypatch.setattr("gui.curves_view.QFileDialog.getSaveFileName", lambda *args: (next(chosen), ""))
     png, csv_action = view.export_button.menu().actions()
     png.trigger()
     csv_action.trigger()
@@ -176,7 +176,7 @@ def test_one_hundred_thousand_steps_stay_fluid(view):
 
 
 def test_stable_range_keeps_the_view_until_the_data_leave_or_shrink_in_it():
-    from gui.curves import stable_range
+    from gui.curves_view import stable_range
 
     assert stable_range(None, 0.0, 10.0, 0.1, 0.1) == pytest.approx((-1.0, 11.0))
     assert stable_range((-1.0, 11.0), 1.0, 9.0, 0.1, 0.1) is None  # inside, fills 2/3: kept

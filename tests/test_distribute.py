@@ -121,7 +121,7 @@ def _first_steps(config: RunConfig, tmp_path: Path, name: str) -> tuple[list[dic
     import keras
 
     from kgen.runs import read_events
-    from kgen.training import train
+    from kgen.train.training import train
 
     class Dtypes(keras.callbacks.Callback):
         def on_train_end(self, logs=None):
@@ -165,7 +165,7 @@ def test_strategy_and_precision_are_validated():
 
 
 def test_batches_must_split_evenly_over_replicas():
-    from kgen.distribute import check_run
+    from kgen.train.distribute import check_run
 
     class TwoReplicas:
         num_replicas_in_sync = 2
@@ -179,7 +179,7 @@ def test_batches_must_split_evenly_over_replicas():
     (None, "needs TF_CONFIG"), ("{not json", "not valid JSON"), ('{"cluster": {}}', "cluster must be"),
 ])
 def test_multiworker_needs_a_valid_tf_config(monkeypatch, value, message):
-    from kgen.distribute import tf_config
+    from kgen.train.distribute import tf_config
 
     if value is None:
         monkeypatch.delenv("TF_CONFIG", raising=False)
@@ -192,7 +192,7 @@ def test_multiworker_needs_a_valid_tf_config(monkeypatch, value, message):
 def test_gan_minibatches_are_regrouped_so_each_d_step_sees_the_single_device_minibatch():
     import tensorflow as tf
 
-    from kgen.distribute import split_minibatches_by_replica
+    from kgen.train.distribute import split_minibatches_by_replica
 
     batch = tf.data.Dataset.from_tensor_slices((np.arange(8.0)[:, None], np.arange(8))).batch(8)
     x, y = next(iter(split_minibatches_by_replica(batch, d_steps=2, replicas=2)))

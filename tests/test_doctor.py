@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from kgen import doctor
+from kgen.cli import doctor
 
 
 @pytest.fixture(scope="module")

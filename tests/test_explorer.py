@@ -8,11 +8,17 @@ from latent_runs import trained_vae_run
 
 from kgen.config import GANConfig, RunConfig, TrainConfig, VAEConfig
 from kgen.data import load_dataset
-from kgen.explorer import DecodeService, ExplorerData, collapse_warning, collapsed_dimensions
-from kgen.latent import encode_dataset, kl_per_dimension, manifold_grid
+from kgen.eval.latent import encode_dataset, kl_per_dimension, manifold_grid
 from kgen.models import build_model
-from kgen.runs import Run, load_model_file
-from kgen.sampling import image_grid
+from kgen.models.sampling import image_grid
+from kgen.models.saving import load_model_file
+from kgen.runs import Run
+from kgen.services.explorer import (
+    DecodeService,
+    ExplorerData,
+    collapse_warning,
+    collapsed_dimensions,
+)
 
 TIMEOUT_S = 60.0
 

@@ -18,11 +18,12 @@ from polling import TIMEOUT, ended, poll_until
 
 from kgen.cli import main
 from kgen.config import RunConfig, TrainConfig, VAEConfig
-from kgen.controller import TrainingController
 from kgen.errors import RunError
-from kgen.guards import TrainingFault
-from kgen.runs import EventLog, Run, load_model_file, load_run_model, read_events
-from kgen.training import train
+from kgen.models.saving import load_model_file, load_run_model
+from kgen.runs import EventLog, Run, read_events
+from kgen.services.controller import TrainingController
+from kgen.train.guards import TrainingFault
+from kgen.train.training import train
 
 
 def tiny_config(npz, epochs=1, **train_options) -> RunConfig:
@@ -208,7 +209,7 @@ def test_real_full_tmpfs_while_training(one_good_epoch, tmp_path):
     size_kb = (used + checkpoint // 2) // 1024 + 64  # room for the run, not for a second checkpoint
     script = (f"mount -t tmpfs -o size={size_kb}k tmpfs {disk} && cp -a {source} {disk}/run && "
               f"{sys.executable} -m kgen.cli train vae --resume {disk}/run --epochs 3; echo rc=$?; "
-              f"{sys.executable} -c 'from kgen.runs import *; print(load_model_file(Run(\"{disk}/run\").latest_checkpoint()[0]).name)'")
+              f"{sys.executable} -c 'from kgen.runs import Run; from kgen.models.saving import load_model_file; print(load_model_file(Run(\"{disk}/run\").latest_checkpoint()[0]).name)'")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
     done = subprocess.run(["unshare", "--mount", "sh", "-c", script], capture_output=True, text=True,
                           env=env, timeout=300)
@@ -276,7 +277,8 @@ def test_reading_a_run_writes_nothing(one_good_epoch):
 
 READER = """
 import sys
-from kgen.runs import Run, load_run_model, read_events
+from kgen.runs import Run, read_events
+from kgen.models.saving import load_run_model
 run = Run.open(sys.argv[1])
 events = read_events(run.events_path)
 model = load_run_model(run)

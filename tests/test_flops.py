@@ -4,8 +4,8 @@ import keras
 import pytest
 
 from kgen.config import GANConfig, RunConfig, TrainConfig, VAEConfig
-from kgen.flops import forward_flops, training_flops_per_example
 from kgen.models import build_model
+from kgen.models.flops import forward_flops, training_flops_per_example
 
 
 def test_conv_dense_and_transposed_conv_layers_are_counted_by_hand():

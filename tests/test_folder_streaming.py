@@ -62,7 +62,7 @@ def test_the_pipeline_reads_rows_from_disk_as_it_goes(folder, monkeypatch):
 
 def test_training_runs_on_a_streamed_folder(folder, monkeypatch, tmp_path):
     from kgen.config import RunConfig, TrainConfig, VAEConfig
-    from kgen.training import train
+    from kgen.train.training import train
 
     monkeypatch.setattr(files, "STREAM_BYTES", 0)
     config = RunConfig(TrainConfig(model="vae", dataset=f"folder:{folder}", epochs=1, batch_size=8),

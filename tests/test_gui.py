@@ -11,9 +11,9 @@ pytest.importorskip("pyqtgraph")
 from PySide6.QtCore import Qt, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from gui.curves import CurvesView  # noqa: E402
+from gui.curves_view import CurvesView  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
-from gui.samples import SamplesView  # noqa: E402
+from gui.samples_view import SamplesView  # noqa: E402
 from gui.setup_panel import SetupPanel  # noqa: E402
 from kgen.config import GANConfig, VAEConfig  # noqa: E402
 from kgen.data import DatasetInfo  # noqa: E402
@@ -178,7 +178,7 @@ def test_curves_buffers_grow_and_gan_metrics_get_their_own_plots(qtbot):
 
 
 def test_samples_throttle_never_pulls_a_scrubbing_user_to_the_latest_grid(qtbot, monkeypatch):
-    monkeypatch.setattr("gui.samples.PICTURE_MS", 200)
+    monkeypatch.setattr("gui.samples_view.PICTURE_MS", 200)
     view = SamplesView()
     qtbot.addWidget(view)
     for epoch in (1, 2):  # the second waits for the throttle

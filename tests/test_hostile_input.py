@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-import kgen.training
+import kgen.train.training
 from kgen.cli import main
 from kgen.config import MODELS, RunConfig
 from kgen.data import Dataset, load_dataset, read_idx
@@ -81,10 +81,10 @@ class Accepted(Exception):
 def no_training(monkeypatch):
     """`kgen train` up to the data and size checks, without building or training a model."""
     def checks_only(config, run_dir, **options):
-        kgen.training.load_training_data(config)
+        kgen.train.training.load_training_data(config)
         raise Accepted
 
-    monkeypatch.setattr(kgen.training, "train", checks_only)
+    monkeypatch.setattr(kgen.train.training, "train", checks_only)
 
 
 def odd_text() -> st.SearchStrategy[str]:

@@ -8,8 +8,7 @@ import pytest
 
 from kgen.config import RunConfig, TrainConfig, VAEConfig
 from kgen.errors import ConfigError
-from kgen.evaluate import elbo_parts
-from kgen.latent import (
+from kgen.eval.latent import (
     active_units,
     decode_latency,
     decode_one,
@@ -25,8 +24,9 @@ from kgen.latent import (
     slerp,
     traverse,
 )
+from kgen.eval.likelihood import elbo_parts
 from kgen.models import build_model
-from kgen.sampling import save_gif
+from kgen.models.sampling import save_gif
 
 LATENT = 8
 

@@ -10,13 +10,14 @@ from latent_runs import trained_vae_run  # noqa: E402
 from PIL import Image  # noqa: E402
 from PySide6.QtCore import QPointF, Qt  # noqa: E402
 
-from gui.latent_view import MAX_SLIDERS, LatentView  # noqa: E402
+from gui.latent_explorer.latent_view import MAX_SLIDERS, LatentView  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
 from kgen.config import AEConfig, GANConfig, RunConfig, TrainConfig, VAEConfig  # noqa: E402
 from kgen.data import load_dataset  # noqa: E402
-from kgen.latent import encode_dataset, kl_per_dimension  # noqa: E402
+from kgen.eval.latent import encode_dataset, kl_per_dimension  # noqa: E402
 from kgen.models import build_model  # noqa: E402
-from kgen.runs import Run, load_model_file  # noqa: E402
+from kgen.models.saving import load_model_file  # noqa: E402
+from kgen.runs import Run  # noqa: E402
 
 TIMEOUT_MS = 60_000
 

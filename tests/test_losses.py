@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from kgen import losses
+from kgen.models import losses
 
 
 def as_np(t):

@@ -5,7 +5,7 @@ import pytest
 
 from kgen.data import TOY_MODES, toy_points
 from kgen.errors import ConfigError
-from kgen.metrics import (
+from kgen.eval.metrics import (
     TOY_STD,
     class_coverage,
     classifier_score,
@@ -13,7 +13,7 @@ from kgen.metrics import (
     mode_coverage,
     precision_recall,
 )
-from kgen.quality import toy_quality
+from kgen.eval.quality import toy_quality
 
 
 def gaussian(n=2000, dim=8, seed=0, scale=1.0):
@@ -125,7 +125,7 @@ class TestPrecisionRecall:
     def test_same_answer_in_small_memory_blocks(self, monkeypatch):
         real, fake = gaussian(400, seed=2), gaussian(300, seed=3) + 0.5
         whole = precision_recall(real, fake, k=5)
-        monkeypatch.setattr("kgen.metrics._DISTANCE_BLOCK", 1000)
+        monkeypatch.setattr("kgen.eval.metrics._DISTANCE_BLOCK", 1000)
         assert precision_recall(real, fake, k=5) == whole
 
     def test_rejects_k_beyond_the_samples(self):

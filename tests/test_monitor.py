@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from kgen.errors import RunError
-from kgen.monitor import RunFollower, RunLogger, describe_run
 from kgen.runs import EventLog, Run, read_events
+from kgen.services.follower import RunFollower, describe_run
+from kgen.train import RunLogger
 
 
 def classifier():
@@ -44,7 +45,7 @@ def test_run_logger_records_a_plain_keras_classifier(tmp_path, digits_xy):
               callbacks=[RunLogger(run_dir, samples=grids, sample_every=2, metadata={"note": "test"})])
 
     info = json.loads((run_dir / "external.json").read_text())
-    assert info["recorder"] == "kgen.monitor.RunLogger" and info["model"] == "digits_mlp"
+    assert info["recorder"] == "kgen.train.RunLogger" and info["model"] == "digits_mlp"
     assert info["params"] == model.count_params() and info["note"] == "test"
     assert describe_run(run_dir)["source"] == "external"
     events = read_events(run_dir / "events.jsonl")
@@ -174,7 +175,7 @@ def test_follower_reads_big_files_in_slices(tmp_path):
 
 
 def test_follower_holds_samples_until_their_png_is_readable_and_never_writes(tmp_path):
-    from kgen.sampling import save_png
+    from kgen.models.sampling import save_png
 
     run = tmp_path / "run"
     log = EventLog(run / "events.jsonl")
@@ -240,11 +241,11 @@ def test_studio_follows_a_run_that_a_separate_kgen_train_process_writes(qtbot, t
 def test_window_follows_a_recorded_run_through_markers_samples_and_a_restart(qtbot, tmp_path):
     pytest.importorskip("PySide6")
     from gui.main_window import MainWindow
-    from kgen.sampling import save_png
+    from kgen.models.sampling import save_png
 
     run = tmp_path / "mine"
     (run / "external.json").parent.mkdir()
-    (run / "external.json").write_text(json.dumps({"recorder": "kgen.monitor.RunLogger", "model": "mlp"}))
+    (run / "external.json").write_text(json.dumps({"recorder": "kgen.train.RunLogger", "model": "mlp"}))
     log = EventLog(run / "events.jsonl")
     log.write("start", device="CPU: test", source="external", epochs=2, steps_per_epoch=3)
     for step in range(1, 4):

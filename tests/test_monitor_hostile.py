@@ -17,9 +17,10 @@ from hypothesis import strategies as st
 
 from kgen.errors import RunError
 from kgen.events import complete, parse_line
-from kgen.monitor import RunFollower, RunLogger, describe_run
+from kgen.models.sampling import save_png
 from kgen.runs import EventLog, read_events
-from kgen.sampling import save_png
+from kgen.services.follower import RunFollower, describe_run
+from kgen.train import RunLogger
 
 GOOD = {"type": "step", "time": 1.0, "step": 7, "epoch": 1, "elapsed": 3.5, "metrics": {"loss": 0.25}}
 # Probe 4: lines that escaped RunFollower.poll or the window's slots before.
@@ -244,7 +245,7 @@ def test_a_picture_that_is_not_a_small_png_is_refused_before_decoding(tmp_path, 
 def test_the_controller_reads_back_its_grid_as_a_png_only(tmp_path):
     import queue
 
-    from kgen.controller import ControlCallback, Gate
+    from kgen.services.controller import ControlCallback, Gate
 
     events = queue.Queue()
     callback = ControlCallback(events, Gate(), tmp_path, 1)
@@ -270,7 +271,7 @@ def fifo_run(root: Path) -> Path:
 
 def test_fifos_in_a_run_never_block_the_follower_or_compare(tmp_path, qtbot):
     pytest.importorskip("PySide6")
-    from gui.compare import CompareView
+    from gui.compare_view import CompareView
 
     run = fifo_run(tmp_path)
     assert within(5, describe_run, run) == {"source": "unknown"}
@@ -403,7 +404,7 @@ def test_the_setup_panel_shows_the_followed_runs_config(window, tmp_path):
     assert panel.isEnabled() and panel.followed.text() == ""
 
     external = tmp_path / "external"
-    write(external / "external.json", json.dumps({"recorder": "kgen.monitor.RunLogger", "model": "digits_mlp",
+    write(external / "external.json", json.dumps({"recorder": "kgen.train.RunLogger", "model": "digits_mlp",
                                                   "params": 2410}))
     window.open_run(external)
     assert "RunLogger" in panel.followed.text() and "digits_mlp" in panel.followed.text()
@@ -414,10 +415,10 @@ def test_the_setup_panel_shows_the_followed_runs_config(window, tmp_path):
 
 def test_compare_reads_at_most_its_bound_of_a_huge_file(qtbot, tmp_path, monkeypatch):
     pytest.importorskip("PySide6")
-    import gui.compare
-    from gui.compare import CompareView
+    import gui.compare_view
+    from gui.compare_view import CompareView
 
-    monkeypatch.setattr(gui.compare, "MAX_COMPARE_BYTES", 100_000)
+    monkeypatch.setattr(gui.compare_view, "MAX_COMPARE_BYTES", 100_000)
     run = tmp_path / "huge"
     write(run / "events.jsonl", "".join(line("step", step=i, epoch=1, metrics={"loss": 1.0}) for i in range(1, 20_001)))
     view = CompareView()

@@ -11,9 +11,9 @@ from keras import ops
 from kgen.config import GANConfig, RunConfig, TrainConfig, VAEConfig
 from kgen.data import toy_points
 from kgen.models import build_model
-from kgen.playground import PlaygroundProbe, data_box, grid_points, playground_snapshot
-from kgen.probes import PLAYGROUND_SECONDS, ReconstructionProbe, live_probes
-from kgen.sampling import latent_noise
+from kgen.models.sampling import latent_noise
+from kgen.services.playground import PlaygroundProbe, data_box, grid_points, playground_snapshot
+from kgen.services.probes import PLAYGROUND_SECONDS, ReconstructionProbe, live_probes
 
 TIMEOUT_MS = 120_000
 
@@ -158,7 +158,7 @@ def test_a_ring8_gan_run_feeds_the_playground_tab(qtbot, tmp_path):
 
 def test_arrow_segments_draw_a_shaft_and_two_barbs_per_point():
     pytest.importorskip("pyqtgraph")
-    from gui.playground import arrow_segments
+    from gui.playground_view import arrow_segments
 
     starts = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 0.0]])
     vectors = np.array([[1.0, 0.0], [0.0, 2.0], [0.0, 100.0]])  # the last is an outlier
@@ -173,7 +173,7 @@ def test_arrow_segments_draw_a_shaft_and_two_barbs_per_point():
 
 
 def test_the_controller_probes_every_step_taken_by_hand(tmp_path):
-    from kgen.controller import TrainingController
+    from kgen.services.controller import TrainingController
 
     controller = TrainingController()
     config = RunConfig(TrainConfig(model="gan", dataset="ring8", epochs=1), GANConfig(hidden=(16,)))
@@ -201,7 +201,7 @@ def test_the_controller_probes_every_step_taken_by_hand(tmp_path):
 
 
 def test_reconstruction_probe_shows_the_conditional_models_own_reconstructions():
-    from kgen.probes import reconstruction_picture
+    from kgen.services.probes import reconstruction_picture
 
     rng = np.random.default_rng(0)
     images = rng.random((6, 8, 8, 1)).astype("float32")
@@ -220,7 +220,7 @@ def test_reconstruction_probe_shows_the_conditional_models_own_reconstructions()
 
 
 def test_reconstruction_probe_skips_epochs_that_come_too_soon_but_never_the_last(monkeypatch):
-    import kgen.probes as probes
+    import kgen.services.probes as probes
 
     clock = [100.0]
     monkeypatch.setattr(probes.time, "monotonic", lambda: clock[0])

@@ -10,7 +10,9 @@ import pytest
 from kgen.cli import main
 from kgen.config import MODEL_CONFIGS, MODELS, RunConfig, TrainConfig, VAEConfig, resumed_config
 from kgen.errors import ConfigError, RunError
-from kgen.runs import Run, atomic_path, check_new_run_dir, load_run_model, remove_temporaries
+from kgen.models.saving import load_run_model
+from kgen.runs import Run, check_new_run_dir, remove_temporaries
+from kgen.safe_io import atomic_path
 
 
 def one_error_line(capsys) -> str:
@@ -79,7 +81,7 @@ def test_an_empty_folder_takes_a_new_run(tmp_path):
 def test_the_app_controller_refuses_a_users_folder_too(tmp_path, npz):
     from polling import TIMEOUT, ended, poll_until
 
-    from kgen.controller import TrainingController
+    from kgen.services.controller import TrainingController
 
     folder = users_folder(tmp_path / "P")
     before = snapshot(folder)
@@ -108,7 +110,7 @@ def test_resume_deletes_only_checkpoints_the_run_wrote(tmp_path, npz):
 def test_the_checkpointer_deletes_only_its_own_latest(tmp_path):
     import keras
 
-    from kgen.callbacks import Checkpointer
+    from kgen.train.callbacks import Checkpointer
 
     run = Run.create(tmp_path / "run", RunConfig())
     run.checkpoints_dir.mkdir()
@@ -137,9 +139,9 @@ def test_only_kgens_own_temporaries_are_cleaned_up(tmp_path):
 
 
 def test_an_atomic_write_never_deletes_a_file_it_did_not_create(tmp_path, monkeypatch):
-    import kgen.runs
+    import kgen.safe_io
 
-    monkeypatch.setattr(kgen.runs.secrets, "token_hex", lambda n: "0123456789ab")
+    monkeypatch.setattr(kgen.safe_io.secrets, "token_hex", lambda n: "0123456789ab")
     theirs = tmp_path / ".state-0123456789ab.json"
     theirs.write_text("mine\n")
     with pytest.raises(RunError, match="cannot write"), atomic_path(tmp_path / "state.json") as tmp:

@@ -9,8 +9,10 @@ import pytest
 
 from kgen.config import RunConfig, TrainConfig, VAEConfig
 from kgen.errors import RunError
-from kgen.runs import Run, atomic_path, load_model_file, read_events
-from kgen.training import train
+from kgen.models.saving import load_model_file
+from kgen.runs import Run, read_events
+from kgen.safe_io import atomic_path
+from kgen.train.training import train
 
 
 def tiny_config(npz, epochs=2, **train_options) -> RunConfig:

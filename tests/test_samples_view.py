@@ -8,9 +8,9 @@ pytest.importorskip("pyqtgraph")
 
 from PIL import Image  # noqa: E402
 
-from gui.samples import SamplesView, builtin_class_names, column_ticks  # noqa: E402
+from gui.samples_view import SamplesView, builtin_class_names, column_ticks  # noqa: E402
 from kgen.data import load_dataset  # noqa: E402
-from kgen.probes import reconstruction_picture, spread_over_classes  # noqa: E402
+from kgen.services.probes import reconstruction_picture, spread_over_classes  # noqa: E402
 
 TIMEOUT_MS = 120_000
 
@@ -58,7 +58,7 @@ def test_export_saves_the_grid_shown(view, tmp_path, monkeypatch):
     view.add_grid(2, colour)
     view.slider.setValue(0)
     path = tmp_path / "grid.png"
-    monkeypatch.setattr("gui.samples.QFileDialog.getSaveFileName", lambda *a, **k: (str(path), ""))
+    monkeypatch.setattr("gui.samples_view.QFileDialog.getSaveFileName", lambda *a, **k: (str(path), ""))
     view.export_button.click()
     assert np.array_equal(np.array(Image.open(path)), grey(40, 6)) and "epoch 1" in view.note.text()
     view.slider.setValue(1)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from kgen.distribute import contact_timeout, tf_config
 from kgen.errors import ConfigError
+from kgen.train.distribute import contact_timeout, tf_config
 
 ROOT = Path(__file__).resolve().parents[1]
 UNREACHABLE = "192.0.2.1:23470"  # TEST-NET-1: never answers

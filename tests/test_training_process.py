@@ -14,7 +14,7 @@ from polling import ended, poll_until
 
 from kgen.config import RunConfig, TrainConfig, VAEConfig
 from kgen.runs import read_events
-from kgen.training_process import ProcessController, died_message, prewarm, wait_for_spare
+from kgen.services.training_process import ProcessController, died_message, prewarm, wait_for_spare
 
 TIMEOUT = 120.0
 
@@ -65,7 +65,7 @@ def test_a_killed_child_is_reported_and_the_next_run_works(npz, tmp_path):
 PARENT = """
 import os, sys, time
 from kgen.config import RunConfig, TrainConfig, VAEConfig
-from kgen.training_process import ProcessController
+from kgen.services.training_process import ProcessController
 
 if __name__ == "__main__":
     config = RunConfig(TrainConfig(dataset=sys.argv[1], epochs=500, batch_size=16, grid_size=4),

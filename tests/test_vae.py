@@ -11,7 +11,12 @@ import pytest
 
 from kgen.config import RunConfig, TrainConfig, VAEConfig
 from kgen.errors import ConfigError
-from kgen.evaluate import binarize_fixed, elbo_parts, evaluate_model, importance_weighted_bound
+from kgen.eval.likelihood import (
+    binarize_fixed,
+    elbo_parts,
+    evaluate_model,
+    importance_weighted_bound,
+)
 from kgen.models import VAE, build_model
 from kgen.models.base import LEARNED_SIGMA_FLOOR
 

@@ -30,7 +30,14 @@ from kgen.data.arrays import (
     _split_indices,
 )
 from kgen.errors import ConfigError, DatasetError
-from kgen.safe_io import ImageError, IncompleteImageError, is_regular_file, open_image, open_regular
+from kgen.safe_io import (
+    ImageError,
+    IncompleteImageError,
+    atomic_path,
+    is_regular_file,
+    open_image,
+    open_regular,
+)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
@@ -346,8 +353,6 @@ def _write_cache(path: Path, shape: tuple[int, ...], rows: np.ndarray, files: li
                  source: tuple[np.ndarray, np.ndarray] | None) -> None:
     """Write the images in ``rows`` order into a new cache file, copying rows from another
     seed's cache when given, else decoding one file at a time."""
-    from kgen.runs import atomic_path
-
     image_size, channels = shape[1], shape[3]
     with atomic_path(path) as tmp:
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=shape)

@@ -8,7 +8,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from kgen import losses, replicas
+from kgen.models import losses, replicas
 
 # Learned decoder variances are floored at this standard deviation (about a quarter of one
 # 8-bit grey level) so a pixel that is always 0 cannot drive the likelihood to infinity.

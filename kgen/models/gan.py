@@ -1,6 +1,6 @@
 """The GAN of Goodfellow et al. (2014), Algorithm 1, and its class-conditional form.
 
-DCGAN (Radford et al. 2015) is this model with the convolutional networks of ``kgen.gan_nets``.
+DCGAN (Radford et al. 2015) is this model with the convolutional networks of ``kgen.models.gan_nets``.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from kgen import losses, replicas
+from kgen.models import losses, replicas
 from kgen.models.base import unpack_batch, with_labels
 
 GENERATOR_LOSSES = {

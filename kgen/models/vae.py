@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from kgen import losses, replicas
+from kgen.models import losses, replicas
 from kgen.models.base import EncoderDecoder
 
 

@@ -1,0 +1,78 @@
+"""Per-dimension KL bars of a VAE's posterior, with a warning when dimensions collapse to the prior."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from kgen.services.explorer import COLLAPSE_NATS, collapse_warning, collapsed_dimensions
+
+ACTIVE_BRUSH = pg.mkBrush(31, 119, 180)
+COLLAPSED_BRUSH = pg.mkBrush(214, 39, 40)
+
+
+class KLBars(QWidget):
+    """A bar per latent dimension: its mean KL(q(z_u|x) || N(0, 1)) over the test set, in nats."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.setMenuEnabled(False)
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.hideButtons()
+        self.plot.setLabel("left", "KL (nats)")
+        self.plot.setLabel("bottom", "latent dimension")
+        self.plot.setMinimumHeight(220)
+        self.plot.setTitle("KL per dimension, test set", size="9pt")
+        self.bars: pg.BarGraphItem | None = None
+        # Collapsed bars are too low to see: a red triangle on the axis marks each one.
+        self.collapsed_marks = pg.ScatterPlotItem(symbol="t1", size=10, pen=None, brush=COLLAPSED_BRUSH)
+        self.plot.addItem(self.collapsed_marks)
+        self.warning = QLabel()
+        self.warning.setWordWrap(True)
+        self.warning.setStyleSheet("color: #b71c1c; font-weight: bold;")
+        self.warning.setVisible(False)
+        self.caption = QLabel()
+        self.caption.setWordWrap(True)
+        self.caption.setStyleSheet("color: #555;")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.warning)
+        layout.addWidget(self.caption)
+
+    def set_kl(self, kl: np.ndarray | None, active: np.ndarray | None = None, note: str = "") -> None:
+        """Draw the bars of ``kl`` (D,), red where below `COLLAPSE_NATS`; None shows only ``note``."""
+        if self.bars is not None:
+            self.plot.removeItem(self.bars)
+            self.bars = None
+        self.plot.setVisible(kl is not None)
+        self.collapsed_marks.setData([], [])
+        self.warning.setVisible(False)
+        if kl is None:
+            self.caption.setText(note)
+            return
+        kl = np.asarray(kl, dtype="float64")
+        collapsed = set(collapsed_dimensions(kl))
+        brushes = [COLLAPSED_BRUSH if d in collapsed else ACTIVE_BRUSH for d in range(len(kl))]
+        self.bars = pg.BarGraphItem(x=np.arange(len(kl)), height=kl, width=0.7, brushes=brushes)
+        self.plot.addItem(self.bars)
+        self.collapsed_marks.setData(sorted(collapsed), [0.0] * len(collapsed))
+        self.plot.getAxis("bottom").setTicks([[(d, str(d)) for d in _tick_dims(len(kl))]])
+        self.plot.setXRange(-0.6, len(kl) - 0.4, padding=0)
+        self.plot.setYRange(0, max(float(kl.max()), COLLAPSE_NATS) * 1.05, padding=0)
+        warning = collapse_warning(kl)
+        self.warning.setText(warning or "")
+        self.warning.setVisible(warning is not None)
+        units = "" if active is None else f"; active units (Burda et al.): {int(np.sum(active))} of {len(kl)}"
+        self.caption.setText(f"total KL {kl.sum():.2f} nats{units}. {note}".strip())
+
+    def values(self) -> np.ndarray | None:
+        """The bar heights drawn, or None when there are no bars."""
+        return None if self.bars is None else np.asarray(self.bars.opts["height"], dtype="float64")
+
+
+def _tick_dims(count: int) -> range:
+    """Every dimension's tick when few, else every few, so labels never overlap."""
+    return range(0, count, max(1, count // 16))

@@ -1,0 +1,83 @@
+"""Generator and discriminator builders for the GAN family, sized from the data shape.
+
+The MLP pair (Goodfellow et al. 2014) works on images and on 2-D points; the DCGAN pair
+(Radford et al. 2015) uses strided (transposed) convolutions, batch norm, ReLU in G and
+LeakyReLU in D, and a tanh output. With ``num_classes`` > 0 the label is a second input: one-hot
+concatenated to z (G) or to the flattened input (MLP D), or tiled into extra channels (conv D).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import keras
+from keras import layers
+
+from kgen.models.nets import check_conv_shape, label_channels, label_inputs
+
+
+def build_mlp_generator(data_shape: Sequence[int], latent_dim: int, hidden: Sequence[int], *,
+                        num_classes: int = 0, output: str = "tanh") -> keras.Model:
+    """z -> data through LeakyReLU dense layers; ``output`` "tanh" for images, "linear" for points."""
+    z, label, inputs = label_inputs((latent_dim,), "z", num_classes)
+    h = z if label is None else layers.Concatenate()([z, label])
+    for i, width in enumerate(hidden):
+        h = layers.LeakyReLU(0.2)(layers.Dense(width, name=f"dense_{i}")(h))
+    h = layers.Dense(math.prod(data_shape), activation=None if output == "linear" else "tanh", name="data")(h)
+    return keras.Model(inputs, layers.Reshape(tuple(data_shape))(h), name="generator")
+
+
+def build_mlp_discriminator(data_shape: Sequence[int], hidden: Sequence[int], *,
+                            num_classes: int = 0) -> keras.Model:
+    """data -> one logit (real vs generated) through LeakyReLU dense layers."""
+    x, label, inputs = label_inputs(tuple(data_shape), "data", num_classes)
+    h = layers.Flatten()(x)
+    if label is not None:
+        h = layers.Concatenate()([h, label])
+    for i, width in enumerate(hidden):
+        h = layers.LeakyReLU(0.2)(layers.Dense(width, name=f"dense_{i}")(h))
+    return keras.Model(inputs, layers.Dense(1, name="logit")(h), name="discriminator")
+
+
+def build_dcgan_generator(image_shape: Sequence[int], latent_dim: int, filters: int = 64, *,
+                          num_classes: int = 0) -> keras.Model:
+    """z -> image: project to (H/4, W/4, 2f), then two stride-2 transposed convs, tanh output."""
+    check_conv_shape(image_shape)
+    height, width, channels = image_shape
+    z, label, inputs = label_inputs((latent_dim,), "z", num_classes)
+    h = z if label is None else layers.Concatenate()([z, label])
+    h = layers.Dense((height // 4) * (width // 4) * 2 * filters, use_bias=False, name="project")(h)
+    h = layers.ReLU()(layers.BatchNormalization()(h))
+    h = layers.Reshape((height // 4, width // 4, 2 * filters))(h)
+    h = layers.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=False, name="deconv_0")(h)
+    h = layers.ReLU()(layers.BatchNormalization()(h))
+    out = layers.Conv2DTranspose(channels, 4, strides=2, padding="same", activation="tanh", name="image")(h)
+    return keras.Model(inputs, out, name="generator")
+
+
+def build_dcgan_discriminator(image_shape: Sequence[int], filters: int = 64, *,
+                              num_classes: int = 0) -> keras.Model:
+    """image -> one logit: two stride-2 convs with LeakyReLU (batch norm after the first)."""
+    check_conv_shape(image_shape)
+    x, label, inputs = label_inputs(tuple(image_shape), "data", num_classes)
+    h = x if label is None else label_channels(x, label)
+    h = layers.LeakyReLU(0.2)(layers.Conv2D(filters, 4, strides=2, padding="same", name="conv_0")(h))
+    h = layers.Conv2D(2 * filters, 4, strides=2, padding="same", use_bias=False, name="conv_1")(h)
+    h = layers.LeakyReLU(0.2)(layers.BatchNormalization()(h))
+    return keras.Model(inputs, layers.Dense(1, name="logit")(layers.Flatten()(h)), name="discriminator")
+
+
+def build_gan_networks(data_shape: Sequence[int], config, *, num_classes: int = 0) -> tuple[keras.Model, keras.Model]:
+    """(generator, discriminator) for a ``GANConfig``: MLP (images or points) or DCGAN (images)."""
+    data_shape = tuple(data_shape)
+    if config.arch == "conv":
+        return (
+            build_dcgan_generator(data_shape, config.latent_dim, config.filters, num_classes=num_classes),
+            build_dcgan_discriminator(data_shape, config.filters, num_classes=num_classes),
+        )
+    output = "linear" if len(data_shape) == 1 else "tanh"
+    return (
+        build_mlp_generator(data_shape, config.latent_dim, config.hidden, num_classes=num_classes, output=output),
+        build_mlp_discriminator(data_shape, config.hidden, num_classes=num_classes),
+    )

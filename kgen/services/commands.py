@@ -1,0 +1,202 @@
+"""Typed functions behind the CLI's run commands: sample from a run, evaluate a run."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from kgen.config import WALK_MODES
+from kgen.data import TOY_MODES
+from kgen.errors import ConfigError, show_path
+from kgen.eval import latent
+from kgen.eval.inversion import invert as invert_images
+from kgen.eval.likelihood import evaluate_model
+from kgen.eval.quality import toy_quality
+from kgen.models import GAN
+from kgen.models.sampling import (
+    display_scale,
+    image_grid,
+    latent_noise,
+    sample_images,
+    sample_labels,
+    save_gif,
+    save_png,
+)
+from kgen.models.saving import load_run_model
+from kgen.runs import EventLog, Run
+from kgen.safe_io import atomic_path
+from kgen.train.training import check_model_fits_data, load_training_data, model_labels
+
+SAMPLE_FORMATS = (".png", ".npz")
+
+
+def sample_run(
+    run_dir: str | os.PathLike, n: int, output: str | os.PathLike, *, seed: int = 0, label: int | None = None
+) -> Path:
+    """Draw n samples from a run's model into a PNG grid or an .npz of ``x`` (N, H, W, C) [and ``y``].
+
+    ``label`` picks the class of a conditional model's samples; without it they cycle through
+    the classes (one class per grid column).
+    """
+    output = Path(output)
+    if output.suffix.lower() not in SAMPLE_FORMATS:
+        raise ConfigError(f"{show_path(output)}: the output must end in .png (a grid) or .npz (raw arrays)")
+    if not 1 <= n <= 100_000:
+        raise ConfigError(f"-n must be between 1 and 100000, got {n}")
+    model = load_run_model(Run.open(run_dir))
+    check_label(model, label)
+    labels = sample_labels(model, n, label)
+    images = sample_images(model, n, seed=seed, labels=labels)
+    if output.suffix.lower() == ".png":
+        columns = model.num_classes if labels is not None and label is None else None
+        save_png(image_grid(images, columns), output, scale=display_scale(images.shape[1]))
+    else:
+        arrays = {"x": images} if labels is None else {"x": images, "y": labels.astype("int64")}
+        with atomic_path(output) as tmp, open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+    return output
+
+
+def check_label(model, label: int | None) -> None:
+    """Refuse (ConfigError) a --class the model does not have: any class of an unconditional
+    model, or one outside 0..num_classes-1 of a conditional one."""
+    if label is not None and not 0 <= label < model.num_classes:
+        what = f"has classes 0..{model.num_classes - 1}" if model.num_classes else "is not conditional"
+        raise ConfigError(f"--class {label}: this {model.name} model {what}")
+
+
+def evaluate_run(
+    run_dir: str | os.PathLike, *, k: int = 5000, limit: int | None = None, seed: int = 0,
+    quality: bool = True, invert: int = 16,
+) -> dict[str, float]:
+    """Every test score that applies to a run's model; also appended to its ``events.jsonl``.
+
+    VAEs: ELBO and IWAE-k in nats (k = 0 skips IWAE). Image models on labelled data: FID,
+    classifier score, class coverage and precision/recall with the dataset's own classifier
+    (trained once and cached), plus per-class accuracy for conditional models. GANs on toys:
+    modes covered and the high-quality share. Image GANs: the error of inverting ``invert``
+    test images. ``limit`` uses only the first test images.
+    """
+    if k < 0 or invert < 0:
+        raise ConfigError(f"-k and --invert must be >= 0, got {k} and {invert}")
+    if limit is not None and limit < 1:
+        raise ConfigError(f"--limit must be >= 1, got {limit}")
+    run = Run.open(run_dir)
+    model = load_run_model(run)
+    data = _run_data(run, model)
+    x_test, y_test = data.x_test[:limit], model_labels(model, data.y_test, limit)
+    metrics: dict[str, float] = {}
+    if model.variational:
+        metrics.update(evaluate_model(model, x_test, y_test, ks=(k,) if k else (), seed=seed))
+    if data.kind == "points":
+        if data.name in TOY_MODES:
+            metrics.update(toy_quality(sample_images(model, len(x_test), seed=seed), data.name))
+    elif quality and data.y_train is not None:
+        metrics.update(_image_quality(model, data, x_test, data.y_test[:limit], seed))
+    if isinstance(model, GAN) and data.kind == "images" and invert:
+        found = invert_images(model, x_test[:invert], labels=None if y_test is None else y_test[:invert], seed=seed)
+        metrics["inversion_mse"] = float(found.mse.mean())
+    events = EventLog(run.events_path)
+    try:
+        events.write("eval", split="test", n=len(x_test), metrics=metrics)
+    finally:
+        events.close()
+    return metrics
+
+
+def _image_quality(model, data, x_test, y_test, seed: int) -> dict[str, float]:
+    """Classifier-based scores of as many samples as there are test images."""
+    from kgen.eval.classifier import classifier_for
+    from kgen.eval.quality import conditional_accuracy, image_quality
+
+    judge = classifier_for(data)
+    labels = None if not model.num_classes else y_test.astype("int32")
+    fakes = sample_images(model, len(x_test), seed=seed, labels=labels)
+    scores = {"classifier_accuracy": judge.accuracy, **image_quality(judge, x_test, fakes, y_test)}
+    if model.num_classes:
+        scores.update(conditional_accuracy(judge, model, seed=seed))
+    return scores
+
+
+@dataclass
+class WalkResult:
+    """Where a latent walk was written, and what the traversal found per dimension."""
+
+    path: Path
+    kl_per_dimension: np.ndarray | None = None
+    active: np.ndarray | None = None
+
+
+def walk_run(
+    run_dir: str | os.PathLike,
+    mode: str,
+    output: str | os.PathLike,
+    *,
+    steps: int = 10,
+    dims: tuple[int, ...] | None = None,
+    method: str = "linear",
+    images: tuple[int, int] | None = None,
+    label: int | None = None,
+    seed: int = 0,
+) -> WalkResult:
+    """Walk a run's latent space into a PNG (or, for interpolations, an animated GIF).
+
+    grid: the 2-D manifold at Gaussian quantiles over ``dims`` (two of them); interpolate:
+    ``steps`` images between two test images (``images``) or two prior draws (``seed``);
+    traverse: one row per dimension, which also reports its KL and whether it is active.
+    """
+    output = Path(output)
+    if mode not in WALK_MODES:
+        raise ConfigError(f"--mode must be one of {', '.join(WALK_MODES)}, got {mode!r}")
+    gif = output.suffix.lower() == ".gif"
+    if output.suffix.lower() not in (".png", ".gif") or (gif and mode != "interpolate"):
+        raise ConfigError(f"{show_path(output)}: write .png, or .gif with --mode interpolate")
+    if not 2 <= steps <= 200:
+        raise ConfigError(f"--steps must be between 2 and 200, got {steps}")
+    run = Run.open(run_dir)
+    model = load_run_model(run)
+    check_label(model, label)
+    if model.num_classes and label is None:
+        label = 0
+    result = WalkResult(output)
+    if mode == "grid":
+        frames = latent.manifold_grid(model, n=steps, dims=dims or (0, 1), labels=label)
+        columns = steps
+    elif mode == "traverse":
+        data = _run_data(run, model)
+        x, y = data.x_test[:2000], model_labels(model, data.y_test, 2000)
+        if model.variational:
+            result.kl_per_dimension = latent.kl_per_dimension(model, x, y)
+            result.active = latent.active_units(model, x, y).active
+        frames = latent.traverse(model, dims=dims, values=np.linspace(-3, 3, steps), labels=label)
+        columns = steps
+    else:
+        frames = _interpolation(run, model, steps, method, images, label, seed)
+        columns = steps
+    if gif:
+        save_gif(frames, output, scale=display_scale(frames.shape[1]))
+    else:
+        save_png(image_grid(frames, columns), output, scale=display_scale(frames.shape[1]))
+    return result
+
+
+def _interpolation(run, model, steps, method, images, label, seed) -> np.ndarray:
+    if images is None:
+        z = latent_noise(2, model.latent_dim, seed)
+        return latent.interpolate(model, z[0], z[1], steps, method, labels=label)
+    data = _run_data(run, model)
+    for i in images:
+        if not 0 <= i < len(data.x_test):
+            raise ConfigError(f"--images: index {i} is outside the {len(data.x_test)} test images")
+    x_a, x_b = data.x_test[images[0]], data.x_test[images[1]]
+    return latent.interpolate_images(model, x_a, x_b, steps, method, labels=label)
+
+
+def _run_data(run: Run, model):
+    """The run's dataset, checked to be data its model takes (`check_model_fits_data`)."""
+    data = load_training_data(run.config())
+    check_model_fits_data(model, data, run.path)
+    return data

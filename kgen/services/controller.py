@@ -1,0 +1,324 @@
+"""Run `kgen.train.training.train` in one worker thread that a user interface can pause, step and stop.
+
+No Qt here: the worker puts plain dicts (and NumPy copies) on a thread-safe queue, and the
+interface drains it with `TrainingController.poll`. Keras keeps its random seed and dtype
+policy per thread, so everything Keras-global happens inside the worker (``train`` seeds it).
+
+Example::
+
+    controller = TrainingController()
+    controller.start(RunConfig())
+    while controller.is_running:
+        for event in controller.poll():
+            print(event["type"])
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import queue
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from kgen.config import RunConfig
+from kgen.errors import ConfigError, KgenError, one_line
+from kgen.runs import EventLog, Run
+from kgen.safe_io import atomic_path, read_picture
+from kgen.services.probes import live_probes
+from kgen.train.callbacks import BatchValues, device_name, scalar_logs
+from kgen.train.training import default_run_dir, examples_per_step, train
+
+RATE_WINDOW = 20  # images/s is measured over this many of the latest batches
+
+
+class Gate:
+    """Pause, single-step and stop requests, shared by the interface thread and the worker.
+
+    The interface can also `submit` actions (change the learning rate, save the model) that the
+    worker runs at its next batch boundary, paused or not: TensorFlow state is only ever touched
+    by the worker thread.
+    """
+
+    def __init__(self, paused: bool = False):
+        self._condition = threading.Condition()
+        self._paused = paused
+        self._steps = 0  # batches the worker may still run while paused
+        self._stopped = False
+        self._actions: deque[Callable[[], None]] = deque()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
+    def pause(self) -> None:
+        with self._condition:
+            self._paused, self._steps = True, 0
+
+    def resume(self) -> None:
+        with self._condition:
+            self._paused, self._steps = False, 0
+            self._condition.notify_all()
+
+    def step(self) -> None:
+        """Paused: let one more batch run. Running: pause after the batch in progress."""
+        with self._condition:
+            if self._paused:
+                self._steps += 1
+            self._paused = True
+            self._condition.notify_all()
+
+    def stop(self) -> None:
+        with self._condition:
+            self._stopped = True
+            self._condition.notify_all()
+
+    def submit(self, action: Callable[[], None]) -> None:
+        """Have the worker run ``action`` at its next batch boundary (at once if it is paused)."""
+        with self._condition:
+            self._actions.append(action)
+            self._condition.notify_all()
+
+    def wait(self) -> bool:
+        """Run submitted actions, then block while paused (unless a step was granted); False once
+        a stop was requested."""
+        with self._condition:
+            while True:
+                self._run_actions()
+                if not self._paused or self._stopped:
+                    break
+                if self._steps:
+                    self._steps -= 1
+                    break
+                self._condition.wait()
+            return not self._stopped
+
+    def run_actions(self) -> None:
+        """Run the actions submitted so far (the worker calls this as training ends)."""
+        with self._condition:
+            self._run_actions()
+
+    def _run_actions(self) -> None:
+        while self._actions:  # called holding the lock, released while an action runs
+            action = self._actions.popleft()
+            self._condition.release()
+            try:
+                action()
+            finally:
+                self._condition.acquire()
+
+
+class ControlCallback(keras.callbacks.Callback):
+    """Puts start/step/epoch/samples events on ``events`` and honours the ``gate`` at every batch.
+
+    It comes after kgen's own callbacks, so the epoch's sample grid PNG is already on disk
+    when ``on_epoch_end`` reads it back.
+    """
+
+    def __init__(self, events: queue.Queue, gate: Gate, run_dir: str | os.PathLike, examples_per_batch: int):
+        super().__init__()
+        self.events, self.gate, self.run = events, gate, Run(run_dir)
+        self.examples_per_batch = examples_per_batch
+        self.stopped_early = False
+        self.global_step = 0
+        self._batch_values = BatchValues()
+        self._event_log: EventLog | None = None
+        self._epoch = 0
+        self._batch_start = 0.0
+        self._durations: deque[float] = deque(maxlen=RATE_WINDOW)
+
+    def on_train_begin(self, logs=None):
+        self.events.put({"type": "start", "device": device_name(), "run_dir": str(self.run.path), "pid": os.getpid(),
+                         "steps_per_epoch": self.params.get("steps"), "epochs": self.params.get("epochs")})
+        self._honour_gate()  # a run started paused waits here, before its first batch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._batch_start = time.monotonic()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._durations.append(time.monotonic() - self._batch_start)
+        steps = self.params.get("steps") or 0
+        self.global_step = self._epoch * steps + batch + 1
+        self.events.put({
+            "type": "step", "step": self.global_step, "epoch": self._epoch + 1,
+            "metrics": self._batch_values(batch, logs),
+            "images_per_second": self.examples_per_batch * len(self._durations) / max(sum(self._durations), 1e-9),
+        })
+        self._honour_gate()
+
+    def on_epoch_end(self, epoch, logs=None):
+        done = epoch + 1
+        self.events.put({"type": "epoch", "epoch": done, "metrics": scalar_logs(logs)})
+        path = self.run.sample_path(done)
+        try:  # the grid kgen just wrote, read back as a PNG only (none on this epoch: sample_every)
+            picture = read_picture(path)
+        except OSError:
+            return
+        except KgenError as err:
+            self.events.put({"type": "warning", "message": f"sample grid {path.name} not shown: {err}"})
+            return
+        self.events.put({"type": "samples", "epoch": done, "picture": picture})
+
+    def on_train_end(self, logs=None):
+        self.gate.run_actions()
+        if self._event_log is not None:
+            self._event_log.close()
+
+    # Actions the interface submits; each runs in the worker thread at a batch boundary.
+
+    def set_learning_rate(self, lr: float) -> None:
+        """Give every optimizer of the model learning rate ``lr``; marks the change in the events."""
+        optimizers = [getattr(self.model, name) for name in ("optimizer", "d_optimizer", "g_optimizer")
+                      if getattr(self.model, name, None) is not None]
+        old = float(optimizers[-1].learning_rate)
+        for optimizer in dict.fromkeys(optimizers):  # a GAN's .optimizer may be one of its two
+            optimizer.learning_rate = lr
+        self._record({"type": "hparam", "step": self.global_step, "name": "lr", "old": old, "new": float(lr)})
+
+    def save_model(self, path: str | os.PathLike) -> None:
+        """Save the model as it is now to ``path`` (atomically); reports "saved" or a warning."""
+        try:
+            with atomic_path(path) as tmp:
+                self.model.save(tmp)
+        except Exception as err:  # a failed save must not end the training
+            self.events.put({"type": "warning", "message": f"could not save {path}: {one_line(err)}"})
+        else:
+            self.events.put({"type": "saved", "step": self.global_step, "path": str(path)})
+
+    def _record(self, event: dict[str, Any]) -> None:
+        """Put ``event`` on the queue and in the run's events.jsonl (same fields, plus time)."""
+        if self._event_log is None:
+            self._event_log = EventLog(self.run.events_path)
+        fields = {k: v for k, v in event.items() if k != "type"}
+        self.events.put(self._event_log.write(event["type"], **fields))
+
+    def _honour_gate(self) -> None:
+        if not self.gate.wait():
+            self.stopped_early = True
+            self.model.stop_training = True  # Keras stops after this batch
+
+
+class TrainingController:
+    """One training run at a time, in one daemon thread; events come back through `poll`."""
+
+    def __init__(self) -> None:
+        self._events: queue.Queue[dict[str, Any]] = queue.Queue()
+        self._gate = Gate()
+        self._thread: threading.Thread | None = None
+        self._callback: ControlCallback | None = None
+
+    @property
+    def is_running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def is_paused(self) -> bool:
+        return self.is_running and self._gate.paused
+
+    def start(self, config: RunConfig, run_dir: str | os.PathLike | None = None, *, paused: bool = False) -> Path:
+        """Start training ``config`` into ``run_dir`` (a fresh name under runs/ when None).
+
+        With ``paused`` the worker waits before its first batch (`step` or `resume` go on).
+        """
+        if self.is_running:
+            raise RuntimeError("a training run is already going; stop it first")
+        run_dir = Path(run_dir) if run_dir is not None else fresh_run_dir(config)
+        self._gate = Gate(paused=paused)
+        callback = self._callback = ControlCallback(self._events, self._gate, run_dir, examples_per_step(config))
+        self._thread = threading.Thread(target=self._work, args=(config, run_dir, callback),
+                                        name="kgen-training", daemon=True)
+        self._thread.start()
+        return run_dir
+
+    def pause(self) -> None:
+        self._gate.pause()
+
+    def resume(self) -> None:
+        self._gate.resume()
+
+    def step(self) -> None:
+        """Run exactly one more batch, then pause again."""
+        self._gate.step()
+
+    def stop(self) -> None:
+        """Stop at the next batch boundary; the run is saved and closed as usual."""
+        self._gate.stop()
+
+    def set_learning_rate(self, lr: float) -> None:
+        """Change the learning rate of every optimizer at the next batch boundary.
+
+        The change is marked by an "hparam" event (step, name, old, new), also in events.jsonl.
+        """
+        check_learning_rate(lr)
+        self._submit(lambda: self._callback.set_learning_rate(float(lr)))
+
+    def save_model(self, path: str | os.PathLike) -> None:
+        """Save the model as it is at the next batch boundary to ``path``; a "saved" event follows."""
+        self._submit(lambda: self._callback.save_model(Path(path)))
+
+    def _submit(self, action: Callable[[], None]) -> None:
+        if not self.is_running or self._callback is None:
+            raise RuntimeError("no training run is going")
+        self._gate.submit(action)
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the worker to end; True when it has."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return not self.is_running
+
+    def poll(self) -> list[dict[str, Any]]:
+        """Every event the worker has put since the last call, oldest first; never blocks."""
+        events = []
+        while True:
+            try:
+                events.append(self._events.get_nowait())
+            except queue.Empty:
+                return events
+
+    def _work(self, config: RunConfig, run_dir: Path, callback: ControlCallback) -> None:
+        try:
+            # Live views (GAN playground, reconstructions) come first: they probe each batch
+            # before the gate may hold it, and every batch while the run is stepped by hand.
+            probes = live_probes(config, self._events.put, stepping=lambda: callback.gate.paused)
+            result = train(config, run_dir, extra_callbacks=[*probes, callback], verbose=0)
+        except Exception as err:  # the worker must always report back, whatever went wrong
+            if not isinstance(err, KgenError):
+                traceback.print_exc()
+            self._events.put({"type": "error", "message": one_line(err)})
+        else:
+            self._events.put({
+                "type": "finished", "status": "stopped" if callback.stopped_early else "finished",
+                "run_dir": str(result.run.path), "epochs_done": result.epochs_done,
+                "test": dict(result.test), "seconds": result.seconds,
+            })
+
+
+def check_learning_rate(lr: Any) -> None:
+    """Refuse a learning rate that is not a positive finite number (ConfigError)."""
+    if not (isinstance(lr, (int, float)) and not isinstance(lr, bool) and math.isfinite(lr) and lr > 0):
+        raise ConfigError(f"learning rate must be a positive number, got {lr!r}")
+
+
+def fresh_run_dir(config: RunConfig, root: str | os.PathLike = "runs") -> Path:
+    """`default_run_dir`, with a -2, -3, ... suffix when a run of that name already exists."""
+    path = default_run_dir(config, root)
+    candidate, n = path, 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.name}-{n}")
+    return candidate

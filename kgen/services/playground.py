@@ -1,0 +1,171 @@
+"""The GAN playground's numbers: what D and G look like on a 2-D toy, probed while training.
+
+`playground_snapshot` is a pure function of a GAN on 2-D points: the discriminator's
+probability over a grid, the generated points of a fixed noise, and for each point the way the
+generator's loss pushes it. `PlaygroundProbe` takes one every few steps inside the training
+thread and hands NumPy copies to a sink (for example a queue's ``put``), as GAN Lab shows them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from kgen.models.gan import GAN, GENERATOR_LOSSES
+from kgen.models.sampling import latent_noise
+
+GRID_RESOLUTION = 48  # the heat map is this many cells a side (64 costs ~1.5x the time)
+PROBE_POINTS = 200  # generated points (one fixed z each) shown with their arrows
+REAL_POINTS = 1000  # real points sent along for display
+PROBE_EVERY = 10  # steps between snapshots
+MAX_SHARE = 0.05  # snapshots may take at most about this share of the training thread's time
+BOX_MARGIN = 0.25  # the box reaches this fraction of the data's half-extent beyond it
+
+
+def data_box(points: np.ndarray, margin: float = BOX_MARGIN) -> np.ndarray:
+    """A square [x0, x1, y0, y1] centred on the points, ``margin`` wider than their extent."""
+    low, high = points.min(axis=0), points.max(axis=0)
+    centre, half = (low + high) / 2, max(float((high - low).max()) / 2, 1e-3) * (1 + margin)
+    return np.array([centre[0] - half, centre[0] + half, centre[1] - half, centre[1] + half], np.float32)
+
+
+def grid_points(box: np.ndarray, resolution: int = GRID_RESOLUTION) -> np.ndarray:
+    """The centres of a resolution x resolution grid of cells over ``box``, (resolution**2, 2).
+
+    Row-major with y rising: point ``r * resolution + c`` is the centre of row r, column c.
+    """
+    x0, x1, y0, y1 = (float(v) for v in box)
+    xs = x0 + (np.arange(resolution) + 0.5) * (x1 - x0) / resolution
+    ys = y0 + (np.arange(resolution) + 0.5) * (y1 - y0) / resolution
+    gx, gy = np.meshgrid(xs, ys)
+    return np.stack([gx.ravel(), gy.ravel()], 1).astype(np.float32)
+
+
+def snapshot_tensors(gan: GAN, grid, noise):
+    """(D(grid), G(noise), minus the generator loss's gradient at each G(noise)): the playground's
+    one TensorFlow pass, as tensors; `PlaygroundProbe` compiles it with ``tf.function``."""
+    d_grid = ops.sigmoid(ops.cast(gan.discriminator(grid, training=False), "float32"))
+    generated = ops.cast(gan.generator(noise, training=False), "float32")  # float32 under any dtype policy
+    with tf.GradientTape() as tape:
+        tape.watch(generated)
+        fake_logits = ops.cast(gan.discriminator(generated, training=False), "float32")
+        # The losses are batch means; times N, each point's gradient is that of its own term.
+        loss = GENERATOR_LOSSES[gan.generator_loss](fake_logits) * ops.cast(ops.shape(noise)[0], "float32")
+    return d_grid, generated, -tape.gradient(loss, generated)
+
+
+def playground_snapshot(
+    gan: GAN,
+    noise: np.ndarray,
+    box: np.ndarray,
+    resolution: int = GRID_RESOLUTION,
+    previous: np.ndarray | None = None,
+    compute: Callable = snapshot_tensors,
+) -> dict[str, np.ndarray]:
+    """D and G of a GAN on 2-D points, as NumPy arrays.
+
+    - ``d_grid`` (resolution, resolution): D(x) = sigmoid(logit), the probability of "real", on
+      `grid_points` (row r, column c);
+    - ``generated`` (N, 2): G(noise);
+    - ``descent`` (N, 2): minus the gradient of the generator loss with respect to each
+      generated point, the direction the generator is pushed there (GAN Lab's arrows);
+    - ``moves`` (N, 2): how far each point moved since ``previous`` (zeros without it).
+
+    ``compute`` is `snapshot_tensors` or a compiled version of it.
+    """
+    if not isinstance(gan, GAN) or not gan.points or gan.num_classes:
+        raise ValueError("the playground needs an unconditional GAN on 2-D points")
+    d_grid, generated, descent = compute(gan, grid_points(box, resolution), np.asarray(noise, np.float32))
+    generated = np.asarray(generated, np.float32)
+    moves = np.zeros_like(generated) if previous is None else generated - previous
+    return {"box": np.asarray(box, np.float32),
+            "d_grid": np.asarray(d_grid, np.float32).reshape(resolution, resolution),
+            "generated": generated, "descent": np.asarray(descent, np.float32), "moves": moves}
+
+
+class PlaygroundProbe(keras.callbacks.Callback):
+    """Every ``every`` steps, a `playground_snapshot` event handed to ``sink``.
+
+    Events: {"type": "playground", "step", "epoch", "real", plus the snapshot's arrays}; the
+    first comes before the first batch, the last after it. To keep training fast a due snapshot is skipped until the
+    time since the last one is long enough for it to cost at most ``max_share`` of the thread's
+    time (None: never skip), and at least ``min_seconds`` (a window that draws a few snapshots a
+    second gains nothing from more). While ``stepping()`` is true (the run is paused and stepped
+    by hand) every batch is probed.
+    """
+
+    def __init__(
+        self,
+        sink: Callable[[dict], None],
+        real_points: np.ndarray,
+        every: int = PROBE_EVERY,
+        *,
+        points: int = PROBE_POINTS,
+        resolution: int = GRID_RESOLUTION,
+        seed: int = 0,
+        max_share: float | None = MAX_SHARE,
+        min_seconds: float = 0.0,
+        stepping: Callable[[], bool] | None = None,
+    ):
+        super().__init__()
+        if every < 1:
+            raise ValueError(f"every must be >= 1, got {every}")
+        self.sink, self.every, self.resolution = sink, int(every), int(resolution)
+        self.max_share, self.min_seconds, self.stepping = max_share, float(min_seconds), stepping
+        self.real = np.array(real_points[:REAL_POINTS], np.float32)
+        self.real.setflags(write=False)  # one array shared by every event: nobody may change it
+        self.box = data_box(np.asarray(real_points))
+        self.points, self.seed = int(points), int(seed)
+        self.noise: np.ndarray | None = None
+        self.probe_seconds = 0.0  # time spent in snapshots, for benchmarks
+        self.probes = 0
+        self._last_cost = 0.0  # seconds the latest snapshot took (0 for the first: it traces)
+        self._last_end = 0.0
+        self._previous: np.ndarray | None = None
+        self._compute: Callable = snapshot_tensors
+        self._epoch = 0
+        self._step = 0  # the latest batch's step
+        self._probed_step = -1  # the step of the latest snapshot
+
+    def on_train_begin(self, logs=None):
+        self.noise = latent_noise(self.points, self.model.latent_dim, self.seed)
+        self._compute = tf.function(snapshot_tensors)  # traced once: 2-3x faster than eager
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+        if self.probes == 0:
+            self.probe(epoch * (self.params.get("steps") or 0))
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = self._step = self._epoch * (self.params.get("steps") or 0) + batch + 1
+        stepped = self.stepping is not None and self.stepping()
+        if stepped or (step % self.every == 0 and self._within_budget()):
+            self.probe(step)
+
+    def on_train_end(self, logs=None):
+        if self.probes and self._probed_step != self._step:  # show where training ended
+            self.probe(self._step)
+
+    def probe(self, step: int) -> None:
+        """Take one snapshot now and hand it to the sink."""
+        start = time.monotonic()
+        snapshot = playground_snapshot(self.model, self.noise, self.box, self.resolution, self._previous,
+                                       self._compute)
+        self._previous, self._probed_step = snapshot["generated"], step
+        self.sink({"type": "playground", "step": int(step), "epoch": self._epoch + 1, "real": self.real,
+                   **snapshot})
+        self._last_end = time.monotonic()
+        self._last_cost = (self._last_end - start) if self.probes else 0.0
+        self.probe_seconds += self._last_end - start
+        self.probes += 1
+
+    def _within_budget(self) -> bool:
+        gap = time.monotonic() - self._last_end
+        if gap < self.min_seconds:
+            return False
+        return self.max_share is None or self._last_cost <= self.max_share * (gap + self._last_cost)

@@ -1,0 +1,238 @@
+"""Keras callbacks that record a run: events, sample grids, TensorBoard and checkpoints.
+
+Side effects live here, never in ``train_step``; each callback does one thing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from kgen.models.sampling import (
+    decode_batched,
+    display_scale,
+    image_grid,
+    save_png,
+    scatter_picture,
+)
+from kgen.runs import EventLog, Run
+from kgen.safe_io import atomic_path, atomic_write_text
+
+
+def device_name() -> str:
+    """The device TensorFlow trains on: the first GPU's name, else the CPU's model name."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        details = tf.config.experimental.get_device_details(gpus[0])
+        return f"GPU: {details.get('device_name', gpus[0].name)}"
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"CPU: {cpu}"
+
+
+def scalar_logs(logs: dict[str, Any] | None) -> dict[str, float]:
+    """The scalar entries of Keras' logs as plain floats (safe to hand to another thread)."""
+    return {k: float(v) for k, v in (logs or {}).items() if np.ndim(v) == 0}
+
+
+class BatchValues:
+    """Each batch's own metric values, recovered from the running means Keras hands
+    ``on_train_batch_end``: for the i-th batch of an epoch, i*m_i - (i-1)*m_{i-1}."""
+
+    def __init__(self) -> None:
+        self._previous: dict[str, float] = {}
+
+    def __call__(self, batch: int, logs: dict[str, Any] | None) -> dict[str, float]:
+        running = scalar_logs(logs)
+        i = batch + 1
+        values = {k: i * m - (i - 1) * self._previous.get(k, 0.0) for k, m in running.items()}
+        self._previous = running
+        return values
+
+
+class EventLogger(keras.callbacks.Callback):
+    """Writes start, per-step, per-epoch and end events to a run's ``events.jsonl``.
+
+    Keras hands ``on_train_batch_end`` the running mean of each metric over the epoch so far;
+    the step events carry the batch's own value (see `BatchValues`).
+    """
+
+    def __init__(self, events: EventLog, steps_per_epoch: int, extra_start: dict | None = None):
+        super().__init__()
+        self.events = events
+        self.steps_per_epoch = steps_per_epoch
+        self.extra_start = extra_start or {}
+        self._epoch = 0
+        self._batch_values = BatchValues()
+        self._start = time.monotonic()
+
+    def on_train_begin(self, logs=None):
+        self._start = time.monotonic()
+        self.events.write("start", device=device_name(), **self.extra_start)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        values = self._batch_values(batch, logs)
+        step = self._epoch * self.steps_per_epoch + batch + 1
+        self.events.write("step", step=step, epoch=self._epoch + 1, elapsed=self._elapsed(), metrics=values)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.events.write("epoch", epoch=epoch + 1, elapsed=self._elapsed(), metrics=scalar_logs(logs))
+
+    def on_train_end(self, logs=None):
+        status = "stopped" if self.model.stop_training else "finished"
+        self.events.write("end", status=status, elapsed=self._elapsed())
+
+    def _elapsed(self) -> float:
+        return round(time.monotonic() - self._start, 3)
+
+
+class TensorBoardLogger(keras.callbacks.Callback):
+    """tf.summary scalars for every epoch's metrics under ``tb/``; images via ``add_image``."""
+
+    def __init__(self, log_dir: str | Path):
+        super().__init__()
+        import tensorflow as tf
+
+        self._tf = tf
+        self.writer = tf.summary.create_file_writer(str(log_dir))
+
+    def on_epoch_end(self, epoch, logs=None):
+        with self.writer.as_default(step=epoch + 1):
+            for name, value in scalar_logs(logs).items():
+                self._tf.summary.scalar(name, value)
+        self.writer.flush()
+
+    def add_image(self, name: str, picture: np.ndarray, step: int) -> None:
+        with self.writer.as_default(step=step):
+            self._tf.summary.image(name, picture[None].astype("float32") / 255.0)
+        self.writer.flush()
+
+    def on_train_end(self, logs=None):
+        self.writer.close()
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """Decodes the run's fixed noise (and labels) into ``samples/epoch_NNNN.png`` every ``every`` epochs."""
+
+    def __init__(self, run: Run, noise: np.ndarray, events: EventLog, labels: np.ndarray | None = None,
+                 every: int = 1, tensorboard: TensorBoardLogger | None = None,
+                 real_points: np.ndarray | None = None):
+        super().__init__()
+        self.run, self.noise, self.labels, self.events, self.every = run, noise, labels, events, every
+        self.tensorboard = tensorboard
+        self.real_points = real_points  # for 2-D toys: drawn behind the generated points
+
+    def on_epoch_end(self, epoch, logs=None):
+        done = epoch + 1
+        if done % self.every and done != self.params.get("epochs"):
+            return
+        generated = decode_batched(self.model, self.noise, self.labels, clip=self.real_points is None)
+        if self.real_points is not None:
+            picture, scale = scatter_picture(self.real_points, generated), 1
+        else:
+            columns = self.model.num_classes or None  # conditional: one class per column
+            picture, scale = image_grid(generated, columns), display_scale(self.model.image_shape[0])
+        path = self.run.sample_path(done)
+        save_png(picture, path, scale=scale)
+        self.events.write("samples", epoch=done, path=str(path.relative_to(self.run.path)))
+        if self.tensorboard is not None:
+            self.tensorboard.add_image("samples", picture, done)
+
+
+class Checkpointer(keras.callbacks.Callback):
+    """Saves ``latest-NNNN.keras`` at epoch ends and ``best.keras`` when ``monitor`` improves.
+
+    Each file is written to a temporary name and renamed, so a crash leaves only complete
+    checkpoints; the epoch count is in the name, so resuming never counts an epoch twice.
+    A save costs about the same whatever the epoch's length, so saves are spaced to take at
+    most ``budget`` of the training time: every epoch once an epoch outlasts a save / budget
+    (tens of seconds of training per 0.1 s save), otherwise every few epochs. The last epoch,
+    and the last whole epoch before a stop, are always saved; a better epoch met between
+    saves is kept in memory and written as ``best.keras`` at the next save. A new ``latest``
+    replaces only older ones the run recorded writing (`Run.prune_checkpoints`).
+    """
+
+    def __init__(self, run: Run, monitor: str = "val_loss", best: float = math.inf, budget: float = 0.01):
+        super().__init__()
+        self.run, self.monitor, self.best, self.budget = run, monitor, best, budget
+        self._save_seconds = 0.0  # what the last save took
+        self._saved_at = -math.inf  # when it ended (time.monotonic)
+        self._unsaved_epoch = 0  # a whole epoch not yet saved as latest, 0 when none
+        self._best_record: dict | None = None  # an improvement not yet written
+        self._best_weights: list | None = None  # its weights, when taken from an earlier epoch
+        self._in_epoch = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._in_epoch = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._in_epoch = False
+        done = epoch + 1
+        value = scalar_logs(logs).get(self.monitor, scalar_logs(logs).get("loss"))
+        improved = value is not None and value < self.best
+        if improved:
+            self.best = value
+            self._best_record = {"epoch": done, "monitor": self.monitor, "value": value}
+            self._best_weights = None
+        due = (done >= self.params.get("epochs", done) or self.model.stop_training
+               or time.monotonic() - self._saved_at >= self._save_seconds / self.budget)
+        self._unsaved_epoch = done
+        if due:
+            self._save()
+        elif improved:  # copied now: the weights will have moved on by the next save
+            self._best_weights = self.model.get_weights()
+
+    def on_train_end(self, logs=None):
+        # After a stop inside an epoch the weights are no whole epoch's: only the best is written.
+        if self._in_epoch:
+            self._unsaved_epoch = 0
+        self._save()
+
+    def _save(self) -> None:
+        start = time.monotonic()
+        if self._unsaved_epoch:
+            path = self.run.checkpoints_dir / f"latest-{self._unsaved_epoch:04d}.keras"
+            self.run.record_checkpoint(path)
+            _save_model(self.model, path)
+            self.run.prune_checkpoints("latest", keep=path)
+            self._unsaved_epoch = 0
+        if self._best_record is not None:
+            self._save_best()
+        self._saved_at = time.monotonic()
+        self._save_seconds = self._saved_at - start
+
+    def _save_best(self) -> None:
+        current = None
+        if self._best_weights is not None:
+            current = self.model.get_weights()
+            self.model.set_weights(self._best_weights)
+        try:
+            _save_model(self.model, self.run.best_path)
+        finally:
+            if current is not None:
+                self.model.set_weights(current)
+        atomic_write_text(self.run.checkpoints_dir / "best.json", json.dumps(self._best_record) + "\n")
+        self._best_record, self._best_weights = None, None
+
+
+def _save_model(model: keras.Model, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        model.save(tmp)
