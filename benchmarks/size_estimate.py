@@ -1,4 +1,4 @@
-"""kgen.models.sizes' memory estimate against the real peak RSS growth of training, per architecture.
+"""kgen.sizes' memory estimate against the real peak RSS growth of training, per architecture.
 
 Each case trains one epoch (checkpoint, model save and final scores included) in a fresh process;
 the growth is the peak RSS (``ru_maxrss``) minus the RSS right after the data is loaded and the
@@ -41,7 +41,7 @@ def child(name: str, out: Path) -> None:
     """Train one case and print (estimate, RSS at the check, peak RSS) as JSON."""
     import kgen.train.training
     from kgen.config import MODEL_CONFIGS, RunConfig, TrainConfig
-    from kgen.models.sizes import estimate
+    from kgen.sizes import estimate
 
     model, train_options, model_options = CASES[name]
     config = RunConfig(TrainConfig(model=model, dataset="digits", epochs=1, **train_options),

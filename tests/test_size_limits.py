@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from kgen import sizes
 from kgen.cli import main
 from kgen.config import RunConfig
 from kgen.errors import ConfigError
-from kgen.models import sizes
 
 ROOT = Path(__file__).resolve().parents[1]
 # (model, arch, data shape, model options): every architecture kgen builds.
@@ -129,8 +129,8 @@ def test_estimate_grows_with_batch_and_names_the_larger_part():
 
 
 def test_the_estimate_needs_no_tensorflow():
-    """The refusal is instant: kgen.models.sizes imports no TensorFlow or Keras."""
-    code = ("import sys; import kgen.models.sizes; "
+    """The refusal is instant: kgen.sizes imports no TensorFlow or Keras."""
+    code = ("import sys; import kgen.sizes; "
             "assert not {'tensorflow', 'keras'} & set(sys.modules), sorted(sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
 

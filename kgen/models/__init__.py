@@ -14,8 +14,8 @@ from kgen.models.base import EncoderDecoder
 from kgen.models.gan import CGAN, GAN
 from kgen.models.gan_nets import build_gan_networks
 from kgen.models.nets import build_encoder_decoder
-from kgen.models.sizes import gan_arch
 from kgen.models.vae import CVAE, VAE
+from kgen.sizes import gan_arch
 
 __all__ = ["AE", "CGAN", "CVAE", "GAN", "VAE", "EncoderDecoder", "build_model", "step_metrics"]
 

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import keras
 
+from kgen import sizes
 from kgen.config import GAN_MODELS, RunConfig, resumed_config
 from kgen.data import TOY_MODES, Dataset, load_dataset, make_pipeline
 from kgen.errors import ConfigError, RunError, show_path
 from kgen.eval.likelihood import evaluate_model
-from kgen.models import GAN, build_model, sizes
+from kgen.models import GAN, build_model
 from kgen.models.sampling import grid_codes, sample_images
 from kgen.models.saving import load_run_model
 from kgen.runs import EventLog, Run, check_new_run_dir, remove_temporaries
