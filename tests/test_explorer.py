@@ -54,7 +54,7 @@ def drain(service: DecodeService, z_last: np.ndarray) -> list:
 
 
 def test_loads_and_reports_the_model(service):
-    assert service.loaded.wait(TIMEOUT_S) and service.ready
+    assert service.wait_loaded(TIMEOUT_S) and service.ready
     assert (service.latent_dim, service.num_classes, service.image_shape) == (2, 0, (8, 8, 1))
     events = service.events()
     assert events == [{"type": "loaded", "latent_dim": 2, "num_classes": 0, "image_shape": (8, 8, 1),
@@ -63,7 +63,7 @@ def test_loads_and_reports_the_model(service):
 
 def test_rapid_requests_end_with_the_last_code_decoded(service, vae_file):
     _, model = vae_file
-    assert service.loaded.wait(TIMEOUT_S)
+    assert service.wait_loaded(TIMEOUT_S)
     codes = np.random.default_rng(0).standard_normal((200, 2)).astype("float32")
     for z in codes:
         service.request(z)
@@ -89,7 +89,7 @@ def test_each_result_answers_its_own_code(service, vae_file):
 
 def test_a_bad_path_is_a_one_line_error_event(tmp_path):
     service = DecodeService(tmp_path / "missing.keras")
-    assert service.loaded.wait(TIMEOUT_S) and not service.ready
+    assert service.wait_loaded(TIMEOUT_S) and not service.ready
     [event] = service.events()
     assert event["type"] == "error" and "no such model file" in event["message"]
     assert "\n" not in event["message"]
@@ -98,7 +98,7 @@ def test_a_bad_path_is_a_one_line_error_event(tmp_path):
 
 
 def test_a_code_of_the_wrong_size_is_an_error_and_the_service_goes_on(service):
-    assert service.loaded.wait(TIMEOUT_S)
+    assert service.wait_loaded(TIMEOUT_S)
     service.events()
     service.request(np.zeros(5))
     wait_for(lambda: service.idle())
@@ -240,7 +240,7 @@ def test_a_gans_nearest_image_is_nearest_in_pixels(tmp_path):
 
 
 def test_a_model_file_alone_has_no_data_and_says_so(service):
-    assert service.loaded.wait(TIMEOUT_S)
+    assert service.wait_loaded(TIMEOUT_S)
     service.request_nearest(np.zeros(2, np.float32))
     errors = []
     wait_for(lambda: bool(errors.extend(e for e in service.events() if e["type"] == "error") or errors))
