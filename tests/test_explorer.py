@@ -1,5 +1,7 @@
 """The latent explorer's worker: it answers the latest slider code and analyses a run's data."""
 
+import os
+import signal
 import time
 
 import numpy as np
@@ -254,3 +256,25 @@ def test_projections_are_answered_and_a_bad_one_is_an_error(run_service, run_dat
     errors = []
     wait_for(lambda: bool(errors.extend(e for e in run_service.events() if e["type"] == "error") or errors))
     assert errors[0]["message"].startswith("projection: projection must be one of pca, tsne")
+
+
+def test_a_worker_that_dies_is_one_line_and_the_next_request_starts_a_new_one(vae_file):
+    service = DecodeService(vae_file[0])
+    try:
+        assert service.wait_loaded(TIMEOUT_S)
+        assert service.pid != os.getpid()  # the model is loaded in a worker process, not here
+        first = service.pid
+        service.events()
+        os.kill(first, signal.SIGKILL)
+        errors = []
+        wait_for(lambda: bool(errors.extend(e for e in service.events() if e["type"] == "error") or errors))
+        assert "SIGKILL" in errors[0]["message"] and "\n" not in errors[0]["message"]
+        assert service.pid is None and service.ready
+        z = np.full(2, 0.5, np.float32)
+        service.request(z)
+        [(_, image)] = drain(service, z)
+        np.testing.assert_allclose(image, vae_file[1].decode(z[None])[0], atol=1e-5)
+        assert service.pid not in (None, first)
+        assert service.events() == []  # the new worker's load is not announced again
+    finally:
+        service.close()

@@ -167,6 +167,11 @@ class DecodeService:
         self._receive()
         return self._pending is None and not self._jobs and not self._busy
 
+    @property
+    def pid(self) -> int | None:
+        """The worker process's id; None once it has died or been closed."""
+        return None if self._process is None else self._process.pid
+
     def fileno(self) -> int | None:
         """The pipe an interface may watch to call `poll` as soon as an answer arrives; None without a worker."""
         return None if self._process is None else self._process.conn.fileno()

@@ -79,6 +79,11 @@ class ProcessJob:
         return self
 
     @property
+    def pid(self) -> int | None:
+        """The child process's id (None before `start`)."""
+        return None if self._process is None else self._process.pid
+
+    @property
     def done(self) -> bool:
         self._receive(0)
         return self._finished
