@@ -9,6 +9,7 @@ as ("event", event); the sliders keep decoding meanwhile. Only copies of arrays 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from multiprocessing.connection import Connection
@@ -19,6 +20,7 @@ import numpy as np
 
 from kgen.errors import ConfigError, RunError, one_line
 from kgen.services.explorer import SCATTER_POINTS, ExplorerData
+from kgen.services.jobs import BACKGROUND_NICE
 
 
 def serve(conn: Connection, model_file: str | os.PathLike | None, run_dir: str | os.PathLike | None) -> None:
@@ -170,6 +172,8 @@ class ExplorerWorker:
         codes = self._test_codes.mean[:SCATTER_POINTS].copy()
 
         def project() -> None:
+            with contextlib.suppress(OSError, AttributeError):  # Linux: the nice value of this thread alone
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
             try:
                 event = {"type": "projection", "xy": project_2d(codes, method), "method": method}
             except Exception as err:  # noqa: BLE001 (reported, never raised in a bare thread)

@@ -9,6 +9,7 @@ window's process neither imports TensorFlow nor shares its GIL with it. No Qt he
 from __future__ import annotations
 
 import importlib
+import os
 import threading
 import traceback
 from collections.abc import Callable
@@ -16,6 +17,10 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from kgen.errors import KgenError, one_line
+
+# Work in the background (an evaluation, a t-SNE projection) yields the cores to the window's
+# process: on a busy machine it otherwise held the window up to ~120 ms (docs/BENCHMARKS.md).
+BACKGROUND_NICE = 10
 
 
 class BackgroundJob:
@@ -125,11 +130,12 @@ class ProcessJob:
 
     def _finish(self, result: Any = None, error: str | None = None) -> None:
         self._result, self.error, self._finished = result, error, True
-        self._process.close(timeout=0.1)  # it ends itself once it has answered
+        self._process.close(timeout=0.0)  # it has answered (or died): never wait for it here
 
 
 def serve_job(conn: Connection, target: str, args: tuple, kwargs: dict) -> None:
     """The child's side of a `ProcessJob`: call the target, send back ("result", value) or ("error", line)."""
+    os.nice(BACKGROUND_NICE)
     module, _, name = target.partition(":")
     try:
         message = ("result", getattr(importlib.import_module(module), name)(*args, **kwargs))
