@@ -200,6 +200,9 @@ class DecodeService:
 
     def _pump(self, restart: bool = False) -> None:
         """Hand the worker the next request (a slider code before any job) if it has none."""
+        if self.error is not None:  # no model: nothing will ever answer
+            self._pending = None
+            self._jobs.clear()
         if self._closed or not self.ready or self._busy or (self._pending is None and not self._jobs):
             return
         if self._process is None:
