@@ -125,7 +125,7 @@ def headless_run(args, runs_root: Path) -> tuple[float, float]:
     from PySide6.QtCore import QCoreApplication, QEvent
 
     from gui.setup_panel import SetupPanel
-    from kgen.services.controller import fresh_run_dir
+    from kgen.runs import fresh_run_dir
     from kgen.services.training_process import ProcessController, wait_for_spare
 
     panel = SetupPanel()

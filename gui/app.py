@@ -17,10 +17,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def freeze_imports() -> None:
-    """Put every object alive now out of the garbage collector's reach. The window's process
-    holds TensorFlow and Keras (about 370,000 objects, none of them garbage): a full collection
-    over them holds the interface thread ~250 ms, a freeze the user sees at random; with them
-    frozen it takes well under a millisecond. Call it once, after the imports."""
+    """Put every object alive now out of the garbage collector's reach. Without TensorFlow the
+    window's process still holds about 140,000 objects (Qt, pyqtgraph, SciPy, none of them
+    garbage): a full collection over them held the interface thread ~200 ms, a freeze the user
+    sees at random; with them frozen it takes well under a millisecond (docs/BENCHMARKS.md).
+    Call it once, after the imports."""
     gc.freeze()
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from kgen.config import RunConfig
-from kgen.services.controller import TrainingController
 from kgen.services.training_process import ProcessController
+
+if TYPE_CHECKING:  # a thread in this process would import TensorFlow here: only tests pass one
+    from kgen.services.controller import TrainingController
 
 POLL_MS = 100  # the bridge drains the training events this often
 

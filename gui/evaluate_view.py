@@ -1,4 +1,4 @@
-"""The Evaluate tab: runs `kgen.services.commands.evaluate_run` in a background thread and shows its table."""
+"""The Evaluate tab: runs `kgen.services.commands.evaluate_run` in a child process and shows its table."""
 
 from __future__ import annotations
 
@@ -19,8 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kgen.services.commands import evaluate_run
-from kgen.services.jobs import BackgroundJob
+from kgen.services.jobs import ProcessJob
 
 POLL_MS = 100
 # What each score means, shown as the row's tooltip.
@@ -47,7 +46,7 @@ class EvaluateView(QWidget):
         super().__init__(parent)
         self.run_dir: Path | None = None
         self.scores: dict[str, float] = {}
-        self._job: BackgroundJob | None = None
+        self._job: ProcessJob | None = None
         self.run_label = QLabel("no run yet: train one or choose a run folder")
         self.choose_button = QPushButton("Choose run…")
         self.evaluate_button = QPushButton("Evaluate")
@@ -95,16 +94,23 @@ class EvaluateView(QWidget):
         self.evaluate_button.setEnabled(not self.busy)
 
     def evaluate(self) -> None:
-        """Evaluate the chosen run in a background thread; the table fills in when it is done."""
+        """Evaluate the chosen run in a child process; the table fills in when it is done."""
         if self.run_dir is None or self.busy:
             return
         limit = self.limit.value() or None
-        self._job = BackgroundJob(evaluate_run, self.run_dir, k=self.iwae_k.value(), limit=limit,
-                                  name="kgen-evaluate").start()
+        self._job = ProcessJob("kgen.services.commands:evaluate_run", self.run_dir, k=self.iwae_k.value(),
+                               limit=limit).start()
         self.evaluate_button.setEnabled(False)
         self.choose_button.setEnabled(False)
         self.status.setText(f"evaluating {self.run_dir.name}… (a classifier is trained once per dataset)")
         self._timer.start()
+
+    def cancel(self) -> None:
+        """End an evaluation still going (the window closes)."""
+        if self._job is not None:
+            self._job.cancel()
+            self._job = None
+            self._timer.stop()
 
     def _poll(self) -> None:
         job = self._job

@@ -32,8 +32,8 @@ from gui.samples_view import SamplesView, builtin_class_names
 from gui.setup_panel import SetupPanel
 from kgen.data import TOYS
 from kgen.errors import KgenError
-from kgen.models import step_metrics
-from kgen.services.controller import fresh_run_dir
+from kgen.runs import fresh_run_dir
+from kgen.services.model_facts import step_metrics
 
 STATUS_MS = 200  # the status bar shows the latest step at most this often
 CLOSE_TIMEOUT_S = 15.0  # closing waits this long for a stopped run to save itself
@@ -191,6 +191,7 @@ class MainWindow(QMainWindow):
             self.bridge.shutdown(CLOSE_TIMEOUT_S)
         self._clock.stop()
         self.latent_view.close_service()
+        self.evaluate_view.cancel()
         event.accept()
 
     # Run controls ------------------------------------------------------------------------

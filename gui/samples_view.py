@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 
 from gui.pacing import Pacer
 from kgen.data import DIGIT_CLASSES, FASHION_CLASSES
-from kgen.models.sampling import save_png
+from kgen.pictures import save_png
 
 BUILTIN_CLASS_NAMES = {"digits": DIGIT_CLASSES, "mnist": DIGIT_CLASSES, "fashion-mnist": FASHION_CLASSES}
 TITLE_SIZE = "9pt"

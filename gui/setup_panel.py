@@ -32,7 +32,7 @@ from kgen.config import (
 )
 from kgen.data import list_datasets, load_dataset
 from kgen.errors import show_path
-from kgen.models.sampling import dataset_preview
+from kgen.pictures import dataset_preview
 from kgen.services.jobs import BackgroundJob
 
 PATH_FORMS = ("folder:PATH", "npz:PATH")  # listed by list_datasets; offered by the Open button instead

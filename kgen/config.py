@@ -264,3 +264,9 @@ def resumed_config(saved: RunConfig, changes: Mapping[str, object]) -> RunConfig
                               f"{', '.join('--' + n.replace('_', '-') for n in RESUMABLE)} can")
         sections[section][name] = value
     return RunConfig.from_dict(sections)
+
+
+def check_learning_rate(lr: Any) -> None:
+    """Refuse a learning rate that is not a positive finite number (ConfigError)."""
+    if not (isinstance(lr, (int, float)) and not isinstance(lr, bool) and math.isfinite(lr) and lr > 0):
+        raise ConfigError(f"learning rate must be a positive number, got {lr!r}")

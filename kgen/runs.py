@@ -22,6 +22,7 @@ import os
 import re
 import stat
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -313,3 +314,17 @@ def _after_epoch(event: dict[str, Any], epoch: float) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value > epoch
 
 
+def default_run_dir(config: RunConfig, root: str | os.PathLike = "runs") -> Path:
+    """runs/<model>-<dataset>-<YYYYmmdd-HHMMSS>: a fresh name for a new run."""
+    dataset = config.train.dataset.split(":")[0]
+    return Path(root) / f"{config.train.model}-{dataset}-{datetime.now():%Y%m%d-%H%M%S}"
+
+
+def fresh_run_dir(config: RunConfig, root: str | os.PathLike = "runs") -> Path:
+    """`default_run_dir`, with a -2, -3, ... suffix when a run of that name already exists."""
+    path = default_run_dir(config, root)
+    candidate, n = path, 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.name}-{n}")
+    return candidate

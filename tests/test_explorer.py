@@ -1,5 +1,7 @@
 """The latent explorer's worker: it answers the latest slider code and analyses a run's data."""
 
+import os
+import signal
 import time
 
 import numpy as np
@@ -54,7 +56,7 @@ def drain(service: DecodeService, z_last: np.ndarray) -> list:
 
 
 def test_loads_and_reports_the_model(service):
-    assert service.loaded.wait(TIMEOUT_S) and service.ready
+    assert service.wait_loaded(TIMEOUT_S) and service.ready
     assert (service.latent_dim, service.num_classes, service.image_shape) == (2, 0, (8, 8, 1))
     events = service.events()
     assert events == [{"type": "loaded", "latent_dim": 2, "num_classes": 0, "image_shape": (8, 8, 1),
@@ -63,7 +65,7 @@ def test_loads_and_reports_the_model(service):
 
 def test_rapid_requests_end_with_the_last_code_decoded(service, vae_file):
     _, model = vae_file
-    assert service.loaded.wait(TIMEOUT_S)
+    assert service.wait_loaded(TIMEOUT_S)
     codes = np.random.default_rng(0).standard_normal((200, 2)).astype("float32")
     for z in codes:
         service.request(z)
@@ -89,7 +91,7 @@ def test_each_result_answers_its_own_code(service, vae_file):
 
 def test_a_bad_path_is_a_one_line_error_event(tmp_path):
     service = DecodeService(tmp_path / "missing.keras")
-    assert service.loaded.wait(TIMEOUT_S) and not service.ready
+    assert service.wait_loaded(TIMEOUT_S) and not service.ready
     [event] = service.events()
     assert event["type"] == "error" and "no such model file" in event["message"]
     assert "\n" not in event["message"]
@@ -98,7 +100,7 @@ def test_a_bad_path_is_a_one_line_error_event(tmp_path):
 
 
 def test_a_code_of_the_wrong_size_is_an_error_and_the_service_goes_on(service):
-    assert service.loaded.wait(TIMEOUT_S)
+    assert service.wait_loaded(TIMEOUT_S)
     service.events()
     service.request(np.zeros(5))
     wait_for(lambda: service.idle())
@@ -240,7 +242,7 @@ def test_a_gans_nearest_image_is_nearest_in_pixels(tmp_path):
 
 
 def test_a_model_file_alone_has_no_data_and_says_so(service):
-    assert service.loaded.wait(TIMEOUT_S)
+    assert service.wait_loaded(TIMEOUT_S)
     service.request_nearest(np.zeros(2, np.float32))
     errors = []
     wait_for(lambda: bool(errors.extend(e for e in service.events() if e["type"] == "error") or errors))
@@ -254,3 +256,25 @@ def test_projections_are_answered_and_a_bad_one_is_an_error(run_service, run_dat
     errors = []
     wait_for(lambda: bool(errors.extend(e for e in run_service.events() if e["type"] == "error") or errors))
     assert errors[0]["message"].startswith("projection: projection must be one of pca, tsne")
+
+
+def test_a_worker_that_dies_is_one_line_and_the_next_request_starts_a_new_one(vae_file):
+    service = DecodeService(vae_file[0])
+    try:
+        assert service.wait_loaded(TIMEOUT_S)
+        assert service.pid != os.getpid()  # the model is loaded in a worker process, not here
+        first = service.pid
+        service.events()
+        os.kill(first, signal.SIGKILL)
+        errors = []
+        wait_for(lambda: bool(errors.extend(e for e in service.events() if e["type"] == "error") or errors))
+        assert "SIGKILL" in errors[0]["message"] and "\n" not in errors[0]["message"]
+        assert service.pid is None and service.ready
+        z = np.full(2, 0.5, np.float32)
+        service.request(z)
+        [(_, image)] = drain(service, z)
+        np.testing.assert_allclose(image, vae_file[1].decode(z[None])[0], atol=1e-5)
+        assert service.pid not in (None, first)
+        assert service.events() == []  # the new worker's load is not announced again
+    finally:
+        service.close()

@@ -203,8 +203,8 @@ def test_app_main_opens_and_closes(qtbot):
     QTimer.singleShot(300, QApplication.closeAllWindows)
     try:
         assert main([]) == 0
-        # TensorFlow's and Keras' objects are out of the collector's reach (a full collection
-        # over them would hold the interface thread a quarter of a second)
+        # the imported modules' objects are out of the collector's reach (a full collection
+        # over them would hold the interface thread a fifth of a second)
         assert gc.get_freeze_count() > 100_000
     finally:
         gc.unfreeze()

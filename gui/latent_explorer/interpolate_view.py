@@ -15,9 +15,10 @@ from PySide6.QtWidgets import (
 )
 
 from gui.latent_explorer.image_panel import ImagePanel, note_label
-from kgen.eval.latent import INTERPOLATIONS
-from kgen.models.sampling import image_grid
+from kgen.pictures import image_grid
 
+# The methods of kgen.eval.latent.interpolate (not imported: it needs Keras); a test keeps them equal.
+INTERPOLATIONS = ("linear", "slerp")
 DEFAULT_STEPS = 10
 
 

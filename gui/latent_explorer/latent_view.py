@@ -1,7 +1,8 @@
 """The latent explorer: sliders, KL bars, manifold, scatter and interpolation of a trained model.
 
-Every model computation runs in a `DecodeService` worker thread: the UI thread hands it codes
-and jobs and polls its results, so it never calls TensorFlow. The pages are thin widgets
+Every model computation runs in a `DecodeService` worker process: the UI thread hands it codes
+and jobs and takes its results as soon as they arrive (a socket notifier on its pipe, and a
+timer), so this process never imports TensorFlow. The pages are thin widgets
 (`ManifoldView`, `ScatterView`, `InterpolateView`, `KLBars`); this view routes between them.
 """
 
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QSocketNotifier, Qt, QTimer
 from PySide6.QtWidgets import (
     QBoxLayout,
     QComboBox,
@@ -35,7 +36,7 @@ from gui.latent_explorer.interpolate_view import InterpolateView
 from gui.latent_explorer.kl_bars import KLBars
 from gui.latent_explorer.manifold_view import ManifoldView
 from gui.latent_explorer.scatter_view import ScatterView
-from kgen.models.sampling import display_scale, save_gif, save_png
+from kgen.pictures import display_scale, save_gif, save_png
 from kgen.services.explorer import DecodeService, ExplorerData, collapsed_dimensions
 
 POLL_MS = 30
@@ -77,6 +78,7 @@ class LatentView(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.service: DecodeService | None = None
+        self._notifier: QSocketNotifier | None = None  # wakes `poll` when the worker answers
         self.data: ExplorerData | None = None
         self.z = np.zeros(0, np.float32)
         self.sliders: list[QSlider] = []
@@ -180,11 +182,11 @@ class LatentView(QWidget):
     # Loading -------------------------------------------------------------------------------
 
     def load_model(self, path: str | os.PathLike) -> None:
-        """Load the model file at ``path`` in the worker thread; no dataset, so no scatter or KL."""
+        """Load the model file at ``path`` in a worker process; no dataset, so no scatter or KL."""
         self._start(DecodeService(path), os.fspath(path))
 
     def load_run(self, run_dir: str | os.PathLike) -> None:
-        """Load a run's model and, from its config, its dataset, in the worker thread."""
+        """Load a run's model and, from its config, its dataset, in a worker process."""
         self._start(DecodeService(run_dir=run_dir), os.fspath(run_dir))
 
     def _start(self, service: DecodeService, shown: str) -> None:
@@ -192,13 +194,31 @@ class LatentView(QWidget):
         self._reset()
         self._set_status(f"loading {shown}…")
         self.service = service
+        self._watch()
         self._timer.start()
 
     def close_service(self) -> None:
         self._timer.stop()
+        self._unwatch()
         if self.service is not None:
-            self.service.close(timeout=None)  # a daemon thread: never block the UI on it
+            self.service.close(timeout=None)  # ended at once: never block the UI on it
             self.service = None
+
+    def _watch(self) -> None:
+        """Watch the worker's pipe (a new one after a restart; none once it has gone)."""
+        fileno = None if self.service is None else self.service.fileno()
+        if self._notifier is not None and self._notifier.socket() == fileno:
+            return
+        self._unwatch()
+        if fileno is not None:
+            self._notifier = QSocketNotifier(fileno, QSocketNotifier.Type.Read, self)
+            self._notifier.activated.connect(self.poll)
+
+    def _unwatch(self) -> None:
+        if self._notifier is not None:
+            self._notifier.setEnabled(False)
+            self._notifier.deleteLater()
+            self._notifier = None
 
     def _reset(self) -> None:
         self.data = None
@@ -481,6 +501,7 @@ class LatentView(QWidget):
             else:
                 self._set_status(f"error: {event['message']}")
         results = service.poll()
+        self._watch()
         if results:
             z, image = results[-1]
             self.decoded.set_picture(image)

@@ -15,7 +15,6 @@ Example::
 
 from __future__ import annotations
 
-import math
 import os
 import queue
 import threading
@@ -28,13 +27,13 @@ from typing import Any
 
 import keras
 
-from kgen.config import RunConfig
-from kgen.errors import ConfigError, KgenError, one_line
-from kgen.runs import EventLog, Run
+from kgen.config import RunConfig, check_learning_rate
+from kgen.errors import KgenError, one_line
+from kgen.runs import EventLog, Run, fresh_run_dir
 from kgen.safe_io import atomic_path, read_picture
 from kgen.services.probes import live_probes
 from kgen.train.callbacks import BatchValues, device_name, scalar_logs
-from kgen.train.training import default_run_dir, examples_per_step, train
+from kgen.train.training import examples_per_step, train
 
 RATE_WINDOW = 20  # images/s is measured over this many of the latest batches
 
@@ -306,19 +305,3 @@ class TrainingController:
                 "run_dir": str(result.run.path), "epochs_done": result.epochs_done,
                 "test": dict(result.test), "seconds": result.seconds,
             })
-
-
-def check_learning_rate(lr: Any) -> None:
-    """Refuse a learning rate that is not a positive finite number (ConfigError)."""
-    if not (isinstance(lr, (int, float)) and not isinstance(lr, bool) and math.isfinite(lr) and lr > 0):
-        raise ConfigError(f"learning rate must be a positive number, got {lr!r}")
-
-
-def fresh_run_dir(config: RunConfig, root: str | os.PathLike = "runs") -> Path:
-    """`default_run_dir`, with a -2, -3, ... suffix when a run of that name already exists."""
-    path = default_run_dir(config, root)
-    candidate, n = path, 1
-    while candidate.exists():
-        n += 1
-        candidate = path.with_name(f"{path.name}-{n}")
-    return candidate

@@ -1,13 +1,15 @@
-"""The latent explorer's worker: one thread per loaded model that decodes and analyses, no Qt.
+"""The latent explorer's service: a child process per loaded model decodes and analyses; no Qt.
 
-A `DecodeService` loads a model file (and, given a run directory, the run's dataset) in its own
-daemon thread. Slider codes are decoded one at a time with `kgen.eval.latent.decode_one`, and only
-the latest is kept: while the worker is busy, newer requests replace older ones, so a dragged
-slider never builds up a backlog. Slower jobs (the manifold grid, an interpolation, the nearest
-training image, a t-SNE projection) queue behind it, again only the latest of each kind. The
-interface thread calls `request` / `request_*` and drains `poll` (decoded slider codes) and
-`events` (loaded, data, manifold, interpolation, nearest, projection, error). Only copies of
-arrays cross threads.
+A `DecodeService` has a prewarmed worker process (`kgen.services.explorer_worker`) load a model
+file (and, given a run directory, the run's dataset), so the window's process never imports
+TensorFlow. One request is with the child at a time: while it works, a newer slider code
+replaces an older one waiting here, so a dragged slider never builds up a backlog. Slower jobs
+(the manifold grid, an interpolation, the nearest training image, a t-SNE projection) wait
+behind the slider, again only the latest of each kind. The interface thread calls `request` /
+`request_*` and drains `poll` (decoded slider codes) and `events` (loaded, data, manifold,
+interpolation, nearest, projection, error); none of them blocks, and `fileno` lets it wake as
+soon as an answer arrives. Only copies of arrays cross. A child that dies is a one-line error
+event; the next request starts a new one.
 
 Example::
 
@@ -25,15 +27,13 @@ Example::
 from __future__ import annotations
 
 import os
-import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from kgen.errors import ConfigError, RunError, one_line
 
 COLLAPSE_NATS = 0.01  # a latent unit whose mean KL is below this carries no information
 SCATTER_POINTS = 2000  # test images encoded for the scatter (the KL uses the whole test set)
@@ -75,7 +75,7 @@ def collapse_warning(kl: np.ndarray, threshold: float = COLLAPSE_NATS) -> str | 
 
 
 class DecodeService:
-    """Owns a model and a daemon thread that decodes and analyses it.
+    """Owns a worker process that loads a model and decodes and analyses it.
 
     The model is the file ``path``, or else the run's trained model (``model.keras`` or its
     latest checkpoint). With ``run_dir`` the worker also loads the run's dataset (from its
@@ -94,38 +94,40 @@ class DecodeService:
         self.image_shape: tuple[int, ...] | None = None
         self.points = False  # a GAN on 2-D points: its decode gives points, not images
         self.encoder = False  # True for the AE/VAE/CVAE: it has codes for images
-        self.error: str | None = None
+        self.error: str | None = None  # why the model could not be loaded
+        self.loaded = False  # the model is loaded, or failed to load
         self.requests = 0  # how many codes were requested
         self.decodes = 0  # how many were decoded (fewer when requests were coalesced)
-        self.loaded = threading.Event()  # set once the model is loaded or failed to load
-        self._condition = threading.Condition()
         self._pending: tuple[np.ndarray, int | None] | None = None
         self._jobs: dict[str, dict[str, Any]] = {}  # kind -> latest parameters, oldest kind first
         self._results: list[tuple[np.ndarray, np.ndarray]] = []
         self._events: list[dict[str, Any]] = []
+        self._process = None  # the worker process; None once it has died or been closed
+        self._busy = False  # a request is with the worker
+        self._restarted = False  # a new worker reloads what the interface already has: not re-sent
         self._closed = False
-        # Worker-only state.
-        self._model = None
-        self._data = None  # the run's kgen.data.Dataset
-        self._train_codes: np.ndarray | None = None
-        self._test_codes = None  # LatentCodes of the scatter subset
-        if self.run_dir is not None:
-            self._jobs["data"] = {}
-        self._thread = threading.Thread(target=self._run, name="kgen-decode", daemon=True)
-        self._thread.start()
+        self._start()
 
     @property
     def ready(self) -> bool:
         """True once the model is loaded without error."""
-        return self.loaded.is_set() and self.error is None
+        return self.loaded and self.error is None
+
+    def wait_loaded(self, timeout: float | None = None) -> bool:
+        """Block until the model is loaded or failed to (tests and scripts only); True when it is."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.loaded and self._process is not None:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not self._process.conn.poll(left):
+                break
+            self._receive()
+        return self.loaded
 
     def request(self, z: np.ndarray, label: int | None = None) -> None:
         """Ask for the image of code ``z`` (D,); replaces any request not yet started."""
-        code = np.array(z, dtype="float32").ravel()
-        with self._condition:
-            self.requests += 1
-            self._pending = (code, None if label is None else int(label))
-            self._condition.notify_all()
+        self.requests += 1
+        self._pending = (np.array(z, dtype="float32").ravel(), None if label is None else int(label))
+        self._pump(restart=True)
 
     def request_manifold(self, dims: Sequence[int] = (0, 1), base=None, label: int | None = None,
                          n: int = 11) -> None:
@@ -149,192 +151,135 @@ class DecodeService:
 
     def poll(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """Finished decodes since the last call: (z, image) with image float32 (H, W, C) in [0, 1]."""
-        with self._condition:
-            results, self._results = self._results, []
+        self._receive()
+        results, self._results = self._results, []
         return results
 
     def events(self) -> list[dict[str, Any]]:
         """Events since the last call, each {"type": ...}: "loaded", "data" (an `ExplorerData`),
         "manifold", "interpolation", "nearest", "projection", or "error" with a one-line "message"."""
-        with self._condition:
-            events, self._events = self._events, []
+        self._receive()
+        events, self._events = self._events, []
         return events
 
     def idle(self) -> bool:
-        """True when no request or job is waiting (the worker may still be finishing one)."""
-        with self._condition:
-            return self._pending is None and not self._jobs
+        """True when no request or job is waiting or with the worker (a projection may still run)."""
+        self._receive()
+        return self._pending is None and not self._jobs and not self._busy
+
+    @property
+    def pid(self) -> int | None:
+        """The worker process's id; None once it has died or been closed."""
+        return None if self._process is None else self._process.pid
+
+    def fileno(self) -> int | None:
+        """The pipe an interface may watch to call `poll` as soon as an answer arrives; None without a worker."""
+        return None if self._process is None else self._process.conn.fileno()
 
     def close(self, timeout: float | None = 1.0) -> None:
-        """Stop the worker (it finishes the work in progress); waits up to ``timeout`` seconds."""
-        with self._condition:
-            self._closed = True
-            self._pending = None
-            self._jobs.clear()
-            self._condition.notify_all()
-        if timeout and threading.current_thread() is not self._thread:
-            self._thread.join(timeout)
+        """End the worker; waits up to ``timeout`` seconds for it to go before killing it (None: at once)."""
+        self._closed = True
+        self._pending = None
+        self._jobs.clear()
+        self._stop_worker(timeout or 0.0)
+
+    # Talking to the worker ---------------------------------------------------------------------
+
+    def _start(self) -> None:
+        from kgen.services.training_process import take_spare
+
+        self._process = take_spare(replace=True)
+        self._process.serve("kgen.services.explorer_worker:serve", self._model_file, self.run_dir)
+        self._busy = True  # loading
+        if self.run_dir is not None:  # the data first: the other jobs need it
+            self._jobs = {"data": {}, **self._jobs}
 
     def _submit(self, kind: str, **params: Any) -> None:
-        with self._condition:
-            self._jobs[kind] = params
-            self._condition.notify_all()
+        self._jobs[kind] = params
+        self._pump(restart=True)
 
-    def _event(self, kind: str, **fields: Any) -> None:
-        with self._condition:
-            self._events.append({"type": kind, **fields})
-
-    # The worker ---------------------------------------------------------------------------
-
-    def _load(self):
-        from kgen.eval.latent import decode_one
-        from kgen.models.saving import load_model_file, load_run_model
-        from kgen.runs import Run
-
-        if self._model_file is not None:
-            model = load_model_file(self._model_file)
+    def _pump(self, restart: bool = False) -> None:
+        """Hand the worker the next request (a slider code before any job) if it has none."""
+        if self.error is not None:  # no model: nothing will ever answer
+            self._pending = None
+            self._jobs.clear()
+        if self._closed or not self.ready or self._busy or (self._pending is None and not self._jobs):
+            return
+        if self._process is None:
+            if not restart:
+                return
+            self._restarted = True
+            self._start()
+            return
+        if self._pending is not None:
+            message, self._pending = ("decode", *self._pending), None
         else:
-            model = load_run_model(Run.open(self.run_dir))
-        self._model = model
-        self.latent_dim = int(model.latent_dim)
-        self.num_classes = int(getattr(model, "num_classes", 0) or 0)
-        self.image_shape = tuple(int(s) for s in model.image_shape)
-        self.points = bool(getattr(model, "points", False))
-        self.encoder = hasattr(model, "encode")
-        return decode_one(model)
-
-    def _run(self) -> None:
+            kind = next(iter(self._jobs))
+            message = ("job", kind, self._jobs.pop(kind))
         try:
-            decode = self._load()
-        except Exception as err:  # any failure becomes a one-line event; the thread ends
-            self.error = one_line(err)
-            self._event("error", message=self.error)
-            self.loaded.set()
+            self._process.conn.send(message)
+        except OSError:  # it died this moment; _receive reports it
             return
-        self._event("loaded", latent_dim=self.latent_dim, num_classes=self.num_classes,
-                    image_shape=self.image_shape, points=self.points, encoder=self.encoder)
-        self.loaded.set()
-        while True:
-            with self._condition:
-                while self._pending is None and not self._jobs and not self._closed:
-                    self._condition.wait()
-                if self._closed:
-                    return
-                if self._pending is not None:  # a slider comes before any slower job
-                    (z, label), self._pending = self._pending, None
-                    job = None
-                else:
-                    kind = next(iter(self._jobs))
-                    job = (kind, self._jobs.pop(kind))
-            if job is None:
-                self._decode(decode, z, label)
-            else:
-                self._do(*job)
+        self._busy = True
 
-    def _decode(self, decode, z: np.ndarray, label: int | None) -> None:
+    def _receive(self) -> None:
+        process = self._process
         try:
-            image = decode(z, label or 0) if self.num_classes else decode(z)
-        except Exception as err:  # a bad code (wrong size, bad label): say so, keep serving
-            self._event("error", message=one_line(err))
+            while process is not None and self._process is process and process.conn.poll():
+                self._handle(process.conn.recv())
+        except (EOFError, OSError):
+            self._died()
+        self._pump()
+
+    def _handle(self, message: tuple) -> None:
+        """("done", kind, answer): the answer to the request with the worker; ("event", event): a
+        projection's late answer."""
+        if message[0] == "ready":  # the worker had loaded TensorFlow before it was given this
             return
-        image = np.array(image, dtype="float32")
-        with self._condition:
+        if message[0] == "event":
+            self._events.append(message[1])
+            return
+        _, kind, answer = message
+        self._busy = False
+        if kind == "decode" and isinstance(answer, tuple):
             self.decodes += 1
-            self._results.append((z, image))
+            self._results.append(answer)
+        elif kind == "load":
+            self._on_loaded(answer)
+        elif answer is not None and not (self._restarted and kind == "data" and answer["type"] == "data"):
+            self._events.append(answer)
+        if kind == "data":
+            self._restarted = False
 
-    def _do(self, kind: str, params: dict[str, Any]) -> None:
-        try:
-            if kind != "data" and self.points:
-                raise ConfigError("this GAN makes 2-D points, not images")
-            fields = getattr(self, f"_job_{kind}")(**params)
-        except Exception as err:  # a failed job is a one-line event; the worker goes on
-            self._event("error", message=f"{kind}: {one_line(err)}")
+    def _on_loaded(self, event: dict[str, Any]) -> None:
+        self.loaded = True
+        if event["type"] == "error":
+            self.error = event["message"]
+            self._events.append(event)
+            self._stop_worker(0.2)  # it ends itself after saying so
             return
-        if fields is not None:  # None: the job answers from its own thread
-            self._event(kind, **fields)
+        self.latent_dim, self.num_classes = event["latent_dim"], event["num_classes"]
+        self.image_shape, self.points, self.encoder = event["image_shape"], event["points"], event["encoder"]
+        if not self._restarted:
+            self._events.append(event)
+        elif self.run_dir is None:
+            self._restarted = False
 
-    def _dataset(self):
-        if self._data is None:
-            raise RunError("no dataset: open a run directory (not just a model file) for this")
-        return self._data
+    def _died(self) -> None:
+        """The worker went without a word (killed, out of memory): one error event; the next request
+        starts a new worker (a model it could not even load stays an error)."""
+        from kgen.services.training_process import died_message
 
-    def _job_data(self) -> dict[str, Any]:
-        from kgen.eval.latent import active_units_of, encode_dataset, kl_of_codes, project_2d
-        from kgen.runs import Run
-        from kgen.train.training import load_training_data, model_labels
+        process, self._process, self._busy = self._process, None, False
+        process.process.join(1.0)
+        message = died_message(process.process.exitcode, "the latent explorer's process",
+                               "the next request starts it again")
+        if not self.loaded:
+            self.loaded, self.error = True, message
+        self._events.append({"type": "error", "message": message})
+        process.close(0.0)
 
-        data = load_training_data(Run.open(self.run_dir).config())
-        if data.kind != "images":
-            raise ConfigError(f"dataset {data.name} holds 2-D points, not images")
-        self._data = data
-        model, shown = self._model, slice(0, SCATTER_POINTS)
-        codes = xy = kl = active = None
-        if self.encoder:
-            all_codes = encode_dataset(model, data.x_test, model_labels(model, data.y_test))
-            self._test_codes = all_codes
-            codes = all_codes.mean[shown]
-            xy = project_2d(codes, "pca")
-            kl = None if all_codes.log_var is None else kl_of_codes(all_codes)
-            active = active_units_of(all_codes.mean).active
-        labels = None if data.y_test is None else data.y_test[shown].copy()
-        return {"data": ExplorerData(data.name, tuple(data.class_names), data.x_test[shown].copy(), labels,
-                                     codes, xy, kl, active)}
-
-    def _job_manifold(self, dims, n, label, base) -> dict[str, Any]:
-        from kgen.eval.latent import manifold_grid
-        from kgen.models.sampling import image_grid
-
-        images = manifold_grid(self._model, n, dims, base, labels=self._label(label))
-        return {"picture": image_grid(images, columns=n), "dims": dims, "n": n}
-
-    def _job_interpolation(self, z_a, z_b, steps, method, labels) -> dict[str, Any]:
-        from kgen.eval.latent import interpolate
-
-        if labels is None and self.num_classes:
-            labels = 0
-        frames = interpolate(self._model, z_a, z_b, steps, method, labels)
-        return {"frames": frames, "method": method}
-
-    def _job_nearest(self, z, label) -> dict[str, Any]:
-        from kgen.eval.latent import decode_codes, encode_dataset, nearest_index
-        from kgen.train.training import model_labels
-
-        data, model = self._dataset(), self._model
-        label = self._label(label)
-        if self.encoder:  # nearest by code: the training images' posterior means
-            if self._train_codes is None:
-                self._train_codes = encode_dataset(model, data.x_train, model_labels(model, data.y_train)).mean
-            space, points, query = "code", self._train_codes, z
-        else:  # a GAN has no encoder: nearest to its image, pixel by pixel
-            space, points, query = "pixels", data.x_train, decode_codes(model, z[None], label)[0]
-        candidates = np.arange(len(data.x_train))
-        if label is not None and data.y_train is not None:  # a conditional model: the same class
-            candidates = np.flatnonzero(data.y_train == label)
-        index = int(candidates[nearest_index(points[candidates], query)])
-        distance = float(np.linalg.norm(np.ravel(points[index]) - np.ravel(query)))
-        return {"index": index, "image": data.x_train[index].copy(), "space": space, "distance": distance,
-                "label": None if data.y_train is None else int(data.y_train[index])}
-
-    def _job_projection(self, method) -> None:
-        """Project in a thread of its own: t-SNE takes seconds to minutes and needs no model, so
-        the sliders keep decoding meanwhile."""
-        from kgen.eval.latent import PROJECTIONS, project_2d
-
-        self._dataset()
-        if self._test_codes is None:
-            raise ConfigError("this model has no encoder, so no codes to project")
-        if method not in PROJECTIONS:
-            raise ConfigError(f"projection must be one of {', '.join(PROJECTIONS)}; got {method!r}")
-        codes = self._test_codes.mean[:SCATTER_POINTS].copy()
-
-        def project() -> None:
-            try:
-                self._event("projection", xy=project_2d(codes, method), method=method)
-            except Exception as err:  # noqa: BLE001 (reported, never raised in a bare thread)
-                self._event("error", message=f"projection: {one_line(err)}")
-
-        threading.Thread(target=project, name="kgen-projection", daemon=True).start()
-
-    def _label(self, label: int | None) -> int | None:
-        """The class id for a conditional model (class 0 if none given); None otherwise."""
-        return (0 if label is None else int(label)) if self.num_classes else None
+    def _stop_worker(self, timeout: float) -> None:
+        process, self._process, self._busy = self._process, None, False
+        if process is not None:
+            process.close(timeout)

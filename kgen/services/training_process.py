@@ -1,4 +1,4 @@
-"""Train in a child process, behind the same interface as `TrainingController`.
+"""Train, and compute with models, in child processes; training behind `TrainingController`'s interface.
 
 A training thread shares Python's GIL with the interface: on 2 cores the window stalled for up
 to 150-250 ms and training ran at 0.70-0.83x the CLI's speed (docs/BENCHMARKS.md). A spawned
@@ -11,11 +11,15 @@ events over a pipe, a batch every ``FORWARD_S``; the parent sends commands (paus
 a learning rate, a save) the other way. One run per process, so every run starts with fresh
 Keras state; if the parent goes away, the child stops its run at the next batch boundary and
 saves it, as Stop does.
+
+A waiting child can instead be given other work with a model (`WorkerProcess.serve`: the latent
+explorer, an evaluation), so the window's own process never imports TensorFlow.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import multiprocessing
 import os
 import signal
@@ -25,9 +29,9 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-from kgen.config import RunConfig
+from kgen.config import RunConfig, check_learning_rate
 from kgen.errors import one_line
-from kgen.services.controller import check_learning_rate, fresh_run_dir
+from kgen.runs import fresh_run_dir
 
 FORWARD_S = 0.05  # the child forwards its events this often while they come (the window drains
 # them every 100 ms; commands from the parent are applied as soon as they arrive)
@@ -38,8 +42,9 @@ COMMANDS = ("pause", "resume", "step", "stop", "set_learning_rate", "save_model"
 _context = multiprocessing.get_context("spawn")  # never fork a process that holds TF or Qt threads
 
 
-class TrainingProcess:
-    """One spawned child that loads TensorFlow, then waits for `begin`; the parent's handle."""
+class WorkerProcess:
+    """One spawned child that loads TensorFlow, then waits for its one task (`begin` a training
+    run, or `serve` other work); the parent's handle."""
 
     def __init__(self) -> None:
         self.conn, child_conn = _context.Pipe()
@@ -69,6 +74,11 @@ class TrainingProcess:
         child may have been spawned before they changed)."""
         self.conn.send(("begin", config, str(run_dir), paused, os.getcwd(), dict(os.environ)))
 
+    def serve(self, target: str, *args: Any) -> None:
+        """Hand the child other work: it calls ``target`` ("module:function") as
+        ``function(conn, *args)`` with its end of the pipe, then exits (only copies cross)."""
+        self.conn.send(("serve", target, args, os.getcwd(), dict(os.environ)))
+
     def close(self, timeout: float = 2.0) -> None:
         """End the child: politely (it has no run yet, or its run has ended), else by signal."""
         with contextlib.suppress(OSError):
@@ -80,7 +90,7 @@ class TrainingProcess:
         self.conn.close()
 
 
-_spare: TrainingProcess | None = None  # a child with TensorFlow loaded, waiting for a run
+_spare: WorkerProcess | None = None  # a child with TensorFlow loaded, waiting for a run
 
 
 def prewarm() -> int:
@@ -88,15 +98,19 @@ def prewarm() -> int:
     one is; returns its process id."""
     global _spare
     if _spare is None or not _spare.is_alive():
-        _spare = TrainingProcess()
+        _spare = WorkerProcess()
     return _spare.pid
 
 
-def _take_process() -> TrainingProcess:
+def take_spare(replace: bool = False) -> WorkerProcess:
+    """The waiting child (a new one if there is none); with ``replace`` a new spare starts loading
+    in its place, so work beside training never makes the next Start wait for TensorFlow."""
     global _spare
     process, _spare = _spare, None
     if process is None or not process.is_alive():
-        process = TrainingProcess()
+        process = WorkerProcess()
+    elif replace:
+        prewarm()
     return process
 
 
@@ -123,7 +137,7 @@ class ProcessController:
 
     def __init__(self, keep_warm: bool = True) -> None:
         self.keep_warm = keep_warm
-        self._process: TrainingProcess | None = None
+        self._process: WorkerProcess | None = None
         self._pending: list[dict[str, Any]] = []  # received but not yet polled
         self._ended = True  # the current run's last event (finished or error) has been received
         self._paused = False
@@ -149,7 +163,7 @@ class ProcessController:
         if self.is_running:
             raise RuntimeError("a training run is already going; stop it first")
         run_dir = Path(run_dir) if run_dir is not None else fresh_run_dir(config)
-        self._process = _take_process()
+        self._process = take_spare()
         self._pending, self._ended, self._paused = [], False, paused
         self._process.begin(config, run_dir, paused)
         return run_dir
@@ -247,20 +261,22 @@ class ProcessController:
                 self._process.conn.send(command)
 
 
-def died_message(exitcode: int | None) -> str:
-    """One line for a training process that ended without saying why."""
+def died_message(exitcode: int | None, what: str = "the training process",
+                 then: str = "the run's files are as last saved") -> str:
+    """One line for a child process (``what``) that ended without saying why, and ``then``, what it means."""
     if exitcode is not None and exitcode < 0:
         name = signal.Signals(-exitcode).name
         hint = " (out of memory? try a smaller batch or model)" if name == "SIGKILL" else ""
-        return f"the training process was killed by {name}{hint}; the run's files are as last saved"
-    return f"the training process ended unexpectedly (exit code {exitcode}); see the terminal for details"
+        return f"{what} was killed by {name}{hint}; {then}"
+    return f"{what} ended unexpectedly (exit code {exitcode}); see the terminal for details"
 
 
 # The child's side --------------------------------------------------------------------------
 
 
 def serve(conn: Connection) -> None:
-    """The child: load TensorFlow, take one run, train it while forwarding events and commands."""
+    """The child: load TensorFlow, take one task: train a run while forwarding events and
+    commands, or serve other work (`WorkerProcess.serve`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal is for the app to handle
     try:
         from kgen.services.controller import TrainingController
@@ -270,6 +286,8 @@ def serve(conn: Connection) -> None:
         message = conn.recv()
     except (EOFError, OSError, KeyboardInterrupt):
         _exit(conn)  # the app went away before it needed us
+    if message[0] == "serve":
+        _serve_target(conn, *message[1:])
     if message[0] != "begin":
         _exit(conn)
     _, config, run_dir, paused, cwd, environment = message
@@ -286,10 +304,24 @@ def serve(conn: Connection) -> None:
     _exit(conn)
 
 
+def _serve_target(conn: Connection, target: str, args: tuple, cwd: str, environment: dict) -> None:
+    """Run ``target(conn, *args)`` in the parent's directory and environment, then end the child.
+    An error that escapes it ends the child; the parent sees the pipe close and says so."""
+    os.chdir(cwd)
+    os.environ.clear()
+    os.environ.update(environment)
+    module, _, name = target.partition(":")
+    with contextlib.suppress(EOFError, OSError, KeyboardInterrupt):  # the parent went away
+        getattr(importlib.import_module(module), name)(conn, *args)
+    _exit(conn)
+
+
 def _warm_up() -> None:
     """Load what every run needs and start TensorFlow's runtime, before a run is asked for."""
     import keras
 
+    import kgen.eval.latent  # noqa: F401  (the latent explorer's work)
+    import kgen.models.saving  # noqa: F401
     import kgen.services.probes  # noqa: F401  (models, data, training, sampling, playground)
 
     keras.ops.convert_to_numpy(keras.ops.matmul(keras.ops.ones((2, 2)), keras.ops.ones((2, 2))))

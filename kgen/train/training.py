@@ -9,7 +9,6 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import partial
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from kgen.eval.likelihood import evaluate_model
 from kgen.models import GAN, build_model
 from kgen.models.sampling import grid_codes, sample_images
 from kgen.models.saving import load_run_model
-from kgen.runs import EventLog, Run, check_new_run_dir, remove_temporaries
+from kgen.runs import EventLog, Run, check_new_run_dir, default_run_dir, remove_temporaries
 from kgen.safe_io import atomic_path
 from kgen.train import callbacks as cb
 from kgen.train import distribute, guards
@@ -43,12 +42,6 @@ class TrainResult:
     test: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     stopped: bool = False  # ended early by a stop request (Stop, Ctrl-C), not by the epoch count
-
-
-def default_run_dir(config: RunConfig, root: str | os.PathLike = "runs") -> Path:
-    """runs/<model>-<dataset>-<YYYYmmdd-HHMMSS>: a fresh name for a new run."""
-    dataset = config.train.dataset.split(":")[0]
-    return Path(root) / f"{config.train.model}-{dataset}-{datetime.now():%Y%m%d-%H%M%S}"
 
 
 def load_training_data(config: RunConfig) -> Dataset:
