@@ -1,4 +1,5 @@
-# kgen: `make run` opens the desktop app; `make test` runs the suite; `make demo` trains from the CLI;
+# kgen: `make run` opens the desktop app; `make install-desktop` adds it to the desktop's app menu;
+# `make test` runs the suite; `make demo` trains from the CLI;
 # `make bench` measures performance and writes the figures into docs/BENCHMARKS.md.
 # Each bootstraps what it needs: Debian packages (when root with apt), a venv, pinned packages.
 
@@ -14,10 +15,23 @@ GUI_PACKAGES := libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxc
 DEBIAN_STAMP := $(VENV)/.kgen-debian
 GUI_STAMP := $(VENV)/.kgen-debian-gui
 
-.PHONY: run demo test lint install clean bench
+.PHONY: run demo test lint install install-desktop clean bench
 
 run: install $(GUI_STAMP)
 	$(BIN)/kgen-studio
+
+# The desktop launcher and icon for this user: kgen studio appears in the desktop's app menu and
+# starts this checkout's venv. Remove with: rm $(DESKTOP_DIR)/kgen-studio.desktop $(ICON_DIR)/kgen-studio.svg
+DESKTOP_DIR ?= $(HOME)/.local/share/applications
+ICON_DIR ?= $(HOME)/.local/share/icons/hicolor/scalable/apps
+install-desktop: install
+	mkdir -p $(DESKTOP_DIR) $(ICON_DIR)
+	cp assets/icons/kgen-studio.svg $(ICON_DIR)/kgen-studio.svg.tmp
+	mv $(ICON_DIR)/kgen-studio.svg.tmp $(ICON_DIR)/kgen-studio.svg
+	sed 's|^Exec=.*|Exec="$(abspath $(BIN))/kgen-studio"|' assets/kgen-studio.desktop > $(DESKTOP_DIR)/kgen-studio.desktop.tmp
+	mv $(DESKTOP_DIR)/kgen-studio.desktop.tmp $(DESKTOP_DIR)/kgen-studio.desktop
+	@if command -v update-desktop-database >/dev/null; then update-desktop-database -q $(DESKTOP_DIR) || true; fi
+	@echo "installed $(DESKTOP_DIR)/kgen-studio.desktop (kgen studio in the app menu)"
 
 demo: install
 	$(BIN)/kgen train vae --dataset digits --epochs 30

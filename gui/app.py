@@ -32,13 +32,17 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
+    from gui import theme
     from gui.main_window import MainWindow
     from kgen.services.training_process import discard_spare
 
     freeze_imports()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("kgen studio")
+    app.setDesktopFileName(theme.ICON_NAME)  # pairs the window with assets/kgen-studio.desktop
+    theme.apply(app)
     window = MainWindow(runs_root=args.runs)
+    window.setWindowIcon(theme.icon())
     screen = app.primaryScreen().availableGeometry()
     window.resize(min(1400, screen.width()), min(900, screen.height()))
     window.show()

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui import theme
 from gui.curves_view import COLORS, DEFAULT_SMOOTHING, ema
 from kgen.errors import show_path
 from kgen.runs import EVENTS_FILE, read_events
@@ -70,7 +71,7 @@ class CompareView(QWidget):
         self.smoothing.setToolTip("weight of the exponential moving average of per-step values")
         self.message = QLabel("add two or more run directories to compare them")
         self.message.setWordWrap(True)
-        self.plot = pg.PlotWidget(background="w")
+        self.plot = pg.PlotWidget(background=theme.PALETTE.plot_background)
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self._curves: dict[str, pg.PlotDataItem] = {}
         self._legend: list[tuple[str, str]] = []  # (name, colour) of each run drawn
@@ -182,7 +183,7 @@ class CompareView(QWidget):
             color = COLORS[i % len(COLORS)]
             drawn = bool(x.size)
             item.setIcon(_swatch(color) if drawn else QIcon())
-            item.setForeground(self.palette().text() if drawn else QColor("#999"))
+            item.setForeground(self.palette().text() if drawn else QColor(theme.PALETTE.disabled_text))
             item.setToolTip(key if drawn else f"{key}: no {metric} {mode} values")
             if not drawn:
                 continue

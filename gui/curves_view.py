@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 from scipy.signal import lfilter
 
+from gui import theme
 from gui.pacing import Pacer
 from kgen.errors import KgenError
 from kgen.safe_io import atomic_path
@@ -56,7 +57,7 @@ VALUE_ROOM = 0.1
 DEFAULT_SMOOTHING = 0.6  # TensorBoard's default weight
 # Says what each kind of line is (the plot titles name the metrics in their colours).
 HOVER_HINT = "line: smoothed, faint: raw · ●: epoch mean · □: validation · ★: test · hover a plot to read values"
-COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+COLORS = theme.PALETTE.series
 # (plot title, the metrics it holds); any other metric gets a plot of its own, named after it.
 # A "val_" metric goes on the plot of the metric it validates.
 GROUPS = (
@@ -166,7 +167,7 @@ class CurvesView(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.setBackground("w")
+        self.graphics.setBackground(theme.PALETTE.plot_background)
         self.smoothing = QSlider(Qt.Orientation.Horizontal)
         self.smoothing.setRange(0, 99)
         self.smoothing.setValue(round(DEFAULT_SMOOTHING * 100))
@@ -183,7 +184,7 @@ class CurvesView(QWidget):
         export_menu.addAction("Values as CSV…", lambda: self._ask_and_export("CSV table (*.csv)", self.export_csv))
         self.export_button.setMenu(export_menu)
         self.hover_label = QLabel(HOVER_HINT)  # the values under the mouse
-        self.hover_label.setStyleSheet("QLabel { color: #333; }")
+        theme.set_role(self.hover_label, "hint")
         self.hover_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # never widens
         self.eval_label = QLabel()
         self.eval_label.setWordWrap(True)
@@ -526,7 +527,7 @@ class CurvesView(QWidget):
         name = key if validation else f"{key} epoch mean"
         style = Qt.PenStyle.DashLine if validation else Qt.PenStyle.DotLine
         return plot.plot(name=name, pen=pg.mkPen(color, width=1.5, style=style), symbol="s" if validation else "o",
-                         symbolSize=6, symbolPen=pg.mkPen(color), symbolBrush=pg.mkBrush("w" if validation else color))
+                         symbolSize=6, symbolPen=pg.mkPen(color), symbolBrush=pg.mkBrush(theme.PALETTE.plot_background if validation else color))
 
     def _plot_and_color(self, key: str) -> tuple[pg.PlotItem, str]:
         title = plot_title(key)
@@ -562,7 +563,7 @@ class CurvesView(QWidget):
         plot.autoBtn.clicked.connect(lambda: self.set_following(True))  # the plot's "A" button
         if self._plots:  # every plot scrolls and zooms along the first one's steps
             plot.setXLink(next(iter(self._plots.values())))
-        line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", width=1, style=Qt.PenStyle.DashLine))
+        line = pg.InfiniteLine(angle=90, pen=pg.mkPen(theme.PALETTE.plot_guide, width=1, style=Qt.PenStyle.DashLine))
         line.hide()
         plot.addItem(line, ignoreBounds=True)
         self._hover[title] = line
@@ -572,8 +573,8 @@ class CurvesView(QWidget):
         return plot
 
     def _draw_marker(self, plot: pg.PlotItem, step: float, text: str) -> None:
-        line = pg.InfiniteLine(pos=step, angle=90, pen=pg.mkPen("#9467bd", width=1.5, style=Qt.PenStyle.DashDotLine),
-                               label=text, labelOpts={"position": 0.92, "color": "#6a3d9a", "fill": (255, 255, 255, 200)})
+        line = pg.InfiniteLine(pos=step, angle=90, pen=pg.mkPen(theme.PALETTE.marker, width=1.5, style=Qt.PenStyle.DashDotLine),
+                               label=text, labelOpts={"position": 0.92, "color": theme.PALETTE.marker_label, "fill": theme.PALETTE.plot_overlay})
         plot.addItem(line, ignoreBounds=True)
 
     # Hover values -----------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui import theme
 from gui.bridge import ControllerBridge
 from gui.compare_view import CompareView
 from gui.curves_view import CurvesView
@@ -100,7 +101,7 @@ class MainWindow(QMainWindow):
         left_layout.addLayout(live)
         self.error_banner = QLabel()  # the last run's error, until the next Start
         self.error_banner.setWordWrap(True)
-        self.error_banner.setStyleSheet("QLabel { color: #a00; background: #fdecea; padding: 6px; }")
+        theme.set_role(self.error_banner, "error")
         self.error_banner.setVisible(False)
         left_layout.addWidget(self.error_banner)
         left_layout.addStretch(1)
@@ -432,6 +433,7 @@ class MainWindow(QMainWindow):
         skipped = (f"; skipped {follower.skipped} unusable event(s) (the last: {follower.last_problem})"
                    if follower is not None and follower.skipped else "")
         self.statusBar().showMessage(f"following {self._run_dir}{source}: {said}{skipped}")
-        color = {"live": "#2ca02c", "quiet": "#ff7f0e", "waiting": "#ff7f0e"}.get(state, "#555")
+        p = theme.PALETTE
+        color = {"live": p.live, "quiet": p.waiting, "waiting": p.waiting}.get(state, p.muted)
         self.follow_label.setText(f"<span style='color:{color}'>●</span> following <b>{Path(self._run_dir).name}</b>: "
                                   f"{said}")

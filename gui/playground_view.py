@@ -13,11 +13,12 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from gui import theme
 from gui.pacing import Pacer
 
-REAL_COLOUR, FAKE_COLOUR, ARROW_COLOUR = "#1a9641", "#7b3294", "#303030"
+REAL_COLOUR, FAKE_COLOUR, ARROW_COLOUR = theme.PALETTE.real, theme.PALETTE.fake, theme.PALETTE.arrow
 # D(x) from 0 (sure it is generated: pale purple) through 0.5 (undecided: white) to 1 (pale green).
-HEAT_MAP = pg.ColorMap([0.0, 0.5, 1.0], ["#d8bfe6", "#ffffff", "#bfe3b4"])
+HEAT_MAP = pg.ColorMap([0.0, 0.5, 1.0], list(theme.PALETTE.heat))
 ARROW_LENGTH = 0.08  # the longest arrows (95th percentile) reach this share of the box's width
 HEAD = 0.3  # arrowhead barbs, as a share of the arrow's length
 HEAD_ANGLE = np.deg2rad(25)
@@ -66,7 +67,7 @@ class PlaygroundView(QWidget):
         self._pacer = Pacer(self._redraw, min_ms=SNAPSHOT_MS, max_ms=SNAPSHOT_MAX_MS, share=SNAPSHOT_SHARE,
                             parent=self)
 
-        self.plot = pg.PlotWidget(background="w")
+        self.plot = pg.PlotWidget(background=theme.PALETTE.plot_background)
         item = self.plot.getPlotItem()
         item.setAspectLocked(True)
         item.setMenuEnabled(False)
@@ -78,12 +79,12 @@ class PlaygroundView(QWidget):
                                           interactive=False, width=14)
         self.colour_bar.setImageItem(self.heat, insert_in=item)
         # Real points are wide and translucent, so the toys' tight modes show as blobs behind the fakes.
-        self.real = pg.ScatterPlotItem(size=10, pen=None, brush=pg.mkBrush(REAL_COLOUR + "66"))
-        self.fake = pg.ScatterPlotItem(size=6, pen=pg.mkPen("w", width=0.6), brush=pg.mkBrush(FAKE_COLOUR))
+        self.real = pg.ScatterPlotItem(size=10, pen=None, brush=pg.mkBrush(theme.translucent(REAL_COLOUR, 0x66)))
+        self.fake = pg.ScatterPlotItem(size=6, pen=pg.mkPen(theme.PALETTE.plot_background, width=0.6), brush=pg.mkBrush(FAKE_COLOUR))
         self.arrows = pg.PlotCurveItem(connect="pairs", pen=pg.mkPen(ARROW_COLOUR, width=1.2))
         for shown in (self.real, self.arrows, self.fake):
             item.addItem(shown)
-        self.legend = item.addLegend(offset=(8, 8), brush=pg.mkBrush(255, 255, 255, 210))
+        self.legend = item.addLegend(offset=(8, 8), brush=pg.mkBrush(theme.PALETTE.plot_overlay))
         self.legend.addItem(self.real, "real data")
         self.legend.addItem(self.fake, "generated G(z), fixed z")
         self.legend.addItem(self.arrows, ARROW_KINDS["generator gradient"][1])

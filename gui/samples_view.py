@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui import theme
 from gui.pacing import Pacer
 from kgen.data import DIGIT_CLASSES, FASHION_CLASSES
 from kgen.pictures import save_png
@@ -97,7 +98,7 @@ class SamplesView(QWidget):
         self._conditional_rows = 0
 
         self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.setBackground("w")
+        self.graphics.setBackground(theme.PALETTE.plot_background)
         self.plot = _picture_plot("samples from fixed noise")
         self.graphics.addItem(self.plot)
         self.image = pg.ImageItem(axisOrder="row-major")
@@ -105,7 +106,7 @@ class SamplesView(QWidget):
         self.view = self.plot.getViewBox()
 
         self.recon_graphics = pg.GraphicsLayoutWidget()
-        self.recon_graphics.setBackground("w")
+        self.recon_graphics.setBackground(theme.PALETTE.plot_background)
         self.recon_plot = _picture_plot("test images above their reconstructions")
         self.recon_graphics.addItem(self.recon_plot)
         self.recon_image = pg.ImageItem(axisOrder="row-major")

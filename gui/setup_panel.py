@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui import theme
 from kgen.config import (
     ARCHITECTURES,
     GAN_ARCHITECTURES,
@@ -84,7 +85,7 @@ class SetupPanel(QWidget):
 
         self.followed = QLabel()  # while the studio follows a run: whose settings these are
         self.followed.setWordWrap(True)
-        self.followed.setStyleSheet("QLabel { color: #555; }")
+        theme.set_role(self.followed, "muted")
         data_row = QHBoxLayout()
         data_row.setContentsMargins(0, 0, 0, 0)
         data_row.addWidget(self.dataset, 1)

@@ -7,6 +7,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from gui import theme
+
 
 class ImagePanel(QWidget):
     """Shows one picture: float in [0, 1] or uint8, grey (H, W) / (H, W, 1) or RGB (H, W, 3)."""
@@ -17,7 +19,7 @@ class ImagePanel(QWidget):
         self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.title.setWordWrap(True)
         self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.setBackground("w")
+        self.graphics.setBackground(theme.PALETTE.plot_background)
         self.graphics.setMinimumSize(min_size, min_size)
         self.view = self.graphics.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
         self.image = pg.ImageItem(axisOrder="row-major")
@@ -55,5 +57,5 @@ def note_label() -> QLabel:
     """The grey, wrapping line of explanation under an explorer page."""
     label = QLabel()
     label.setWordWrap(True)
-    label.setStyleSheet("color: #555;")
+    theme.set_role(label, "muted")
     return label

@@ -6,10 +6,11 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from gui import theme
 from kgen.services.explorer import COLLAPSE_NATS, collapse_warning, collapsed_dimensions
 
-ACTIVE_BRUSH = pg.mkBrush(31, 119, 180)
-COLLAPSED_BRUSH = pg.mkBrush(214, 39, 40)
+ACTIVE_BRUSH = pg.mkBrush(theme.PALETTE.kl_active)
+COLLAPSED_BRUSH = pg.mkBrush(theme.PALETTE.kl_collapsed)
 
 
 class KLBars(QWidget):
@@ -17,7 +18,7 @@ class KLBars(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.plot = pg.PlotWidget(background="w")
+        self.plot = pg.PlotWidget(background=theme.PALETTE.plot_background)
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
@@ -31,11 +32,11 @@ class KLBars(QWidget):
         self.plot.addItem(self.collapsed_marks)
         self.warning = QLabel()
         self.warning.setWordWrap(True)
-        self.warning.setStyleSheet("color: #b71c1c; font-weight: bold;")
+        theme.set_role(self.warning, "warning")
         self.warning.setVisible(False)
         self.caption = QLabel()
         self.caption.setWordWrap(True)
-        self.caption.setStyleSheet("color: #555;")
+        theme.set_role(self.caption, "muted")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot, 1)

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui import theme
 from gui.latent_explorer.image_panel import ImagePanel
 from gui.latent_explorer.interpolate_view import InterpolateView
 from gui.latent_explorer.kl_bars import KLBars
@@ -325,7 +326,7 @@ class LatentView(QWidget):
         collapsed = set(collapsed_dimensions(kl))
         for dim, name in enumerate(self._name_labels):
             name.setToolTip(f"KL {kl[dim]:.3g} nats" + (": collapsed to the prior" if dim in collapsed else ""))
-            name.setStyleSheet("color: #b71c1c;" if dim in collapsed else "")
+            theme.set_role(name, "alert" if dim in collapsed else None)
 
     def _on_slider(self, dim: int, tick: int) -> None:
         self.z[dim] = tick * STEP

@@ -7,11 +7,10 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from gui import theme
 from gui.latent_explorer.image_panel import ImagePanel, note_label
 
-# Tableau's 10 categorical colours (matplotlib's tab10), then repeated for more classes.
-CLASS_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-                 "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+CLASS_COLOURS = theme.PALETTE.series  # repeated for more classes
 PROJECTIONS = {"PCA": "pca", "t-SNE": "tsne"}
 
 
@@ -35,16 +34,16 @@ class ScatterView(QWidget):
         self.projection.currentTextChanged.connect(lambda text: self.projection_changed.emit(PROJECTIONS[text]))
         self.projection_label = QLabel("projection")
         self.note = note_label()
-        self.plot = pg.PlotWidget(background="w")
+        self.plot = pg.PlotWidget(background=theme.PALETTE.plot_background)
         self.plot.setMenuEnabled(False)
         self.plot.showGrid(x=True, y=True, alpha=0.15)
         self.legend = self.plot.addLegend(offset=(-5, 5), labelTextSize="8pt", verSpacing=-6,
-                                          brush=pg.mkBrush(255, 255, 255, 210), pen=pg.mkPen("#ccc"))
+                                          brush=pg.mkBrush(theme.PALETTE.plot_overlay), pen=pg.mkPen(theme.PALETTE.legend_border))
         self.legend.setColumnCount(2)
-        self.marker = pg.ScatterPlotItem(size=16, symbol="o", pen=pg.mkPen("k", width=2), brush=None)
+        self.marker = pg.ScatterPlotItem(size=16, symbol="o", pen=pg.mkPen(theme.PALETTE.plot_ink, width=2), brush=None)
         self.marker.setZValue(10)
         self.plot.addItem(self.marker, ignoreBounds=True)
-        self.end_labels = {end: pg.TextItem(end, color="k", anchor=(0.5, 1.3)) for end in "AB"}
+        self.end_labels = {end: pg.TextItem(end, color=theme.PALETTE.plot_ink, anchor=(0.5, 1.3)) for end in "AB"}
         for text in self.end_labels.values():
             text.setZValue(11)
             self.plot.addItem(text, ignoreBounds=True)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import kgen
+from kgen.cli import quiet
 from kgen.config import (
     ARCHITECTURES,
     GAN_MODELS,
@@ -118,7 +119,16 @@ def build_parser() -> argparse.ArgumentParser:
     gui = commands.add_parser("gui", help="open the desktop studio, following RUN if given (monitor mode)")
     gui.add_argument("run", type=Path, nargs="?", help="a run directory to follow, live or finished")
     gui.add_argument("--runs", type=Path, default=None, help="folder for new runs (default: runs)")
+    _add_verbose(parser, commands.choices.values())
     return parser
+
+
+def _add_verbose(parser: argparse.ArgumentParser, subparsers) -> None:
+    """--verbose, before or after the command: show TensorFlow's own logs (see kgen.cli.quiet)."""
+    text = "show TensorFlow's start-up and native logs (also: KGEN_DEBUG=1)"
+    parser.add_argument("--verbose", action="store_true", help=text)
+    for sub in subparsers:
+        sub.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=text)
 
 
 def _flag(name: str) -> str:
@@ -158,6 +168,7 @@ def given_options(args: argparse.Namespace) -> dict[str, dict]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    quiet.configure(quiet.wants_verbose(args.verbose))
     try:
         return _COMMANDS[args.command](args)
     except KgenError as err:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from kgen.runs import EventLog, Run, check_new_run_dir, default_run_dir, remove_
 from kgen.safe_io import atomic_path
 from kgen.train import callbacks as cb
 from kgen.train import distribute, guards
+from kgen.train.progress import choose_progress
 
 # The fixed noise of a run's sample grids is drawn from the run's seed plus this offset, so it
 # never coincides with the stream the model trains on.
@@ -131,6 +131,7 @@ def train(
         tensorboard = cb.TensorBoardLogger(run.tb_dir)
         noise, labels = grid_codes(model, t.grid_size, t.seed + GRID_SEED_OFFSET)
         stopper = guards.StopCheckpointer(run, steps, initial_epoch)
+        progress = choose_progress(verbose, t.epochs)
         callbacks = [
             cb.EventLogger(events, steps, {"epochs": t.epochs, "initial_epoch": initial_epoch,
                                            "steps_per_epoch": steps, "dataset": t.dataset,
@@ -141,6 +142,7 @@ def train(
             cb.SampleGrid(run, noise, events, labels=labels, every=t.sample_every, tensorboard=tensorboard,
                           real_points=data.x_test if data.kind == "points" else None),
             cb.Checkpointer(run, best=best),
+            *progress.callbacks,
             *extra_callbacks,
             stopper,  # last: a mid-epoch stop is saved once every callback has seen the batch
         ]
@@ -150,7 +152,7 @@ def train(
             with guards.stop_on_sigint(stopper):
                 fit(
                     train_ds, validation_data=test_ds, epochs=t.epochs, initial_epoch=initial_epoch,
-                    callbacks=callbacks, verbose=_verbosity(verbose), shuffle=False,
+                    callbacks=callbacks, verbose=progress.keras_verbose, shuffle=False,
                 )
         except guards.EpochCutShort:  # fit ended inside an epoch: end the callbacks ourselves
             for callback in callbacks:
@@ -228,9 +230,3 @@ def check_model_fits_data(model, data: Dataset, path: str | os.PathLike) -> None
     if model.num_classes and model.num_classes != data.num_classes:
         raise RunError(f"{show_path(path)} expects {model.num_classes} classes, the dataset has {data.num_classes}")
 
-
-def _verbosity(verbose: int | None) -> int:
-    """Keras' live progress bar on a terminal, one line per epoch otherwise."""
-    if verbose is not None:
-        return verbose
-    return 1 if sys.stdout.isatty() else 2

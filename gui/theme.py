@@ -1,0 +1,164 @@
+"""The app's look in one place: the palette and stylesheet of assets/theme/ and the icon of
+assets/icons/, read as package data (``importlib.resources``), so an installed app finds them."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
+
+from PySide6.QtCore import QByteArray, QRectF, Qt
+from PySide6.QtGui import QColor, QIcon, QPainter, QPalette, QPixmap
+from PySide6.QtSvg import QSvgRenderer
+from PySide6.QtWidgets import QApplication, QWidget
+
+ICON_NAME = "kgen-studio"  # the icon's file and the desktop launcher's name (assets/kgen-studio.desktop)
+ICON_SIZES = (16, 24, 32, 48, 64, 128, 256)
+ROLE = "role"  # the widget property style.qss selects on
+_COLOUR = re.compile(r"#[0-9a-fA-F]{6}([0-9a-fA-F]{2})?")
+_PLACEHOLDER = re.compile(r"@([a-z_]+)")
+_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
+
+
+class ThemeError(ValueError):
+    """A theme file that does not say what gui/theme.py needs (a one-line message)."""
+
+
+@dataclass(frozen=True)
+class Palette:
+    """Every colour of the app by role, '#rrggbb' or '#rrggbbaa' (assets/theme/palette.json)."""
+
+    window: str
+    base: str
+    alternate_base: str
+    button: str
+    text: str
+    disabled_text: str
+    border: str
+    accent: str
+    accent_text: str
+    tooltip: str
+    muted: str  # secondary text: notes, captions
+    hint: str  # the curves' hover values
+    error: str
+    error_background: str
+    alert: str  # collapsed latent dimensions and their warning
+    live: str  # a followed run that is writing
+    waiting: str  # a followed run that is quiet, or not started
+    plot_background: str
+    plot_ink: str  # outlines and letters drawn on a plot
+    plot_overlay: str  # legends and labels drawn over a plot
+    plot_guide: str  # the hover line
+    legend_border: str
+    marker: str  # event markers on the curves (a resume, a change of settings)
+    marker_label: str
+    kl_active: str
+    kl_collapsed: str
+    real: str  # the playground's data points
+    fake: str  # the playground's generated points
+    arrow: str
+    heat: tuple[str, str, str]  # D(x) = 0, 0.5, 1 in the playground
+    series: tuple[str, ...]  # curves, runs and classes, in this order
+
+    @classmethod
+    def from_json(cls, text: str) -> Palette:
+        """A palette from palette.json's text: every field, each a colour (ThemeError otherwise)."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ThemeError(f"palette.json is not JSON: {err}") from None
+        names = [f.name for f in dataclasses.fields(cls)]
+        missing, unknown = set(names) - set(data), set(data) - set(names)
+        if missing or unknown:
+            raise ThemeError(f"palette.json: missing {sorted(missing)}, unknown {sorted(unknown)}")
+        values = {name: tuple(data[name]) if isinstance(data[name], list) else data[name] for name in names}
+        for name, value in values.items():
+            for colour in value if isinstance(value, tuple) else (value,):
+                if not isinstance(colour, str) or not _COLOUR.fullmatch(colour):
+                    raise ThemeError(f"palette.json: {name} must be '#rrggbb' colours, got {colour!r}")
+        if len(values["heat"]) != 3 or not values["series"]:
+            raise ThemeError("palette.json: heat takes 3 colours and series at least one")
+        return cls(**values)
+
+
+def _theme_file(name: str) -> str:
+    return (files("assets") / "theme" / name).read_text(encoding="utf-8")
+
+
+PALETTE = Palette.from_json(_theme_file("palette.json"))
+
+
+def stylesheet(palette: Palette = PALETTE, template: str | None = None) -> str:
+    """style.qss (or ``template``) with each @name replaced by that colour of ``palette`` (and
+    its comments left out)."""
+    def colour(match: re.Match) -> str:
+        value = getattr(palette, match.group(1), None)
+        if not isinstance(value, str):
+            raise ThemeError(f"style.qss: @{match.group(1)} is not a colour of palette.json")
+        return value
+
+    text = _theme_file("style.qss") if template is None else template
+    return _PLACEHOLDER.sub(colour, _COMMENT.sub("", text)).strip() + "\n"
+
+
+def qt_palette(palette: Palette = PALETTE) -> QPalette:
+    """Qt's palette of the app's colours (on the Fusion style, the same on every desktop)."""
+    qt = QPalette()
+    roles = {
+        QPalette.ColorRole.Window: palette.window, QPalette.ColorRole.Base: palette.base,
+        QPalette.ColorRole.AlternateBase: palette.alternate_base, QPalette.ColorRole.Button: palette.button,
+        QPalette.ColorRole.WindowText: palette.text, QPalette.ColorRole.Text: palette.text,
+        QPalette.ColorRole.ButtonText: palette.text, QPalette.ColorRole.ToolTipBase: palette.tooltip,
+        QPalette.ColorRole.ToolTipText: palette.text, QPalette.ColorRole.Highlight: palette.accent,
+        QPalette.ColorRole.HighlightedText: palette.accent_text, QPalette.ColorRole.Link: palette.accent,
+        QPalette.ColorRole.PlaceholderText: palette.disabled_text,
+    }
+    for role, colour in roles.items():
+        qt.setColor(role, QColor(colour))
+    for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText):
+        qt.setColor(QPalette.ColorGroup.Disabled, role, QColor(palette.disabled_text))
+    return qt
+
+
+@cache
+def icon() -> QIcon:
+    """The app icon, drawn from assets/icons/kgen-studio.svg at the usual sizes."""
+    renderer = QSvgRenderer(QByteArray((files("assets") / "icons" / f"{ICON_NAME}.svg").read_bytes()))
+    if not renderer.isValid():
+        raise ThemeError(f"assets/icons/{ICON_NAME}.svg is not a picture Qt can draw")
+    drawn = QIcon()
+    for size in ICON_SIZES:
+        pixmap = QPixmap(size, size)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(pixmap)
+        renderer.render(painter, QRectF(0, 0, size, size))
+        painter.end()
+        drawn.addPixmap(pixmap)
+    return drawn
+
+
+def translucent(colour: str, alpha: int) -> QColor:
+    """``colour`` with its opacity set to ``alpha`` (0-255), for points drawn over each other."""
+    drawn = QColor(colour)
+    drawn.setAlpha(alpha)
+    return drawn
+
+
+def apply(app: QApplication) -> None:
+    """Give the whole app its look: Fusion style, the palette, the stylesheet and the icon."""
+    app.setStyle("Fusion")
+    app.setPalette(qt_palette())
+    app.setStyleSheet(stylesheet())
+    app.setWindowIcon(icon())
+
+
+def set_role(widget: QWidget, role: str | None) -> None:
+    """Style ``widget`` as style.qss's ``role`` (None: plain); redrawn at once if it changed."""
+    if widget.property(ROLE) == role:
+        return
+    widget.setProperty(ROLE, role)
+    widget.style().unpolish(widget)
+    widget.style().polish(widget)
