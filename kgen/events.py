@@ -91,7 +91,7 @@ def _field(check: Check | None = None, default: Any = None, *, factory: Callable
     return field(default=default, metadata=metadata, compare=not memory)
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False)
 class Event(Mapping[str, Any]):
     """One event of a run; subclasses are the kinds (``kind`` is the JSON ``type``)."""
 
@@ -145,13 +145,27 @@ class Event(Mapping[str, Any]):
     def __len__(self) -> int:
         return sum(1 for _ in self)
 
+    def __eq__(self, other: object) -> bool:
+        """Records are equal when of one kind with equal fields (memory-only arrays aside); a
+        record equals a plain mapping of the same set fields, as mappings do."""
+        if isinstance(other, Event):
+            return type(self) is type(other) and self._compared() == other._compared()
+        if isinstance(other, Mapping):
+            return dict(self) == dict(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  (mutable)
+
+    def _compared(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, f.name) for f in dataclasses.fields(self) if f.compare)
+
 
 KINDS: dict[str, type[Event]] = {}  # kind name -> record class, filled as the kinds are defined
 
 
 def _finish(cls: type[Event]) -> type[Event]:
     """Make ``cls`` a dataclass record and note its JSON fields (their checks) for `from_json`."""
-    cls = dataclass(kw_only=True)(cls)
+    cls = dataclass(kw_only=True, eq=False)(cls)
     fields = dataclasses.fields(cls)
     cls._stored = tuple((f.name, f.metadata.get("check")) for f in fields if not f.metadata.get("memory"))
     cls._names = frozenset(f.name for f in fields)
@@ -178,6 +192,7 @@ class Start(Event):
     replicas: int | None = _field(_COUNT)  # devices training in sync
     precision: str | None = _field(_text)  # float32, mixed_float16 or mixed_bfloat16
     run_dir: str | None = _field(memory=True)  # the run directory, as the writer or reader knows it
+    pid: int | None = _field(memory=True)  # the process that writes the run (set by its writer)
 
 
 @_finish

@@ -260,14 +260,14 @@ class EventLog:
 
     def write(self, event: Event | str, **fields: Any) -> Event:
         """Append ``event`` (a record, or a kind's name and its fields), stamped with the time;
-        a start record gets this run's directory and the run format too."""
+        a start record gets the run format, and in memory the run's directory and the writer's pid."""
         if isinstance(event, str):
             event = make(event, **fields)
         if event.time is None:
             event.time = round(time.time(), 3)
         if isinstance(event, Start):
             event.format = event.format or FORMAT_VERSION
-            event.run_dir = str(self.path.parent)
+            event.run_dir, event.pid = str(self.path.parent), os.getpid()
         try:
             self._file.write(dump_line(event))
             self._file.flush()
