@@ -32,7 +32,8 @@ Check = Callable[[Any], str | None]  # the problem with a value, or None when it
 
 def global_step(epoch: int, batch: int, steps_per_epoch: int) -> int:
     """The run's step number after batch ``batch`` of epoch ``epoch`` (both counted from 0, as
-    Keras counts them): steps are numbered from 1 across the whole run."""
+    Keras counts them; batch -1 gives the step before the epoch's first): steps are numbered
+    from 1 across the whole run."""
     return epoch * steps_per_epoch + batch + 1
 
 

@@ -140,7 +140,7 @@ class PlaygroundProbe(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
         if self.probes == 0:
-            self.probe(epoch * (self.params.get("steps") or 0))
+            self.probe(global_step(epoch, -1, self.params.get("steps") or 0))  # before the epoch's first batch
 
     def on_train_batch_end(self, batch, logs=None):
         step = self._step = global_step(self._epoch, batch, self.params.get("steps") or 0)
