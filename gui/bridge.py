@@ -1,4 +1,5 @@
-"""The one place where training events become Qt signals: a timer polls the controller's queue."""
+"""Where run records become Qt signals: a timer polls the training controller, and `emit_run_event`
+turns the records every run source shares into signals for a local run and a followed run alike."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from kgen.config import RunConfig
+from kgen.events import Event
 from kgen.services.training_process import ProcessController
 
 if TYPE_CHECKING:  # a thread in this process would import TensorFlow here: only tests pass one
@@ -16,16 +18,25 @@ if TYPE_CHECKING:  # a thread in this process would import TensorFlow here: only
 POLL_MS = 100  # the bridge drains the training events this often
 
 
-def emit_run_event(target: QObject, event: dict) -> bool:
-    """Emit an event every run source shares (step, epoch, hparam, samples) on ``target``'s
-    like-named signal; False for other kinds, which each source handles itself."""
-    kind = event["type"]
-    if kind in ("step", "epoch", "hparam"):
-        getattr(target, kind).emit(event)
-    elif kind == "samples":
-        target.samples.emit(event["epoch"], event["picture"])
-    else:
+# The signal each record kind every run source shares goes to (the same in ControllerBridge and
+# gui.run_monitor.RunMonitor): the record itself, or (epoch, picture) for pictures.
+RUN_SIGNALS = {"start": "started", "step": "step", "epoch": "epoch", "hparam": "hparam", "eval": "evaluated",
+               "samples": "samples", "reconstructions": "reconstructions", "note": "notice", "warning": "notice"}
+
+
+def emit_run_event(target: QObject, event: Event) -> bool:
+    """Emit a record every run source shares on ``target``'s signal for its kind (`RUN_SIGNALS`);
+    False for other kinds, which each source handles itself."""
+    name = RUN_SIGNALS.get(event.kind)
+    if name is None:
         return False
+    signal = getattr(target, name)
+    if event.kind in ("samples", "reconstructions"):
+        signal.emit(event.epoch, event.picture)
+    elif name == "notice":
+        signal.emit(event.message)
+    else:
+        signal.emit(event)
     return True
 
 
@@ -39,16 +50,18 @@ class ControllerBridge(QObject):
     window closes).
     """
 
-    # Events travel as `object`: a Signal(dict) would convert every event to a QVariantMap and
-    # back (8x the cost, hundreds of times a second) and hand each slot a copy.
-    started = Signal(object)  # device, run_dir, steps_per_epoch, epochs
-    step = Signal(object)  # step, epoch, metrics, images_per_second
-    epoch = Signal(object)  # epoch, metrics
+    # Records travel as `object` (kgen.events: fields as attributes, or read as a mapping): a
+    # Signal(dict) would convert every event to a QVariantMap and back (8x the cost, hundreds of
+    # times a second) and hand each slot a copy.
+    started = Signal(object)  # events.Start: device, run_dir, steps_per_epoch, epochs, ...
+    step = Signal(object)  # events.Step: step, epoch, metrics, steps_per_second, images_per_second
+    epoch = Signal(object)  # events.Epoch: epoch, step, metrics
     samples = Signal(int, object)  # epoch, uint8 picture (H, W) or (H, W, 3)
     reconstructions = Signal(int, object)  # epoch, uint8 picture: test images over their reconstructions
-    playground = Signal(object)  # a GAN on a 2-D toy: step, epoch, box, d_grid, real, generated, descent, moves
-    finished = Signal(object)  # status, run_dir, epochs_done, test, seconds
-    hparam = Signal(object)  # step, name, old, new: a hyperparameter changed mid-run
+    playground = Signal(object)  # events.Playground: a GAN on a 2-D toy
+    evaluated = Signal(object)  # events.Eval: the test scores the run wrote as it ended
+    finished = Signal(object)  # events.Finished: status, run_dir, epochs_done, test, seconds
+    hparam = Signal(object)  # events.Hparam: step, name, old, new: a hyperparameter changed mid-run
     notice = Signal(str)  # a one-line message for the status bar (model saved, a save failed)
     failed = Signal(str)  # one-line message
 
@@ -102,22 +115,16 @@ class ControllerBridge(QObject):
         for event in self.controller.poll():
             if emit_run_event(self, event):
                 continue
-            kind = event["type"]
-            if kind == "start":
-                self.started.emit(event)
-            elif kind == "reconstructions":
-                self.reconstructions.emit(event["epoch"], event["picture"])
-            elif kind == "playground":
+            kind = event.kind
+            if kind == "playground":
                 playground = event
             elif kind == "saved":
-                self.notice.emit(f"saved the model at step {event['step']} to {event['path']}")
-            elif kind == "warning":
-                self.notice.emit(event["message"])
+                self.notice.emit(f"saved the model at step {event.step} to {event.path}")
             elif kind == "finished":
                 self._timer.stop()
                 self.finished.emit(event)
             elif kind == "error":
                 self._timer.stop()
-                self.failed.emit(event["message"])
+                self.failed.emit(event.message)
         if playground is not None:
             self.playground.emit(playground)

@@ -33,6 +33,7 @@ from gui.samples_view import SamplesView, builtin_class_names
 from gui.setup_panel import SetupPanel
 from kgen.data import TOYS
 from kgen.errors import KgenError
+from kgen.events import Start
 from kgen.runs import fresh_run_dir
 from kgen.services.model_facts import step_metrics
 
@@ -249,13 +250,13 @@ class MainWindow(QMainWindow):
 
     # Bridge signals ------------------------------------------------------------------------
 
-    def _on_started(self, event: dict) -> None:
-        self._steps_total = (event["steps_per_epoch"] or 0) * (event["epochs"] or 0)
+    def _on_started(self, event: Start) -> None:
+        self._steps_total = (event.steps_per_epoch or 0) * (event.epochs or 0)
         self.curves.set_total_steps(self._steps_total)
-        self._epochs_total = event["epochs"] or 0
-        self.device_label.setText(event["device"])
-        self._run_dir = event["run_dir"]
-        self.statusBar().showMessage(f"training into {event['run_dir']}")
+        self._epochs_total = event.epochs or 0
+        self.device_label.setText(event.device)
+        self._run_dir = event.run_dir
+        self.statusBar().showMessage(f"training into {event.run_dir}")
 
     def _on_step(self, event: dict) -> None:
         """Curves take every step; the status bar shows the latest a few times a second (labels

@@ -1,5 +1,6 @@
-"""Monitor mode in the studio: a timer polls a `RunFollower` and re-emits a followed run's events
-as the same signals `ControllerBridge` gives for a local run, so every view shows it alike."""
+"""Monitor mode in the studio: a timer polls a `RunFollower` and re-emits a followed run's records
+through the same code (`gui.bridge.emit_run_event`) and signals as `ControllerBridge` gives a
+local run, so every view shows both alike."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import time
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from gui.bridge import emit_run_event
+from kgen.events import FORMAT_VERSION
 from kgen.services.follower import RunFollower
 
 POLL_MS = 250  # a followed run is checked this often (a shared folder may be slow)
@@ -19,13 +21,14 @@ QUIET_S = 120.0  # a live run with no new events for this long is said to be qui
 class RunMonitor(QObject):
     """Follows one run directory read-only; stop with `stop`, or follow another with `follow`."""
 
-    started = Signal(object)  # device, run_dir, steps_per_epoch, epochs (those the run recorded)
-    step = Signal(object)  # step, epoch, metrics, elapsed, steps_per_second (+ images_per_second)
-    epoch = Signal(object)  # epoch, metrics
+    # Records (kgen.events) as ControllerBridge's like-named signals carry them.
+    started = Signal(object)  # events.Start: device, run_dir, steps_per_epoch, epochs (those recorded)
+    step = Signal(object)  # events.Step: step, epoch, metrics, elapsed, steps_per_second (+ images_per_second)
+    epoch = Signal(object)  # events.Epoch: epoch, metrics
     samples = Signal(int, object)  # epoch, uint8 picture (H, W) or (H, W, 3)
-    hparam = Signal(object)  # step, name, old, new
-    evaluated = Signal(object)  # split, metrics: test scores written at the end of a run
-    finished = Signal(object)  # status, run_dir, elapsed: the run's training ended
+    hparam = Signal(object)  # events.Hparam: step, name, old, new
+    evaluated = Signal(object)  # events.Eval: split, metrics: test scores written at the end of a run
+    finished = Signal(object)  # events.End: status, elapsed: the run's training ended
     model_ready = Signal(str)  # run_dir: a finished kgen run's model.keras is on disk
     reset = Signal(str)  # events.jsonl was replaced or truncated: start the views over
     changed = Signal()  # the run's state (live, finished, quiet) may read differently now
@@ -39,6 +42,7 @@ class RunMonitor(QObject):
         self._timer.timeout.connect(self.poll)
         self._quiet = False
         self._model_announced = False
+        self._format_told = False
 
     @property
     def is_following(self) -> bool:
@@ -50,6 +54,7 @@ class RunMonitor(QObject):
         self.info = self.follower.info
         self._quiet = False
         self._model_announced = False
+        self._format_told = False
         self._timer.start(POLL_MS)
         self.poll()
 
@@ -66,6 +71,14 @@ class RunMonitor(QObject):
             self._model_announced = True
             self.model_ready.emit(str(follower.path))
 
+    def _tell_format(self) -> None:
+        """Say once that the run is of a newer format than this kgen reads in full."""
+        newer = self.follower.newer_format
+        if newer is not None and not self._format_told:
+            self._format_told = True
+            self.notice.emit(f"this run was written by a newer kgen (run format {newer}, this one reads up to "
+                             f"{FORMAT_VERSION}): what this kgen does not know of it is not shown")
+
     def state(self) -> str:
         """live, quiet (live but silent for a while), finished, stopped, or waiting (no start yet)."""
         if self.follower is None:
@@ -75,28 +88,22 @@ class RunMonitor(QObject):
     def poll(self) -> None:
         if self.follower is None:
             return
-        run_dir = str(self.follower.path)
         before, skipped = self.state(), self.follower.skipped
         for event in self.follower.poll():
+            if event.kind == "start":
+                self.info = self.follower.info  # before the views hear of the start
             if emit_run_event(self, event):
                 continue
-            kind = event["type"]
-            if kind == "start":
-                self.info = self.follower.info
-                self.started.emit({"device": event.get("device", ""), "run_dir": run_dir,
-                                   "steps_per_epoch": event.get("steps_per_epoch"), "epochs": event.get("epochs")})
-            elif kind == "eval":
-                self.evaluated.emit(event)
-            elif kind == "end":
-                self.finished.emit({"status": event.get("status", "finished"), "run_dir": run_dir,
-                                    "elapsed": event.get("elapsed")})
-            elif kind in ("note", "error"):
-                self.notice.emit(event.get("message", kind))
-            elif kind == "reset":
+            if event.kind == "end":
+                self.finished.emit(event)
+            elif event.kind == "error":
+                self.notice.emit(event.message)
+            elif event.kind == "reset":
                 self._model_announced = False
-                self.reset.emit(event["reason"])
+                self.reset.emit(event.reason)
         if self.follower is None:  # a slot stopped following
             return
+        self._tell_format()
         self._announce_model()
         self._quiet = self.follower.live and time.monotonic() - self.follower.last_change > QUIET_S
         self._timer.setInterval(POLL_MS if self.follower.caught_up else CATCH_UP_MS)

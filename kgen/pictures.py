@@ -40,11 +40,13 @@ def _pil_image(picture: np.ndarray, scale: int = 1):
     return image
 
 
-def save_png(picture: np.ndarray, path: str | os.PathLike, scale: int = 1) -> None:
-    """Write a uint8 (H, W, C) picture as PNG, enlarged ``scale`` times with sharp pixels."""
+def save_png(picture: np.ndarray, path: str | os.PathLike, scale: int = 1) -> np.ndarray:
+    """Write a uint8 (H, W, C) picture as PNG, enlarged ``scale`` times with sharp pixels; returns
+    the picture as written, as a reader of the file gets it (uint8 (H, W) or (H, W, 3))."""
     image = _pil_image(picture, scale)
     with atomic_path(path) as tmp:
         image.save(tmp, format="PNG")
+    return np.array(image)
 
 
 def display_scale(image_height: int) -> int:

@@ -1,10 +1,11 @@
 """Run directories: the on-disk record of one training run, written so nothing is ever half-saved.
 
-Layout of ``runs/<name>/``::
+The layout is a public contract, versioned (`kgen.events.FORMAT_VERSION`) and described in full
+in docs/RUN_FORMAT.md. ``runs/<name>/``::
 
-    config.json               everything needed to rebuild the run (RunConfig.to_dict())
+    config.json               everything needed to rebuild the run ({"format", "train", "model"})
     external.json             instead of config.json in runs recorded by kgen.train.RunLogger
-    events.jsonl              one JSON object a line, flushed as written, for live followers
+    events.jsonl              one JSON object a line (kgen.events), flushed as written, for live followers
     samples/epoch_NNNN.png    sample grid from the run's fixed noise
     checkpoints/latest-NNNN.keras, best.keras, best.json
     checkpoints/interrupted-NNNN-BBBBBB.keras   a stop inside epoch N+1, after B batches (kgen.train.guards)
@@ -22,13 +23,24 @@ import os
 import re
 import stat
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from kgen.config import RunConfig
 from kgen.errors import ConfigError, RunError, one_line, show_path
-from kgen.safe_io import atomic_write_text, read_text
+from kgen.events import (
+    FORMAT_VERSION,
+    MAX_LINE_BYTES,
+    Event,
+    Start,
+    dump_line,
+    make,
+    parse_line,
+    run_format,
+)
+from kgen.safe_io import atomic_write_text, open_regular, read_text
 
 CONFIG_FILE = "config.json"
 EXTERNAL_FILE = "external.json"  # instead of config.json: a run kgen.train.RunLogger recorded
@@ -91,7 +103,8 @@ class Run:
         return run
 
     def save_config(self, config: RunConfig) -> None:
-        atomic_write_text(self.config_path, json.dumps(config.to_dict(), indent=2) + "\n")
+        """Write config.json (atomically), marked with the run format it is written in."""
+        atomic_write_text(self.config_path, json.dumps({"format": FORMAT_VERSION, **config.to_dict()}, indent=2) + "\n")
 
     @classmethod
     def open(cls, path: str | os.PathLike) -> Run:
@@ -120,8 +133,10 @@ class Run:
 
     def config(self) -> RunConfig:
         """The run's validated config.json; a one-line RunError for anything else."""
+        data = read_json(self.config_path, "run config")
+        check_format(data, self.config_path)
         try:
-            return RunConfig.from_dict(read_json(self.config_path, "run config"))
+            return RunConfig.from_dict(data)
         except ConfigError as err:
             raise RunError(f"{show_path(self.config_path)}: {err}") from err
 
@@ -211,6 +226,15 @@ def check_new_run_dir(path: str | os.PathLike) -> None:
                    "(nothing in it was touched)")
 
 
+def check_format(data: Any, path: Path) -> None:
+    """Refuse (one-line RunError) a config.json of a newer run format than this kgen reads: a
+    newer format changed what some field means, so reading it as this format would mislead."""
+    version = run_format(data)
+    if version > FORMAT_VERSION:
+        raise RunError(f"{show_path(path)} was written by a newer kgen (run format {version}; this kgen reads "
+                       f"formats 1 to {FORMAT_VERSION}): upgrade kgen to use this run")
+
+
 def read_json(path: Path, what: str) -> Any:
     """One of a run's small JSON files (``what`` it is), parsed; a one-line RunError if it is
     missing, not a regular file, too large, not JSON, or nested too deeply to parse."""
@@ -223,22 +247,35 @@ def read_json(path: Path, what: str) -> Any:
 
 
 class EventLog:
-    """Appends one JSON object a line to ``events.jsonl``, flushed at once for live followers."""
+    """The one writer of ``events.jsonl``: appends each record (`kgen.events`) as one JSON line,
+    flushed at once for live followers, then hands the same record to ``listener`` (the studio's
+    training pipe), memory-only fields (a samples picture) included."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, listener: Callable[[Event], None] | None = None):
         self.path = Path(path)
+        self.listener = listener
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
         if self._file.tell() and not _ends_with_newline(self.path):
             self._file.write("\n")  # end a line torn by a crash, so it stays one garbled line
 
-    def write(self, kind: str, **fields: Any) -> dict[str, Any]:
-        event = {"type": kind, "time": round(time.time(), 3), **fields}
+    def write(self, event: Event | str, **fields: Any) -> Event:
+        """Append ``event`` (a record, or a kind's name and its fields), stamped with the time;
+        a start record gets the run format, and in memory the run's directory and the writer's pid."""
+        if isinstance(event, str):
+            event = make(event, **fields)
+        if event.time is None:
+            event.time = round(time.time(), 3)
+        if isinstance(event, Start):
+            event.format = event.format or FORMAT_VERSION
+            event.run_dir, event.pid = str(self.path.parent), os.getpid()
         try:
-            self._file.write(json.dumps(event, allow_nan=True) + "\n")
+            self._file.write(dump_line(event))
             self._file.flush()
         except OSError as err:  # a full disk: say which file
             raise RunError(f"cannot write {show_path(self.path)}: {err.strerror or one_line(err)}") from err
+        if self.listener is not None:
+            self.listener(event)
         return event
 
     def close(self) -> None:
@@ -256,18 +293,16 @@ def _ends_with_newline(path: Path) -> bool:
         return f.read(1) == b"\n"
 
 
-def read_events(path: str | os.PathLike, max_bytes: int | None = None) -> list[dict[str, Any]]:
-    """Every complete, current, valid event in an ``events.jsonl`` (`kgen.events`); a torn,
-    garbled or invalid line is skipped. Only a regular file is read (a FIFO gives no events),
-    and at most its first ``max_bytes`` when given.
+def read_events(path: str | os.PathLike, max_bytes: int | None = None) -> list[Event]:
+    """Every complete, current, valid event in an ``events.jsonl``, as records (`kgen.events`);
+    a torn, garbled or invalid line is skipped. Only a regular file is read (a FIFO gives no
+    events), and at most its first ``max_bytes`` when given. Runs of any format are read; of a
+    newer one than this kgen's, what it does not know is left out (docs/RUN_FORMAT.md).
 
     A resume from epoch E starts with a "start" event whose ``initial_epoch`` is E: the events of
     later epochs logged before it (work a crash or a mid-epoch stop lost) are dropped, so every
     epoch appears once.
     """
-    from kgen.events import MAX_LINE_BYTES, parse_line
-    from kgen.safe_io import open_regular
-
     events = []
     read = 0
     try:
@@ -294,24 +329,25 @@ def _skip_line(f) -> None:
         pass
 
 
-def current_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def current_events(events: list[Event]) -> list[Event]:
     """``events`` without those a later resume superseded (see `read_events`), in one pass from
     the end: an event goes if a later resume started from an epoch before its own."""
-    kept: list[dict[str, Any]] = []
+    kept: list[Event] = []
     resumed_from = math.inf  # the earliest epoch a later resume started from
     for event in reversed(events):
-        if not _after_epoch(event, resumed_from):
+        if not supersedes(resumed_from, event):
             kept.append(event)
-        start = event.get("initial_epoch") if event.get("type") == "start" else None
-        if isinstance(start, int) and not isinstance(start, bool):
-            resumed_from = min(resumed_from, start)
+        if isinstance(event, Start) and event.initial_epoch is not None:
+            resumed_from = min(resumed_from, event.initial_epoch)
     kept.reverse()
     return kept
 
 
-def _after_epoch(event: dict[str, Any], epoch: float) -> bool:
-    value = event.get("epoch")
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > epoch
+def supersedes(resumed_from: float, event: Event) -> bool:
+    """Whether a later resume from epoch ``resumed_from`` voids ``event``: it belongs to a later
+    epoch, whose work the resume does again."""
+    epoch = event.get("epoch")
+    return epoch is not None and epoch > resumed_from
 
 
 def default_run_dir(config: RunConfig, root: str | os.PathLike = "runs") -> Path:

@@ -90,7 +90,7 @@ def main() -> int:
             "run": str(result.run.path),
             "weights": str(final.path),
             "dtypes": final.dtypes,
-            "start": next((e for e in events if e["type"] == "start"), None),
+            "start": next((e.to_json() for e in events if e["type"] == "start"), None),
             "steps": [e["metrics"] for e in events if e["type"] == "step"],
             "epochs": [e["metrics"] for e in events if e["type"] == "epoch"],
         }

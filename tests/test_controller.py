@@ -12,7 +12,9 @@ from polling import ended, poll_until
 
 from kgen.config import RunConfig, TrainConfig, VAEConfig
 from kgen.errors import ConfigError
+from kgen.events import FORMAT_VERSION
 from kgen.runs import read_events
+from kgen.safe_io import read_picture
 from kgen.services.controller import Gate, TrainingController, fresh_run_dir
 from kgen.services.training_process import ProcessController
 
@@ -47,17 +49,26 @@ def test_a_run_reports_start_steps_epochs_samples_and_end(controller, npz, tmp_p
     assert start["steps_per_epoch"] == 4 and start["epochs"] == 3 and start["device"]
     assert steps(events) == list(range(1, 13))
     assert [e["epoch"] for e in events if e["type"] == "epoch"] == [1, 2, 3]
-    # Each epoch: its steps, its reconstructions (kgen.services.probes: at most two a second, so the
-    # middle epoch's may be skipped; never the first's nor the last's), its epoch event, its grid.
+    # Each epoch: its steps, its epoch record, its grid, its reconstructions (kgen.services.probes:
+    # at most two a second, so the middle epoch's may be skipped; never the first's nor the last's);
+    # then the records the run ends with, and the controller's own last word.
     shown = [e["epoch"] for e in events if e["type"] == "reconstructions"]
     assert shown[0] == 1 and shown[-1] == 3 and set(shown) <= {1, 2, 3}, shown
-    assert [k for k in kinds[1:] if k != "reconstructions"] == (["step"] * 4 + ["epoch", "samples"]) * 3 + ["finished"]
-    assert all(kinds[i + 1] == "epoch" for i, k in enumerate(kinds) if k == "reconstructions")
-    step = events[1]
-    assert {"loss", "reconstruction", "kl"} <= set(step["metrics"]) and step["images_per_second"] > 0
-    assert all(isinstance(v, float) for v in step["metrics"].values())
-    picture = next(e for e in events if e["type"] == "samples")["picture"]
+    expected = (["step"] * 4 + ["epoch", "samples"]) * 3 + ["end", "eval", "finished"]
+    assert [k for k in kinds[1:] if k != "reconstructions"] == expected
+    assert all(kinds[i - 1] == "samples" for i, k in enumerate(kinds) if k == "reconstructions")
+    # The records the run wrote to events.jsonl are those that came: the same, in the same order.
+    logged = read_events(tmp_path / "run" / "events.jsonl")
+    assert [e.to_json() for e in events if e.on_disk] == [e.to_json() for e in logged]
+    first, *_, last = [e for e in events if e["type"] == "step"]  # rates need two steps: the last has them
+    assert {"loss", "reconstruction", "kl"} <= set(first["metrics"]) and last["images_per_second"] > 0
+    assert last["images_per_second"] == pytest.approx(last["steps_per_second"] * 16)
+    assert all(isinstance(v, float) for v in first["metrics"].values())
+    samples = next(e for e in events if e["type"] == "samples")
+    picture = samples["picture"]  # in memory, and just as the PNG on disk holds it
     assert isinstance(picture, np.ndarray) and picture.dtype == np.uint8 and picture.ndim in (2, 3)
+    assert np.array_equal(picture, read_picture(tmp_path / "run" / samples["path"]))
+    assert start["run_dir"] == str(tmp_path / "run") and start["format"] == FORMAT_VERSION
     assert end["status"] == "finished" and end["run_dir"] == str(tmp_path / "run")
     assert "elbo" in end["test"] and end["epochs_done"] == 3
     assert controller.poll() == []

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from kgen.errors import RunError
+from kgen.events import FORMAT_VERSION
 from kgen.runs import EventLog, Run, read_events
 from kgen.services.follower import RunFollower, describe_run
 from kgen.train import RunLogger
@@ -46,12 +47,13 @@ def test_run_logger_records_a_plain_keras_classifier(tmp_path, digits_xy):
 
     info = json.loads((run_dir / "external.json").read_text())
     assert info["recorder"] == "kgen.train.RunLogger" and info["model"] == "digits_mlp"
-    assert info["params"] == model.count_params() and info["note"] == "test"
+    assert info["params"] == model.count_params() and info["note"] == "test" and info["format"] == FORMAT_VERSION
     assert describe_run(run_dir)["source"] == "external"
     events = read_events(run_dir / "events.jsonl")
     assert [e["type"] for e in events[:2]] == ["start", "step"] and events[-1]["type"] == "end"
     start = events[0]
     assert (start["source"], start["steps_per_epoch"], start["epochs"]) == ("external", 24, 3)
+    assert start["format"] == FORMAT_VERSION
     steps = [e for e in events if e["type"] == "step"]
     assert [e["step"] for e in steps] == list(range(1, 73))
     assert {"loss", "accuracy"} <= set(steps[0]["metrics"]) and all(e["time"] > 0 for e in steps)

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kgen.errors import RunError
-from kgen.events import complete, parse_line
+from kgen.events import Step, parse_line
 from kgen.models.sampling import save_png
 from kgen.runs import EventLog, read_events
 from kgen.services.follower import RunFollower, describe_run
@@ -116,7 +116,8 @@ def test_events_kgen_writes_are_valid(tmp_path):
         log.write("end", status="stopped", elapsed=2.0),
     ]
     log.close()
-    assert read_events(tmp_path / "events.jsonl") == json.loads(json.dumps(written))
+    read = read_events(tmp_path / "events.jsonl")
+    assert [e.to_json() for e in read] == json.loads(json.dumps([e.to_json() for e in written]))
     assert [e["type"] for e in RunFollower(tmp_path).poll()] == [e["type"] for e in written if e["type"] != "samples"]
 
 
@@ -140,9 +141,12 @@ def test_a_line_longer_than_a_read_is_skipped_without_losing_the_next(tmp_path):
     assert [e["step"] for e in events] == [7] and follower.skipped >= 1
 
 
-def test_defaults_complete_what_views_read():
-    assert complete({"type": "step", "step": 1}) == {"type": "step", "step": 1, "epoch": 0, "metrics": {}}
-    assert complete({"type": "end"}) == {"type": "end"}
+def test_records_give_views_defaults_for_what_they_read():
+    step, why = parse_line('{"type": "step", "step": 1}')
+    assert why is None and step == Step(step=1) and (step.epoch, step.metrics) == (0, {})
+    assert dict(step) == {"type": "step", "step": 1, "epoch": 0, "metrics": {}}  # unset fields are absent
+    end, _ = parse_line('{"type": "end"}')
+    assert dict(end) == {"type": "end"}
 
 
 json_values = st.recursive(
@@ -240,23 +244,6 @@ def test_a_picture_that_is_not_a_small_png_is_refused_before_decoding(tmp_path, 
     assert "epoch_0001.png" in follower.last_problem and "\n" not in follower.last_problem
     assert peak < 16 << 20  # the 432 MB picture was never decoded
     assert follower.poll() == [] and not follower._held  # and is not tried again
-
-
-def test_the_controller_reads_back_its_grid_as_a_png_only(tmp_path):
-    import queue
-
-    from kgen.services.controller import ControlCallback, Gate
-
-    events = queue.Queue()
-    callback = ControlCallback(events, Gate(), tmp_path, 1)
-    postscript(tmp_path / "samples" / "epoch_0001.png")
-    callback.on_epoch_end(0, {"loss": 1.0})
-    save_png(np.full((4, 4, 1), 7, np.uint8), tmp_path / "samples" / "epoch_0002.png")
-    callback.on_epoch_end(1, {"loss": 1.0})
-    callback.on_epoch_end(2, {"loss": 1.0})  # no grid this epoch
-    got = [events.get_nowait() for _ in range(events.qsize())]
-    assert [e["type"] for e in got] == ["epoch", "warning", "epoch", "samples", "epoch"]
-    assert "epoch_0001.png" in got[1]["message"] and got[3]["picture"].shape == (4, 4)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import pytest
 
 from kgen.config import RunConfig, TrainConfig, VAEConfig
 from kgen.errors import RunError
+from kgen.events import FORMAT_VERSION, Step
 from kgen.models.saving import load_model_file
 from kgen.runs import Run, read_events
 from kgen.safe_io import atomic_path
@@ -44,7 +45,8 @@ class TestRunLayout:
 
     def test_config_rebuilds_the_run(self, finished_run):
         saved = json.loads(finished_run.run.config_path.read_text())
-        assert json.loads(json.dumps(RunConfig.from_dict(saved).to_dict())) == saved
+        assert saved["format"] == FORMAT_VERSION  # the run format (docs/RUN_FORMAT.md), beside the config
+        assert {"format": FORMAT_VERSION, **json.loads(json.dumps(RunConfig.from_dict(saved).to_dict()))} == saved
         assert saved["model"]["latent_dim"] == 2
 
     def test_events_hold_steps_epochs_samples_and_the_test_score(self, finished_run):
@@ -98,7 +100,7 @@ class TestAtomicWrites:
     def test_torn_last_line_is_ignored(self, tmp_path):
         path = tmp_path / "events.jsonl"
         path.write_text('{"type": "step", "step": 1}\n{"type": "step", "st')
-        assert read_events(path) == [{"type": "step", "step": 1}]
+        assert read_events(path) == [Step(step=1)]
 
 
 class TestForeignFiles:

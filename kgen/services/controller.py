@@ -1,8 +1,9 @@
 """Run `kgen.train.training.train` in one worker thread that a user interface can pause, step and stop.
 
-No Qt here: the worker puts plain dicts (and NumPy copies) on a thread-safe queue, and the
-interface drains it with `TrainingController.poll`. Keras keeps its random seed and dtype
-policy per thread, so everything Keras-global happens inside the worker (``train`` seeds it).
+No Qt here: the worker puts event records (`kgen.events`, the very records the run writes to
+events.jsonl, with its sample pictures in memory) on a thread-safe queue, and the interface
+drains it with `TrainingController.poll`. Keras keeps its random seed and dtype policy per
+thread, so everything Keras-global happens inside the worker (``train`` seeds it).
 
 Example::
 
@@ -10,7 +11,7 @@ Example::
     controller.start(RunConfig())
     while controller.is_running:
         for event in controller.poll():
-            print(event["type"])
+            print(event.kind)
 """
 
 from __future__ import annotations
@@ -18,24 +19,20 @@ from __future__ import annotations
 import os
 import queue
 import threading
-import time
 import traceback
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import keras
 
 from kgen.config import RunConfig, check_learning_rate
 from kgen.errors import KgenError, one_line
+from kgen.events import Error, Event, Finished, Hparam, Saved, StepRates, WarningEvent, global_step
 from kgen.runs import EventLog, Run, fresh_run_dir
-from kgen.safe_io import atomic_path, read_picture
+from kgen.safe_io import atomic_path
 from kgen.services.probes import live_probes
-from kgen.train.callbacks import BatchValues, device_name, scalar_logs
 from kgen.train.training import examples_per_step, train
-
-RATE_WINDOW = 20  # images/s is measured over this many of the latest batches
 
 
 class Gate:
@@ -119,58 +116,28 @@ class Gate:
 
 
 class ControlCallback(keras.callbacks.Callback):
-    """Puts start/step/epoch/samples events on ``events`` and honours the ``gate`` at every batch.
-
-    It comes after kgen's own callbacks, so the epoch's sample grid PNG is already on disk
-    when ``on_epoch_end`` reads it back.
+    """Honours the ``gate`` at every batch boundary and runs the interface's actions there (a
+    learning rate, a save). The run's records reach the interface through `train`'s listener;
+    this callback adds only what the interface asked for: hparam, saved and warning records.
     """
 
-    def __init__(self, events: queue.Queue, gate: Gate, run_dir: str | os.PathLike, examples_per_batch: int):
+    def __init__(self, events: Callable[[Event], None], gate: Gate, run_dir: str | os.PathLike):
         super().__init__()
         self.events, self.gate, self.run = events, gate, Run(run_dir)
-        self.examples_per_batch = examples_per_batch
         self.stopped_early = False
         self.global_step = 0
-        self._batch_values = BatchValues()
         self._event_log: EventLog | None = None
         self._epoch = 0
-        self._batch_start = 0.0
-        self._durations: deque[float] = deque(maxlen=RATE_WINDOW)
 
     def on_train_begin(self, logs=None):
-        self.events.put({"type": "start", "device": device_name(), "run_dir": str(self.run.path), "pid": os.getpid(),
-                         "steps_per_epoch": self.params.get("steps"), "epochs": self.params.get("epochs")})
         self._honour_gate()  # a run started paused waits here, before its first batch
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
 
-    def on_train_batch_begin(self, batch, logs=None):
-        self._batch_start = time.monotonic()
-
     def on_train_batch_end(self, batch, logs=None):
-        self._durations.append(time.monotonic() - self._batch_start)
-        steps = self.params.get("steps") or 0
-        self.global_step = self._epoch * steps + batch + 1
-        self.events.put({
-            "type": "step", "step": self.global_step, "epoch": self._epoch + 1,
-            "metrics": self._batch_values(batch, logs),
-            "images_per_second": self.examples_per_batch * len(self._durations) / max(sum(self._durations), 1e-9),
-        })
+        self.global_step = global_step(self._epoch, batch, self.params.get("steps") or 0)
         self._honour_gate()
-
-    def on_epoch_end(self, epoch, logs=None):
-        done = epoch + 1
-        self.events.put({"type": "epoch", "epoch": done, "metrics": scalar_logs(logs)})
-        path = self.run.sample_path(done)
-        try:  # the grid kgen just wrote, read back as a PNG only (none on this epoch: sample_every)
-            picture = read_picture(path)
-        except OSError:
-            return
-        except KgenError as err:
-            self.events.put({"type": "warning", "message": f"sample grid {path.name} not shown: {err}"})
-            return
-        self.events.put({"type": "samples", "epoch": done, "picture": picture})
 
     def on_train_end(self, logs=None):
         self.gate.run_actions()
@@ -186,7 +153,9 @@ class ControlCallback(keras.callbacks.Callback):
         old = float(optimizers[-1].learning_rate)
         for optimizer in dict.fromkeys(optimizers):  # a GAN's .optimizer may be one of its two
             optimizer.learning_rate = lr
-        self._record({"type": "hparam", "step": self.global_step, "name": "lr", "old": old, "new": float(lr)})
+        if self._event_log is None:  # the run's events.jsonl, through the same writer, in this thread
+            self._event_log = EventLog(self.run.events_path, self.events)
+        self._event_log.write(Hparam(step=self.global_step, name="lr", old=old, new=float(lr)))
 
     def save_model(self, path: str | os.PathLike) -> None:
         """Save the model as it is now to ``path`` (atomically); reports "saved" or a warning."""
@@ -194,16 +163,9 @@ class ControlCallback(keras.callbacks.Callback):
             with atomic_path(path) as tmp:
                 self.model.save(tmp)
         except Exception as err:  # a failed save must not end the training
-            self.events.put({"type": "warning", "message": f"could not save {path}: {one_line(err)}"})
+            self.events(WarningEvent(message=f"could not save {path}: {one_line(err)}"))
         else:
-            self.events.put({"type": "saved", "step": self.global_step, "path": str(path)})
-
-    def _record(self, event: dict[str, Any]) -> None:
-        """Put ``event`` on the queue and in the run's events.jsonl (same fields, plus time)."""
-        if self._event_log is None:
-            self._event_log = EventLog(self.run.events_path)
-        fields = {k: v for k, v in event.items() if k != "type"}
-        self.events.put(self._event_log.write(event["type"], **fields))
+            self.events(Saved(step=self.global_step, path=str(path)))
 
     def _honour_gate(self) -> None:
         if not self.gate.wait():
@@ -215,10 +177,11 @@ class TrainingController:
     """One training run at a time, in one daemon thread; events come back through `poll`."""
 
     def __init__(self) -> None:
-        self._events: queue.Queue[dict[str, Any]] = queue.Queue()
+        self._events: queue.Queue[Event] = queue.Queue()
         self._gate = Gate()
         self._thread: threading.Thread | None = None
         self._callback: ControlCallback | None = None
+        self._rates = StepRates()
 
     @property
     def is_running(self) -> bool:
@@ -237,7 +200,8 @@ class TrainingController:
             raise RuntimeError("a training run is already going; stop it first")
         run_dir = Path(run_dir) if run_dir is not None else fresh_run_dir(config)
         self._gate = Gate(paused=paused)
-        callback = self._callback = ControlCallback(self._events, self._gate, run_dir, examples_per_step(config))
+        self._rates = StepRates(examples_per_step(config))
+        callback = self._callback = ControlCallback(self._events.put, self._gate, run_dir)
         self._thread = threading.Thread(target=self._work, args=(config, run_dir, callback),
                                         name="kgen-training", daemon=True)
         self._thread.start()
@@ -280,7 +244,7 @@ class TrainingController:
             self._thread.join(timeout)
         return not self.is_running
 
-    def poll(self) -> list[dict[str, Any]]:
+    def poll(self) -> list[Event]:
         """Every event the worker has put since the last call, oldest first; never blocks."""
         events = []
         while True:
@@ -294,14 +258,21 @@ class TrainingController:
             # Live views (GAN playground, reconstructions) come first: they probe each batch
             # before the gate may hold it, and every batch while the run is stepped by hand.
             probes = live_probes(config, self._events.put, stepping=lambda: callback.gate.paused)
-            result = train(config, run_dir, extra_callbacks=[*probes, callback], verbose=0)
+            result = train(config, run_dir, extra_callbacks=[*probes, callback], verbose=0, on_event=self._forward)
         except Exception as err:  # the worker must always report back, whatever went wrong
             if not isinstance(err, KgenError):
                 traceback.print_exc()
-            self._events.put({"type": "error", "message": one_line(err)})
+            self._events.put(Error(message=one_line(err)))
         else:
-            self._events.put({
-                "type": "finished", "status": "stopped" if callback.stopped_early else "finished",
-                "run_dir": str(result.run.path), "epochs_done": result.epochs_done,
-                "test": dict(result.test), "seconds": result.seconds,
-            })
+            self._events.put(Finished(status="stopped" if callback.stopped_early else "finished",
+                                      run_dir=str(result.run.path), epochs_done=result.epochs_done,
+                                      test=dict(result.test), seconds=result.seconds))
+
+    def _forward(self, event: Event) -> None:
+        """Queue a record the run wrote (step records with their rates, `StepRates`). The run's
+        own error record is left out: the error that ends the run, next, says the same."""
+        if isinstance(event, Error):
+            return
+        self._rates.observe(event)
+        self._events.put(event)
+

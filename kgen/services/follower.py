@@ -1,8 +1,9 @@
 """Follow a run directory read-only as it grows: a run another process writes, on this machine
 or through a shared folder (kgen's own runs and those `kgen.train.RunLogger` records).
 
-Every line is checked by `kgen.events`, every file opened only if it is a regular file inside
-the run, and every poll bounded in bytes and time, so no run directory can stall the studio.
+Lines become records through `kgen.events` (the records a run trained here hands the studio
+directly), every file is opened only if it is a regular file inside the run, and every poll is
+bounded in bytes and time, so no run directory can stall the studio.
 """
 
 from __future__ import annotations
@@ -16,15 +17,24 @@ from pathlib import Path
 from typing import Any
 
 from kgen.errors import RunError, one_line, show_path
-from kgen.events import complete, parse_line
-from kgen.runs import Run
+from kgen.events import (
+    FORMAT_VERSION,
+    End,
+    Event,
+    Reset,
+    Samples,
+    Start,
+    StepRates,
+    parse_line,
+    run_format,
+)
+from kgen.runs import Run, supersedes
 from kgen.safe_io import ImageError, inside, is_regular_file, read_bytes, read_picture, read_text
 
 MAX_READ_BYTES = 1 << 20  # one poll reads at most this much, so a long run is caught up in slices
 POLL_BUDGET_S = 0.04  # and works at most this long (the studio's thread has 100 ms for everything)
 MAX_HELD = 4  # samples events waiting for their PNG: only the newest few
 HOLD_S = 60.0  # and each for at most this long (a copy to a shared folder may lag its event)
-RATE_WINDOW = 20  # steps per second are measured over this many of the latest steps
 
 MAX_DESCRIPTION_BYTES = 1 << 20  # config.json or external.json larger than this is not one of ours
 
@@ -33,7 +43,8 @@ def describe_run(run_dir: str | os.PathLike) -> dict[str, Any]:
     """What a run directory holds, read-only: {"source": "kgen"|"external"|"unknown", ...}.
 
     kgen runs also give "model", "dataset", "examples_per_step" (for images per second) and
-    "config" (the `RunConfig`). Only regular files of at most a megabyte are read.
+    "config" (the `RunConfig`); RunLogger runs what their external.json says, with "format" (the
+    run format, 1 when it says none). Only regular files of at most a megabyte are read.
     """
     run = Run(run_dir)
     if is_regular_file(run.config_path):
@@ -42,7 +53,7 @@ def describe_run(run_dir: str | os.PathLike) -> dict[str, Any]:
         info = json.loads(read_text(run.external_path, MAX_DESCRIPTION_BYTES))
     except (OSError, ValueError, RecursionError):
         return {"source": "unknown"}
-    return {"source": "external", **info} if isinstance(info, dict) else {"source": "unknown"}
+    return {"source": "external", **info, "format": run_format(info)} if isinstance(info, dict) else {"source": "unknown"}
 
 
 def _describe_kgen_run(run: Run) -> dict[str, Any]:
@@ -62,14 +73,16 @@ class RunFollower:
     """Follows a run directory read-only: each `poll` returns the events appended since the last.
 
     It remembers its byte offset in ``events.jsonl`` and only takes complete lines (a line still
-    being written is read again next time). Lines are checked by `kgen.events`: an invalid one is
-    skipped (counted in ``skipped``, why in ``last_problem``) and the lines after it still come.
-    A file that shrank or was replaced starts over with a ``{"type": "reset"}`` event, and so
-    does a resume from an earlier checkpoint (the file is then read again from its start in
-    slices, without the events the resume superseded). Samples events gain a ``picture`` array
-    once their PNG, inside the run directory, can be read (held back until then, a few at most
-    and for a limited time: on a shared folder the PNG may arrive after its event). Step events
-    gain ``steps_per_second`` and, for kgen runs, ``images_per_second``. A poll reads at most
+    being written is read again next time). Lines become records (`kgen.events`): an invalid
+    one is skipped (counted in ``skipped``, why in ``last_problem``) and the lines after it still
+    come. A file that shrank or was replaced starts over with a `Reset` record, and so does a
+    resume from an earlier checkpoint (the file is then read again from its start in slices,
+    without the events the resume superseded). Samples records get their ``picture`` once their
+    PNG, inside the run directory, can be read (held back until then, a few at most and for a
+    limited time: on a shared folder the PNG may arrive after its event). Step records get
+    ``steps_per_second`` and, for kgen runs, ``images_per_second`` (`StepRates`, as for a run
+    trained here); start records get ``run_dir``. A run of a newer format than this kgen's is
+    read as far as it is understood, and ``newer_format`` says which. A poll reads at most
     ``max_read_bytes`` and works at most ``budget`` seconds. Only regular files are opened, and
     nothing is ever written into the run directory.
     """
@@ -83,13 +96,14 @@ class RunFollower:
         self.info: dict[str, Any] = describe_run(run_dir)
         self.skipped = 0  # lines and samples events skipped as unusable
         self.last_problem = ""  # why the last of them was skipped
+        self.newer_format: int | None = None  # the run format of a start record newer than this kgen's
         self._offset = 0
         self._read_to = 0  # the furthest offset ever read (a replay after a resume stays below it)
         self._max_epoch = 0  # the highest epoch among the events handed out
         self._resumes = Resumes()
         self._identity: tuple[int, int] | None = None
-        self._held: deque[tuple[float, dict[str, Any]]] = deque(maxlen=MAX_HELD)  # samples whose PNG is not readable yet
-        self._times: deque[tuple[int, float]] = deque(maxlen=RATE_WINDOW)
+        self._held: deque[tuple[float, Samples]] = deque(maxlen=MAX_HELD)  # samples whose PNG is not readable yet
+        self._rates = StepRates(self.info.get("examples_per_step"))
         self._described = False  # whether this poll read the run's description (info) again
 
     @property
@@ -108,7 +122,7 @@ class RunFollower:
     def live(self) -> bool:
         return self.status in ("waiting", "live")
 
-    def poll(self) -> list[dict[str, Any]]:
+    def poll(self) -> list[Event]:
         """Events appended since the last call, read in slices of ``max_read_bytes`` for at most
         about ``budget`` seconds (the rest comes at the next call); never blocks."""
         deadline = time.monotonic() + self.budget
@@ -121,14 +135,14 @@ class RunFollower:
                 events += new
                 break
             # A resume went back to before epochs shown: start over, without what it voided.
-            events = [{"type": "reset", "reason": "the run was resumed from an earlier checkpoint"}]
+            events = [Reset(reason="the run was resumed from an earlier checkpoint")]
             if time.monotonic() > deadline:
                 break
         if events:
             self.last_change = time.monotonic()
         return events
 
-    def _check_file(self) -> list[dict[str, Any]]:
+    def _check_file(self) -> list[Event]:
         """A reset event when events.jsonl shrank or is another file than before."""
         try:
             stat = os.stat(self.run.events_path)
@@ -141,14 +155,14 @@ class RunFollower:
             return []
         self._start_over()
         self._read_to, self._resumes = 0, Resumes()
-        return [{"type": "reset", "reason": "events.jsonl was replaced" if changed else "events.jsonl shrank"}]
+        return [Reset(reason="events.jsonl was replaced" if changed else "events.jsonl shrank")]
 
     def _start_over(self) -> None:
         self._offset, self.status, self._max_epoch = 0, "waiting", 0
         self._held.clear()
-        self._times.clear()
+        self._rates.clear()
 
-    def _retry_held(self) -> list[dict[str, Any]]:
+    def _retry_held(self) -> list[Event]:
         """The held samples events whose PNG is readable now; the others wait (until they expire)."""
         ready, now = [], time.monotonic()
         for held in list(self._held):
@@ -166,7 +180,7 @@ class RunFollower:
         except OSError:
             return b""
 
-    def _read_new(self, deadline: float) -> tuple[list[dict[str, Any]], bool]:
+    def _read_new(self, deadline: float) -> tuple[list[Event], bool]:
         """(events, False): those of the lines of one slice read until ``deadline`` (at least one
         line); ([], True) at a resume that voids what was shown (the follower started over)."""
         chunk = self._read_range(self._offset, self.max_read_bytes)
@@ -178,7 +192,7 @@ class RunFollower:
             if event is None:
                 self._skip(why)
             elif line_start >= self._read_to and self._rewinds(event):
-                self._resumes.add(line_start, event["initial_epoch"])
+                self._resumes.add(line_start, event.initial_epoch)
                 self._read_to = self._offset
                 self._start_over()
                 return [], True
@@ -196,30 +210,30 @@ class RunFollower:
         self.skipped += 1
         self.last_problem = why or "unusable"
 
-    def _rewinds(self, event: dict[str, Any]) -> bool:
-        """True for the start event of a resume from before epochs this follower has shown."""
-        resumed_from = event.get("initial_epoch") if event["type"] == "start" else None
-        return resumed_from is not None and resumed_from < self._max_epoch
+    def _rewinds(self, event: Event) -> bool:
+        """True for the start record of a resume from before epochs this follower has shown."""
+        return isinstance(event, Start) and event.initial_epoch is not None and event.initial_epoch < self._max_epoch
 
-    def _take(self, event: dict[str, Any]) -> list[dict[str, Any]]:
-        event = complete(event)
-        kind = event["type"]
-        if "epoch" in event:
-            self._max_epoch = max(self._max_epoch, event["epoch"])
-        if kind == "start":
+    def _take(self, event: Event) -> list[Event]:
+        epoch = event.get("epoch")
+        if epoch is not None:
+            self._max_epoch = max(self._max_epoch, epoch)
+        if isinstance(event, Start):
             self.status = "live"
-            self._times.clear()
+            event.run_dir = str(self.path)
+            if run_format(event) > FORMAT_VERSION:
+                self.newer_format = run_format(event)
             if not self._described:  # once a poll, however many start events it reads
                 self.info, self._described = describe_run(self.path), True
-        elif kind == "end":
-            self.status = "stopped" if event.get("status") == "stopped" else "finished"
-        elif kind == "step":
-            self._add_rates(event)
-        elif kind == "samples":
+                self._rates.examples_per_step = self.info.get("examples_per_step")
+        elif isinstance(event, End):
+            self.status = "stopped" if event.status == "stopped" else "finished"
+        elif isinstance(event, Samples):
             return self._take_samples(event)
+        self._rates.observe(event)
         return [event]
 
-    def _take_samples(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+    def _take_samples(self, event: Samples) -> list[Event]:
         found = self._with_picture(event)
         if found is None:
             return []
@@ -228,31 +242,19 @@ class RunFollower:
             return []
         return [event]
 
-    def _add_rates(self, event: dict[str, Any]) -> None:
-        if "elapsed" not in event:
-            return
-        self._times.append((event["step"], float(event["elapsed"])))
-        (first_step, first_time), (last_step, last_time) = self._times[0], self._times[-1]
-        if last_step > first_step and last_time > first_time:
-            rate = (last_step - first_step) / (last_time - first_time)
-            event["steps_per_second"] = rate
-            examples = self.info.get("examples_per_step")
-            if isinstance(examples, int) and examples > 0:
-                event["images_per_second"] = rate * examples
-
-    def _with_picture(self, event: dict[str, Any]) -> bool | None:
-        """Give a samples event its picture: True once it has one, False while its PNG cannot
+    def _with_picture(self, event: Samples) -> bool | None:
+        """Give a samples record its picture: True once it has one, False while its PNG cannot
         be read yet, None when it never will (outside the run, not a PNG, too large)."""
-        path = inside(self.path, event["path"])
+        path = inside(self.path, event.path)
         if path is None:
-            self._skip(f"samples path {show_path(event['path'])} is outside the run directory")
+            self._skip(f"samples path {show_path(event.path)} is outside the run directory")
             return None
         try:
-            event["picture"] = read_picture(path)
+            event.picture = read_picture(path)
         except OSError:  # missing, or a partial copy on a shared folder
             return False
         except ImageError as err:
-            self._skip(f"{show_path(event['path'])}: {err}")
+            self._skip(f"{show_path(event.path)}: {err}")
             return None
         return True
 
@@ -276,6 +278,6 @@ class Resumes:
         self._offsets.append(offset)
         self._epochs.append(initial_epoch)
 
-    def voids(self, offset: int, event: dict[str, Any]) -> bool:
+    def voids(self, offset: int, event: Event) -> bool:
         i = bisect.bisect_right(self._offsets, offset)
-        return i < len(self._offsets) and "epoch" in event and event["epoch"] > self._epochs[i]
+        return i < len(self._offsets) and supersedes(self._epochs[i], event)

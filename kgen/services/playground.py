@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from kgen.events import Event, Playground, global_step
 from kgen.models.gan import GAN, GENERATOR_LOSSES
 from kgen.models.sampling import latent_noise
 
@@ -91,7 +92,7 @@ def playground_snapshot(
 class PlaygroundProbe(keras.callbacks.Callback):
     """Every ``every`` steps, a `playground_snapshot` event handed to ``sink``.
 
-    Events: {"type": "playground", "step", "epoch", "real", plus the snapshot's arrays}; the
+    Events: `kgen.events.Playground` records (step, epoch, real, and the snapshot's arrays); the
     first comes before the first batch, the last after it. To keep training fast a due snapshot is skipped until the
     time since the last one is long enough for it to cost at most ``max_share`` of the thread's
     time (None: never skip), and at least ``min_seconds`` (a window that draws a few snapshots a
@@ -101,7 +102,7 @@ class PlaygroundProbe(keras.callbacks.Callback):
 
     def __init__(
         self,
-        sink: Callable[[dict], None],
+        sink: Callable[[Event], None],
         real_points: np.ndarray,
         every: int = PROBE_EVERY,
         *,
@@ -139,10 +140,10 @@ class PlaygroundProbe(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
         if self.probes == 0:
-            self.probe(epoch * (self.params.get("steps") or 0))
+            self.probe(global_step(epoch, -1, self.params.get("steps") or 0))  # before the epoch's first batch
 
     def on_train_batch_end(self, batch, logs=None):
-        step = self._step = self._epoch * (self.params.get("steps") or 0) + batch + 1
+        step = self._step = global_step(self._epoch, batch, self.params.get("steps") or 0)
         stepped = self.stepping is not None and self.stepping()
         if stepped or (step % self.every == 0 and self._within_budget()):
             self.probe(step)
@@ -157,8 +158,7 @@ class PlaygroundProbe(keras.callbacks.Callback):
         snapshot = playground_snapshot(self.model, self.noise, self.box, self.resolution, self._previous,
                                        self._compute)
         self._previous, self._probed_step = snapshot["generated"], step
-        self.sink({"type": "playground", "step": int(step), "epoch": self._epoch + 1, "real": self.real,
-                   **snapshot})
+        self.sink(Playground(step=int(step), epoch=self._epoch + 1, real=self.real, **snapshot))
         self._last_end = time.monotonic()
         self._last_cost = (self._last_end - start) if self.probes else 0.0
         self.probe_seconds += self._last_end - start

@@ -17,6 +17,7 @@ import numpy as np
 
 from kgen.config import GAN_MODELS, RunConfig
 from kgen.data import TOYS, load_dataset
+from kgen.events import Event, Reconstructions
 from kgen.models.sampling import image_grid
 from kgen.services.playground import PlaygroundProbe
 from kgen.train.training import GRID_SEED_OFFSET
@@ -57,12 +58,12 @@ def reconstruction_picture(images: np.ndarray, reconstructions: np.ndarray,
 class ReconstructionProbe(keras.callbacks.Callback):
     """At the end of every ``every``-th epoch, the model's reconstructions of fixed ``images``.
 
-    Hands ``sink`` {"type": "reconstructions", "epoch", "picture"} (see `reconstruction_picture`);
+    Hands ``sink`` a `kgen.events.Reconstructions` record (see `reconstruction_picture`);
     ``labels`` are given to conditional models. An epoch that ends less than ``min_seconds``
     after the latest picture is skipped; the last epoch always gets one.
     """
 
-    def __init__(self, sink: Callable[[dict], None], images: np.ndarray, labels: np.ndarray | None = None,
+    def __init__(self, sink: Callable[[Event], None], images: np.ndarray, labels: np.ndarray | None = None,
                  every: int = 1, *, min_seconds: float = 0.0):
         super().__init__()
         self.sink, self.every, self.min_seconds = sink, int(every), float(min_seconds)
@@ -80,11 +81,10 @@ class ReconstructionProbe(keras.callbacks.Callback):
         # predict_on_batch runs Keras' compiled predict step: 3x faster than an eager call for the
         # conv VAE, and it leaves Python's GIL to the interface while it runs.
         outputs = np.clip(np.asarray(self.model.predict_on_batch(inputs), np.float32), 0.0, 1.0)
-        self.sink({"type": "reconstructions", "epoch": done,
-                   "picture": reconstruction_picture(self.images, outputs)})
+        self.sink(Reconstructions(epoch=done, picture=reconstruction_picture(self.images, outputs)))
 
 
-def live_probes(config: RunConfig, sink: Callable[[dict], None],
+def live_probes(config: RunConfig, sink: Callable[[Event], None],
                 stepping: Callable[[], bool] | None = None) -> list[keras.callbacks.Callback]:
     """The probes a run of ``config`` shows live, each handing its events to ``sink``.
 

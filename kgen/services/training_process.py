@@ -31,6 +31,7 @@ from typing import Any
 
 from kgen.config import RunConfig, check_learning_rate
 from kgen.errors import one_line
+from kgen.events import Error, Event
 from kgen.runs import fresh_run_dir
 
 FORWARD_S = 0.05  # the child forwards its events this often while they come (the window drains
@@ -138,7 +139,7 @@ class ProcessController:
     def __init__(self, keep_warm: bool = True) -> None:
         self.keep_warm = keep_warm
         self._process: WorkerProcess | None = None
-        self._pending: list[dict[str, Any]] = []  # received but not yet polled
+        self._pending: list[Event] = []  # received but not yet polled
         self._ended = True  # the current run's last event (finished or error) has been received
         self._paused = False
         if keep_warm:
@@ -196,7 +197,7 @@ class ProcessController:
         self._require_run()
         self._send("save_model", str(path))
 
-    def poll(self) -> list[dict[str, Any]]:
+    def poll(self) -> list[Event]:
         """Every event the child has sent since the last call, oldest first; never blocks.
 
         A child that died without its last event (killed, crashed) is reported as an error.
@@ -208,7 +209,7 @@ class ProcessController:
             events += self._pending
             self._pending = []
             if not any(e["type"] in ("finished", "error") for e in events):
-                events.append({"type": "error", "message": died_message(self._process.process.exitcode)})
+                events.append(Error(message=died_message(self._process.process.exitcode)))
         if any(e["type"] in ("finished", "error") for e in events):
             self._run_ended()
         return events
@@ -241,7 +242,7 @@ class ProcessController:
         try:
             while process.conn.poll():
                 message = process.conn.recv()
-                if isinstance(message, list):  # a batch of events ("ready" is for the spare's waiters)
+                if isinstance(message, list):  # a batch of event records ("ready" is for the spare's waiters)
                     self._pending.extend(message)
         except (EOFError, OSError):
             process.conn.close()  # the child is gone; poll reports it
@@ -298,7 +299,7 @@ def serve(conn: Connection) -> None:
         controller = TrainingController()
         controller.start(config, run_dir, paused=paused)
     except Exception as err:  # report it like any training error
-        conn.send([{"type": "error", "message": one_line(err)}])
+        conn.send([Error(message=one_line(err))])
         _exit(conn)
     _relay(conn, controller)
     _exit(conn)

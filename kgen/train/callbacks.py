@@ -15,6 +15,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from kgen.events import End, Epoch, Samples, Start, Step, global_step
 from kgen.models.sampling import (
     decode_batched,
     display_scale,
@@ -66,39 +67,41 @@ class BatchValues:
 
 
 class EventLogger(keras.callbacks.Callback):
-    """Writes start, per-step, per-epoch and end events to a run's ``events.jsonl``.
+    """Writes the start, step, epoch and end records of a run to its `EventLog`.
 
     Keras hands ``on_train_batch_end`` the running mean of each metric over the epoch so far;
-    the step events carry the batch's own value (see `BatchValues`).
+    the step records carry the batch's own value (see `BatchValues`). ``start`` holds the start
+    record's fields that only the caller knows (epochs, dataset, ...).
     """
 
-    def __init__(self, events: EventLog, steps_per_epoch: int, extra_start: dict | None = None):
+    def __init__(self, events: EventLog, steps_per_epoch: int, start: dict[str, Any] | None = None):
         super().__init__()
         self.events = events
         self.steps_per_epoch = steps_per_epoch
-        self.extra_start = extra_start or {}
+        self.start = start or {}
         self._epoch = 0
         self._batch_values = BatchValues()
         self._start = time.monotonic()
 
     def on_train_begin(self, logs=None):
         self._start = time.monotonic()
-        self.events.write("start", device=device_name(), **self.extra_start)
+        self.events.write(Start(device=device_name(), **self.start))
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
         values = self._batch_values(batch, logs)
-        step = self._epoch * self.steps_per_epoch + batch + 1
-        self.events.write("step", step=step, epoch=self._epoch + 1, elapsed=self._elapsed(), metrics=values)
+        self.events.write(Step(step=global_step(self._epoch, batch, self.steps_per_epoch), epoch=self._epoch + 1,
+                               elapsed=self._elapsed(), metrics=values))
 
     def on_epoch_end(self, epoch, logs=None):
-        self.events.write("epoch", epoch=epoch + 1, elapsed=self._elapsed(), metrics=scalar_logs(logs))
+        step = global_step(epoch, self.steps_per_epoch - 1, self.steps_per_epoch) if self.steps_per_epoch else None
+        self.events.write(Epoch(epoch=epoch + 1, step=step, elapsed=self._elapsed(), metrics=scalar_logs(logs)))
 
     def on_train_end(self, logs=None):
         status = "stopped" if self.model.stop_training else "finished"
-        self.events.write("end", status=status, elapsed=self._elapsed())
+        self.events.write(End(status=status, elapsed=self._elapsed()))
 
     def _elapsed(self) -> float:
         return round(time.monotonic() - self._start, 3)
@@ -151,8 +154,9 @@ class SampleGrid(keras.callbacks.Callback):
             columns = self.model.num_classes or None  # conditional: one class per column
             picture, scale = image_grid(generated, columns), display_scale(self.model.image_shape[0])
         path = self.run.sample_path(done)
-        save_png(picture, path, scale=scale)
-        self.events.write("samples", epoch=done, path=str(path.relative_to(self.run.path)))
+        shown = save_png(picture, path, scale=scale)
+        # The picture travels in memory to a listener (the studio), the file's name to disk.
+        self.events.write(Samples(epoch=done, path=str(path.relative_to(self.run.path)), picture=shown))
         if self.tensorboard is not None:
             self.tensorboard.add_image("samples", picture, done)
 

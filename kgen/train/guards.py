@@ -19,6 +19,7 @@ import keras
 import numpy as np
 
 from kgen.errors import KgenError
+from kgen.events import Error, global_step
 from kgen.runs import EventLog, Run, interrupted_checkpoint_name
 from kgen.safe_io import atomic_path
 from kgen.train.callbacks import scalar_logs
@@ -112,23 +113,24 @@ class NonFiniteGuard(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         bad = _non_finite(scalar_logs(logs))
         if bad:
-            self._fail(batch + 1, bad)
+            self._fail(batch, bad)
 
     def on_epoch_end(self, epoch, logs=None):
         bad = _non_finite(scalar_logs(logs))
         if not bad and not all(np.isfinite(w).all() for w in self.model.get_weights()):
             bad = "a weight became non-finite"
         if bad:
-            self._fail(self.steps_per_epoch, bad)
+            self._fail(self.steps_per_epoch - 1, bad)
 
     def _fail(self, batch: int, what: str) -> None:
-        step = self._epoch * self.steps_per_epoch + batch
+        """Log and raise the fault met at batch ``batch`` (from 0) of the current epoch."""
+        step = global_step(self._epoch, batch, self.steps_per_epoch)
         latest = self.run.latest_checkpoint()
         kept = f"the last good checkpoint {latest[0].name} is kept" if latest else "no checkpoint was written"
         lr = learning_rate(self.model)
         message = (f"training diverged at step {step} (epoch {self._epoch + 1}): {what}; the learning rate "
                    f"{lr:g} is likely too high: train again with a lower one, e.g. --lr {lr / 10:g} ({kept})")
-        self.events.write("error", fault="non-finite", step=step, epoch=self._epoch + 1, message=message)
+        self.events.write(Error(fault="non-finite", step=step, epoch=self._epoch + 1, message=message))
         raise TrainingFault(message)
 
 

@@ -1,7 +1,8 @@
 """RunLogger: record any ``model.fit`` as a kgen run, so the studio's monitor can follow it.
 
 A Keras callback for anyone's own training script: it writes the same ``events.jsonl`` (and,
-if asked, sample PNGs) that ``kgen train`` writes, never into a folder holding other files.
+if asked, sample PNGs) that ``kgen train`` writes, in the run format of docs/RUN_FORMAT.md,
+never into a folder holding other files.
 
 Example::
 
@@ -26,6 +27,7 @@ import keras
 import numpy as np
 
 from kgen.errors import RunError, one_line, show_path
+from kgen.events import FORMAT_VERSION, Samples
 from kgen.models.sampling import save_png
 from kgen.runs import EVENTS_FILE, EXTERNAL_FILE, TEMPORARY_NAME, EventLog, Run
 from kgen.safe_io import atomic_write_text, is_regular_file
@@ -37,8 +39,8 @@ SampleFunction = Callable[[keras.Model, int], np.ndarray]
 class RunLogger(EventLogger):
     """Writes a kgen run directory (events, optional sample grids) from any ``model.fit``.
 
-    The directory gets ``external.json`` (who wrote it: model name, script, sizes) instead of
-    kgen's ``config.json``, and the same start/step/epoch/end events as ``kgen train``.
+    The directory gets ``external.json`` (who wrote it: model name, script, sizes, the run format)
+    instead of kgen's ``config.json``, and the same start/step/epoch/end records as ``kgen train``.
     ``samples(model, epoch)`` may return a picture (uint8, or floats in [0, 1]; (H, W) or
     (H, W, C)) to save as ``samples/epoch_NNNN.png`` every ``sample_every`` epochs.
     """
@@ -65,8 +67,8 @@ class RunLogger(EventLogger):
         # Unknown for datasets of unknown length: the first epoch's steps are numbered from 1
         # either way, and its length is learnt at its end.
         self.steps_per_epoch = self.params.get("steps") or 0
-        self.extra_start = {"source": "external", "model": self.model.name,
-                            "epochs": self.params.get("epochs"), "steps_per_epoch": self.params.get("steps")}
+        self.start = {"source": "external", "model": self.model.name,
+                      "epochs": self.params.get("epochs"), "steps_per_epoch": self.params.get("steps")}
         super().on_train_begin(logs)
 
     def on_train_batch_end(self, batch, logs=None):
@@ -80,8 +82,8 @@ class RunLogger(EventLogger):
         done = epoch + 1
         if self.samples is not None and (done % self.sample_every == 0 or done == self.params.get("epochs")):
             path = self.run.sample_path(done)
-            save_png(_as_picture(self.samples(self.model, done)), path)
-            self.events.write("samples", epoch=done, path=str(path.relative_to(self.run.path)))
+            picture = save_png(_as_picture(self.samples(self.model, done)), path)
+            self.events.write(Samples(epoch=done, path=str(path.relative_to(self.run.path)), picture=picture))
 
     def on_train_end(self, logs=None):
         super().on_train_end(logs)
@@ -95,7 +97,7 @@ class RunLogger(EventLogger):
         return {"recorder": "kgen.train.RunLogger", "model": self.model.name, "params": params,
                 "script": os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else None,
                 "keras": keras.__version__, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                **self.metadata}
+                **self.metadata, "format": FORMAT_VERSION}
 
 
 _OWN_FILES = {EXTERNAL_FILE, EVENTS_FILE}

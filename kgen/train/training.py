@@ -6,7 +6,7 @@ import dataclasses
 import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -18,6 +18,7 @@ from kgen.config import GAN_MODELS, RunConfig, resumed_config
 from kgen.data import TOY_MODES, Dataset, load_dataset, make_pipeline
 from kgen.errors import ConfigError, RunError, show_path
 from kgen.eval.likelihood import evaluate_model
+from kgen.events import Eval, Event, Note
 from kgen.models import GAN, build_model
 from kgen.models.sampling import grid_codes, sample_images
 from kgen.models.saving import load_run_model
@@ -76,6 +77,7 @@ def train(
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
     verbose: int | None = None,
     iwae_k: int = 0,
+    on_event: Callable[[Event], None] | None = None,
 ) -> TrainResult:
     """Train ``config`` into ``run_dir`` (a new run), or continue it when ``resume`` is true.
 
@@ -86,6 +88,7 @@ def train(
     A stop (Ctrl-C in the main thread, or ``model.stop_training`` set by a callback) saves a
     checkpoint at the next batch boundary and ends early (see `kgen.train.guards`); a NaN or infinite
     loss raises `kgen.train.guards.TrainingFault` and leaves the last good checkpoint as it was.
+    ``on_event`` gets every record written to ``events.jsonl``, as it is written (`kgen.runs.EventLog`).
     """
     start = time.monotonic()
     if resume:
@@ -124,10 +127,10 @@ def train(
                             drop_remainder=replicas > 1) if test_batch else None
     steps = len(data.x_train) // per_step if whole else math.ceil(len(data.x_train) / per_step)
 
-    events = EventLog(run.events_path)
+    events = EventLog(run.events_path, on_event)
     try:
         if initial_epoch >= t.epochs:
-            events.write("note", message=f"already trained {initial_epoch} of {t.epochs} epochs")
+            events.write(Note(message=f"already trained {initial_epoch} of {t.epochs} epochs"))
         tensorboard = cb.TensorBoardLogger(run.tb_dir)
         noise, labels = grid_codes(model, t.grid_size, t.seed + GRID_SEED_OFFSET)
         stopper = guards.StopCheckpointer(run, steps, initial_epoch)
@@ -164,7 +167,7 @@ def train(
                 model.generator.save(tmp)
         test = final_scores(model, data, y_test, iwae_k, t.seed)
         if test:
-            events.write("eval", split="test", metrics=test)
+            events.write(Eval(split="test", metrics=test))
     finally:
         events.close()
         distribute.discard_worker_run(strategy, run.path)
