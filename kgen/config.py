@@ -1,7 +1,8 @@
-"""Typed configurations, one per model plus one for training, shared by the CLI and the GUI.
+"""Typed configurations, one per model family plus one for training, shared by the CLI and the GUI.
 
 Each config validates itself on construction and round-trips through plain dicts, so a run's
-``config.json`` is enough to rebuild it.
+``config.json`` is enough to rebuild it. Each option is described once, in its field (`option`):
+the CLI's help and the setup panel's tooltips read that. Model kinds live in kgen.registry.
 """
 
 from __future__ import annotations
