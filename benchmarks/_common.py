@@ -36,10 +36,10 @@ class Case:
     model_options: dict  # fields of the model config that differ from its defaults
 
     def run_config(self, epochs: int, **train_options):
-        from kgen.config import MODEL_CONFIGS, RunConfig, TrainConfig
+        from kgen.config import RunConfig, TrainConfig, model_config
 
         train = TrainConfig(model=self.model, dataset=self.dataset, epochs=epochs, **train_options)
-        return RunConfig(train, MODEL_CONFIGS[self.model](**self.model_options))
+        return RunConfig(train, model_config(self.model)(**self.model_options))
 
 
 def fashion_subset(n_train: int, n_test: int, folder: Path = Path("runs/bench-data")) -> str:
@@ -152,7 +152,7 @@ def fit_rate(config, data, *, steps: int, epochs: int = 3, synthetic: bool = Fal
     pipeline for ``steps`` steps an epoch, timed over epochs 2..E; ``synthetic`` repeats one
     cached batch instead of the real pipeline; ``compile_options`` (jit_compile,
     steps_per_execution) recompile the model with its own optimizers."""
-    from kgen.config import GAN_MODELS
+    from kgen import registry
     from kgen.data import make_pipeline
     from kgen.models import GAN, build_model
     from kgen.train.training import examples_per_step, model_labels
@@ -167,7 +167,7 @@ def fit_rate(config, data, *, steps: int, epochs: int = 3, synthetic: bool = Fal
             model.compile(optimizer=model.optimizer, **compile_options)
     per_step = examples_per_step(config)
     ds = make_pipeline(data.x_train, model_labels(model, data.y_train), batch_size=per_step,
-                       seed=config.train.seed, drop_remainder=config.train.model in GAN_MODELS, repeat=True)
+                       seed=config.train.seed, drop_remainder=registry.spec(config.train.model).adversarial, repeat=True)
     if synthetic:
         ds = ds.take(1).cache().repeat()
     clock = EpochClock()

@@ -22,7 +22,7 @@ import _common as common
 import keras
 import tensorflow as tf
 
-from kgen.config import GAN_MODELS
+from kgen import registry
 from kgen.models import losses
 from kgen.models.gan_nets import build_gan_networks
 from kgen.models.nets import build_encoder_decoder
@@ -87,7 +87,7 @@ def run_fit(config, data, out: Path) -> list[float]:
     t = config.train
     model = build_model(config, data.x_train.shape[1:], data.num_classes)
     y_train, y_test = (model_labels(model, y) for y in (data.y_train, data.y_test))
-    is_gan = t.model in GAN_MODELS
+    is_gan = registry.spec(t.model).adversarial
     train_ds = make_pipeline(data.x_train, y_train, batch_size=examples_per_step(config), seed=t.seed,
                              drop_remainder=is_gan)
     test_ds = make_pipeline(data.x_test, y_test, batch_size=max(t.batch_size, 256), shuffle=False)
@@ -101,7 +101,7 @@ def run_reference(config, data, out: Path) -> list[float]:
     keras.backend.clear_session()
     keras.utils.set_random_seed(config.train.seed)
     t = config.train
-    is_gan = t.model in GAN_MODELS
+    is_gan = registry.spec(t.model).adversarial
     labels = t.model in ("cgan", "cvae")
     batch = examples_per_step(config)
 
@@ -210,7 +210,7 @@ def main() -> None:
         config = case.run_config(args.epochs or EPOCHS[case.name])
         data = load_training_data(config)
         per_step = examples_per_step(config)
-        is_gan = case.model in GAN_MODELS
+        is_gan = registry.spec(case.model).adversarial
         images = (len(data.x_train) // per_step) * per_step if is_gan else len(data.x_train)
         SPENT.clear()
         rates = {who: [] for who in RUNNERS}

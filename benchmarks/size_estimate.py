@@ -40,12 +40,12 @@ def rss() -> int:
 def child(name: str, out: Path) -> None:
     """Train one case and print (estimate, RSS at the check, peak RSS) as JSON."""
     import kgen.train.training
-    from kgen.config import MODEL_CONFIGS, RunConfig, TrainConfig
+    from kgen.config import RunConfig, TrainConfig, model_config
     from kgen.sizes import estimate
 
     model, train_options, model_options = CASES[name]
     config = RunConfig(TrainConfig(model=model, dataset="digits", epochs=1, **train_options),
-                       MODEL_CONFIGS[model].from_dict(model_options))
+                       model_config(model).from_dict(model_options))
     checked = {}
     load = kgen.train.training.load_training_data
 

@@ -76,10 +76,10 @@ class QualityWatch(keras.callbacks.Callback):
 
 
 def time_to_target(target: Target, batch: int | None, lr: float | None, out: Path) -> dict:
-    from kgen.config import MODEL_CONFIGS, RunConfig, TrainConfig
+    from kgen.config import RunConfig, TrainConfig, model_config
 
     config = RunConfig(TrainConfig(model=target.model, dataset=target.dataset, epochs=target.max_epochs,
-                                   batch_size=batch, lr=lr), MODEL_CONFIGS[target.model](**target.model_options))
+                                   batch_size=batch, lr=lr), model_config(target.model)(**target.model_options))
     judge = data = None
     if target.metric == "fid":
         from kgen.eval.classifier import classifier_for

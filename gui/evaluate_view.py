@@ -19,24 +19,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from kgen.eval.descriptions import explanation
 from kgen.services.jobs import ProcessJob
 
 POLL_MS = 100
-# What each score means, shown as the row's tooltip.
-EXPLAIN = {
-    "elbo": "evidence lower bound on log p(x), nats per image (higher is better)",
-    "iwae": "importance-weighted bound on log p(x) with k samples, nats per image (tighter than the ELBO)",
-    "reconstruction": "expected negative log-likelihood of the test images under the decoder, nats",
-    "kl": "KL divergence of the encoder's posterior from the N(0, I) prior, nats",
-    "fid": "Frechet distance between real and generated features of kgen's classifier (lower is better)",
-    "classifier_score": "exp(E KL(p(y|x) || p(y))) with kgen's classifier, like the Inception score",
-    "classes_covered": "classes the classifier finds among the samples",
-    "precision": "share of samples inside the real data's manifold (Kynkaanniemi et al. 2019)",
-    "recall": "share of real images inside the samples' manifold",
-    "modes_covered": "modes of the toy mixture that received samples",
-    "high_quality": "share of samples close to some mode",
-    "inversion_mse": "pixel error of the closest image the generator can produce for test images",
-}
 
 
 class EvaluateView(QWidget):
@@ -128,7 +114,7 @@ class EvaluateView(QWidget):
         self.table.setRowCount(len(self.scores))
         for i, (name, value) in enumerate(self.scores.items()):
             key = QTableWidgetItem(name)
-            key.setToolTip(EXPLAIN.get("iwae" if name.startswith("iwae_") else name, ""))
+            key.setToolTip(explanation(name))
             self.table.setItem(i, 0, key)
             self.table.setItem(i, 1, QTableWidgetItem(f"{value:.5g}"))
         self.table.resizeColumnToContents(0)

@@ -31,11 +31,11 @@ from gui.playground_view import PlaygroundView
 from gui.run_monitor import RunMonitor
 from gui.samples_view import SamplesView, builtin_class_names
 from gui.setup_panel import SetupPanel
+from kgen import registry
 from kgen.data import TOYS
 from kgen.errors import KgenError
 from kgen.events import Start
 from kgen.runs import fresh_run_dir
-from kgen.services.model_facts import step_metrics
 
 STATUS_MS = 200  # the status bar shows the latest step at most this often
 CLOSE_TIMEOUT_S = 15.0  # closing waits this long for a stopped run to save itself
@@ -162,7 +162,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"cannot start: {err}")
             return
         self.curves.clear()
-        self.curves.expect(step_metrics(config.train.model))  # its plots, built while the run loads
+        self.curves.expect(registry.spec(config.train.model).step_metrics)  # its plots, built while the run loads
         self.samples.clear()
         self._prepare_live_views(config)
         for label in (self.step_label, self.epoch_label, self.speed_label, self.remaining_label):
@@ -179,9 +179,9 @@ class MainWindow(QMainWindow):
 
     def _prepare_live_views(self, config) -> None:
         """Class names over conditional grids; the GAN playground tab, brought forward, for a toy GAN."""
-        conditional = config.train.model in ("cvae", "cgan")
+        conditional = "class_names" in registry.spec(config.train.model).views
         self.samples.set_class_columns(builtin_class_names(config.train.dataset), config.train.grid_size * conditional)
-        toy_gan = config.train.model == "gan" and config.train.dataset in TOYS
+        toy_gan = "playground" in registry.spec(config.train.model).views and config.train.dataset in TOYS
         self.tabs.setTabVisible(self.tabs.indexOf(self.playground), toy_gan)
         self.playground.clear()
         if toy_gan:

@@ -19,18 +19,8 @@ from PySide6.QtWidgets import (
 )
 
 from gui import theme
-from kgen.config import (
-    ARCHITECTURES,
-    GAN_ARCHITECTURES,
-    GAN_MODELS,
-    GENERATOR_LOSSES,
-    LIKELIHOODS,
-    MODEL_CONFIGS,
-    MODELS,
-    RunConfig,
-    TrainConfig,
-    VAEConfig,
-)
+from kgen import registry
+from kgen.config import RunConfig, TrainConfig, model_config, option_help, options
 from kgen.data import list_datasets, load_dataset
 from kgen.errors import show_path
 from kgen.pictures import dataset_preview
@@ -39,6 +29,9 @@ from kgen.services.jobs import BackgroundJob
 PATH_FORMS = ("folder:PATH", "npz:PATH")  # listed by list_datasets; offered by the Open button instead
 PREVIEW_HEIGHT = 48  # pixels of the preview strip of real images, at most
 PREVIEW_WIDTH = 300  # so the strip never widens the setup panel
+# The model options the panel sets; each row shows for the models whose config has the option.
+MODEL_OPTIONS = ("latent_dim", "arch", "likelihood", "beta", "d_steps", "generator_loss")
+TRAIN_OPTIONS = ("epochs", "batch_size", "lr", "seed")
 
 
 class SetupPanel(QWidget):
@@ -57,7 +50,9 @@ class SetupPanel(QWidget):
         menu.addAction("Image folder…", self._choose_folder)
         self.open_data.setMenu(menu)
         self.model = QComboBox()
-        self.model.addItems(MODELS)
+        for spec in registry.specs():
+            self.model.addItem(spec.name)
+            self.model.setItemData(self.model.count() - 1, spec.description, Qt.ItemDataRole.ToolTipRole)
         self.latent_dim = _spin(1, 512)
         self.epochs = _spin(1, 100_000)
         self.batch_size = _spin(1, 65_536)
@@ -68,19 +63,14 @@ class SetupPanel(QWidget):
         self.seed = _spin(0, 2**31 - 1)
         self.d_steps = _spin(1, 100)
         self.generator_loss = QComboBox()
-        self.generator_loss.addItems(GENERATOR_LOSSES)
         self.arch = QComboBox()
-        self.arch.setToolTip("mlp: fully connected networks; conv: convolutional (DCGAN, conv VAE); "
-                             "auto: conv for image GANs that have it by default")
         self.likelihood = QComboBox()
-        self.likelihood.addItems(LIKELIHOODS)
-        self.likelihood.setToolTip("the decoder's pixel distribution: bernoulli for [0, 1] pixels, "
-                                   "gaussian with a fixed or a learned variance")
         self.beta = QDoubleSpinBox()
         self.beta.setDecimals(3)
         self.beta.setRange(0.0, 1000.0)
         self.beta.setSingleStep(0.5)
-        self.beta.setToolTip("weight on the KL term; 1 trains the ELBO, > 1 a beta-VAE")
+        for name in TRAIN_OPTIONS:
+            getattr(self, name).setToolTip(option_help(TrainConfig, name))
         self.preview = DatasetPreview()
 
         self.followed = QLabel()  # while the studio follows a run: whose settings these are
@@ -123,33 +113,22 @@ class SetupPanel(QWidget):
         model = self.model.currentText()
         train = TrainConfig(model=model, dataset=self.dataset_name(), epochs=self.epochs.value(),
                             batch_size=self.batch_size.value(), lr=self.lr.value(), seed=self.seed.value())
-        options: dict = {"latent_dim": self.latent_dim.value(), "arch": self.arch.currentText()}
-        if model in GAN_MODELS:
-            options.update(d_steps=self.d_steps.value(), generator_loss=self.generator_loss.currentText())
-        else:
-            options["likelihood"] = self.likelihood.currentText()
-        if MODEL_CONFIGS[model] is VAEConfig:
-            options["beta"] = self.beta.value()
-        return RunConfig(train, MODEL_CONFIGS[model](**options))
+        config = model_config(model)
+        values = {name: _value(getattr(self, name)) for name in MODEL_OPTIONS if name in options(config)}
+        return RunConfig(train, config(**values))
 
     def set_config(self, config: RunConfig) -> None:
         """Show ``config``'s settings in the widgets (the reverse of `config`)."""
         self.add_dataset(config.train.dataset)
         self.model.setCurrentText(config.train.model)  # fills in the model's defaults, then:
-        m = config.model
-        self.arch.setCurrentText(m.arch)
-        self.latent_dim.setValue(m.latent_dim)
-        for widget, value in ((self.epochs, config.train.epochs), (self.batch_size, config.train.batch_size),
-                              (self.seed, config.train.seed), (self.d_steps, getattr(m, "d_steps", None))):
-            if value is not None:
+        shown = [(name, config.train) for name in TRAIN_OPTIONS]
+        shown += [(name, config.model) for name in MODEL_OPTIONS if hasattr(config.model, name)]
+        for name, section in shown:
+            widget, value = getattr(self, name), getattr(section, name)
+            if isinstance(widget, QComboBox):
+                widget.setCurrentText(value)
+            elif value is not None:
                 widget.setValue(value)
-        self.lr.setValue(config.train.lr)
-        if hasattr(m, "likelihood"):
-            self.likelihood.setCurrentText(m.likelihood)
-        if hasattr(m, "generator_loss"):
-            self.generator_loss.setCurrentText(m.generator_loss)
-        if hasattr(m, "beta"):
-            self.beta.setValue(m.beta)
 
     def show_followed(self, info: dict | None) -> None:
         """While the studio follows a run (``info`` from `kgen.services.follower.describe_run`): a kgen run's
@@ -174,26 +153,31 @@ class SetupPanel(QWidget):
             self.dataset.model().item(index).setEnabled(False)
 
     def _on_model_changed(self, model: str) -> None:
-        """Fill in the defaults of this model on this dataset; show the GAN-only options for GANs."""
-        defaults = RunConfig(TrainConfig(model=model, dataset=self.dataset_name()), MODEL_CONFIGS[model]())
+        """Fill in the defaults of this model on this dataset, with its own choices and tooltips."""
+        config = model_config(model)
+        defaults = RunConfig(TrainConfig(model=model, dataset=self.dataset_name()), config())
         self.lr.setValue(defaults.train.lr)
         self.batch_size.setValue(defaults.train.batch_size)
         self.epochs.setValue(defaults.train.epochs)
-        self.latent_dim.setValue(defaults.model.latent_dim)
-        is_gan = model in GAN_MODELS
-        self.arch.clear()
-        self.arch.addItems(GAN_ARCHITECTURES if is_gan else ARCHITECTURES)
-        self.arch.setCurrentText(defaults.model.arch)
-        if not is_gan:
-            self.likelihood.setCurrentText(defaults.model.likelihood)
-        self.beta.setValue(getattr(defaults.model, "beta", 1.0))
+        fields = options(config)
+        for name in MODEL_OPTIONS:
+            widget = getattr(self, name)
+            if name not in fields:
+                continue
+            widget.setToolTip(fields[name].metadata["help"])
+            if isinstance(widget, QComboBox):
+                widget.clear()
+                widget.addItems(fields[name].metadata["choices"])
+                widget.setCurrentText(getattr(defaults.model, name))
+            else:
+                widget.setValue(getattr(defaults.model, name))
         self._show_rows(model)
 
     def _show_rows(self, model: str) -> None:
-        """Only the options ``model`` has: GAN-only ones for GANs, the decoder's for the others."""
-        is_gan = model in GAN_MODELS
-        for widget, shown in ((self.d_steps, is_gan), (self.generator_loss, is_gan), (self.likelihood, not is_gan),
-                              (self.beta, MODEL_CONFIGS[model] is VAEConfig)):
+        """Only the options ``model``'s config has."""
+        fields = options(model_config(model))
+        for name in MODEL_OPTIONS:
+            widget, shown = getattr(self, name), name in fields
             self.form.setRowVisible(widget, shown)
             widget.setEnabled(shown)
 
@@ -287,6 +271,11 @@ def _followed_text(info: dict | None) -> str:
 def _short(value: object, limit: int = 80) -> str:
     text = show_path(str(value))
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _value(widget: QWidget):
+    """What an option widget holds: a combo box's text, a spin box's number."""
+    return widget.currentText() if isinstance(widget, QComboBox) else widget.value()
 
 
 def _spin(low: int, high: int) -> QSpinBox:

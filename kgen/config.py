@@ -1,7 +1,8 @@
-"""Typed configurations, one per model plus one for training, shared by the CLI and the GUI.
+"""Typed configurations, one per model family plus one for training, shared by the CLI and the GUI.
 
 Each config validates itself on construction and round-trips through plain dicts, so a run's
-``config.json`` is enough to rebuild it.
+``config.json`` is enough to rebuild it. Each option is described once, in its field (`option`):
+the CLI's help and the setup panel's tooltips read that. Model kinds live in kgen.registry.
 """
 
 from __future__ import annotations
@@ -18,16 +19,11 @@ from kgen.errors import ConfigError
 
 LIKELIHOODS = ("bernoulli", "gaussian", "gaussian-learned")
 ARCHITECTURES = ("mlp", "conv")
-MODELS = ("ae", "vae", "cvae", "gan", "dcgan", "cgan")
-GAN_MODELS = ("gan", "dcgan", "cgan")
 GENERATOR_LOSSES = ("non-saturating", "saturating")
 GAN_ARCHITECTURES = ("auto", "mlp", "conv")
-# Per-model defaults for the training options left unset: (learning rate, batch size, epochs).
-# A GAN on a 2-D toy gets a 2-D z and 60 epochs (measured on ring8 over seeds 0-3: 7, 8, 8 and
-# 8 of 8 modes covered; see docs/BENCHMARKS.md).
-TRAIN_DEFAULTS = {"ae": (2e-3, 32, 30), "vae": (2e-3, 32, 30), "cvae": (2e-3, 32, 30),
-                  "gan": (2e-4, 64, 30), "dcgan": (2e-4, 64, 30), "cgan": (2e-4, 64, 30),
-                  "gan-toy": (2e-4, 64, 60)}
+# The value types of options, as the CLI parses them: "widths" is a comma-separated list of
+# whole numbers, "switch" an option that is off unless given.
+OPTION_TYPES = ("int", "float", "str", "widths", "switch")
 
 WALK_MODES = ("grid", "interpolate", "traverse")
 # Widest layer a config may ask for: wider ones would try to allocate gigabytes of weights.
@@ -76,6 +72,34 @@ def _choice(value: Any, name: str, choices: tuple[str, ...]) -> None:
     _require(value in choices, f"{name} must be one of {', '.join(choices)}; got {value!r}")
 
 
+class OptionError(ConfigError):
+    """A ConfigError about one option, named first in the message (a CLI may spell it as a flag)."""
+
+    def __init__(self, option: str, message: str):
+        super().__init__(message)
+        self.option = option
+
+
+def option(default: Any = None, *, help: str, type: str, choices: tuple[str, ...] = (),  # noqa: A002
+           cli: bool = True) -> Any:
+    """A config field described once: ``help`` (one line, no default: that comes from the field),
+    the value ``type`` (OPTION_TYPES), its ``choices``; ``cli`` False keeps it off the command line."""
+    if type not in OPTION_TYPES:
+        raise ValueError(f"option type must be one of {', '.join(OPTION_TYPES)}, got {type!r}")
+    return field(default=default, metadata={"help": help, "type": type, "choices": tuple(choices), "cli": cli})
+
+
+def options(config: type) -> dict[str, dataclasses.Field]:
+    """The described fields of a config class, by name, in declaration order."""
+    return {f.name: f for f in dataclasses.fields(config) if "help" in f.metadata}
+
+
+def option_help(config: type, name: str) -> str:
+    """The one-line description of option ``name`` of ``config`` ("" if it has none)."""
+    found = options(config).get(name)
+    return found.metadata["help"] if found is not None else ""
+
+
 class _Config:
     """Dict round-trip shared by every config dataclass."""
 
@@ -97,13 +121,19 @@ class _Config:
 class AEConfig(_Config):
     """The autoencoder: networks, bottleneck size and the pixel likelihood of the decoder."""
 
-    latent_dim: int = 8  # size of z
-    arch: str = "mlp"  # "mlp" or "conv" (4 conv layers / 4 transposed-conv layers)
-    hidden: tuple[int, ...] = (256, 128)  # MLP hidden widths, encoder order; decoder mirrors
-    filters: tuple[int, ...] = (32, 64, 64, 64)  # conv filters, encoder order; decoder mirrors
-    likelihood: str = "bernoulli"  # "bernoulli", "gaussian" (fixed sigma) or "gaussian-learned"
-    sigma: float = 0.1  # decoder standard deviation for likelihood="gaussian"
-    binarize: bool = False  # draw binary pixels ~ Bernoulli(x) afresh for every batch
+    latent_dim: int = option(8, help="size of the latent code z", type="int")
+    arch: str = option("mlp", type="str", choices=ARCHITECTURES,
+                       help="mlp: fully connected networks; conv: 4 conv layers, 4 transposed-conv layers")
+    hidden: tuple[int, ...] = option((256, 128), type="widths",
+                                     help="MLP hidden widths in encoder order (the decoder mirrors them)")
+    filters: tuple[int, ...] = option((32, 64, 64, 64), type="widths",
+                                      help="4 conv widths in encoder order (the decoder mirrors them)")
+    likelihood: str = option("bernoulli", type="str", choices=LIKELIHOODS,
+                             help="the decoder's pixel distribution: bernoulli for [0, 1] pixels, gaussian "
+                                  "with a fixed sigma, gaussian-learned with a learned one")
+    sigma: float = option(0.1, help="decoder standard deviation for likelihood gaussian", type="float")
+    binarize: bool = option(False, type="switch",
+                            help="draw binary pixels ~ Bernoulli(x) afresh for every batch (dynamic binarisation)")
 
     def __post_init__(self) -> None:
         _positive_int(self.latent_dim, "latent_dim")
@@ -128,7 +158,7 @@ class AEConfig(_Config):
 class VAEConfig(AEConfig):
     """The (conditional) variational autoencoder: an AEConfig plus the weight on the KL term."""
 
-    beta: float = 1.0  # weight on the KL term (1 = the ELBO)
+    beta: float = option(1.0, help="weight on the KL term: 1 trains the ELBO, > 1 a beta-VAE", type="float")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -139,28 +169,36 @@ class VAEConfig(AEConfig):
 class TrainConfig(_Config):
     """What to train on and how long: shared by every model."""
 
-    model: str = "vae"
-    dataset: str = "digits"
-    image_size: int | None = None  # resize images to this many pixels a side (None: native)
-    data_dir: str | None = None  # where local dataset files are (IDX, npz)
-    epochs: int | None = None  # None: the model's default (30; 60 for a GAN on a 2-D toy)
-    batch_size: int | None = None  # None: the model's default (32 for VAEs, 64 for GANs)
-    lr: float | None = None  # None: the model's default (2e-3 for VAEs, 2e-4 for GANs)
-    seed: int = 0
-    sample_every: int = 1  # write a sample grid every this many epochs
-    grid_size: int = 8  # the sample grid is grid_size x grid_size images
-    strategy: str = "default"  # "default" (one device), "mirrored" or "multiworker"
-    precision: str = "float32"  # or "mixed_float16" / "mixed_bfloat16" (Keras dtype policies)
+    model: str = option("vae", help="the model kind (one of kgen.registry.kinds())", type="str", cli=False)
+    dataset: str = option("digits", type="str",
+                          help="a dataset name (the datasets listing shows them), folder:PATH or npz:PATH")
+    image_size: int | None = option(help="resize images to this many pixels a side (unset: native size)", type="int")
+    data_dir: str | None = option(help="folder holding local dataset files (IDX, .npz)", type="str")
+    # Unset epochs, batch_size and lr take the model's defaults (kgen.registry.ModelSpec).
+    epochs: int | None = option(help="epochs to train; the total when resuming (a resume keeps the run's target)",
+                                type="int")
+    batch_size: int | None = option(help="examples per batch", type="int")
+    lr: float | None = option(help="Adam learning rate", type="float")
+    seed: int = option(0, help="seed of weights, batches, noise and the sample grid", type="int")
+    sample_every: int = option(1, help="write a sample grid every this many epochs", type="int")
+    grid_size: int = option(8, help="the sample grid is grid_size x grid_size images", type="int", cli=False)
+    strategy: str = option("default", type="str", choices=STRATEGIES,
+                           help="default: one device (a GPU if there is one); mirrored: every GPU here (or "
+                                "logical CPU); multiworker: the machines in TF_CONFIG")
+    precision: str = option("float32", type="str", choices=PRECISIONS, cli=False,
+                            help="Keras dtype policy: float32, or mixed_float16 / mixed_bfloat16 (float32 "
+                                 "variables and losses)")
 
     def __post_init__(self) -> None:
-        _choice(self.model, "model", MODELS)
+        from kgen import registry  # the registry imports this module's config classes
+
+        spec = registry.spec(self.model)
         _choice(self.strategy, "strategy", STRATEGIES)
         _choice(self.precision, "precision", PRECISIONS)
-        key = "gan-toy" if self.model == "gan" and self.dataset in TOYS else self.model
-        default_lr, default_batch, default_epochs = TRAIN_DEFAULTS[key]
-        self.lr = default_lr if self.lr is None else self.lr
-        self.batch_size = default_batch if self.batch_size is None else self.batch_size
-        self.epochs = default_epochs if self.epochs is None else self.epochs
+        defaults = spec.train_defaults(on_toy=self.dataset in TOYS)
+        self.lr = defaults.lr if self.lr is None else self.lr
+        self.batch_size = defaults.batch_size if self.batch_size is None else self.batch_size
+        self.epochs = defaults.epochs if self.epochs is None else self.epochs
         _require(isinstance(self.dataset, str) and self.dataset != "", "dataset must be named")
         _require(self.data_dir is None or isinstance(self.data_dir, str) and self.data_dir != "",
                  f"data_dir must be a folder name, got {self.data_dir!r}")
@@ -183,13 +221,18 @@ class TrainConfig(_Config):
 class GANConfig(_Config):
     """A GAN: networks, latent size and the rules of the game (k, generator loss)."""
 
-    latent_dim: int | None = None  # size of the noise z (None: 64, or 2 on a 2-D toy)
-    arch: str = "auto"  # "mlp", "conv" (DCGAN), or "auto": conv for dcgan and for cgan on images
-    hidden: tuple[int, ...] = (256, 256)  # MLP widths of generator and discriminator
-    filters: int = 64  # DCGAN base width (the discriminator's first conv; the generator's last)
-    d_steps: int = 1  # k: discriminator updates per generator update (Algorithm 1)
-    generator_loss: str = "non-saturating"  # or "saturating": the minimax log(1 - D(G(z)))
-    beta_1: float = 0.5  # Adam's first-moment decay for both players (Radford et al. 2015)
+    latent_dim: int | None = option(help="size of the noise z (unset: 64, or 2 on a 2-D toy)", type="int")
+    arch: str = option("auto", type="str", choices=GAN_ARCHITECTURES,
+                       help="mlp, conv (DCGAN networks), or auto: the model's own (conv for dcgan, and for "
+                            "cgan on images)")
+    hidden: tuple[int, ...] = option((256, 256), help="MLP widths of generator and discriminator", type="widths")
+    filters: int = option(64, type="int",
+                          help="DCGAN base width (the discriminator's first conv, the generator's last)")
+    d_steps: int = option(1, help="k: discriminator updates per generator update (Algorithm 1)", type="int")
+    generator_loss: str = option("non-saturating", type="str", choices=GENERATOR_LOSSES,
+                                 help="non-saturating, or saturating: the minimax log(1 - D(G(z)))")
+    beta_1: float = option(0.5, help="Adam's first-moment decay for both players (Radford et al. 2015)",
+                           type="float")
 
     def __post_init__(self) -> None:
         if self.latent_dim is not None:
@@ -209,9 +252,11 @@ class GANConfig(_Config):
         )
 
 
-MODEL_CONFIGS: dict[str, type[_Config]] = {
-    "ae": AEConfig, "vae": VAEConfig, "cvae": VAEConfig, "gan": GANConfig, "dcgan": GANConfig, "cgan": GANConfig,
-}
+def model_config(kind: str) -> type[_Config]:
+    """The config class of model ``kind`` (kgen.registry)."""
+    from kgen import registry
+
+    return registry.spec(kind).config
 
 
 @dataclass
@@ -222,7 +267,10 @@ class RunConfig(_Config):
     model: Any = field(default_factory=VAEConfig)
 
     def __post_init__(self) -> None:
-        expected = MODEL_CONFIGS[self.train.model]
+        from kgen import registry
+
+        spec = registry.spec(self.train.model)
+        expected = spec.config
         _require(
             type(self.model) is expected,
             f"model {self.train.model} takes a {expected.__name__}, got {type(self.model).__name__}",
@@ -230,8 +278,8 @@ class RunConfig(_Config):
         if getattr(self.model, "latent_dim", 0) is None:  # a GAN's z: small for a 2-D toy
             self.model.latent_dim = 2 if self.train.dataset in TOYS else 64
         _require(
-            not (self.train.model == "dcgan" and self.model.arch == "mlp"),
-            "dcgan is the convolutional GAN; use --arch conv (or train gan for the MLP version)",
+            not (spec.auto_arch == "conv" and self.model.arch == "mlp"),
+            f"{spec.name} is the convolutional GAN; use arch conv or auto (an MLP GAN is the gan model)",
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -244,7 +292,7 @@ class RunConfig(_Config):
             "run config needs 'train' and 'model' sections",
         )
         train = TrainConfig.from_dict(data["train"])
-        return cls(train=train, model=MODEL_CONFIGS[train.model].from_dict(data["model"]))
+        return cls(train=train, model=model_config(train.model).from_dict(data["model"]))
 
 
 def resumed_config(saved: RunConfig, changes: Mapping[str, object]) -> RunConfig:
@@ -257,11 +305,10 @@ def resumed_config(saved: RunConfig, changes: Mapping[str, object]) -> RunConfig
         if value == old:
             continue
         if name == "model":
-            raise ConfigError(f"the run to resume is a {old} run, not {value}; train it with kgen train {old}")
+            raise OptionError(name, f"the run to resume is a {old} run, not {value}; resume it as a {old}")
         if name not in RESUMABLE:
-            flag = "--" + name.replace("_", "-")
-            raise ConfigError(f"{flag} cannot change when resuming (the run has {old!r}, not {value!r}); only "
-                              f"{', '.join('--' + n.replace('_', '-') for n in RESUMABLE)} can")
+            raise OptionError(name, f"{name} cannot change when resuming (the run has {old!r}, not {value!r}); "
+                                    f"only {', '.join(RESUMABLE)} can")
         sections[section][name] = value
     return RunConfig.from_dict(sections)
 

@@ -16,7 +16,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from kgen.config import GAN_MODELS, RunConfig
+from kgen import registry
+from kgen.config import RunConfig
 from kgen.errors import ConfigError
 
 BYTES = 4  # float32: weights, optimizer slots and gradients stay float32 in every precision
@@ -99,7 +100,7 @@ def estimate(config: RunConfig, data_shape: tuple[int, ...], num_classes: int = 
                        + LARGEST_TEMPORARIES * total.largest)
     batch = config.train.batch_size
     # A GAN's step runs both networks on a real and a generated minibatch.
-    per_example = total.activations * (2 if config.train.model in GAN_MODELS else 1)
+    per_example = total.activations * (2 if registry.spec(config.train.model).adversarial else 1)
     return Estimate(weights, BYTES * PER_ACTIVATION * batch * per_example, total.params)
 
 
@@ -107,8 +108,9 @@ def networks(config: RunConfig, data_shape: tuple[int, ...], num_classes: int = 
     """(encoder, decoder) or (generator, discriminator) sizes, as kgen.models.nets and kgen.models.gan_nets
     build them."""
     kind, m = config.train.model, config.model
-    if kind in GAN_MODELS:
-        classes = num_classes if kind == "cgan" else 0
+    spec = registry.spec(kind)
+    classes = num_classes if spec.conditional else 0
+    if spec.adversarial:
         if gan_arch(kind, m.arch, data_shape) == "conv":
             if len(data_shape) != 3:  # points: building refuses the conv networks in one line
                 return Net(), Net()
@@ -116,9 +118,8 @@ def networks(config: RunConfig, data_shape: tuple[int, ...], num_classes: int = 
                 dcgan_discriminator(data_shape, m.filters, classes)
         return mlp_generator(data_shape, m.latent_dim, m.hidden, classes), \
             mlp_discriminator(data_shape, m.hidden, classes)
-    classes = num_classes if kind == "cvae" else 0
     channels = data_shape[-1] * (2 if m.likelihood == "gaussian-learned" else 1)
-    heads = 1 if kind == "ae" else 2
+    heads = 2 if spec.variational else 1
     if m.arch == "conv":
         return conv_encoder(data_shape, m.latent_dim, m.filters, classes, heads), \
             conv_decoder(data_shape, m.latent_dim, m.filters, channels, classes)
@@ -127,10 +128,11 @@ def networks(config: RunConfig, data_shape: tuple[int, ...], num_classes: int = 
 
 
 def gan_arch(kind: str, arch: str, data_shape: tuple[int, ...]) -> str:
-    """A GAN's architecture with "auto" resolved: conv for dcgan, and for cgan on images."""
+    """A GAN's architecture with "auto" resolved as its registry entry says (auto_arch)."""
     if arch != "auto":
         return arch
-    return "conv" if kind == "dcgan" or (kind == "cgan" and len(data_shape) == 3) else "mlp"
+    auto = registry.spec(kind).auto_arch
+    return "conv" if auto == "conv" or (auto == "conv-on-images" and len(data_shape) == 3) else "mlp"
 
 
 def _dense_stack(n_in: int, widths, extra_activation: bool) -> tuple[Net, int]:
@@ -288,6 +290,6 @@ def _what_to_lower(config: RunConfig, need: Estimate, data_shape: tuple[int, ...
     if need.activation_bytes > need.weights_bytes:
         return "a smaller --batch-size or --image-size"
     kind, arch = config.train.model, config.model.arch
-    if kind in GAN_MODELS:
+    if registry.spec(kind).adversarial:
         arch = gan_arch(kind, arch, data_shape)
     return "smaller --filters" if arch == "conv" else "smaller --hidden widths or --image-size"

@@ -47,7 +47,7 @@ def main() -> int:
         )
     import keras
 
-    from kgen.config import MODEL_CONFIGS, RunConfig, TrainConfig
+    from kgen.config import RunConfig, TrainConfig, model_config
     from kgen.runs import read_events
     from kgen.train.training import train
 
@@ -76,7 +76,7 @@ def main() -> int:
             model=model, dataset=f"npz:{args.data}", epochs=args.epochs, batch_size=args.batch_size,
             seed=3, grid_size=2, strategy="default" if strategy == "one" else strategy, precision=precision[0] if precision else "float32",
         )
-        config = RunConfig(train_config, MODEL_CONFIGS[model].from_dict(MODEL_OPTIONS[model]))
+        config = RunConfig(train_config, model_config(model).from_dict(MODEL_OPTIONS[model]))
         final = FinalWeights(args.out / f"{spec.replace(':', '-')}-weights.npz")
         run_dir = args.out / spec.replace(":", "-")
         if strategy == "one":  # the single-device reference: one replica, but built under a strategy

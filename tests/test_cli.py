@@ -49,6 +49,8 @@ def test_eval_prints_elbo_and_iwae(trained_run, capsys):
     code, out, _ = run_cli(capsys, "eval", str(trained_run), "-k", "20", "--limit", "3")
     assert code == 0
     assert "elbo" in out and "iwae_20" in out
+    elbo = next(line for line in out.splitlines() if line.startswith("elbo "))
+    assert "higher" in elbo and "evidence lower bound" in elbo  # what it means, from kgen.eval.descriptions
     assert read_events(trained_run / "events.jsonl")[-1]["n"] == 3
 
 

@@ -104,7 +104,7 @@ class TestModels:
         assert np.asarray(model.decode(z)).shape == (1, 2)
 
     def test_dcgan_refuses_points_and_mlp(self):
-        with pytest.raises(ConfigError, match="needs images for --arch conv"):
+        with pytest.raises(ConfigError, match="needs images for arch conv"):
             make_gan("dcgan", shape=(2,))
         with pytest.raises(ConfigError, match="dcgan is the convolutional GAN"):
             RunConfig(TrainConfig(model="dcgan"), GANConfig(arch="mlp"))

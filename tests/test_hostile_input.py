@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import kgen.train.training
+from kgen import registry
 from kgen.cli import main
-from kgen.config import MODELS, RunConfig
+from kgen.config import RunConfig
 from kgen.data import Dataset, load_dataset, read_idx
 from kgen.errors import ConfigError, DatasetError, RunError
 from kgen.runs import Run
@@ -111,7 +112,7 @@ FLAGS = {
 
 
 @fuzz(150)
-@given(model=st.sampled_from(MODELS), options=st.dictionaries(st.sampled_from(sorted(FLAGS)), st.none(), max_size=5),
+@given(model=st.sampled_from(registry.kinds()), options=st.dictionaries(st.sampled_from(sorted(FLAGS)), st.none(), max_size=5),
        data=st.data())
 def test_fuzz_train_options(no_training, capsys, model, options, data):
     argv = ["train", model]

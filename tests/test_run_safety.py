@@ -7,12 +7,15 @@ import shutil
 
 import pytest
 
+from kgen import registry
 from kgen.cli import main
-from kgen.config import MODEL_CONFIGS, MODELS, RunConfig, TrainConfig, VAEConfig, resumed_config
+from kgen.config import RunConfig, TrainConfig, VAEConfig, model_config, resumed_config
 from kgen.errors import ConfigError, RunError
 from kgen.models.saving import load_run_model
 from kgen.runs import Run, check_new_run_dir, remove_temporaries
 from kgen.safe_io import atomic_path
+
+MODELS = registry.kinds()  # the built-in model kinds
 
 
 def one_error_line(capsys) -> str:
@@ -173,7 +176,7 @@ def saved_models(tmp_path_factory):
 def small_config(kind: str, latent_dim: int = 3, dataset: str = "digits") -> RunConfig:
     """A small config of ``kind``: 16-wide MLPs, or 8-filter convolutions for dcgan and cgan."""
     size = {"filters": 8} if kind in ("dcgan", "cgan") else {"hidden": (16,)}
-    model = MODEL_CONFIGS[kind](latent_dim=latent_dim, **size)
+    model = model_config(kind)(latent_dim=latent_dim, **size)
     return RunConfig(TrainConfig(model=kind, dataset=dataset, epochs=2, batch_size=16), model)
 
 
@@ -273,7 +276,7 @@ def test_resume_keeps_options_not_given_and_changes_only_those_that_can():
     assert resumed_config(saved, {"model": "vae"}) == saved
     assert resumed_config(saved, {"epochs": 60, "latent_dim": 50}).train.epochs == 60
     assert resumed_config(saved, {"sample_every": 1}).train.sample_every == 1
-    with pytest.raises(ConfigError, match=r"^--latent-dim cannot change when resuming \(the run has 50, not 16\)"):
+    with pytest.raises(ConfigError, match=r"^latent_dim cannot change when resuming \(the run has 50, not 16\)"):
         resumed_config(saved, {"latent_dim": 16})
     with pytest.raises(ConfigError, match="^the run to resume is a vae run, not gan"):
         resumed_config(saved, {"model": "gan"})

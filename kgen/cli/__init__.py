@@ -7,53 +7,26 @@ import dataclasses
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import kgen
+from kgen import registry
 from kgen.cli import quiet
 from kgen.config import (
-    ARCHITECTURES,
-    GAN_MODELS,
-    GENERATOR_LOSSES,
-    LIKELIHOODS,
-    MODEL_CONFIGS,
-    MODELS,
-    STRATEGIES,
     WALK_MODES,
-    GANConfig,
+    OptionError,
     RunConfig,
     TrainConfig,
+    model_config,
+    options,
     resumed_config,
 )
 from kgen.errors import ConfigError, KgenError, show_path
 
-# train options that map one to one onto config fields: flag -> (section, type, help)
-_TRAIN_FLAGS = {
-    "dataset": ("train", str, "dataset name or folder:PATH / npz:PATH (see `kgen datasets`; default digits)"),
-    "data_dir": ("train", str, "folder holding local dataset files (IDX, .npz)"),
-    "image_size": ("train", int, "resize images to this many pixels a side"),
-    "epochs": ("train", int, "epochs to train, the total when resuming (default 30; a resume keeps the run's target)"),
-    "batch_size": ("train", int, "images per batch (default 32 for VAEs, 64 for GANs)"),
-    "lr": ("train", float, "Adam learning rate (default 2e-3 for VAEs, 2e-4 for GANs)"),
-    "seed": ("train", int, "seed of weights, batches, noise and the sample grid (default 0)"),
-    "sample_every": ("train", int, "write a sample grid every N epochs (default 1)"),
-    "latent_dim": ("model", int, "size of the latent code z (default 8 for VAEs, 64 for GANs)"),
-    "arch": ("model", str, "mlp, or conv: the 4+4-layer conv VAE / DCGAN (default mlp; conv for dcgan, cgan)"),
-    "hidden": ("model", "widths", "MLP hidden widths, comma-separated (default 256,128 VAEs; 256,256 GANs)"),
-    "filters": ("model", "widths", "conv widths: 4 for VAEs (default 32,64,64,64), 1 for GANs (64)"),
-    "likelihood": ("model", str, "VAE decoder: bernoulli (default), gaussian (fixed --sigma), gaussian-learned"),
-    "sigma": ("model", float, "decoder standard deviation for --likelihood gaussian (default 0.1)"),
-    "beta": ("model", float, "VAE weight on the KL term, 1 gives the ELBO (default 1)"),
-    "d_steps": ("model", int, "GAN: k discriminator updates per generator update (default 1)"),
-    "generator_loss": ("model", str, "GAN: non-saturating (default) or saturating (minimax)"),
-    "beta_1": ("model", float, "GAN: Adam beta_1 of both players (default 0.5)"),
-    "strategy": ("train", str, "default: one device (a GPU if there is one); mirrored: every GPU here "
-                 "(or logical CPU); multiworker: the machines in TF_CONFIG (see README)"),
-}
-_CHOICES = {"arch": ARCHITECTURES, "likelihood": LIKELIHOODS, "generator_loss": GENERATOR_LOSSES,
-            "strategy": STRATEGIES}
 # --mixed-precision [KIND] -> the Keras dtype policy (float16 with loss scaling, or bfloat16)
 _MIXED_POLICIES = {"float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}
+TOY_LABEL = "on a 2-D toy"
 
 
 def _widths(text: str) -> tuple[int, ...]:
@@ -64,19 +37,98 @@ def _widths(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {text!r}") from None
 
 
+_VALUE_TYPES = {"int": int, "float": float, "str": str, "widths": _widths}
+
+
+@dataclass
+class TrainOption:
+    """One `kgen train` flag: a config field of the train section or of some models' configs,
+    described by the fields' metadata (kgen.config.option)."""
+
+    name: str
+    section: str  # "train" or "model"
+    fields: dict[str, dataclasses.Field] = field(default_factory=dict)  # model kind -> its field
+
+    @property
+    def type(self) -> str:
+        """The flag's value type: widths if any model takes widths here (one width for an int)."""
+        types = [f.metadata["type"] for f in self.fields.values()]
+        return "widths" if "widths" in types else types[0]
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(c for f in self.fields.values() for c in f.metadata["choices"]))
+
+    def help(self) -> str:
+        """The fields' help texts with their defaults, prefixed by the models they apply to when
+        they do not apply to all or differ between them."""
+        by_text: dict[str, list[str]] = {}
+        for kind, f in self.fields.items():
+            by_text.setdefault(f.metadata["help"], []).append(kind)
+        parts = []
+        for text, kinds in by_text.items():
+            prefix = "" if len(kinds) == len(registry.kinds()) else f"{', '.join(kinds)}: "
+            parts.append(prefix + text + self._defaults(kinds))
+        return "; ".join(parts).replace("%", "%%")
+
+    def _defaults(self, kinds: list[str]) -> str:
+        """" (default V)", or " (default V for a, b; W for c)" when the models' defaults differ."""
+        by_value: dict[str, list[str]] = {}
+        for kind in kinds:
+            for label, value in self._default_of(kind):
+                if value is not None and self.type != "switch":
+                    by_value.setdefault(_show(value), []).append(label)
+        if not by_value:
+            return ""
+        if len(by_value) == 1 and len(next(iter(by_value.values()))) >= len(kinds):
+            return f" (default {next(iter(by_value))})"
+        return " (default " + "; ".join(f"{v} for {', '.join(labels)}" for v, labels in by_value.items()) + ")"
+
+    def _default_of(self, kind: str) -> list[tuple[str, object]]:
+        """(label, default) of this option for ``kind``: the field's default, or for the options
+        a model's registry entry sets, its defaults (and those on a 2-D toy when they differ)."""
+        spec, default = registry.spec(kind), self.fields[kind].default
+        if self.section != "train" or default is not None or not hasattr(spec.defaults, self.name):
+            return [(kind, default)]
+        values = [(kind, getattr(spec.defaults, self.name))]
+        if spec.toy_defaults is not None and getattr(spec.toy_defaults, self.name) != values[0][1]:
+            values.append((f"{kind} {TOY_LABEL}", getattr(spec.toy_defaults, self.name)))
+        return values
+
+
+def train_options() -> dict[str, TrainOption]:
+    """Every config option `kgen train` takes as a flag, by name: the train section's, then the
+    registered models' (in registry order)."""
+    found: dict[str, TrainOption] = {}
+    for spec in registry.specs():
+        for section, config in (("train", TrainConfig), ("model", spec.config)):
+            for name, f in options(config).items():
+                if f.metadata["cli"]:
+                    found.setdefault(name, TrainOption(name, section)).fields[spec.name] = f
+    return found
+
+
+def _show(value: object) -> str:
+    """A default as the command line spells it: 256,128 for widths."""
+    if isinstance(value, tuple):
+        return ",".join(map(str, value))
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kgen", description=kgen.__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"kgen {kgen.__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     train = commands.add_parser("train", help="train a model into a run directory")
-    train.add_argument("model", choices=MODELS)
-    for name, (_, kind, text) in _TRAIN_FLAGS.items():
-        train.add_argument(
-            _flag(name), type=_widths if kind == "widths" else kind, default=None,
-            choices=_CHOICES.get(name), help=text,
-        )
-    train.add_argument("--binarize", action="store_true", help="VAE: dynamic binarisation of pixels")
+    train.add_argument("model", choices=registry.kinds(), metavar="MODEL",
+                       help="; ".join(f"{spec.name}: {spec.description}" for spec in registry.specs()))
+    for option in train_options().values():
+        if option.type == "switch":
+            train.add_argument(_flag(option.name), action="store_true", help=option.help())
+        else:
+            train.add_argument(_flag(option.name), type=_VALUE_TYPES[option.type], default=None,
+                               choices=option.choices or None, help=option.help())
     train.add_argument("--mixed-precision", nargs="?", const="float16", choices=tuple(_MIXED_POLICIES),
                        help="compute in float16 (default; loss-scaled) or bfloat16, keep float32 "
                             "variables and losses; for GPUs (runs on CPUs, slowly)")
@@ -138,41 +190,38 @@ def _flag(name: str) -> str:
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """A RunConfig from the defaults overridden by the flags given (validated)."""
     sections = given_options(args)
-    model_config = MODEL_CONFIGS[args.model]
-    return RunConfig(TrainConfig(**sections["train"]), model_config.from_dict(sections["model"]))
+    return RunConfig(TrainConfig(**sections["train"]), model_config(args.model).from_dict(sections["model"]))
 
 
 def given_options(args: argparse.Namespace) -> dict[str, dict]:
     """The config options a `kgen train` command line sets explicitly, as {"train": ..., "model": ...}
     (the model kind always), checked to apply to the model."""
     sections = {"train": {"model": args.model}, "model": {}}
-    for name, (section, _, _) in _TRAIN_FLAGS.items():
-        if getattr(args, name) is not None:
-            sections[section][name] = getattr(args, name)
-    if args.binarize:
-        sections["model"]["binarize"] = True
+    for option in train_options().values():
+        value = getattr(args, option.name)
+        if value is not None and value is not False:
+            sections[option.section][option.name] = value
     if args.mixed_precision:
         sections["train"]["precision"] = _MIXED_POLICIES[args.mixed_precision]
-    model_config = MODEL_CONFIGS[args.model]
-    fields = {f.name for f in dataclasses.fields(model_config)}
-    for name in sections["model"]:
+    fields = options(model_config(args.model))
+    for name, value in sections["model"].items():
         if name not in fields:
             raise ConfigError(f"{_flag(name)} does not apply to the {args.model} model")
-    if model_config is GANConfig and "filters" in sections["model"]:
-        widths = sections["model"]["filters"]
-        if len(widths) != 1:
-            raise ConfigError(f"--filters takes one width for the {args.model} model, got {len(widths)}")
-        sections["model"]["filters"] = widths[0]
+        if fields[name].metadata["type"] == "int" and isinstance(value, tuple):  # one of a widths flag
+            if len(value) != 1:
+                raise ConfigError(f"{_flag(name)} takes one width for the {args.model} model, got {len(value)}")
+            sections["model"][name] = value[0]
     return sections
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     quiet.configure(quiet.wants_verbose(args.verbose))
     try:
         return _COMMANDS[args.command](args)
     except KgenError as err:
-        print(f"kgen: error: {err}", file=sys.stderr)
+        print(f"kgen: error: {_as_flags(err, parser, args.command)}", file=sys.stderr)
         return 2
     except OSError as err:
         where = f"{show_path(err.filename)}: " if err.filename else ""
@@ -181,6 +230,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("kgen: interrupted", file=sys.stderr)
         return 130
+
+
+def _as_flags(err: KgenError, parser: argparse.ArgumentParser, command: str) -> str:
+    """The message of ``err``, with an option it names first spelled as this command's flag."""
+    message = str(err)
+    if not isinstance(err, OptionError) or not message.startswith(err.option):
+        return message
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))  # noqa: SLF001
+    for action in commands.choices[command]._actions:  # noqa: SLF001
+        if action.dest == err.option and action.option_strings:
+            return max(action.option_strings, key=len) + message[len(err.option):]
+    return message
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -207,7 +268,7 @@ def _train(args: argparse.Namespace) -> int:
     print(f"  events:      {run.events_path}  (TensorBoard: {run.tb_dir})")
     if result.test:
         print("  test:        " + _format_metrics(result.test))
-    if config.train.model in GAN_MODELS and not result.test:
+    if "image_quality" in registry.spec(config.train.model).scores and not result.test:
         print(f"  quality:     kgen eval {run.path}  (FID, coverage, precision/recall with a classifier)")
     return 0
 
@@ -234,13 +295,23 @@ def _eval(args: argparse.Namespace) -> int:
 
     metrics = evaluate_run(args.run, k=args.k, limit=args.limit, seed=args.seed,
                            quality=not args.no_quality, invert=args.invert)
-    width = max([6, *(len(k) for k in metrics)])
-    print(f"{'metric':<{width}}  value")
-    for name, value in metrics.items():
-        print(f"{name:<{width}}  {value:.4g}")
-    if "elbo" in metrics:
-        print("(elbo, reconstruction, kl and iwae_k are in nats per image)")
+    print(format_scores(metrics))
     return 0
+
+
+def format_scores(metrics: dict[str, float]) -> str:
+    """A table of scores: name, value, which way is better, and what each is with its unit
+    (kgen.eval.descriptions)."""
+    from kgen.eval.descriptions import describe
+
+    width = max([6, *(len(k) for k in metrics)])
+    lines = [f"{'metric':<{width}}  {'value':>10}  better  meaning"]
+    for name, value in metrics.items():
+        metric = describe(name)
+        better = (metric.better if metric else "") or "-"
+        meaning = "" if metric is None else metric.explain + (f" [{metric.unit}]" if metric.unit else "")
+        lines.append(f"{name:<{width}}  {value:>10.4g}  {better:<6}  {meaning}".rstrip())
+    return "\n".join(lines)
 
 
 def _walk(args: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
-"""The generative models, each a ``keras.Model`` with its own ``train_step`` and ``test_step``."""
+"""The generative models, each a ``keras.Model`` with its own ``train_step`` and ``test_step``,
+and the builders the model registry (kgen.registry) names for them."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from dataclasses import replace
 
 import keras
 
-from kgen.config import GAN_MODELS, RunConfig
+from kgen import registry
+from kgen.config import RunConfig
 from kgen.errors import ConfigError
 from kgen.models.ae import AE
 from kgen.models.base import EncoderDecoder
@@ -17,52 +19,64 @@ from kgen.models.nets import build_encoder_decoder
 from kgen.models.vae import CVAE, VAE
 from kgen.sizes import gan_arch
 
-__all__ = ["AE", "CGAN", "CVAE", "GAN", "VAE", "EncoderDecoder", "build_model", "step_metrics"]
-
-MODEL_CLASSES: dict[str, type[keras.Model]] = {"ae": AE, "vae": VAE, "cvae": CVAE, "gan": GAN, "dcgan": GAN,
-                                               "cgan": CGAN}
-
-
-def step_metrics(kind: str) -> tuple[str, ...]:
-    """The metrics a model of ``kind`` reports at every training step (what its curves show)."""
-    model_class = MODEL_CLASSES[kind]
-    return model_class.metric_names if issubclass(model_class, GAN) else model_class.loss_names
+__all__ = ["AE", "CGAN", "CVAE", "GAN", "VAE", "EncoderDecoder", "build_model"]
 
 
 def build_model(config: RunConfig, image_shape: Sequence[int], num_classes: int = 0) -> keras.Model:
-    """A new, compiled model of the kind ``config`` names, sized for ``image_shape``.
+    """A new, compiled model of the kind ``config`` names (its registry builder), sized for
+    ``image_shape``; ``num_classes`` is the number of labels for conditional models."""
+    spec = registry.spec(config.train.model)
+    if spec.conditional and num_classes < 2:
+        raise ConfigError(f"the {spec.name} needs a labelled dataset with >= 2 classes, got {num_classes}")
+    model = spec.builder()(config, tuple(int(d) for d in image_shape), num_classes if spec.conditional else 0)
+    reported = tuple(m.name for m in model.metrics)
+    if reported != spec.step_metrics:  # the curves would wait for metrics that never come
+        raise ConfigError(f"the {spec.name} model reports {', '.join(reported)}; its registry entry says "
+                          f"{', '.join(spec.step_metrics)}")
+    return model
 
-    ``num_classes`` is the number of labels for conditional models (the CVAE).
-    """
-    kind, m = config.train.model, config.model
-    if kind in GAN_MODELS:
-        return _build_gan(config, tuple(image_shape), num_classes)
-    common = {"likelihood": m.likelihood, "sigma": m.sigma, "binarize": m.binarize,
-              "seed": config.train.seed, "name": kind}
-    if kind == "ae":
-        model = AE(*build_encoder_decoder(image_shape, m, gaussian=False), **common)
-    elif kind == "vae":
-        model = VAE(*build_encoder_decoder(image_shape, m), beta=m.beta, **common)
-    else:
-        _require_classes(kind, num_classes)
-        nets = build_encoder_decoder(image_shape, m, num_classes=num_classes)
-        model = CVAE(*nets, beta=m.beta, num_classes=num_classes, **common)
+
+def _encoder_decoder_options(config: RunConfig) -> dict:
+    m = config.model
+    return {"likelihood": m.likelihood, "sigma": m.sigma, "binarize": m.binarize, "seed": config.train.seed,
+            "name": config.train.model}
+
+
+def _compiled(model: keras.Model, config: RunConfig) -> keras.Model:
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.train.lr))
     return model
 
 
-def _build_gan(config: RunConfig, data_shape: tuple[int, ...], num_classes: int) -> GAN:
+def build_ae(config: RunConfig, image_shape: tuple[int, ...], num_classes: int = 0) -> AE:
+    """The deterministic autoencoder (one encoder head: the code)."""
+    nets = build_encoder_decoder(image_shape, config.model, gaussian=False)
+    return _compiled(AE(*nets, **_encoder_decoder_options(config)), config)
+
+
+def build_vae(config: RunConfig, image_shape: tuple[int, ...], num_classes: int = 0) -> VAE:
+    """The VAE: the encoder gives the mean and log-variance of q(z|x)."""
+    nets = build_encoder_decoder(image_shape, config.model)
+    return _compiled(VAE(*nets, beta=config.model.beta, **_encoder_decoder_options(config)), config)
+
+
+def build_cvae(config: RunConfig, image_shape: tuple[int, ...], num_classes: int = 0) -> CVAE:
+    """The class-conditional VAE: both networks take the one-hot label too."""
+    nets = build_encoder_decoder(image_shape, config.model, num_classes=num_classes)
+    model = CVAE(*nets, beta=config.model.beta, num_classes=num_classes, **_encoder_decoder_options(config))
+    return _compiled(model, config)
+
+
+def build_gan(config: RunConfig, data_shape: tuple[int, ...], num_classes: int = 0) -> GAN:
+    """A GAN, DCGAN or (with classes) conditional GAN: networks of the resolved arch, and one
+    Adam optimizer per player."""
     kind, m = config.train.model, config.model
     arch = gan_arch(kind, m.arch, data_shape)
     if arch == "conv" and len(data_shape) != 3:
-        raise ConfigError(f"the {kind} model needs images for --arch conv; 2-D points train with --arch mlp")
-    if kind == "cgan":
-        _require_classes(kind, num_classes)
-    classes = num_classes if kind == "cgan" else 0
-    generator, discriminator = build_gan_networks(data_shape, replace(m, arch=arch), num_classes=classes)
+        raise ConfigError(f"the {kind} model needs images for arch conv; 2-D points train with arch mlp")
+    generator, discriminator = build_gan_networks(data_shape, replace(m, arch=arch), num_classes=num_classes)
     options = {"d_steps": m.d_steps, "generator_loss": m.generator_loss, "seed": config.train.seed, "name": kind}
-    if kind == "cgan":
-        model = CGAN(generator, discriminator, num_classes=classes, **options)
+    if num_classes:
+        model = CGAN(generator, discriminator, num_classes=num_classes, **options)
     else:
         model = GAN(generator, discriminator, **options)
     lr = config.train.lr
@@ -71,8 +85,3 @@ def _build_gan(config: RunConfig, data_shape: tuple[int, ...], num_classes: int)
         g_optimizer=keras.optimizers.Adam(lr, beta_1=m.beta_1),
     )
     return model
-
-
-def _require_classes(kind: str, num_classes: int) -> None:
-    if num_classes < 2:
-        raise ConfigError(f"the {kind} needs a labelled dataset with >= 2 classes, got {num_classes}")

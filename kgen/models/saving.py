@@ -6,6 +6,7 @@ import os
 import zipfile
 from pathlib import Path
 
+from kgen import registry
 from kgen.config import RunConfig
 from kgen.errors import RunError, one_line, show_path
 from kgen.runs import MODEL_FILE, Run
@@ -41,18 +42,18 @@ def load_run_model(run: Run, path: str | os.PathLike | None = None):
             path = latest[0]
         else:
             raise RunError(f"{show_path(run.path)} has no model yet (no {MODEL_FILE} and no checkpoint)")
+    config = run.config()
+    registry.spec(config.train.model).keras_class()  # imports (so registers) a kind defined outside kgen.models
     model = load_model_file(path)
-    check_model_matches(model, run.config(), path)
+    check_model_matches(model, config, path)
     return model
 
 
 def check_model_matches(model, config: RunConfig, path: str | os.PathLike) -> None:
     """Refuse (one-line RunError naming ``path``) a model whose kind or latent size is not what
     the run's config.json says: it would train or sample on under the wrong config."""
-    from kgen.models import MODEL_CLASSES
-
     kind, held = config.train.model, model_kind(model)
-    if type(model) is not MODEL_CLASSES[kind] or held != kind:
+    if type(model) is not registry.spec(kind).keras_class() or held != kind:
         raise RunError(f"{show_path(path)} holds a {held} model, but config.json says {kind}")
     latent = config.model.latent_dim
     if model.latent_dim != latent:
@@ -61,11 +62,9 @@ def check_model_matches(model, config: RunConfig, path: str | os.PathLike) -> No
 
 
 def model_kind(model) -> str:
-    """The kgen model kind (ae, vae, cvae, gan, dcgan, cgan) a loaded model is, by its class and
-    the name kgen gives it (a GAN and a DCGAN share a class); else its class name."""
-    from kgen.models import MODEL_CLASSES
-
-    kinds = [k for k, c in MODEL_CLASSES.items() if type(model) is c]
+    """The registered model kind a loaded model is, by its class and the name kgen gives it (a
+    GAN and a DCGAN share a class); else its class name."""
+    kinds = [s.name for s in registry.specs() if type(model) is s.keras_class()]
     if model.name in kinds:
         return model.name
     return kinds[0] if len(kinds) == 1 else type(model).__name__

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import numpy as np
 
-from kgen.config import WALK_MODES
+from kgen import registry
+from kgen.config import WALK_MODES, OptionError
 from kgen.data import TOY_MODES
 from kgen.errors import ConfigError, show_path
 from kgen.eval import latent
 from kgen.eval.inversion import invert as invert_images
 from kgen.eval.likelihood import evaluate_model
 from kgen.eval.quality import toy_quality
-from kgen.models import GAN
 from kgen.models.sampling import (
     display_scale,
     image_grid,
@@ -61,42 +61,45 @@ def sample_run(
 
 
 def check_label(model, label: int | None) -> None:
-    """Refuse (ConfigError) a --class the model does not have: any class of an unconditional
+    """Refuse (ConfigError) a class label the model does not have: any class of an unconditional
     model, or one outside 0..num_classes-1 of a conditional one."""
     if label is not None and not 0 <= label < model.num_classes:
         what = f"has classes 0..{model.num_classes - 1}" if model.num_classes else "is not conditional"
-        raise ConfigError(f"--class {label}: this {model.name} model {what}")
+        raise OptionError("label", f"label {label}: this {model.name} model {what}")
 
 
 def evaluate_run(
     run_dir: str | os.PathLike, *, k: int = 5000, limit: int | None = None, seed: int = 0,
     quality: bool = True, invert: int = 16,
 ) -> dict[str, float]:
-    """Every test score that applies to a run's model; also appended to its ``events.jsonl``.
+    """Every test score of a run that its model's registry entry lists (kgen.eval.descriptions
+    explains each); also appended to its ``events.jsonl``.
 
-    VAEs: ELBO and IWAE-k in nats (k = 0 skips IWAE). Image models on labelled data: FID,
-    classifier score, class coverage and precision/recall with the dataset's own classifier
-    (trained once and cached), plus per-class accuracy for conditional models. GANs on toys:
-    modes covered and the high-quality share. Image GANs: the error of inverting ``invert``
-    test images. ``limit`` uses only the first test images.
+    likelihood: ELBO and IWAE-k in nats (k = 0 skips IWAE). image_quality, on labelled images:
+    FID, classifier score, class coverage and precision/recall with the dataset's own classifier
+    (trained once and cached), plus per-class accuracy for conditional models. toy_modes: modes
+    covered and the high-quality share. inversion: the error of inverting ``invert`` test
+    images. ``limit`` uses only the first test images.
     """
-    if k < 0 or invert < 0:
-        raise ConfigError(f"-k and --invert must be >= 0, got {k} and {invert}")
+    for name, value in (("k", k), ("invert", invert)):
+        if value < 0:
+            raise OptionError(name, f"{name} must be >= 0, got {value}")
     if limit is not None and limit < 1:
-        raise ConfigError(f"--limit must be >= 1, got {limit}")
+        raise OptionError("limit", f"limit must be >= 1, got {limit}")
     run = Run.open(run_dir)
+    scores = registry.spec(run.config().train.model).scores
     model = load_run_model(run)
     data = _run_data(run, model)
     x_test, y_test = data.x_test[:limit], model_labels(model, data.y_test, limit)
     metrics: dict[str, float] = {}
-    if model.variational:
+    if "likelihood" in scores:
         metrics.update(evaluate_model(model, x_test, y_test, ks=(k,) if k else (), seed=seed))
     if data.kind == "points":
-        if data.name in TOY_MODES:
+        if "toy_modes" in scores and data.name in TOY_MODES:
             metrics.update(toy_quality(sample_images(model, len(x_test), seed=seed), data.name))
-    elif quality and data.y_train is not None:
+    elif quality and "image_quality" in scores and data.y_train is not None:
         metrics.update(_image_quality(model, data, x_test, data.y_test[:limit], seed))
-    if isinstance(model, GAN) and data.kind == "images" and invert:
+    if "inversion" in scores and data.kind == "images" and invert:
         found = invert_images(model, x_test[:invert], labels=None if y_test is None else y_test[:invert], seed=seed)
         metrics["inversion_mse"] = float(found.mse.mean())
     events = EventLog(run.events_path)

@@ -1,8 +1,8 @@
 """Live views an interface shows while a run trains, computed inside the training thread.
 
-`live_probes` picks them for a config: the GAN playground (`kgen.services.playground`) for a GAN on a
-2-D toy, and `ReconstructionProbe` (inputs above their reconstructions, every epoch, at most
-two a second) for the encoder models. Every probe hands plain dicts of NumPy copies to a sink,
+`live_probes` picks them for a config, as the model's registry entry lists its views: the GAN
+playground (`kgen.services.playground`) on a 2-D toy, and `ReconstructionProbe` (inputs above their
+reconstructions, every epoch, at most two a second). Every probe hands plain dicts of NumPy copies to a sink,
 e.g. a queue's ``put``.
 """
 
@@ -15,7 +15,8 @@ from collections.abc import Callable
 import keras
 import numpy as np
 
-from kgen.config import GAN_MODELS, RunConfig
+from kgen import registry
+from kgen.config import RunConfig
 from kgen.data import TOYS, load_dataset
 from kgen.events import Event, Reconstructions
 from kgen.models.sampling import image_grid
@@ -88,17 +89,18 @@ def live_probes(config: RunConfig, sink: Callable[[Event], None],
                 stepping: Callable[[], bool] | None = None) -> list[keras.callbacks.Callback]:
     """The probes a run of ``config`` shows live, each handing its events to ``sink``.
 
-    A GAN on a 2-D toy gets the playground (``stepping``: see `PlaygroundProbe`), the AE, VAE
-    and CVAE get reconstructions, the others none. Loads the dataset as training will; call it
-    in the training thread.
+    A model with the playground view on a 2-D toy gets the playground (``stepping``: see
+    `PlaygroundProbe`), one with the reconstructions view gets them on images, the others none.
+    Loads the dataset as training will; call it in the training thread.
     """
     t = config.train
-    if t.model == "gan" and t.dataset in TOYS:
+    spec = registry.spec(t.model)
+    if "playground" in spec.views and t.dataset in TOYS:
         data = load_dataset(t.dataset, seed=t.seed)
         # The samples' fixed noise: the playground's points are the first of the sample cloud.
         return [PlaygroundProbe(sink, data.x_test, seed=t.seed + GRID_SEED_OFFSET, min_seconds=PLAYGROUND_SECONDS,
                                 stepping=stepping)]
-    if t.model in GAN_MODELS:
+    if "reconstructions" not in spec.views:
         return []
     data = load_dataset(t.dataset, image_size=t.image_size, data_dir=t.data_dir, seed=t.seed)
     if data.kind != "images":
@@ -107,5 +109,5 @@ def live_probes(config: RunConfig, sink: Callable[[Event], None],
         pick = np.arange(min(RECONSTRUCTION_IMAGES, len(data.x_test)))
     else:
         pick = spread_over_classes(data.y_test, RECONSTRUCTION_IMAGES)
-    labels = data.y_test[pick] if t.model == "cvae" and data.y_test is not None else None
+    labels = data.y_test[pick] if spec.conditional and data.y_test is not None else None
     return [ReconstructionProbe(sink, data.x_test[pick], labels, min_seconds=RECONSTRUCTION_SECONDS)]

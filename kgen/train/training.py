@@ -13,8 +13,8 @@ from pathlib import Path
 
 import keras
 
-from kgen import sizes
-from kgen.config import GAN_MODELS, RunConfig, resumed_config
+from kgen import registry, sizes
+from kgen.config import RunConfig, resumed_config
 from kgen.data import TOY_MODES, Dataset, load_dataset, make_pipeline
 from kgen.errors import ConfigError, RunError, show_path
 from kgen.eval.likelihood import evaluate_model
@@ -52,9 +52,12 @@ def load_training_data(config: RunConfig) -> Dataset:
     # too large is refused before any pixel is decoded or cached; then again with the classes.
     data = load_dataset(t.dataset, image_size=t.image_size, data_dir=t.data_dir, seed=t.seed,
                         check_shape=partial(sizes.check_fits, config))
-    if data.kind != "images" and t.model not in ("gan",):
-        raise ConfigError(f"dataset {show_path(t.dataset)} holds 2-D points; the {t.model} model needs images (use gan)")
-    if t.model in ("cvae", "cgan") and data.y_train is None:
+    spec = registry.spec(t.model)
+    if data.kind != "images" and not spec.points:
+        on_points = ", ".join(s.name for s in registry.specs() if s.points)
+        raise ConfigError(f"dataset {show_path(t.dataset)} holds 2-D points; the {t.model} model needs images "
+                          f"(models for points: {on_points})")
+    if spec.conditional and data.y_train is None:
         raise ConfigError(f"the {t.model} needs class labels and dataset {show_path(t.dataset)} has none")
     per_step = examples_per_step(config)
     if per_step > len(data.x_train):
@@ -115,9 +118,8 @@ def train(
     y_train, y_test = (model_labels(model, y) for y in (data.y_train, data.y_test))
     # A GAN splits each batch into d_steps equal minibatches, and replicas split each batch
     # evenly among them, so their batches must be whole.
-    is_gan = config.train.model in GAN_MODELS
     replicas = strategy.num_replicas_in_sync
-    whole = is_gan or replicas > 1
+    whole = registry.spec(t.model).adversarial or replicas > 1
     per_step = examples_per_step(config)
     train_ds = make_pipeline(data.x_train, y_train, batch_size=per_step, seed=t.seed, drop_remainder=whole)
     train_ds = distribute.split_minibatches_by_replica(train_ds, getattr(config.model, "d_steps", 1), replicas)
@@ -165,7 +167,7 @@ def train(
         if isinstance(model, GAN):  # the generator alone, for use without the whole game
             with atomic_path(run.generator_path) as tmp:
                 model.generator.save(tmp)
-        test = final_scores(model, data, y_test, iwae_k, t.seed)
+        test = final_scores(t.model, model, data, y_test, iwae_k, t.seed)
         if test:
             events.write(Eval(split="test", metrics=test))
     finally:
@@ -177,16 +179,18 @@ def train(
                        stopped=bool(model.stop_training))
 
 
-def final_scores(model, data: Dataset, labels, iwae_k: int, seed: int) -> dict[str, float]:
-    """The quick test scores a run ends with: likelihoods for the encoder-decoder models, mode
-    coverage for GANs on toys; image GANs are scored by `kgen eval` (it needs a classifier)."""
-    if isinstance(model, GAN):
-        if data.kind != "points" or data.name not in TOY_MODES:
-            return {}
+def final_scores(kind: str, model, data: Dataset, labels, iwae_k: int, seed: int) -> dict[str, float]:
+    """The quick test scores a run of model ``kind`` ends with, of those its registry entry lists:
+    likelihood bounds or the reconstruction, mode coverage on toys; the classifier-based scores
+    are left to `kgen.services.commands.evaluate_run` (a classifier takes a while to train)."""
+    scores = registry.spec(kind).scores
+    if "toy_modes" in scores and data.kind == "points" and data.name in TOY_MODES:
         from kgen.eval.quality import toy_quality
 
         return toy_quality(sample_images(model, 2000, seed=seed), data.name)
-    return evaluate_model(model, data.x_test, labels, ks=(iwae_k,) if iwae_k else (), seed=seed)
+    if scores & {"likelihood", "reconstruction"}:
+        return evaluate_model(model, data.x_test, labels, ks=(iwae_k,) if iwae_k else (), seed=seed)
+    return {}
 
 
 def model_labels(model, labels, limit: int | None = None):
