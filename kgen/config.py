@@ -76,7 +76,7 @@ class OptionError(ConfigError):
     """A ConfigError about one option, named first in the message (a CLI may spell it as a flag)."""
 
     def __init__(self, option: str, message: str):
-        super().__init__(message)
+        super().__init__(message, options=(option,))
         self.option = option
 
 

@@ -4,7 +4,14 @@ import os
 
 
 class KgenError(Exception):
-    """Base of every error kgen reports to a user as a one-line message."""
+    """Base of every error kgen reports to a user as a one-line message.
+
+    ``options`` names the parameters the message mentions (as their config names, e.g.
+    image_size): the library speaks in parameters; the CLI spells them as its flags."""
+
+    def __init__(self, *args: object, options: tuple[str, ...] = ()):
+        super().__init__(*args)
+        self.options = tuple(options)
 
 
 class DatasetError(KgenError):

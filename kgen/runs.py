@@ -221,7 +221,8 @@ def check_new_run_dir(path: str | os.PathLike) -> None:
     except OSError as err:
         raise RunError(f"cannot use {show_path(path)} as a run directory: {err.strerror or one_line(err)}") from err
     if (path / CONFIG_FILE).exists():
-        raise RunError(f"{show_path(path)} already holds a run; use --resume {show_path(path)} or another --out")
+        raise RunError(f"{show_path(path)} already holds a run; use resume {show_path(path)} or another out",
+                       options=("resume", "out"))
     raise RunError(f"{show_path(path)} is not empty and not a kgen run; a new run needs a new or empty folder "
                    "(nothing in it was touched)")
 

@@ -280,7 +280,8 @@ def check_fits(config: RunConfig, data_shape: tuple[int, ...], num_classes: int 
         raise ConfigError(
             f"training this {config.train.model} would need about {gib(need.total)} "
             f"({need.params / 1e6:,.1f} million weights, batch {config.train.batch_size}), more than "
-            f"{gib(limit)} ({source}); use {_what_to_lower(config, need, tuple(data_shape))}"
+            f"{gib(limit)} ({source}); use {_what_to_lower(config, need, tuple(data_shape))}",
+            options=("batch_size", "image_size", "filters", "hidden"),
         )
     return need
 
@@ -288,8 +289,8 @@ def check_fits(config: RunConfig, data_shape: tuple[int, ...], num_classes: int 
 def _what_to_lower(config: RunConfig, need: Estimate, data_shape: tuple[int, ...]) -> str:
     """The option that shrinks the larger part of the estimate."""
     if need.activation_bytes > need.weights_bytes:
-        return "a smaller --batch-size or --image-size"
+        return "a smaller batch_size or image_size"
     kind, arch = config.train.model, config.model.arch
     if registry.spec(kind).adversarial:
         arch = gan_arch(kind, arch, data_shape)
-    return "smaller --filters" if arch == "conv" else "smaller --hidden widths or --image-size"
+    return "smaller filters" if arch == "conv" else "smaller hidden widths or image_size"

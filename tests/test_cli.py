@@ -133,3 +133,20 @@ def test_gui_command_hands_over_to_the_studio_and_checks_the_run_first(tmp_path,
     assert argv[1:] == ["-m", "gui.app", "--runs", str(tmp_path)]
     assert main(["gui", str(tmp_path / "nope")]) == 2
     assert "nope: no such run directory" in capsys.readouterr().err
+
+
+def test_library_errors_name_parameters_and_the_cli_spells_them_as_flags(tmp_path, capsys):
+    """The library says image_size (the app shows it as is); `kgen train` says --image-size."""
+    import numpy as np
+
+    from kgen.data import load_dataset
+    from kgen.errors import DatasetError
+
+    path = tmp_path / "big.npz"
+    np.savez(path, x=np.zeros((4, 600, 600), np.uint8))
+    with pytest.raises(DatasetError) as info:
+        load_dataset(f"npz:{path}")
+    assert "(image_size)" in str(info.value) and "--" not in str(info.value) and info.value.options == ("image_size",)
+    assert main(["train", "vae", "--dataset", f"npz:{path}", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "(--image-size)" in err and str(path) in err  # the path's own words are left alone

@@ -345,7 +345,7 @@ def test_npz_not_an_archive(tmp_path):
 
 def test_download_forbidden_or_failing(empty_home, monkeypatch):
     cache = empty_home / ".keras" / "datasets"
-    expect_error("downloads are off.*--data-dir DIR holding the IDX files or mnist.npz",
+    expect_error("downloads are off.*data_dir DIR holding the IDX files or mnist.npz",
                  cache / "mnist.npz", load_dataset, "mnist")
     monkeypatch.delenv("KGEN_OFFLINE")
 
@@ -498,7 +498,7 @@ def test_list_datasets(empty_home):
     assert all(infos[name].available for name in ("digits", *data.TOYS))
     for name in ("mnist", "fashion-mnist"):
         assert not infos[name].available
-        assert "KGEN_OFFLINE" in infos[name].detail and "--data-dir" in infos[name].detail
+        assert "KGEN_OFFLINE" in infos[name].detail and "data_dir" in infos[name].detail
         assert str(empty_home / ".keras" / "datasets") in infos[name].detail
     assert "apt-get install dataset-fashion-mnist" in infos["fashion-mnist"].detail
 

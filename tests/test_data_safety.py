@@ -234,7 +234,7 @@ def test_a_used_array_declaring_more_than_it_holds_is_refused(tmp_path):
 
 def test_images_larger_than_a_model_takes_need_an_image_size(tmp_path):
     path = write_npz(tmp_path / "d.npz", {"x": np.zeros((2, 600, 600), np.uint8)})
-    refused(lambda: load_dataset(f"npz:{path}"), r"images are 600x600 pixels, over the 512 a side .*--image-size")
+    refused(lambda: load_dataset(f"npz:{path}"), r"images are 600x600 pixels, over the 512 a side .*image_size")
     assert load_dataset(f"npz:{path}", image_size=16).image_shape == (16, 16, 1)
     with pytest.raises(ConfigError, match="image_size must be 1 to 512, got 100000"):
         load_dataset(f"npz:{path}", image_size=100_000)

@@ -73,7 +73,7 @@ def test_divergence_stops_with_the_step_cause_and_fix_and_keeps_the_last_good_ch
     assert "\n" not in message
     assert message.startswith("training diverged at step ")
     assert "(epoch 2)" in message and ("became nan" in message or "became inf" in message)
-    assert "learning rate 10 is likely too high" in message and "--lr 1 " in message
+    assert "learning rate 10 is likely too high" in message and "lr 1 " in message
     assert "the last good checkpoint latest-0001.keras is kept" in message
     # Nothing was saved from the broken weights: checkpoints and model byte for byte as before.
     assert {p.name: digest(p) for p in [*run.checkpoints_dir.iterdir(), run.model_path]} == kept

@@ -2,7 +2,7 @@
 included): a module imports only from its own layer or the ones below it, and the library never
 imports the app or Qt.
 
-    base (errors, safe_io, data, config, sizes, events, runs) < models < eval < train < services < cli
+    base (errors, safe_io, data, config, registry, sizes, pictures, events, runs) < models < eval < train < services < cli
     and the app (gui) on top, beside cli
 """
 
@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-BASE = ("kgen", "kgen.errors", "kgen.safe_io", "kgen.data", "kgen.config", "kgen.sizes", "kgen.events", "kgen.runs")
+BASE = ("kgen", "kgen.errors", "kgen.safe_io", "kgen.data", "kgen.config", "kgen.registry", "kgen.sizes", "kgen.pictures",
+        "kgen.events", "kgen.runs")
 LAYERS = {"base": 0, "kgen.models": 1, "kgen.eval": 2, "kgen.train": 3, "kgen.services": 4, "kgen.cli": 5, "gui": 5}
 QT = ("PySide6", "pyqtgraph", "shiboken6", "gui")
 

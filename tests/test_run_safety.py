@@ -71,7 +71,7 @@ def test_a_file_as_out_is_refused(tmp_path, npz, capsys):
 
 def test_an_existing_run_is_continued_only_with_resume(tmp_path):
     Run.create(tmp_path / "run", RunConfig())
-    with pytest.raises(RunError, match="already holds a run; use --resume"):
+    with pytest.raises(RunError, match="already holds a run; use resume"):
         Run.create(tmp_path / "run", RunConfig())
 
 

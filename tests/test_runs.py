@@ -64,7 +64,7 @@ class TestRunLayout:
         assert events[-1]["type"] == "eval" and "elbo" in events[-1]["metrics"]
 
     def test_refuses_to_overwrite_a_run(self, finished_run):
-        with pytest.raises(RunError, match="already holds a run; use --resume"):
+        with pytest.raises(RunError, match="already holds a run; use resume"):
             Run.create(finished_run.run.path, RunConfig())
 
 

@@ -123,9 +123,9 @@ def test_estimate_grows_with_batch_and_names_the_larger_part():
     small, large = (sizes.estimate(config("vae", "conv", batch_size=b), (64, 64, 1)) for b in (32, 3200))
     assert small.weights_bytes == large.weights_bytes and large.activation_bytes == 100 * small.activation_bytes
     assert large.total > small.total > small.weights_bytes
-    assert sizes._what_to_lower(config("vae", "conv", batch_size=3200), large, (64, 64, 1)).endswith("--batch-size or --image-size")
+    assert sizes._what_to_lower(config("vae", "conv", batch_size=3200), large, (64, 64, 1)).endswith("batch_size or image_size")
     assert sizes._what_to_lower(config("dcgan", "auto"), sizes.estimate(config("dcgan", "auto", filters=4096), (8, 8, 1)),
-                                (8, 8, 1)) == "smaller --filters"
+                                (8, 8, 1)) == "smaller filters"
 
 
 def test_the_estimate_needs_no_tensorflow():

@@ -115,7 +115,7 @@ class TestArchitectures:
         assert model.decoder.outputs[0].shape[1:] == (28, 28, 1)
 
     def test_conv_refuses_sizes_not_divisible_by_four(self):
-        with pytest.raises(ConfigError, match=r"divisible by 4, got \(10, 10, 1\); use --image-size 12"):
+        with pytest.raises(ConfigError, match=r"divisible by 4, got \(10, 10, 1\); use image_size 12"):
             make_vae(image_shape=(10, 10, 1), arch="conv")
 
 

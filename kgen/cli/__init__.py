@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,7 +16,6 @@ from kgen import registry
 from kgen.cli import quiet
 from kgen.config import (
     WALK_MODES,
-    OptionError,
     RunConfig,
     TrainConfig,
     model_config,
@@ -233,14 +233,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _as_flags(err: KgenError, parser: argparse.ArgumentParser, command: str) -> str:
-    """The message of ``err``, with an option it names first spelled as this command's flag."""
+    """The message of ``err``, with each option it names (``err.options``, in parameter names)
+    spelled as this command's flag; an option the command has no flag for stays as it is."""
     message = str(err)
-    if not isinstance(err, OptionError) or not message.startswith(err.option):
-        return message
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))  # noqa: SLF001
-    for action in commands.choices[command]._actions:  # noqa: SLF001
-        if action.dest == err.option and action.option_strings:
-            return max(action.option_strings, key=len) + message[len(err.option):]
+    flags = {action.dest: max(action.option_strings, key=len)
+             for action in commands.choices[command]._actions if action.option_strings}  # noqa: SLF001
+    for option in getattr(err, "options", ()):
+        if option in flags:
+            message = re.sub(rf"(?<![\w/.-]){re.escape(option)}(?![\w/.-])", flags[option], message)
     return message
 
 

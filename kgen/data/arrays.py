@@ -93,7 +93,8 @@ def _check_side(shape: tuple[int, ...], image_size: int | None, where: str) -> N
     """Refuse (H, W, ...) images larger than a model takes unless image_size resizes them."""
     if image_size is None and max(shape[:2]) > MAX_SIDE:
         raise DatasetError(f"{where}: images are {shape[1]}x{shape[0]} pixels, over the {MAX_SIDE} a side "
-                           "a model takes; give an image size (--image-size) to resize them")
+                           "a model takes; give an image size (image_size) to resize them",
+                           options=("image_size",))
 
 
 def _split_arrays(x: np.ndarray, y: np.ndarray | None, seed: int) -> tuple:

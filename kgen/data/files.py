@@ -256,7 +256,7 @@ def _decode_to_disk(folder: Path, files: list[Path], y: np.ndarray | None, seed:
     if need > budget:
         raise DatasetError(f"{_show(folder)}: {len(files)} images of {image_size}x{image_size}x{channels} decode "
                            f"to {_gb(need)}, over the {_gb(budget)} folder cache budget; give a smaller "
-                           "image size (--image-size) or raise KGEN_CACHE_BYTES")
+                           "image size (image_size) or raise KGEN_CACHE_BYTES", options=("image_size",))
     directory = folder_cache_dir()
     content = _content_key(folder, files, image_size, channels)
     path = directory / f"{content}-s{seed}.npy"

@@ -30,9 +30,9 @@ IDX_FILES = {"x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1
 _CHUNK = 1 << 24
 
 _HINTS = {
-    "mnist": "pass --data-dir DIR holding the IDX files or mnist.npz",
+    "mnist": "pass data_dir DIR holding the IDX files or mnist.npz",
     "fashion-mnist": "install the Debian package dataset-fashion-mnist "
-                     "(apt-get install dataset-fashion-mnist) or pass --data-dir DIR "
+                     "(apt-get install dataset-fashion-mnist) or pass data_dir DIR "
                      "with the four IDX files",
 }
 
@@ -155,7 +155,7 @@ def _find_source(name: str, data_dir: Path | None) -> Path | None:
         if place.is_dir() and _idx_paths(place) or place.suffix == ".npz" and _present(place):
             return place
     if data_dir is not None:
-        raise DatasetError(f"{_show(data_dir)}: no {name} data there; {_HINTS[name]}")
+        raise DatasetError(f"{_show(data_dir)}: no {name} data there; {_HINTS[name]}", options=("data_dir",))
     return None
 
 
@@ -174,11 +174,11 @@ def _load_mnist_like(name: str, data_dir: Path | None) -> tuple[np.ndarray, ...]
     places = ", ".join(_show(p) for p in _candidates(name, None))
     if _offline():
         raise DatasetError(f"{name}: not found in {places} and downloads are off "
-                           f"(KGEN_OFFLINE=1); {_HINTS[name]}")
+                           f"(KGEN_OFFLINE=1); {_HINTS[name]}", options=("data_dir",))
     try:
         (x_train, y_train), (x_test, y_test) = _download(name)
     except Exception as err:  # any network, HTTP or archive failure
         raise DatasetError(f"{name}: not found in {places} and the download failed "
-                           f"({_oneline(err)}); {_HINTS[name]}") from None
+                           f"({_oneline(err)}); {_HINTS[name]}", options=("data_dir",)) from None
     arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
     return _check_arrays({k: np.asarray(v) for k, v in arrays.items()}, f"{name} download")

@@ -120,5 +120,5 @@ def check_conv_shape(image_shape: Sequence[int]) -> None:
         size = 4 * math.ceil(max(image_shape[:2]) / 4)
         raise ConfigError(
             f"the conv architecture needs height and width divisible by 4, got {tuple(image_shape)}; "
-            f"use --image-size {size} or --arch mlp"
+            f"use image_size {size} or arch mlp", options=("image_size", "arch"),
         )

@@ -153,12 +153,12 @@ def walk_run(
     """
     output = Path(output)
     if mode not in WALK_MODES:
-        raise ConfigError(f"--mode must be one of {', '.join(WALK_MODES)}, got {mode!r}")
+        raise OptionError("mode", f"mode must be one of {', '.join(WALK_MODES)}, got {mode!r}")
     gif = output.suffix.lower() == ".gif"
     if output.suffix.lower() not in (".png", ".gif") or (gif and mode != "interpolate"):
-        raise ConfigError(f"{show_path(output)}: write .png, or .gif with --mode interpolate")
+        raise ConfigError(f"{show_path(output)}: write .png, or .gif with mode interpolate", options=("mode",))
     if not 2 <= steps <= 200:
-        raise ConfigError(f"--steps must be between 2 and 200, got {steps}")
+        raise OptionError("steps", f"steps must be between 2 and 200, got {steps}")
     run = Run.open(run_dir)
     model = load_run_model(run)
     check_label(model, label)
@@ -193,7 +193,7 @@ def _interpolation(run, model, steps, method, images, label, seed) -> np.ndarray
     data = _run_data(run, model)
     for i in images:
         if not 0 <= i < len(data.x_test):
-            raise ConfigError(f"--images: index {i} is outside the {len(data.x_test)} test images")
+            raise OptionError("images", f"images: index {i} is outside the {len(data.x_test)} test images")
     x_a, x_b = data.x_test[images[0]], data.x_test[images[1]]
     return latent.interpolate_images(model, x_a, x_b, steps, method, labels=label)
 

@@ -69,7 +69,8 @@ def tf_config() -> dict:
     reads it: a cluster of chief and worker "host:port" lists and a task that is one of them."""
     text = os.environ.get("TF_CONFIG")
     if not text:
-        raise ConfigError("--strategy multiworker needs TF_CONFIG (see 'Several machines' in README.md)")
+        raise ConfigError("strategy multiworker needs TF_CONFIG (see 'Several machines' in docs/USER_GUIDE.md)",
+                          options=("strategy",))
     try:
         config = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as err:
@@ -237,7 +238,8 @@ def check_run(strategy: tf.distribute.Strategy, batch_size: int, resume: bool = 
     if batch_size % replicas:
         raise ConfigError(f"batch_size {batch_size} does not split evenly over {replicas} replicas")
     if resume and isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        raise ConfigError("a multiworker run cannot be resumed; resume it with --strategy mirrored or default")
+        raise ConfigError("a multiworker run cannot be resumed; resume it with strategy mirrored or default",
+                          options=("strategy",))
 
 
 def worker_run_dir(strategy: tf.distribute.Strategy, run_dir: str | os.PathLike) -> Path:

@@ -129,9 +129,9 @@ class NonFiniteGuard(keras.callbacks.Callback):
         kept = f"the last good checkpoint {latest[0].name} is kept" if latest else "no checkpoint was written"
         lr = learning_rate(self.model)
         message = (f"training diverged at step {step} (epoch {self._epoch + 1}): {what}; the learning rate "
-                   f"{lr:g} is likely too high: train again with a lower one, e.g. --lr {lr / 10:g} ({kept})")
+                   f"{lr:g} is likely too high: train again with a lower one, e.g. lr {lr / 10:g} ({kept})")
         self.events.write(Error(fault="non-finite", step=step, epoch=self._epoch + 1, message=message))
-        raise TrainingFault(message)
+        raise TrainingFault(message, options=("lr",))
 
 
 def learning_rate(model: keras.Model) -> float:
