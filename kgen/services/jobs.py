@@ -23,7 +23,23 @@ from kgen.errors import KgenError, one_line
 BACKGROUND_NICE = 10
 
 
-class BackgroundJob:
+class _Job:
+    """What every job offers its poller besides `done`: the result, or the one-line error."""
+
+    done: bool
+    error: str | None
+    _result: Any
+
+    def result(self) -> Any:
+        """The function's return value; raises `KgenError` with the one-line message if it failed."""
+        if not self.done:
+            raise RuntimeError("the job has not finished")
+        if self.error is not None:
+            raise KgenError(self.error)
+        return self._result
+
+
+class BackgroundJob(_Job):
     """Runs ``fn(*args, **kwargs)`` once in a daemon thread; its result or one-line error stays."""
 
     def __init__(self, fn: Callable[..., Any], *args: Any, name: str = "kgen-job", **kwargs: Any):
@@ -45,14 +61,6 @@ class BackgroundJob:
         self._thread.join(timeout)
         return self.done
 
-    def result(self) -> Any:
-        """The function's return value; raises `KgenError` with the one-line message if it failed."""
-        if not self.done:
-            raise RuntimeError("the job has not finished")
-        if self.error is not None:
-            raise KgenError(self.error)
-        return self._result
-
     def _run(self) -> None:
         try:
             self._result = self._fn(*self._args, **self._kwargs)
@@ -62,7 +70,7 @@ class BackgroundJob:
             self.error = one_line(err)
 
 
-class ProcessJob:
+class ProcessJob(_Job):
     """Runs ``target(*args, **kwargs)`` ("module:function") once in a prewarmed child process.
 
     The interface of `BackgroundJob`; only copies of the arguments and the result cross. A
@@ -97,14 +105,6 @@ class ProcessJob:
         """Block up to ``timeout`` seconds (tests and shutdown only); True once done."""
         self._receive(timeout)
         return self._finished
-
-    def result(self) -> Any:
-        """The function's return value; raises `KgenError` with the one-line message if it failed."""
-        if not self.done:
-            raise RuntimeError("the job has not finished")
-        if self.error is not None:
-            raise KgenError(self.error)
-        return self._result
 
     def cancel(self) -> None:
         """End the child now, if it still runs (the window closes)."""
