@@ -166,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     walk.add_argument("--seed", type=int, default=0)
 
     commands.add_parser("datasets", help="list datasets and whether each is available here")
+    lessons = commands.add_parser("lessons", help="list the lessons in the lecture's order, or show one")
+    lessons.add_argument("name", nargs="?", metavar="NAME", help="a lesson to show: its text, formulas, runs "
+                                                                 "and try steps")
     commands.add_parser("doctor", help="versions, devices, CUDA and mixed precision support, datasets")
 
     gui = commands.add_parser("gui", help="open the desktop studio, following RUN if given (monitor mode)")
@@ -343,6 +346,48 @@ def _datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lessons(args: argparse.Namespace) -> int:
+    from kgen.lessons import find_lesson, lessons
+
+    if args.name is not None:
+        print(format_lesson(find_lesson(args.name)))
+        return 0
+    every = lessons()
+    width = max([4, *(len(lesson.name) for lesson in every)])
+    print(f"{'slides':<8}  {'name':<{width}}  runs  title")
+    for lesson in every:
+        print(f"{_slides(lesson.slides):<8}  {lesson.name:<{width}}  {len(lesson.runs):>4}  {lesson.title}")
+    return 0
+
+
+def _slides(slides: Sequence[int]) -> str:
+    return ",".join(map(str, slides))
+
+
+def format_lesson(lesson) -> str:
+    """One lesson as text: title, slides, explanation, formulas, runs and try steps."""
+    lines = [f"{lesson.title}  (slides {_slides(lesson.slides)}; {lesson.path})", "", lesson.explanation, ""]
+    if lesson.seconds:
+        lines.append(f"time to its point on 2 CPU cores: about {lesson.seconds} s")
+    lines.append("views: " + ", ".join(lesson.views))
+    if lesson.formulas:
+        lines.append("formulas:")
+        for formula in lesson.formulas:
+            live = f"  [live: {formula.metric}]" if formula.metric else ""
+            lines.append(f"  {formula.tex}{live}" + (f"\n    {formula.caption}" if formula.caption else ""))
+    lines.append("runs:")
+    for run in lesson.runs:
+        train, model = run.sections["train"], run.sections["model"]
+        given = ", ".join(f"{k}={_show(v)}" for k, v in {**train, **model}.items() if k != "model")
+        lines.append(f"  {run.name}: {train['model']} ({given})")
+    lines.append("try:")
+    for i, step in enumerate(lesson.tries, 1):
+        change = ", ".join(f"{k}={_show(tuple(v) if isinstance(v, list) else v)}" for k, v in step.change.items())
+        lines.append(f"  {i}. {step.label}  [{step.run}: {change}]")
+        lines.append(f"     look for: {step.look_for}")
+    return "\n".join(lines)
+
+
 def studio_argv(args: argparse.Namespace) -> list[str]:
     """The ``kgen-studio`` command line that `kgen gui` hands over to."""
     argv = [sys.executable, "-m", "gui.app"]
@@ -376,4 +421,4 @@ def _doctor(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"doctor": _doctor, "train": _train, "sample": _sample, "eval": _eval, "walk": _walk, "datasets": _datasets,
-             "gui": _gui}
+             "gui": _gui, "lessons": _lessons}
