@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import importlib.resources
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from kgen import registry
 from kgen.config import RunConfig
@@ -137,7 +138,7 @@ class _Reader:
                 raise self.fail((*path, key), f"unknown field; expected one of {', '.join(fields)}")
         for key in required:
             if key not in data:
-                raise self.fail((*path, key) if not path else path, f"missing field {key!r}")
+                raise self.fail(path or (key,), f"missing field {key!r}")
         for key, value in data.items():
             want = fields[key]
             if not isinstance(value, want) or (want is int and isinstance(value, bool)):
