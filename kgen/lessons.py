@@ -307,14 +307,31 @@ def lesson_files() -> list[Any]:
     return sorted((f for f in folder.iterdir() if f.name.endswith(".toml") and f.is_file()), key=lambda f: f.name)
 
 
-def lessons() -> list[Lesson]:
-    """Every shipped lesson, in the lecture's order (by first slide, then name). A broken file is
-    its LessonError: none is skipped silently."""
-    found = []
+def shipped() -> list[Lesson | LessonError]:
+    """Every shipped lesson file, read: its Lesson, or the LessonError that says why it cannot be
+    used (what a browser lists as broken), in the lecture's order with broken files last."""
+    found: list[Lesson | LessonError] = []
     for entry in lesson_files():
-        text = entry.read_text(encoding="utf-8")
-        found.append(parse_lesson(text, f"assets/lessons/{entry.name}", entry.name.removesuffix(".toml")))
-    return sorted(found, key=lambda lesson: (lesson.slides[0], lesson.name))
+        try:
+            text = entry.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            found.append(LessonError(f"assets/lessons/{entry.name}:1: (file): cannot read it: {err}"))
+            continue
+        try:
+            found.append(parse_lesson(text, f"assets/lessons/{entry.name}", entry.name.removesuffix(".toml")))
+        except LessonError as err:
+            found.append(err)
+    return sorted(found, key=lambda x: (0, x.slides[0], x.name) if isinstance(x, Lesson) else (1, 0, str(x)))
+
+
+def lessons() -> list[Lesson]:
+    """Every shipped lesson, in the lecture's order (by first slide, then name). A broken file
+    raises its LessonError: none is skipped silently (`shipped` lists the broken ones too)."""
+    found = shipped()
+    for item in found:
+        if isinstance(item, LessonError):
+            raise item
+    return [item for item in found if isinstance(item, Lesson)]
 
 
 def find_lesson(name: str) -> Lesson:

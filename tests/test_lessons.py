@@ -163,3 +163,16 @@ def test_a_lessons_first_run_trains(name, tmp_path):
     sections = {"train": {**run.sections["train"], "epochs": 1}, "model": run.sections["model"]}
     result = train(RunConfig.from_dict(sections), tmp_path / "run", verbose=0)
     assert result.epochs_done == 1
+
+
+def test_a_broken_shipped_file_is_listed_as_broken_not_skipped(monkeypatch, tmp_path):
+    import kgen.lessons as module
+
+    good, bad = write(tmp_path, GOOD, "good.toml"), write(tmp_path, GOOD.replace("slides = [11]", "slides = []"),
+                                                          "bad.toml")
+    monkeypatch.setattr(module, "lesson_files", lambda: [bad, good])
+    found = module.shipped()
+    assert [type(x).__name__ for x in found] == ["Lesson", "LessonError"]
+    assert str(found[1]).startswith("assets/lessons/bad.toml:2: slides: ")
+    with pytest.raises(LessonError, match="bad.toml"):
+        module.lessons()
