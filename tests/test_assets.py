@@ -56,7 +56,7 @@ def test_the_wheel_holds_every_asset_and_the_license(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert set(ASSETS) <= names, set(ASSETS) - names
     assert {"assets/icons/kgen-studio.svg", "assets/kgen-studio.desktop", "assets/theme/palette.json",
-            "assets/theme/style.qss", "assets/lessons/README.md"} <= names
+            "assets/theme/style.qss", "assets/lessons/README.md", "assets/lessons/vae-digits.toml"} <= names
     assert any(n.endswith(".dist-info/LICENSE") for n in names)
 
 
