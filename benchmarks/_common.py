@@ -153,9 +153,10 @@ def fit_rate(config, data, *, steps: int, epochs: int = 3, synthetic: bool = Fal
     cached batch instead of the real pipeline; ``compile_options`` (jit_compile,
     steps_per_execution) recompile the model with its own optimizers."""
     from kgen import registry
+    from kgen.config import examples_per_step
     from kgen.data import make_pipeline
     from kgen.models import GAN, build_model
-    from kgen.train.training import examples_per_step, model_labels
+    from kgen.train.training import model_labels
 
     keras.backend.clear_session()
     keras.utils.set_random_seed(config.train.seed)

@@ -20,15 +20,9 @@ import numpy as np
 
 from kgen.config import AEConfig, RunConfig, TrainConfig, VAEConfig
 from kgen.eval import latent
-from kgen.models.sampling import (
-    display_scale,
-    grid_codes,
-    image_grid,
-    latent_noise,
-    save_gif,
-    save_png,
-)
+from kgen.models.sampling import grid_codes, latent_noise
 from kgen.models.saving import load_model_file
+from kgen.pictures import display_scale, image_grid, save_gif, save_png
 from kgen.train.training import load_training_data, train
 
 SCALE = display_scale(8)

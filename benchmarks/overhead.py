@@ -23,12 +23,13 @@ import keras
 import tensorflow as tf
 
 from kgen import registry
+from kgen.config import examples_per_step
 from kgen.models import losses
 from kgen.models.gan_nets import build_gan_networks
 from kgen.models.nets import build_encoder_decoder
 from kgen.train import callbacks as cb
 from kgen.train import guards
-from kgen.train.training import examples_per_step, load_training_data, train
+from kgen.train.training import load_training_data, train
 
 EPOCHS = {"vae-mlp": 12, "vae-conv": 3, "dcgan": 3, "cgan": 3}
 

@@ -317,3 +317,8 @@ def check_learning_rate(lr: Any) -> None:
     """Refuse a learning rate that is not a positive finite number (ConfigError)."""
     if not (isinstance(lr, (int, float)) and not isinstance(lr, bool) and math.isfinite(lr) and lr > 0):
         raise ConfigError(f"learning rate must be a positive number, got {lr!r}")
+
+
+def examples_per_step(config: RunConfig) -> int:
+    """Training examples one step consumes: a GAN takes d_steps real minibatches per step."""
+    return config.train.batch_size * getattr(config.model, "d_steps", 1)

@@ -197,7 +197,7 @@ def test_a_local_run_and_a_followed_run_give_the_views_the_same_signals(tmp_path
     pytest.importorskip("PySide6")
     from gui.bridge import ControllerBridge
     from gui.run_monitor import RunMonitor
-    from kgen.models.sampling import save_png
+    from kgen.pictures import save_png
 
     heard = []
     log = EventLog(tmp_path / "run" / "events.jsonl", heard.append)

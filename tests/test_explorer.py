@@ -12,8 +12,8 @@ from kgen.config import GANConfig, RunConfig, TrainConfig, VAEConfig
 from kgen.data import load_dataset
 from kgen.eval.latent import encode_dataset, kl_per_dimension, manifold_grid
 from kgen.models import build_model
-from kgen.models.sampling import image_grid
 from kgen.models.saving import load_model_file
+from kgen.pictures import image_grid
 from kgen.runs import Run
 from kgen.services.explorer import (
     DecodeService,

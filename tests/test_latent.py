@@ -26,7 +26,7 @@ from kgen.eval.latent import (
 )
 from kgen.eval.likelihood import elbo_parts
 from kgen.models import build_model
-from kgen.models.sampling import save_gif
+from kgen.pictures import save_gif
 
 LATENT = 8
 

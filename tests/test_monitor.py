@@ -177,7 +177,7 @@ def test_follower_reads_big_files_in_slices(tmp_path):
 
 
 def test_follower_holds_samples_until_their_png_is_readable_and_never_writes(tmp_path):
-    from kgen.models.sampling import save_png
+    from kgen.pictures import save_png
 
     run = tmp_path / "run"
     log = EventLog(run / "events.jsonl")
@@ -243,7 +243,7 @@ def test_studio_follows_a_run_that_a_separate_kgen_train_process_writes(qtbot, t
 def test_window_follows_a_recorded_run_through_markers_samples_and_a_restart(qtbot, tmp_path):
     pytest.importorskip("PySide6")
     from gui.main_window import MainWindow
-    from kgen.models.sampling import save_png
+    from kgen.pictures import save_png
 
     run = tmp_path / "mine"
     (run / "external.json").parent.mkdir()

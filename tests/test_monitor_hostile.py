@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from kgen.errors import RunError
 from kgen.events import Step, parse_line
-from kgen.models.sampling import save_png
+from kgen.pictures import save_png
 from kgen.runs import EventLog, read_events
 from kgen.services.follower import RunFollower, describe_run
 from kgen.train import RunLogger

@@ -23,7 +23,7 @@ import json, sys, time
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-runs, run = sys.argv[1], sys.argv[2] or None
+runs, run, mode = sys.argv[1], sys.argv[2] or None, sys.argv[3]
 app = QApplication(sys.argv[:1])
 found = {}
 
@@ -63,15 +63,20 @@ def report():
     print("FOUND " + json.dumps(found), flush=True)
     app.closeAllWindows()
 
-QTimer.singleShot(300, explore if run else report)
+def follow():
+    window().open_run(run)
+    wait(lambda: window().monitor.state() in ("finished", "stopped"),
+         lambda: (found.update(state=window().monitor.state()), report()))
+
+QTimer.singleShot(300, {"explore": explore, "follow": follow, "start": report}[mode])
 from gui.app import main
 sys.exit(main(["--runs", runs]))
 """
 
 
-def run_app(tmp_path, run: Path | None = None) -> dict:
+def run_app(tmp_path, run: Path | None = None, mode: str = "start") -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen", "KGEN_OFFLINE": "1"}
-    done = subprocess.run([sys.executable, "-c", _APP, str(tmp_path / "runs"), str(run or "")], cwd=tmp_path,
+    done = subprocess.run([sys.executable, "-c", _APP, str(tmp_path / "runs"), str(run or ""), mode], cwd=tmp_path,
                           env=env, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
     line = next((line for line in done.stdout.splitlines() if line.startswith("FOUND ")), None)
     assert line is not None and done.returncode == 0, done.stderr[-3000:]
@@ -84,9 +89,16 @@ def test_the_app_window_starts_without_tensorflow(tmp_path):
 
 
 def test_exploring_and_evaluating_a_run_keep_tensorflow_out_of_the_window(tmp_path, tmp_path_factory):
-    found = run_app(tmp_path, trained_vae_run(tmp_path_factory, beta=1.0))
+    found = run_app(tmp_path, trained_vae_run(tmp_path_factory, beta=1.0), "explore")
     assert "iwae_5" in found["scores"] and "elbo" in found["scores"], found
     assert "error" not in found["latent"] and found["scatter"].startswith("t-SNE of"), found
+    assert not found["tensorflow"] and not found["keras"], found
+
+
+def test_following_a_run_keeps_tensorflow_out_of_the_window(tmp_path):
+    """Monitor mode reads the run's config (describe_run) and pictures without TensorFlow."""
+    found = run_app(tmp_path, ROOT / "tests" / "data" / "v1" / "vae-digits", "follow")
+    assert found["state"] == "finished", found
     assert not found["tensorflow"] and not found["keras"], found
 
 

@@ -1,21 +1,12 @@
 """Sampling from a model: fixed noise, labels and decoded images as NumPy arrays.
 
 The pictures made from them (grids, PNG and GIF files) live in `kgen.pictures`, which needs no
-TensorFlow; they are importable from here too.
+TensorFlow.
 """
 
 from __future__ import annotations
 
 import numpy as np
-
-from kgen.pictures import (  # noqa: F401  (re-exported: the models' callers use them from here)
-    dataset_preview,
-    display_scale,
-    image_grid,
-    save_gif,
-    save_png,
-    scatter_picture,
-)
 
 POINT_SAMPLES = 1000  # generated points drawn in a toy run's sample pictures
 

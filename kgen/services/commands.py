@@ -16,16 +16,9 @@ from kgen.eval import latent
 from kgen.eval.inversion import invert as invert_images
 from kgen.eval.likelihood import evaluate_model
 from kgen.eval.quality import toy_quality
-from kgen.models.sampling import (
-    display_scale,
-    image_grid,
-    latent_noise,
-    sample_images,
-    sample_labels,
-    save_gif,
-    save_png,
-)
+from kgen.models.sampling import latent_noise, sample_images, sample_labels
 from kgen.models.saving import load_run_model
+from kgen.pictures import display_scale, image_grid, save_gif, save_png
 from kgen.runs import EventLog, Run
 from kgen.safe_io import atomic_path
 from kgen.train.training import check_model_fits_data, load_training_data, model_labels

@@ -26,13 +26,13 @@ from pathlib import Path
 
 import keras
 
-from kgen.config import RunConfig, check_learning_rate
+from kgen.config import RunConfig, check_learning_rate, examples_per_step
 from kgen.errors import KgenError, one_line
 from kgen.events import Error, Event, Finished, Hparam, Saved, StepRates, WarningEvent, global_step
 from kgen.runs import EventLog, Run, fresh_run_dir
 from kgen.safe_io import atomic_path
 from kgen.services.probes import live_probes
-from kgen.train.training import examples_per_step, train
+from kgen.train.training import train
 
 
 class Gate:

@@ -9,13 +9,13 @@ bounded in bytes and time, so no run directory can stall the studio.
 from __future__ import annotations
 
 import bisect
-import json
 import os
 import time
 from collections import deque
 from pathlib import Path
 from typing import Any
 
+from kgen.config import examples_per_step
 from kgen.errors import RunError, one_line, show_path
 from kgen.events import (
     FORMAT_VERSION,
@@ -28,15 +28,14 @@ from kgen.events import (
     parse_line,
     run_format,
 )
-from kgen.runs import Run, supersedes
-from kgen.safe_io import ImageError, inside, is_regular_file, read_bytes, read_picture, read_text
+from kgen.runs import Run, read_json, supersedes
+from kgen.safe_io import ImageError, inside, is_regular_file, read_bytes, read_picture
 
 MAX_READ_BYTES = 1 << 20  # one poll reads at most this much, so a long run is caught up in slices
 POLL_BUDGET_S = 0.04  # and works at most this long (the studio's thread has 100 ms for everything)
 MAX_HELD = 4  # samples events waiting for their PNG: only the newest few
 HOLD_S = 60.0  # and each for at most this long (a copy to a shared folder may lag its event)
 
-MAX_DESCRIPTION_BYTES = 1 << 20  # config.json or external.json larger than this is not one of ours
 
 
 def describe_run(run_dir: str | os.PathLike) -> dict[str, Any]:
@@ -44,27 +43,23 @@ def describe_run(run_dir: str | os.PathLike) -> dict[str, Any]:
 
     kgen runs also give "model", "dataset", "examples_per_step" (for images per second) and
     "config" (the `RunConfig`); RunLogger runs what their external.json says, with "format" (the
-    run format, 1 when it says none). Only regular files of at most a megabyte are read.
+    run format, 1 when it says none). Files are read as `kgen.runs.read_json` reads them.
     """
     run = Run(run_dir)
     if is_regular_file(run.config_path):
         return _describe_kgen_run(run)
     try:
-        info = json.loads(read_text(run.external_path, MAX_DESCRIPTION_BYTES))
-    except (OSError, ValueError, RecursionError):
+        info = read_json(run.external_path, "RunLogger description")
+    except RunError:
         return {"source": "unknown"}
     return {"source": "external", **info, "format": run_format(info)} if isinstance(info, dict) else {"source": "unknown"}
 
 
 def _describe_kgen_run(run: Run) -> dict[str, Any]:
     try:
-        if os.stat(run.config_path).st_size > MAX_DESCRIPTION_BYTES:
-            raise RunError(f"{show_path(run.config_path)} is larger than {MAX_DESCRIPTION_BYTES:,} bytes")
         config = run.config()
-    except (OSError, RecursionError, RunError) as err:
+    except RunError as err:
         return {"source": "unknown", "problem": one_line(err)}
-    from kgen.train.training import examples_per_step
-
     return {"source": "kgen", "model": config.train.model, "dataset": config.train.dataset,
             "examples_per_step": examples_per_step(config), "config": config}
 

@@ -19,7 +19,7 @@ from kgen import registry
 from kgen.config import RunConfig
 from kgen.data import TOYS, load_dataset
 from kgen.events import Event, Reconstructions
-from kgen.models.sampling import image_grid
+from kgen.pictures import image_grid
 from kgen.services.playground import PlaygroundProbe
 from kgen.train.training import GRID_SEED_OFFSET
 

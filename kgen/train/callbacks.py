@@ -16,13 +16,8 @@ import keras
 import numpy as np
 
 from kgen.events import End, Epoch, Samples, Start, Step, global_step
-from kgen.models.sampling import (
-    decode_batched,
-    display_scale,
-    image_grid,
-    save_png,
-    scatter_picture,
-)
+from kgen.models.sampling import decode_batched
+from kgen.pictures import display_scale, image_grid, save_png, scatter_picture
 from kgen.runs import EventLog, Run
 from kgen.safe_io import atomic_path, atomic_write_text
 

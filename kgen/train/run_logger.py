@@ -28,7 +28,7 @@ import numpy as np
 
 from kgen.errors import RunError, one_line, show_path
 from kgen.events import FORMAT_VERSION, Samples
-from kgen.models.sampling import save_png
+from kgen.pictures import save_png
 from kgen.runs import EVENTS_FILE, EXTERNAL_FILE, TEMPORARY_NAME, EventLog, Run
 from kgen.safe_io import atomic_write_text, is_regular_file
 from kgen.train.callbacks import EventLogger

@@ -14,7 +14,7 @@ from pathlib import Path
 import keras
 
 from kgen import registry, sizes
-from kgen.config import RunConfig, resumed_config
+from kgen.config import RunConfig, examples_per_step, resumed_config
 from kgen.data import TOY_MODES, Dataset, load_dataset, make_pipeline
 from kgen.errors import ConfigError, RunError, show_path
 from kgen.eval.likelihood import evaluate_model
@@ -65,11 +65,6 @@ def load_training_data(config: RunConfig) -> Dataset:
         raise ConfigError(f"{what} is larger than the {len(data.x_train)} training examples of {show_path(t.dataset)}")
     sizes.check_fits(config, data.x_train.shape[1:], data.num_classes)  # before any weight exists
     return data
-
-
-def examples_per_step(config: RunConfig) -> int:
-    """Training examples one step consumes: a GAN takes d_steps real minibatches per step."""
-    return config.train.batch_size * getattr(config.model, "d_steps", 1)
 
 
 def train(
