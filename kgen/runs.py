@@ -172,7 +172,6 @@ class Run:
             raise RunError(f"{show_path(path)} is not a best-checkpoint record (no number as its \"value\")")
         return record
 
-
     def record_checkpoint(self, path: Path) -> None:
         """Note the checkpoint ``path`` (about to be written) as this run's own: only checkpoints
         noted here are ever deleted by `prune_checkpoints`, whatever else their folder holds."""

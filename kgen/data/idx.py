@@ -116,9 +116,11 @@ def _present(path: Path) -> bool:
         mode = path.stat().st_mode
     except (OSError, ValueError):
         return False
-    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
-        return stat.S_ISREG(mode)
-    raise DatasetError(f"{_show(path)}: not a regular file")
+    if stat.S_ISDIR(mode):
+        return False
+    if not stat.S_ISREG(mode):
+        raise DatasetError(f"{_show(path)}: not a regular file")
+    return True
 
 
 def _check_arrays(arrays: dict[str, np.ndarray], where: str) -> tuple[np.ndarray, ...]:
