@@ -24,7 +24,7 @@ from kgen.data import BUILTINS, TOYS
 from kgen.errors import ConfigError, KgenError, show_path
 
 # The app's views a lesson can open; the first one listed is brought to the front.
-VIEWS = ("setup", "curves", "samples", "latent", "evaluate", "playground", "compare")
+VIEWS = ("setup", "curves", "samples", "latent", "evaluate", "playground", "compare", "kl_gaussians", "drawing_pad")
 SLIDES = 34  # the lecture's slides with an idea (docs: the lecture map)
 MAX_TRIES = 3
 
