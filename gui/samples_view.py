@@ -96,6 +96,7 @@ class SamplesView(QWidget):
         self._reconstructions: dict[int, Packed] = {}
         self._class_names: tuple[str, ...] = ()
         self._conditional_rows = 0
+        self._title_size = TITLE_SIZE  # the plots' titles, larger in projector mode (`set_look`)
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground(theme.PALETTE.plot_background)
@@ -195,8 +196,18 @@ class SamplesView(QWidget):
         with ``names`` (digits 0, 1, ... when empty). ``rows`` 0: an unconditional grid."""
         self._class_names, self._conditional_rows = tuple(names), int(rows)
         self.plot.setTitle("one class per column, one fixed z per row" if rows else "samples from fixed noise",
-                           size=TITLE_SIZE)
+                           size=self._title_size)
         self._label_columns()
+
+    def set_look(self, look: theme.Look) -> None:
+        """Draw in ``look`` (projector mode: larger titles and class names, its palette). The
+        pictures fill their plots and are scaled pixel for pixel (nearest neighbour) in any look."""
+        self._title_size = look.size(9)
+        for graphics in (self.graphics, self.recon_graphics):
+            graphics.setBackground(look.palette.plot_background)
+        for plot in (self.plot, self.recon_plot):
+            plot.setTitle(plot.titleLabel.text, size=self._title_size)
+            theme.style_axes(plot, look)
 
     def follow_latest(self) -> None:
         self.slider.setValue(self.slider.maximum())
@@ -256,7 +267,7 @@ class SamplesView(QWidget):
         resized = self.recon_image.image is None or self.recon_image.image.shape[:2] != picture.shape[:2]
         self.recon_image.setImage(picture, levels=(0, 255))
         self.recon_epoch = epoch
-        self.recon_plot.setTitle(f"epoch {epoch}: test images above their reconstructions", size=TITLE_SIZE)
+        self.recon_plot.setTitle(f"epoch {epoch}: test images above their reconstructions", size=self._title_size)
         if resized:
             self.recon_plot.getViewBox().autoRange(padding=0.01)
 
