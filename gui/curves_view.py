@@ -568,7 +568,7 @@ class CurvesView(QWidget):
         text = title
         if len(keys) > 1 or (keys and keys[0].lower() != title.lower()):
             text += ": " + " ".join(f"<span style='color:{self._colors[k]}'>{k}</span>" for k in keys)
-        self._plots[title].setTitle(text, size=self._look.size(10))
+        self._plots[title].setTitle(text, size=self._look.size(10), color=self._look.title_colour)
 
     def set_look(self, look: theme.Look) -> None:
         """Draw in ``look`` from now on, and redraw what is drawn already in it (projector mode:
@@ -607,7 +607,7 @@ class CurvesView(QWidget):
         if self._plots:
             self.graphics.nextRow()
         plot = self.graphics.addPlot()
-        plot.setTitle(title, size=self._look.size(10))
+        plot.setTitle(title, size=self._look.size(10), color=self._look.title_colour)
         plot.showGrid(x=True, y=True, alpha=0.2)
         plot.setLabel("bottom", "step")
         plot.setLogMode(y=self.log_scale.isChecked())

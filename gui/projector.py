@@ -240,9 +240,9 @@ class Projector(QObject):
         else:  # the normal fonts first: the layout of before may not fit this window with large ones
             font, palette, sheet = self._normal
             self._normal = None
-            app.setStyleSheet(sheet)
+            _set_app_font(app, font)  # before the stylesheet, which keeps the font each widget has when it is set
             app.setPalette(palette)
-            _set_app_font(app, font)
+            app.setStyleSheet(sheet)
             self._set_look(theme.NORMAL_LOOK)
             self.layout.restore(self._normal_layout)
             self.maximised = None

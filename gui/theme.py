@@ -105,7 +105,13 @@ class Look:
     line_scale: float = 1.0  # pen widths
     point_scale: float = 1.0  # scatter points and symbols
     font_scale: float = 1.0  # plot titles, axis ticks and labels, legends
-    strong_axes: bool = False  # axes and their text in plot_ink (pyqtgraph's default grey otherwise)
+    strong_axes: bool = False  # axes, titles and their text in plot_ink (pyqtgraph's default grey otherwise)
+    side_by_side: bool = False  # pictures beside each other (samples beside reconstructions), each larger
+
+    @property
+    def title_colour(self) -> str | None:
+        """The colour of plot titles: plot_ink with strong axes, else None (pyqtgraph's default)."""
+        return self.palette.plot_ink if self.strong_axes else None
 
     def width(self, pixels: float) -> float:
         """A pen ``pixels`` wide in the normal look, in this one."""
@@ -121,7 +127,8 @@ class Look:
 
 
 NORMAL_LOOK = Look()
-PROJECTOR_LOOK = Look(PROJECTOR_PALETTE, line_scale=2.0, point_scale=1.6, font_scale=1.6, strong_axes=True)
+PROJECTOR_LOOK = Look(PROJECTOR_PALETTE, line_scale=2.0, point_scale=1.6, font_scale=1.6, strong_axes=True,
+                      side_by_side=True)
 
 
 def stylesheet(palette: Palette = PALETTE, template: str | None = None) -> str:

@@ -34,6 +34,9 @@ def settings(tmp_path):
 def make_window(qtbot, settings, tmp_path):
     """Windows as the app makes them (with projector.install); each closed, projector mode off."""
     made = []
+    app = QApplication.instance()
+    normal = app.palette(), app.styleSheet()
+    theme.apply_palette(app)  # the app's stylesheet, as gui/app.py sets it: fonts must follow through it
 
     def make() -> MainWindow:
         window = MainWindow(runs_root=tmp_path / "runs")
@@ -46,6 +49,8 @@ def make_window(qtbot, settings, tmp_path):
     for window in made:
         window.projector.set_enabled(False)  # the app's font and palette are shared by the tests after
         window.close()
+    app.setPalette(normal[0])
+    app.setStyleSheet(normal[1])
 
 
 def feed(window, tmp_path) -> None:
@@ -94,6 +99,8 @@ def drawn_look(window) -> dict:
         "points": (window.playground.real.opts["size"], window.playground.fake.opts["size"]),
         "arrows": window.playground.arrows.opts["pen"].widthF(),
         "samples title": window.samples.plot.titleLabel.opts.get("size"),
+        "title colour": loss_plot.titleLabel.opts.get("color"),
+        "pictures": window.samples.splitter.orientation(),  # beside each other in projector mode
     }
 
 
@@ -138,8 +145,9 @@ def test_toggling_changes_fonts_pens_and_palette_and_back_exactly(make_window, t
     assert on["marker"] == 3.0
     assert on["compare"] == (4.0, theme.PROJECTOR_PALETTE.series[0])
     assert on["points"][0] > before["points"][0] and on["arrows"] > before["arrows"]
-    assert on["samples title"] != before["samples title"]
-    for key in set(before) - {"text colour"}:  # black in both (the tests' app has Qt's own palette)
+    assert on["samples title"] != before["samples title"] and on["title colour"] == "#000000"
+    assert on["pictures"] == Qt.Orientation.Horizontal
+    for key in set(before) - {"text colour"}:  # nearly black, and black
         assert on[key] != before[key], key
     window.projector.action.trigger()
     assert drawn_look(window) == before
