@@ -125,8 +125,10 @@ class PlaygroundView(QWidget):
         heat = pg.ColorMap([0.0, 0.5, 1.0], list(palette.heat))
         self.heat.setColorMap(heat)
         self.colour_bar.setColorMap(heat)
-        self.legend.setLabelTextSize(look.size(9))
-        theme.style_axis(self.colour_bar.axis, look)
+        self.legend.opts.update(labelTextSize=look.size(9), labelTextColor=look.title_colour)
+        for _, label in self.legend.items:  # drawn again, in the new size and colour
+            label.setText(label.text, size=look.size(9), color=look.title_colour)
+        theme.style_axes(self.colour_bar, look)  # its ticks, and its label on the other side
         self.colour_bar.axis.setWidth(round(COLOUR_BAR_AXIS * look.font_scale))
         self.legend.setBrush(pg.mkBrush(palette.plot_overlay))
 

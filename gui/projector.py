@@ -198,7 +198,7 @@ class Projector(QObject):
         self.keys = RunKeys(window)
         self.layout = Layout(window)
         self.maximised: str | None = None  # the name of the view maximised, if one is
-        self._normal: tuple[QFont, QPalette, str] | None = None  # the app's font, palette and stylesheet
+        self._normal: tuple[QFont, tuple[QPalette, str]] | None = None  # the app's font and colours
         self._normal_layout: LayoutState | None = None  # ... and the window's layout, in normal mode
         view = _menu(window, "&View")
         self.action = view.addAction("Projector mode")
@@ -232,17 +232,16 @@ class Projector(QObject):
         app = QApplication.instance()
         if on:
             self._normal_layout = self.layout.before or self.layout.snapshot()
-            self._normal = (QFont(app.font()), QPalette(app.palette()), app.styleSheet())
+            self._normal = (QFont(app.font()), theme.app_colours(app))
             _set_app_font(app, _scaled(app.font(), FONT_SCALE))
             theme.apply_palette(app, theme.PROJECTOR_PALETTE)
             self._set_look(theme.PROJECTOR_LOOK)
             self.maximise(_settings().value(SETTING_VIEW, "curves", type=str) or None, remember=False)
         else:  # the normal fonts first: the layout of before may not fit this window with large ones
-            font, palette, sheet = self._normal
+            font, colours = self._normal
             self._normal = None
             _set_app_font(app, font)  # before the stylesheet, which keeps the font each widget has when it is set
-            app.setPalette(palette)
-            app.setStyleSheet(sheet)
+            theme.restore_colours(app, colours)
             self._set_look(theme.NORMAL_LOOK)
             self.layout.restore(self._normal_layout)
             self.maximised = None

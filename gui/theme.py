@@ -200,6 +200,17 @@ def apply_palette(app: QApplication, palette: Palette = PALETTE) -> None:
     app.setStyleSheet(stylesheet(palette))
 
 
+def app_colours(app: QApplication) -> tuple[QPalette, str]:
+    """The app's colours as they are now (Qt's palette and the stylesheet), for `restore_colours`."""
+    return QPalette(app.palette()), app.styleSheet()
+
+
+def restore_colours(app: QApplication, colours: tuple[QPalette, str]) -> None:
+    """Put back colours `app_colours` kept (projector mode switched off)."""
+    app.setPalette(colours[0])
+    app.setStyleSheet(colours[1])
+
+
 def style_axes(plot: pg.PlotItem, look: Look) -> None:
     """Draw ``plot``'s axes in ``look``: tick text and axis labels scaled by its font scale, the
     axes in plot_ink when it asks for strong axes (pyqtgraph's default font and grey otherwise)."""
@@ -214,6 +225,8 @@ def style_axis(axis: pg.AxisItem, look: Look) -> None:
     axis.setPen(*ink)
     axis.setTextPen(*ink)
     axis.labelStyle = {"font-size": look.size(AXIS_POINTS)} if look.font_scale != 1.0 else {}
+    if look.strong_axes:
+        axis.labelStyle["color"] = look.palette.plot_ink
     axis.setLabel(axis.labelText, axis.labelUnits, axis.labelUnitPrefix)  # again, in the new style
 
 
