@@ -298,14 +298,16 @@ class Projector(QObject):
         """(what, keys) of every keyboard shortcut this adds, as the Help dialog lists them."""
         listed = [(c.text, key_text(c.keys)) for c in COMMANDS]
         listed += [("Projector mode on / off", key_text(PROJECTOR_KEYS)),
-                   ("Maximise the next view", key_text((NEXT_VIEW_KEY,))),
-                   ("Maximise view 1 … 9", "Ctrl+1 … Ctrl+9"), ("Show all views", key_text((ALL_VIEWS_KEY,)))]
-        return listed
+                   ("Maximise the next view", key_text((NEXT_VIEW_KEY,)))]
+        listed += [(f"Maximise {name}", key_text((f"Ctrl+{number}",)))
+                   for number, name in enumerate(list(self.views())[:VIEW_KEYS], 1)]
+        return [*listed, ("Show all views", key_text((ALL_VIEWS_KEY,)))]
 
     def show_shortcuts(self) -> QDialog:
         """Help > Keyboard shortcuts: a table of `shortcuts` (Space pauses unless a text field has the focus)."""
         rows = "".join(f"<tr><td>{what}</td><td>&nbsp;&nbsp;<b>{keys}</b></td></tr>" for what, keys in self.shortcuts())
         dialog = QDialog(self.window)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # one left hidden per opening otherwise
         dialog.setWindowTitle("Keyboard shortcuts")
         layout = QVBoxLayout(dialog)
         layout.addWidget(QLabel(f"<table>{rows}</table><p>Space pauses unless a text field or number "

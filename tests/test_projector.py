@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pyqtgraph")
 
-from PySide6.QtCore import QSettings, Qt  # noqa: E402
+from PySide6.QtCore import QEvent, QSettings, Qt  # noqa: E402
 from PySide6.QtGui import QPainter  # noqa: E402
 from PySide6.QtWidgets import QApplication, QSplitter  # noqa: E402
 
@@ -49,6 +49,8 @@ def make_window(qtbot, settings, tmp_path):
     for window in made:
         window.projector.set_enabled(False)  # the app's font and palette are shared by the tests after
         window.close()
+        window.deleteLater()
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)  # gone before the next test restyles the app
     app.setPalette(normal[0])
     app.setStyleSheet(normal[1])
 
@@ -308,7 +310,7 @@ def test_shortcuts_are_listed_in_help_and_tooltips(make_window):
     listed = dialog.findChildren(type(window.step_label))[0].text()
     for command in projector.COMMANDS:
         assert command.text in listed and projector.key_text(command.keys) in listed
-    assert "F5" in listed and "F6" in listed
+    assert "F5" in listed and "F6" in listed and "Maximise curves" in listed and "Ctrl+1" in listed
     assert "Ctrl+Return" in window.start_button.toolTip() and "Space" in window.pause_button.toolTip()
     assert "Ctrl+." in window.stop_button.toolTip() and "run one more batch" in window.step_button.toolTip()
     help_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Help")
