@@ -12,9 +12,10 @@ view it maximised, are remembered across restarts (QSettings).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import QEvent, QObject, QSettings, QSize, Qt
+from PySide6.QtCore import QEvent, QObject, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QFont, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QApplication,
@@ -215,8 +216,19 @@ class Projector(QObject):
             window.addAction(_action(window, f"view {number}", (f"Ctrl+{number}",),
                                      lambda _checked=False, n=number: self._maximise_number(n)))
         _menu(window, "&Help").addAction("Keyboard shortcuts…", self.show_shortcuts)
-        if _settings().value(SETTING_ON, False, type=bool):
-            self.action.setChecked(True)
+        self._when_shown: Callable[[], None] | None = None
+        if _settings().value(SETTING_ON, False, type=bool):  # once the window shows its normal layout
+            self._when_shown = lambda: self.set_enabled(True)
+            window.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        """The remembered projector mode comes on once the window is on screen and laid out:
+        leaving it then puts back that layout, not the one of a window still being built."""
+        if watched is self.window and event.type() == QEvent.Type.Show and self._when_shown is not None:
+            QTimer.singleShot(0, self._when_shown)
+            self._when_shown = None
+            self.window.removeEventFilter(self)
+        return False
 
     @property
     def enabled(self) -> bool:

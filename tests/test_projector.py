@@ -170,7 +170,7 @@ def test_lines_added_in_projector_mode_are_drawn_thick(make_window):
     assert (pen.widthF(), pen.color().name()) == (2.0, theme.PALETTE.series[1])
 
 
-def test_projector_mode_and_its_view_are_remembered_across_restarts(make_window, settings):
+def test_projector_mode_and_its_view_are_remembered_across_restarts(make_window, settings, qtbot):
     first = make_window()
     first.projector.set_enabled(True)
     first.projector.maximise("samples")
@@ -181,10 +181,14 @@ def test_projector_mode_and_its_view_are_remembered_across_restarts(make_window,
     first.projector.set_enabled(False)
     settings.setValue(projector.SETTING_ON, True)  # closed while on
     second = make_window()
-    assert second.projector.enabled and second.projector.action.isChecked()
+    assert not second.projector.enabled  # not before the window shows its normal layout
+    shown(second, qtbot)
+    qtbot.waitUntil(lambda: second.projector.enabled)
+    assert second.projector.action.isChecked() and not second.centralWidget().widget(0).isVisible()
     assert second.projector.maximised == "samples" and second.tabs.currentWidget() is second.samples
     assert QApplication.instance().font().pointSizeF() == pytest.approx(font * projector.FONT_SCALE)
     second.projector.set_enabled(False)
+    assert second.size().width() == 1280 and second.centralWidget().widget(0).isVisible()  # the layout shown first
     assert not settings.value(projector.SETTING_ON, type=bool)
     assert not make_window().projector.enabled
 
