@@ -13,6 +13,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--start", action="store_true", help="start training the default config at once")
     parser.add_argument("--runs", default="runs", help="folder for new runs (default: runs)")
     parser.add_argument("--monitor", metavar="RUN", help="follow the run directory RUN (live or finished)")
+    parser.add_argument("--lesson", metavar="NAME", help="open the lesson NAME at start (`kgen lessons` lists them)")
     return parser.parse_args(argv)
 
 
@@ -25,8 +26,30 @@ def freeze_imports() -> None:
     gc.freeze()
 
 
+def find_start_lesson(name: str):
+    """The lessons (and broken files) to list, and the lesson ``name`` among them; a LessonError
+    naming the lessons if there is none of that name (read before any window opens)."""
+    from kgen.lessons import Lesson, LessonError, shipped
+
+    items = shipped()
+    good = [item for item in items if isinstance(item, Lesson)]
+    lesson = next((item for item in good if item.name == name), None)
+    if lesson is None:
+        raise LessonError(f"no lesson named {name!r}; the lessons are {', '.join(x.name for x in good)}")
+    return items, lesson
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    start_lesson = None
+    if args.lesson:
+        from kgen.lessons import LessonError
+
+        try:
+            start_lesson = find_start_lesson(args.lesson)
+        except LessonError as err:
+            print(f"kgen-studio: {err}", file=sys.stderr)
+            return 2
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from PySide6.QtCore import QTimer
@@ -46,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     screen = app.primaryScreen().availableGeometry()
     window.resize(min(1400, screen.width()), min(900, screen.height()))
     window.show()
+    if start_lesson is not None:
+        items, lesson = start_lesson
+        window.show_lessons(items)
+        window.open_lesson(lesson)
     if args.monitor:
         window.open_run(args.monitor)
     elif args.start:
