@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from gui.lesson_views.history import LessonHistory, lesson_key  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
 from kgen import events as ev  # noqa: E402
-from kgen.lessons import Lesson, LessonError, VIEWS, parse_lesson, shipped  # noqa: E402
+from kgen.lessons import VIEWS, Lesson, LessonError, parse_lesson, shipped  # noqa: E402
 
 V1_RUN = Path(__file__).parent / "data" / "v1" / "vae-digits"
 
