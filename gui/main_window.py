@@ -561,7 +561,7 @@ class MainWindow(QMainWindow):
         self.start_training()
         if self.state == "running":
             self.lesson_panel.show_look_for(step)
-            self.bring_views_forward(self.lesson.views)
+            self.bring_views_forward([v for v in self.lesson.views if v not in AFTER_RUN_VIEWS])
         self._pending_lesson = None
 
     def _lesson_run_ended(self, event) -> None:
@@ -570,6 +570,8 @@ class MainWindow(QMainWindow):
         if lesson is not None and event["status"] == "finished":
             self.history.mark_run(lesson, event["run_dir"])
             self._refresh_browser()
+            if lesson is self.lesson:
+                self.bring_views_forward(lesson.views)  # the views of a finished run, now it has one
 
     def _show_lesson_run(self, run_name: str) -> None:
         """Set up the open lesson's run: its prepared run, followed, when a pack has one; else its
@@ -626,6 +628,7 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda _=False, name=lesson.name: self.open_lesson(name))
 
 
+AFTER_RUN_VIEWS = ("latent", "evaluate")  # views that need a finished run: a lesson's live views go first while it trains
 LESSON_WIDTH = 470  # the left column's width while a lesson is open: its formulas need room
 
 

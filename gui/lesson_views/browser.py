@@ -16,8 +16,8 @@ from gui.lesson_views.formula_label import FormulaJob, to_pixmap
 from gui.lesson_views.panel import slides_text
 from kgen.lessons import Lesson, LessonError
 
-THUMB = QSize(128, 72)
-THUMB_POINTS = 11.0  # a thumbnail formula's size before it is scaled into THUMB
+THUMB = QSize(160, 60)
+THUMB_POINTS = 10.0  # a thumbnail formula's size before it is scaled into THUMB
 NAME_ROLE = Qt.ItemDataRole.UserRole
 
 
@@ -38,6 +38,20 @@ def text_thumbnail(text: str) -> QPixmap:
     painter.drawText(pixmap.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, text)
     painter.end()
     return pixmap
+
+
+def grid_thumbnail(grid: QPixmap) -> QPixmap:
+    """The top rows of a sample grid, cut to the thumbnail's shape: a few samples large enough to
+    tell apart, rather than the whole grid shrunk to stripes."""
+    height = min(grid.height(), round(grid.width() * THUMB.height() / THUMB.width()))
+    return fitted(grid.copy(0, 0, grid.width(), height))
+
+
+def icon_of(pixmap: QPixmap) -> QIcon:
+    """An icon that looks the same selected (not tinted by the selection colour)."""
+    icon = QIcon(pixmap)
+    icon.addPixmap(pixmap, QIcon.Mode.Selected)
+    return icon
 
 
 def fitted(pixmap: QPixmap) -> QPixmap:
@@ -95,22 +109,22 @@ class LessonBrowser(QWidget):
         self.list.addItem(entry)
         picture = QPixmap(str(grid)) if grid is not None else QPixmap()
         if not picture.isNull():
-            entry.setIcon(QIcon(fitted(picture)))
+            entry.setIcon(icon_of(grid_thumbnail(picture)))
             return
-        entry.setIcon(QIcon(text_thumbnail(slides_text(lesson.slides))))
+        entry.setIcon(icon_of(text_thumbnail(slides_text(lesson.slides))))
         if lesson.formulas:  # the slide numbers until the formula is typeset
             self._jobs.append(FormulaJob(lesson.formulas[0].tex, THUMB_POINTS, theme.PALETTE.text,
                                          lambda p, e=entry: self._set_icon(e, p), lambda _: None, self))
 
     def _set_icon(self, entry: QListWidgetItem, picture: np.ndarray) -> None:
         if self.list.row(entry) >= 0:  # still listed
-            entry.setIcon(QIcon(fitted(to_pixmap(picture))))
+            entry.setIcon(icon_of(fitted(to_pixmap(picture))))
 
     def _add_broken(self, error: LessonError) -> None:
         entry = QListWidgetItem(f"Broken lesson file\n{error}")
         entry.setFlags(Qt.ItemFlag.NoItemFlags)  # greyed: it cannot be opened
         entry.setToolTip(str(error))
-        entry.setIcon(QIcon(text_thumbnail("cannot be read")))
+        entry.setIcon(icon_of(text_thumbnail("cannot be read")))
         self.list.addItem(entry)
 
     def names(self) -> list[str]:

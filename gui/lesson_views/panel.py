@@ -38,7 +38,8 @@ def _label(text: str = "", role: str | None = None, *, wrap: bool = True) -> QLa
 
 
 class FormulaRow(QWidget):
-    """A typeset formula, the live value of its metric at its right, its caption under it."""
+    """A typeset formula over its caption, with the live value of its metric at the caption's right
+    (the formula keeps the panel's whole width, and never moves as the value changes)."""
 
     def __init__(self, formula: Formula, parent=None):
         super().__init__(parent)
@@ -56,11 +57,10 @@ class FormulaRow(QWidget):
             self.value.setText(f"{formula.metric} = –")
         layout = QGridLayout(self)
         layout.setContentsMargins(0, 4, 0, 4)
-        layout.addWidget(self.picture, 0, 0)
-        layout.addWidget(self.value, 0, 1)
+        layout.addWidget(self.picture, 0, 0, 1, 2)
+        layout.addWidget(_label(formula.caption, "muted"), 1, 0)
+        layout.addWidget(self.value, 1, 1)
         layout.setColumnStretch(0, 1)
-        if formula.caption:
-            layout.addWidget(_label(formula.caption, "muted"), 1, 0, 1, 2)
 
     def show_value(self, metrics: dict) -> None:
         name = self.formula.metric
