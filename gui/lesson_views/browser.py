@@ -93,8 +93,10 @@ class LessonBrowser(QWidget):
                     run_folder: Callable[[Lesson], Path | None]) -> None:
         """List ``items`` (lessons, in the given order, and broken files) with their thumbnails:
         the last sample grid of ``run_folder(lesson)``, else its first formula, else its slides."""
-        self.list.clear()
+        for job in self._jobs:  # renders for the items about to go: never call back into them
+            job.cancel()
         self._jobs = []
+        self.list.clear()
         for item in items:
             if isinstance(item, Lesson):
                 self._add_lesson(item, has_run(item), last_grid(run_folder(item)))
@@ -114,11 +116,12 @@ class LessonBrowser(QWidget):
         entry.setIcon(icon_of(text_thumbnail(slides_text(lesson.slides))))
         if lesson.formulas:  # the slide numbers until the formula is typeset
             self._jobs.append(FormulaJob(lesson.formulas[0].tex, THUMB_POINTS, theme.PALETTE.text,
-                                         lambda p, e=entry: self._set_icon(e, p), lambda _: None, self))
+                                         lambda p, name=lesson.name: self._set_icon(name, p), lambda _: None, self))
 
-    def _set_icon(self, entry: QListWidgetItem, picture: np.ndarray) -> None:
-        if self.list.row(entry) >= 0:  # still listed
-            entry.setIcon(icon_of(fitted(to_pixmap(picture))))
+    def _set_icon(self, name: str, picture: np.ndarray) -> None:
+        for i in range(self.list.count()):
+            if self.list.item(i).data(NAME_ROLE) == name:
+                self.list.item(i).setIcon(icon_of(fitted(to_pixmap(picture))))
 
     def _add_broken(self, error: LessonError) -> None:
         entry = QListWidgetItem(f"Broken lesson file\n{error}")

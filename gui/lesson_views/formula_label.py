@@ -43,6 +43,11 @@ class FormulaJob(QObject):
     def finished(self) -> bool:
         return not self._timer.isActive()
 
+    def cancel(self) -> None:
+        """Never call back (the render itself ends in its thread, and stays cached)."""
+        self._timer.stop()
+        self.deleteLater()
+
     def _poll(self) -> None:
         if not self._job.done:
             return
