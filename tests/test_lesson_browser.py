@@ -265,3 +265,31 @@ def test_studio_lesson_flag_opens_the_lesson_or_refuses_an_unknown_name(qtbot, m
     finally:
         gc.unfreeze()
     assert seen == {"lesson": "vae-digits", "tab": True}
+
+
+_STARTS_WITHOUT_MATPLOTLIB = r"""
+import sys
+from PySide6.QtWidgets import QApplication
+app = QApplication(sys.argv[:1])
+from gui.main_window import MainWindow
+from gui.lesson_views.history import LessonHistory
+from PySide6.QtCore import QSettings
+window = MainWindow(runs_root=sys.argv[1], controller=object.__new__(type("Idle", (), {"is_running": False})),
+                    history=LessonHistory(QSettings(sys.argv[1] + "/s.ini", QSettings.Format.IniFormat)))
+at_start = "matplotlib" in sys.modules
+window.left_tabs.setCurrentWidget(window.browser)
+print(at_start, "matplotlib" in sys.modules, len(window.browser.names()))
+"""
+
+
+def test_the_window_starts_without_matplotlib_and_reads_the_lessons_when_the_browser_shows(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "KGEN_OFFLINE": "1", "PYTHONPATH": str(root)}
+    done = subprocess.run([sys.executable, "-c", _STARTS_WITHOUT_MATPLOTLIB, str(tmp_path)], capture_output=True,
+                          text=True, env=env, cwd=root, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["False", "True", str(len([x for x in shipped() if isinstance(x, Lesson)]))]
