@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from gui.lesson_views.history import LessonHistory, lesson_key  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
 from kgen import events as ev  # noqa: E402
+from kgen.config import VAEConfig  # noqa: E402
 from kgen.lessons import VIEWS, Lesson, LessonError, parse_lesson, shipped  # noqa: E402
 
 V1_RUN = Path(__file__).parent / "data" / "v1" / "vae-digits"
@@ -293,3 +294,19 @@ def test_the_window_starts_without_matplotlib_and_reads_the_lessons_when_the_bro
                           text=True, env=env, cwd=root, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["False", "True", str(len([x for x in shipped() if isinstance(x, Lesson)]))]
+
+
+def test_the_setup_form_keeps_a_lessons_options_it_has_no_widget_for(qtbot, make_window):
+    window = make_window()
+    lesson = next(x for x in window.lesson_list() if x.name == "gan-game")
+    step = next(s for s in lesson.tries if "hidden" in s.change)
+    window.open_lesson(lesson)
+    window.lesson_panel.try_buttons[lesson.tries.index(step)].click()
+    started = window.bridge.controller.started[-1][0]
+    assert started.model.hidden == tuple(step.change["hidden"]) != lesson.runs[0].config.model.hidden
+    assert "hidden = (16, 16)" in window.setup_panel.carried.text()
+    window.bridge.controller.finish(window.bridge.controller.started[-1][1])
+    qtbot.waitUntil(lambda: window.state == "idle", timeout=5000)
+    window.setup_panel.model.setCurrentText("vae")  # another model: the lesson's options are left behind
+    assert window.setup_panel.config().model.hidden == VAEConfig().hidden
+    assert not window.setup_panel.carried.isVisibleTo(window)

@@ -59,11 +59,11 @@ class FormulaJob(QObject):
 
 
 class FormulaLabel(QLabel):
-    """One formula: its mathtext source as text until the typeset picture replaces it; a picture
-    wider than the label is scaled down to fit."""
+    """One formula: ``waiting`` (its caption, say) as text until the typeset picture replaces it;
+    a picture wider than the label is scaled down to fit."""
 
-    def __init__(self, tex: str, size: float = FORMULA_POINTS, parent=None):
-        super().__init__(tex, parent)
+    def __init__(self, tex: str, size: float = FORMULA_POINTS, parent=None, waiting: str = ""):
+        super().__init__(waiting or tex, parent)
         self.tex = tex
         self.setWordWrap(True)
         self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

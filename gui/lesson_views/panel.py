@@ -44,7 +44,7 @@ class FormulaRow(QWidget):
     def __init__(self, formula: Formula, parent=None):
         super().__init__(parent)
         self.formula = formula
-        self.picture = FormulaLabel(formula.tex)
+        self.picture = FormulaLabel(formula.tex, waiting=formula.caption)
         self.value = QLabel()  # "kl = 3.214" while a run reports its metric
         font = QFont(self.value.font())
         font.setBold(True)
@@ -153,7 +153,8 @@ class LessonPanel(QWidget):
         self.lesson = lesson
         self.title.setText(lesson.title)
         self.slides.setText(slides_text(lesson.slides).capitalize())
-        self.explanation.setText(" ".join(lesson.explanation.split()))
+        paragraphs = [" ".join(p.split()) for p in lesson.explanation.split("\n\n")]
+        self.explanation.setText("\n\n".join(p for p in paragraphs if p))
         self._fill_formulas(lesson)
         self.run_choice.blockSignals(True)
         self.run_choice.clear()
