@@ -181,6 +181,11 @@ def test_next_and_previous_walk_the_lessons_in_order(qtbot, make_window):
     window.open_lesson(names[-1])
     window.next_lesson()
     assert window.lesson.name == names[-1]
+    window.lessons_menu.aboutToShow.emit()  # Lessons > Open lesson lists them all, in order
+    actions = window.lessons_menu.actions()
+    assert len(actions) == len(names)
+    actions[3].trigger()
+    assert window.lesson.name == names[3]
 
 
 def test_a_lesson_that_ran_is_remembered_in_a_new_window_with_its_grid_as_thumbnail(qtbot, make_window, tmp_path):
@@ -304,9 +309,10 @@ def test_the_setup_form_keeps_a_lessons_options_it_has_no_widget_for(qtbot, make
     window.lesson_panel.try_buttons[lesson.tries.index(step)].click()
     started = window.bridge.controller.started[-1][0]
     assert started.model.hidden == tuple(step.change["hidden"]) != lesson.runs[0].config.model.hidden
-    assert "hidden = (16, 16)" in window.setup_panel.carried.text()
+    panel = window.setup_panel
+    assert "hidden = (16, 16)" in panel.carried.text() and panel.form.isRowVisible(panel.carried)
     window.bridge.controller.finish(window.bridge.controller.started[-1][1])
     qtbot.waitUntil(lambda: window.state == "idle", timeout=5000)
     window.setup_panel.model.setCurrentText("vae")  # another model: the lesson's options are left behind
     assert window.setup_panel.config().model.hidden == VAEConfig().hidden
-    assert not window.setup_panel.carried.isVisibleTo(window)
+    assert not window.setup_panel.form.isRowVisible(window.setup_panel.carried)
