@@ -173,6 +173,7 @@ class DrawingPad(QWidget):
         latent_view.model_loaded.connect(self.on_model_loaded)
         latent_view.data_loaded.connect(self.on_data)
         latent_view.encoded.connect(self.show_encoded)
+        latent_view.class_picker.currentIndexChanged.connect(lambda _: self.request_encode())  # a CVAE's class
         self.reset()
 
     def _make_plot(self) -> pg.PlotWidget:
@@ -214,7 +215,8 @@ class DrawingPad(QWidget):
         self.canvas.set_shape((h, w))
         self._set_enabled(True)
         self.test_button.setEnabled(False)  # until the run's test images are in
-        self.note.setText(f"draw a digit ({w}x{h} pixels, as the model sees them)")
+        conditional = "; its class is the one picked in the Latent explorer" if event["num_classes"] else ""
+        self.note.setText(f"draw a digit ({w}x{h} pixels, as the model sees them){conditional}")
 
     def on_data(self, data) -> None:
         """The run's test images (to pick from) and their codes in the scatter's plane."""

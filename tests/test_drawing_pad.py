@@ -13,7 +13,7 @@ from PySide6.QtCore import QPoint, Qt  # noqa: E402
 from gui.drawing_pad import NO_MODEL, DrawingPad, PadCanvas, ellipse_points  # noqa: E402
 from gui.latent_explorer.latent_view import LatentView  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
-from kgen.config import RunConfig, TrainConfig, VAEConfig  # noqa: E402
+from kgen.config import GANConfig, RunConfig, TrainConfig, VAEConfig  # noqa: E402
 from kgen.models import build_model  # noqa: E402
 from kgen.models.saving import load_model_file  # noqa: E402
 from kgen.runs import Run  # noqa: E402
@@ -138,3 +138,14 @@ def test_the_main_window_has_a_drawing_pad_tab_on_the_explorers_model(qtbot, tmp
     index = window.tabs.indexOf(window.drawing_pad)
     assert window.tabs.tabText(index) == "Drawing pad" and window.drawing_pad.latent_view is window.latent_view
     window.close()
+
+
+def test_a_gan_has_nothing_to_encode_and_nothing_to_draw_from(qtbot, pad, tmp_path):
+    path = tmp_path / "gan.keras"
+    config = RunConfig(TrainConfig(model="gan", dataset="digits"), GANConfig(latent_dim=3, hidden=(16,)))
+    build_model(config, (8, 8, 1)).save(path)
+    pad.latent_view.load_model(path)
+    qtbot.waitUntil(lambda: "no encoder" in pad.note.text(), timeout=TIMEOUT_MS)
+    assert not pad.canvas.isEnabled() and not pad.test_button.isEnabled()
+    draws = pad.latent_view.draws
+    assert "deterministic" in draws.note.text() and not draws.redraw_button.isEnabled()
