@@ -363,3 +363,22 @@ def test_the_pads_plane_is_the_scatters_pca(vae_file):
     var = np.array([1.0, 4.0, 9.0, 16.0, 25.0])
     _, cov = plane.place(codes[0], var)
     np.testing.assert_allclose(cov, plane.axes @ np.diag(var) @ plane.axes.T, rtol=1e-5)
+
+
+def test_a_conditional_model_encodes_with_the_chosen_class(tmp_path):
+    config = RunConfig(TrainConfig(model="cvae"), VAEConfig(latent_dim=3, hidden=(16,)))
+    model = build_model(config, (8, 8, 1), 3)
+    model.save(tmp_path / "cvae.keras")
+    image = np.random.default_rng(4).random((8, 8, 1)).astype("float32")
+    service = DecodeService(tmp_path / "cvae.keras")
+    try:
+        assert service.wait_loaded(TIMEOUT_S)
+        service.request_encode(image, label=2)
+        (event,) = [e for e in wait_events(service, "encoded") if e["type"] == "encoded"]
+    finally:
+        service.close()
+    mean, _ = model.encode(image[None], labels=np.array([2]))
+    np.testing.assert_allclose(event["mean"], np.asarray(mean)[0], atol=1e-5)
+    np.testing.assert_allclose(event["reconstruction"],
+                               np.asarray(model.decode(np.asarray(mean), labels=np.array([2])))[0], atol=1e-5)
+    assert event["plane"].startswith("z0, z1 (the first 2 of 3")  # no run, so no PCA: the first two dims
