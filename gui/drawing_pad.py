@@ -32,8 +32,9 @@ def brush_sigma(width: int) -> float:
     return max(0.5, width / 28.0)
 
 
-def ellipse_points(centre: np.ndarray, cov: np.ndarray, k: float, n: int = 96) -> tuple[np.ndarray, np.ndarray]:
-    """The k-sigma ellipse of N(centre, cov) in 2-D, as x and y arrays of ``n`` points (closed)."""
+def ellipse_points(centre: np.ndarray, cov: np.ndarray, k: float, n: int = 97) -> tuple[np.ndarray, np.ndarray]:
+    """The k-sigma ellipse of N(centre, cov) in 2-D, as x and y arrays of ``n`` points (closed; 4m + 1
+    points include the ends of both axes, so the drawn ring reaches exactly k sigma)."""
     values, vectors = np.linalg.eigh(np.asarray(cov, "float64"))
     angles = np.linspace(0.0, 2.0 * np.pi, n)
     circle = np.stack([np.cos(angles), np.sin(angles)])
