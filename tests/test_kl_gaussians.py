@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 
 from kgen.errors import ConfigError
-from kgen.eval.gaussians import Gaussian, kl_diagonal, kl_integrand, kl_monte_carlo, kl_normal, standard_draws
+from kgen.eval.gaussians import (
+    Gaussian,
+    kl_diagonal,
+    kl_integrand,
+    kl_monte_carlo,
+    kl_normal,
+    standard_draws,
+)
 
 
 def test_kl_of_a_gaussian_to_itself_is_zero():
