@@ -26,6 +26,7 @@ from gui.bridge import ControllerBridge
 from gui.compare_view import CompareView
 from gui.curves_view import CurvesView
 from gui.evaluate_view import EvaluateView
+from gui.kl_gaussians_view import KLGaussiansView
 from gui.latent_explorer.latent_view import LatentView
 from gui.playground_view import PlayerStepButtons, PlaygroundView
 from gui.run_monitor import RunMonitor
@@ -73,6 +74,8 @@ class MainWindow(QMainWindow):
         self.tabs.setTabVisible(self.tabs.indexOf(self.playground), False)
         self.compare_view = CompareView()
         self.tabs.addTab(self.compare_view, "Compare")
+        self.kl_gaussians = KLGaussiansView()  # slide 14; a lesson opens it as the view "kl_gaussians"
+        self.tabs.addTab(self.kl_gaussians, "KL of two Gaussians")
         self.start_button = QPushButton("Start")
         self.pause_button = QPushButton("Pause")
         self.step_button = QPushButton("Step")
