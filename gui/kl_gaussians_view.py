@@ -94,10 +94,11 @@ class KLGaussiansView(QWidget):
         self.redraw_button.clicked.connect(self.draw_again)
         self.table = self._build_table()
         self.timing = QLabel()
+        self.timing.setWordWrap(True)
         theme.set_role(self.timing, "muted")
-        layout = QHBoxLayout(self)
-        layout.addWidget(self.plots, 3)
-        layout.addWidget(self._build_controls(), 2)
+        layout = QVBoxLayout(self)  # plots above, controls below: it fits a narrow tab and a projector
+        layout.addWidget(self.plots, 1)
+        layout.addWidget(self._build_controls())
         for slider in (self.mu_q, self.sigma_q, self.mu_p, self.sigma_p, self.samples):
             slider.slider.valueChanged.connect(self.refresh)
         self.refresh()
@@ -142,12 +143,13 @@ class KLGaussiansView(QWidget):
             inner = QVBoxLayout(box)
             for slider in sliders:
                 inner.addWidget(slider)
-        mc_box = QGroupBox("Monte Carlo: the mean of log q(x) − log p(x) over n draws x ~ q")
+        mc_box = QGroupBox("Monte Carlo: mean of log q(x) − log p(x), x ~ q")
         inner = QVBoxLayout(mc_box)
         inner.addWidget(self.samples)
         inner.addWidget(self.redraw_button)
         results = QGroupBox("KL divergence (nats)")
         grid = QGridLayout(results)
+        grid.setHorizontalSpacing(18)
         for col, text in enumerate(("", "closed form", "Monte Carlo ± s.e.")):
             grid.addWidget(QLabel(f"<b>{text}</b>"), 0, col)
         for row, (direction, text) in enumerate((("forward", "KL(q ‖ p)"), ("backward", "KL(p ‖ q)")), start=1):
@@ -160,10 +162,13 @@ class KLGaussiansView(QWidget):
         formula.setWordWrap(True)
         grid.addWidget(formula, 3, 0, 1, 3)
         panel = QWidget()
-        column = QVBoxLayout(panel)
-        for widget in (q_box, p_box, mc_box, results, self.timing):
-            column.addWidget(widget)
-        column.addStretch(1)
+        boxes = QGridLayout(panel)
+        boxes.setContentsMargins(0, 0, 0, 0)
+        boxes.addWidget(q_box, 0, 0)
+        boxes.addWidget(p_box, 0, 1)
+        boxes.addWidget(mc_box, 1, 0)
+        boxes.addWidget(results, 1, 1)
+        boxes.addWidget(self.timing, 2, 0, 1, 2)
         return panel
 
     # --- state
@@ -204,4 +209,5 @@ class KLGaussiansView(QWidget):
             self.table[f"{direction}_closed"].setText(f"{float(kl_normal(a, b)):.4f}")
             self.table[f"{direction}_mc"].setText(f"{estimate.estimate:.4f} ± {estimate.standard_error:.4f}")
         self.update_ms = 1000 * (time.perf_counter() - start)
-        self.timing.setText(f"n = {len(draws):,} draws (seed {self.seed}); updated in {self.update_ms:.1f} ms")
+        self.timing.setText(f"n = {len(draws):,} draws of N(0, 1), seed {self.seed}, moved onto q (or p): "
+                            "the same draws while a slider moves")
