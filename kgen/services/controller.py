@@ -134,7 +134,8 @@ class Gate:
 class ControlCallback(keras.callbacks.Callback):
     """Honours the ``gate`` at every batch boundary and runs the interface's actions there (a
     learning rate, a save). The run's records reach the interface through `train`'s listener;
-    this callback adds only what the interface asked for: hparam, saved and warning records.
+    this callback adds only what the interface asked for: hparam, saved and warning records, and
+    the step records of a GAN's players updated by hand (`step_player`).
     """
 
     def __init__(self, events: Callable[[Event], None], gate: Gate, run_dir: str | os.PathLike,
