@@ -74,7 +74,7 @@ def test_d_steps_on_a_fixed_batch_widen_the_gap_between_real_and_fake():
         return float(keras.ops.mean(d_real) - keras.ops.mean(d_fake))
 
     before = gap()
-    for _ in range(25):
+    for _ in range(50):
         model.player_step("discriminator", real)
     assert gap() > before + 0.1, (before, gap())
 
