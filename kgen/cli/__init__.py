@@ -414,7 +414,8 @@ def format_lesson(lesson) -> str:
     for run in lesson.runs:
         train, model = run.sections["train"], run.sections["model"]
         given = ", ".join(f"{k}={_show(v)}" for k, v in {**train, **model}.items() if k != "model")
-        lines.append(f"  {run.name}: {train['model']} ({given})")
+        prepared = "  [prepared: trained before class into a pack, kgen lessons prepare]" if run.prepare else ""
+        lines.append(f"  {run.name}: {train['model']} ({given}){prepared}")
     lines.append("try:")
     for i, step in enumerate(lesson.tries, 1):
         change = ", ".join(f"{k}={_show(tuple(v) if isinstance(v, list) else v)}" for k, v in step.change.items())

@@ -430,7 +430,7 @@ def _prepare_run(root: Path, manifest: Manifest, item: PlannedRun, counter: str,
     manifest.put(_entry(item, "unfinished", epochs=item.run.config.train.epochs))
     _save(root, manifest)
     when = f", about {format_duration(item.estimate)}" if item.estimate is not None else ""
-    print(f"{counter} {item.label}: {item.run.config.train.dataset}, {item.epochs_left} epochs{when}"
+    print(f"{counter} {item.label}: {item.run.config.train.dataset}, epochs {item.epochs_left}{when}"
           f"{' (resumed)' if resume else ''}", file=out, flush=True)
     result = train(item.run.config, folder, resume=resume)
     if not result.stopped:
