@@ -139,6 +139,12 @@ def test_a_pack_run_opens_for_viewing_without_a_write(read_only_copy):
     assert listing(copy) == before
 
 
+def test_a_run_outside_a_pack_still_records_its_scores(pack, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(pack / "runs" / "slow" / "vae", copy)
+    assert not read_only_run(copy) and read_only_run(pack / "runs" / "slow" / "vae")
+
+
 def test_importing_and_opening_a_pack_needs_no_tensorflow(pack):
     code = ("import sys; from kgen.services.class_pack import open_pack; "
             f"p = open_pack({str(pack)!r}); assert p.prepared_run('slow', 'vae'); "
@@ -194,19 +200,23 @@ def test_an_interrupted_prepare_leaves_a_consistent_pack_and_resumes(tmp_path, m
     assert open_pack(root).prepared_run("slow", "vae") is not None
 
 
-def test_a_hard_interrupt_is_resumed_too(tmp_path, monkeypatch):
+def test_a_hard_interrupt_is_resumed_too(tmp_path, monkeypatch, capsys):
     """A second Ctrl-C (KeyboardInterrupt out of training) leaves the run unfinished, not done."""
     import kgen.train.training as training
 
-    def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    lessons = tiny_lessons(tmp_path / "lessons")
+    path = lesson_file(tmp_path / "lessons", "slow")
     root = tmp_path / "pack"
+    real = training.train
+
+    def interrupted(config, run_dir, **kwargs):  # the timing steps train; the pack's run does not
+        if Path(run_dir).is_relative_to(root):
+            raise KeyboardInterrupt
+        return real(config, run_dir, **kwargs)
+
     with monkeypatch.context() as patch:
         patch.setattr(training, "train", interrupted)
-        with pytest.raises(KeyboardInterrupt):
-            prepare(root, lessons)
+        assert main(["lessons", "prepare", str(root), "--lessons", str(path)]) == 130
+    assert "run the same command again" in capsys.readouterr().err
     assert json.loads((root / "pack.json").read_text())["runs"][0]["status"] == "unfinished"
     assert open_pack(root).prepared_run("slow", "vae") is None
 
@@ -299,6 +309,7 @@ BROKEN = [
     ("a version that is no number", _with(lambda d: d.update(version=True)), "\"version\" must be"),
     ("lessons not a list", _with(lambda d: d.update(lessons="slow")), "\"lessons\" must be a list"),
     ("a lesson name that is a path", _with(lambda d: d["lessons"].append("../../etc/passwd")), "not a lesson name"),
+    ("a lesson name ending in a newline", _with(lambda d: d["lessons"].append("slow\n")), "not a lesson name"),
     ("a listed lesson missing", lambda p: (p / "lessons" / "quick.toml").unlink(), "cannot be read"),
     ("a broken lesson copy", lambda p: _edit(p / "lessons" / "quick.toml", 'title = "A tiny VAE"', "title = 3"),
      "quick.toml:1: title: must be a string"),

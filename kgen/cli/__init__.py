@@ -379,8 +379,13 @@ def _prepare(args: argparse.Namespace) -> int:
     if args.dir is None:
         raise ConfigError("kgen lessons prepare needs DIR, the class pack's folder")
     chosen = [x.strip() for x in args.chosen.split(",") if x.strip()] if args.chosen is not None else None
-    report = prepare_pack(args.dir, chosen, dry_run=args.dry_run)
     where = show_path(args.dir)
+    try:
+        report = prepare_pack(args.dir, chosen, dry_run=args.dry_run)
+    except KeyboardInterrupt:  # a second Ctrl-C: pack.json still says which run is unfinished
+        print(f"kgen: interrupted; the pack in {where}/ opens without the unfinished run: run the same command "
+              "again to go on", file=sys.stderr)
+        return 130
     if args.dry_run:
         print("Dry run: nothing was trained or written.")
         return 0

@@ -42,7 +42,7 @@ LESSONS_DIR, RUNS_DIR = "lessons", "runs"
 STATUSES = ("pending", "unfinished", "done", "unavailable")
 MAX_ENTRIES = 1000  # lessons or runs a pack.json may list
 MAX_LESSON_BYTES = 256 * 1024
-_NAME = re.compile(r"^\w[\w.+-]{0,99}$")  # a lesson or run name that can name a file or folder
+_NAME = re.compile(r"\w[\w.+-]{0,99}")  # a lesson or run name that can name a file or folder
 
 
 class PackError(KgenError):
@@ -188,7 +188,7 @@ def _names(value: Any, path: Path, what: str) -> list[str]:
     if not isinstance(value, list) or len(value) > MAX_ENTRIES:
         raise PackError(f"{show_path(path)}: \"{what}\" must be a list of at most {MAX_ENTRIES} names")
     for name in value:
-        if not isinstance(name, str) or not _NAME.match(name):
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
             raise PackError(f"{show_path(path)}: \"{what}\" holds {_short(name)}, not a lesson name")
     return list(dict.fromkeys(value))
 
@@ -364,7 +364,7 @@ def make_plan(root: Path, chosen: Sequence[Lesson], manifest: Manifest) -> list[
     for lesson in chosen:
         for run in (r for r in lesson.runs if r.prepare):
             for name in (lesson.name, run.name):
-                if not _NAME.match(name):
+                if not _NAME.fullmatch(name):
                     raise PackError(f"{lesson.path}: {name!r} cannot name a folder of the pack (letters, digits, "
                                     "and . + - _ only)")
             t = run.config.train
