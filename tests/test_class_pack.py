@@ -345,3 +345,10 @@ def test_kgen_lessons_prepare_on_a_newer_pack_is_one_line(pack, tmp_path, capsys
     assert main(["lessons", "prepare", str(copy), "--lessons", str(copy / "lessons" / "slow.toml")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "upgrade kgen" in err
+
+
+def test_a_lesson_whose_name_cannot_name_a_file_is_refused_before_anything_is_written(tmp_path):
+    lesson = load_lesson(lesson_file(tmp_path / "lessons", "my lesson", prepare=False))
+    with pytest.raises(PackError, match="'my lesson' cannot name a file or folder of the pack"):
+        prepare(tmp_path / "pack", [lesson])
+    assert not (tmp_path / "pack").exists()

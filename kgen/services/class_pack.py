@@ -296,7 +296,17 @@ def choose_lessons(chosen: Sequence[str | Lesson] | None) -> list[Lesson]:
     names = [x.name for x in found]
     if len(set(names)) != len(names):
         raise PackError(f"two of the lessons chosen are named {next(n for n in names if names.count(n) > 1)!r}")
+    for lesson in found:
+        _check_name(lesson, lesson.name)
+        if not lesson.source:
+            raise PackError(f"{lesson.path}: the lesson has no text to copy into the pack (read it from its file)")
     return found
+
+
+def _check_name(lesson: Lesson, name: str) -> None:
+    if not _NAME.fullmatch(name):
+        raise PackError(f"{lesson.path}: {name!r} cannot name a file or folder of the pack (use letters, digits "
+                        "and . + - _)")
 
 
 def prepare_pack(root: str | os.PathLike, lessons: Sequence[str | Lesson] | None = None, *,
@@ -318,13 +328,7 @@ def prepare_pack(root: str | os.PathLike, lessons: Sequence[str | Lesson] | None
     report = PackReport(root, plan)
     if dry_run:
         return report
-    manifest.lessons = list(dict.fromkeys([*manifest.lessons, *(x.name for x in chosen)]))
-    for lesson in chosen:
-        atomic_write_text(root / LESSONS_DIR / f"{lesson.name}.toml", lesson.source)
-    for item in plan:
-        if item.action in ("train", "unavailable") or manifest.entry(item.lesson.name, item.run.name) is None:
-            manifest.put(_entry(item, "unavailable" if item.action == "unavailable" else "pending"))
-    _save(root, manifest)
+    _record_plan(root, manifest, chosen, plan)
     todo = [p for p in plan if p.action in ("train", "resume")]
     for n, item in enumerate(todo, 1):
         result = _prepare_run(root, manifest, item, f"[{n}/{len(todo)}]", out)
@@ -333,6 +337,18 @@ def prepare_pack(root: str | os.PathLike, lessons: Sequence[str | Lesson] | None
             return report
         report.trained.append(item.label)
     return report
+
+
+def _record_plan(root: Path, manifest: Manifest, chosen: Sequence[Lesson], plan: Sequence[PlannedRun]) -> None:
+    """Copy the lessons into the pack, then list them and the planned runs in pack.json (runs to
+    train as pending: a stop from here on leaves a pack that opens, without them)."""
+    for lesson in chosen:
+        atomic_write_text(root / LESSONS_DIR / f"{lesson.name}.toml", lesson.source)
+    manifest.lessons = list(dict.fromkeys([*manifest.lessons, *(x.name for x in chosen)]))
+    for item in plan:
+        if item.action in ("train", "unavailable") or manifest.entry(item.lesson.name, item.run.name) is None:
+            manifest.put(_entry(item, "unavailable" if item.action == "unavailable" else "pending"))
+    _save(root, manifest)
 
 
 def _entry(item: PlannedRun, status: str, **extra: Any) -> PackRun:
@@ -363,10 +379,7 @@ def make_plan(root: Path, chosen: Sequence[Lesson], manifest: Manifest) -> list[
     plan = []
     for lesson in chosen:
         for run in (r for r in lesson.runs if r.prepare):
-            for name in (lesson.name, run.name):
-                if not _NAME.fullmatch(name):
-                    raise PackError(f"{lesson.path}: {name!r} cannot name a folder of the pack (letters, digits, "
-                                    "and . + - _ only)")
+            _check_name(lesson, run.name)
             t = run.config.train
             info = next((i for i in list_datasets(t.data_dir) if i.name == t.dataset), None)
             item = PlannedRun(lesson, run, "train", epochs_left=t.epochs)
