@@ -324,6 +324,8 @@ BROKEN = [
     ("an absolute folder", _with(lambda d: d["runs"][0].update(folder="/tmp")), "outside the pack"),
     ("a run folder linked outside", _link_run_outside, "outside the pack"),
     ("a missing run folder", lambda p: shutil.rmtree(p / "runs" / "slow" / "vae"), "slow/vae is missing"),
+    ("a run copied without its model", lambda p: (p / "runs" / "slow" / "vae" / "model.keras").unlink(),
+     "slow/vae is missing or incomplete"),
 ]
 
 

@@ -146,9 +146,9 @@ def open_pack(path: str | os.PathLike) -> ClassPack:
         folder = _inside(root, entry.folder, "run folder")
         if entry.status != "done":
             continue
-        if not folder.is_dir() or not (folder / CONFIG_FILE).is_file():
-            raise PackError(f"{show_path(root)}: the prepared run {entry.lesson}/{entry.run} is missing "
-                            f"(no run in {entry.folder}): copy the whole pack folder again")
+        if not all((folder / name).is_file() for name in (CONFIG_FILE, MODEL_FILE)):
+            raise PackError(f"{show_path(root)}: the prepared run {entry.lesson}/{entry.run} is missing or incomplete "
+                            f"(no {CONFIG_FILE} and {MODEL_FILE} in {entry.folder}): copy the whole pack folder again")
         lesson = by_name.get(entry.lesson)
         run = next((r for r in lesson.runs if r.name == entry.run), None) if lesson else None
         if run is not None and config_hash(run.config) == entry.config_hash:
