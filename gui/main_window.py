@@ -27,8 +27,9 @@ from gui.compare_view import CompareView
 from gui.curves_view import CurvesView
 from gui.drawing_pad import DrawingPad
 from gui.evaluate_view import EvaluateView
+from gui.kl_gaussians_view import KLGaussiansView
 from gui.latent_explorer.latent_view import LatentView
-from gui.playground_view import PlaygroundView
+from gui.playground_view import PlayerStepButtons, PlaygroundView
 from gui.run_monitor import RunMonitor
 from gui.samples_view import SamplesView, builtin_class_names
 from gui.setup_panel import SetupPanel
@@ -57,6 +58,7 @@ class MainWindow(QMainWindow):
         self._run_dir: str | None = None
         self._steps_total = 0
         self._epochs_total = 0
+        self._player_steps = False  # the run's model can be stepped by player (Step D, Step G)
 
         self.bridge = ControllerBridge(self, controller)
         self.setup_panel = SetupPanel()
@@ -75,10 +77,13 @@ class MainWindow(QMainWindow):
         self.tabs.setTabVisible(self.tabs.indexOf(self.playground), False)
         self.compare_view = CompareView()
         self.tabs.addTab(self.compare_view, "Compare")
+        self.kl_gaussians = KLGaussiansView()  # slide 14; a lesson opens it as the view "kl_gaussians"
+        self.tabs.addTab(self.kl_gaussians, "KL of two Gaussians")
         self.start_button = QPushButton("Start")
         self.pause_button = QPushButton("Pause")
         self.step_button = QPushButton("Step")
         self.stop_button = QPushButton("Stop")
+        self.player_steps = PlayerStepButtons()
         self.start_button.setDefault(True)
         self.step_button.setToolTip("run one more batch, then pause again")
         self.stop_button.setToolTip("stop after the current batch; the run is saved")
@@ -92,7 +97,7 @@ class MainWindow(QMainWindow):
         self.save_button.setToolTip("save the model as it is now (at the next batch boundary)")
 
         buttons = QHBoxLayout()
-        for button in (self.start_button, self.pause_button, self.step_button, self.stop_button):
+        for button in (self.start_button, self.pause_button, self.step_button, self.player_steps, self.stop_button):
             buttons.addWidget(button)
         live = QHBoxLayout()
         live.addWidget(self.live_lr)
@@ -137,6 +142,8 @@ class MainWindow(QMainWindow):
         self.start_button.clicked.connect(self.start_training)
         self.pause_button.clicked.connect(self._on_pause_clicked)
         self.step_button.clicked.connect(self.bridge.step_once)
+        for player_steps in (self.player_steps, self.playground.player_steps):
+            player_steps.connect_to(self.bridge)
         self.stop_button.clicked.connect(self._on_stop_clicked)
         self.lr_button.clicked.connect(lambda: self.set_learning_rate(self.live_lr.value()))
         self.save_button.clicked.connect(self._on_save_clicked)
@@ -168,6 +175,7 @@ class MainWindow(QMainWindow):
         self.curves.expect(registry.spec(config.train.model).step_metrics)  # its plots, built while the run loads
         self.samples.clear()
         self._prepare_live_views(config)
+        self._player_steps = registry.spec(config.train.model).player_steps
         for label in (self.step_label, self.epoch_label, self.speed_label, self.remaining_label):
             label.clear()
         self.live_lr.setValue(config.train.lr)
@@ -245,6 +253,8 @@ class MainWindow(QMainWindow):
         self.pause_button.setEnabled(state in ("running", "paused"))
         self.pause_button.setText("Resume" if state == "paused" else "Pause")
         self.step_button.setEnabled(state == "paused")
+        for player_steps in (self.player_steps, self.playground.player_steps):
+            player_steps.set_available(state == "paused" and self._player_steps)
         self.stop_button.setEnabled(state in ("running", "paused"))
         for widget in (self.live_lr, self.lr_button, self.save_button):
             widget.setEnabled(state in ("running", "paused"))
