@@ -25,6 +25,7 @@ from gui import theme
 from gui.bridge import ControllerBridge
 from gui.compare_view import CompareView
 from gui.curves_view import CurvesView
+from gui.drawing_pad import DrawingPad
 from gui.evaluate_view import EvaluateView
 from gui.kl_gaussians_view import KLGaussiansView
 from gui.latent_explorer.latent_view import LatentView
@@ -67,6 +68,8 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.samples, "Samples")
         self.tabs.addTab(self.latent_view, "Latent explorer")
+        self.drawing_pad = DrawingPad(self.latent_view)  # shares the explorer's model and worker
+        self.tabs.addTab(self.drawing_pad, "Drawing pad")
         self.evaluate_view = EvaluateView()
         self.tabs.addTab(self.evaluate_view, "Evaluate")
         self.playground = PlaygroundView()  # shown while a GAN on a 2-D toy runs
