@@ -25,12 +25,14 @@ from gui import theme
 from gui.bridge import ControllerBridge
 from gui.compare_view import CompareView
 from gui.curves_view import CurvesView
+from gui.drawing_pad import DrawingPad
 from gui.evaluate_view import EvaluateView
+from gui.kl_gaussians_view import KLGaussiansView
 from gui.latent_explorer.latent_view import LatentView
 from gui.lesson_views.browser import LessonBrowser
 from gui.lesson_views.history import LessonHistory
 from gui.lesson_views.panel import LessonPanel
-from gui.playground_view import PlaygroundView
+from gui.playground_view import PlayerStepButtons, PlaygroundView
 from gui.run_monitor import RunMonitor
 from gui.samples_view import SamplesView, builtin_class_names
 from gui.setup_panel import SetupPanel
@@ -61,6 +63,7 @@ class MainWindow(QMainWindow):
         self._run_dir: str | None = None
         self._steps_total = 0
         self._epochs_total = 0
+        self._player_steps = False  # the run's model can be stepped by player (Step D, Step G)
 
         self.bridge = ControllerBridge(self, controller)
         self.setup_panel = SetupPanel()
@@ -70,6 +73,8 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.samples, "Samples")
         self.tabs.addTab(self.latent_view, "Latent explorer")
+        self.drawing_pad = DrawingPad(self.latent_view)  # shares the explorer's model and worker
+        self.tabs.addTab(self.drawing_pad, "Drawing pad")
         self.evaluate_view = EvaluateView()
         self.tabs.addTab(self.evaluate_view, "Evaluate")
         self.playground = PlaygroundView()  # shown while a GAN on a 2-D toy runs
@@ -77,10 +82,13 @@ class MainWindow(QMainWindow):
         self.tabs.setTabVisible(self.tabs.indexOf(self.playground), False)
         self.compare_view = CompareView()
         self.tabs.addTab(self.compare_view, "Compare")
+        self.kl_gaussians = KLGaussiansView()  # slide 14; a lesson opens it as the view "kl_gaussians"
+        self.tabs.addTab(self.kl_gaussians, "KL of two Gaussians")
         self.start_button = QPushButton("Start")
         self.pause_button = QPushButton("Pause")
         self.step_button = QPushButton("Step")
         self.stop_button = QPushButton("Stop")
+        self.player_steps = PlayerStepButtons()
         self.start_button.setDefault(True)
         self.step_button.setToolTip("run one more batch, then pause again")
         self.stop_button.setToolTip("stop after the current batch; the run is saved")
@@ -94,7 +102,7 @@ class MainWindow(QMainWindow):
         self.save_button.setToolTip("save the model as it is now (at the next batch boundary)")
 
         buttons = QHBoxLayout()
-        for button in (self.start_button, self.pause_button, self.step_button, self.stop_button):
+        for button in (self.start_button, self.pause_button, self.step_button, self.player_steps, self.stop_button):
             buttons.addWidget(button)
         live = QHBoxLayout()
         live.addWidget(self.live_lr)
@@ -126,7 +134,8 @@ class MainWindow(QMainWindow):
         # Every view a lesson can name (kgen.lessons.VIEWS) that this window has: its widget.
         self.view_widgets: dict[str, QWidget] = {
             "setup": self.setup_panel, "curves": self.curves, "samples": self.samples, "latent": self.latent_view,
-            "evaluate": self.evaluate_view, "playground": self.playground, "compare": self.compare_view}
+            "evaluate": self.evaluate_view, "playground": self.playground, "compare": self.compare_view,
+            "kl_gaussians": self.kl_gaussians, "drawing_pad": self.drawing_pad}
 
         self.device_label, self.step_label, self.epoch_label = QLabel(), QLabel(), QLabel()
         self.speed_label, self.elapsed_label, self.remaining_label = QLabel(), QLabel(), QLabel()
@@ -145,6 +154,8 @@ class MainWindow(QMainWindow):
         self.start_button.clicked.connect(self.start_training)
         self.pause_button.clicked.connect(self._on_pause_clicked)
         self.step_button.clicked.connect(self.bridge.step_once)
+        for player_steps in (self.player_steps, self.playground.player_steps):
+            player_steps.connect_to(self.bridge)
         self.stop_button.clicked.connect(self._on_stop_clicked)
         self.lr_button.clicked.connect(lambda: self.set_learning_rate(self.live_lr.value()))
         self.save_button.clicked.connect(self._on_save_clicked)
@@ -177,6 +188,7 @@ class MainWindow(QMainWindow):
         self.curves.expect(registry.spec(config.train.model).step_metrics)  # its plots, built while the run loads
         self.samples.clear()
         self._prepare_live_views(config)
+        self._player_steps = registry.spec(config.train.model).player_steps
         for label in (self.step_label, self.epoch_label, self.speed_label, self.remaining_label):
             label.clear()
         self.live_lr.setValue(config.train.lr)
@@ -256,6 +268,8 @@ class MainWindow(QMainWindow):
         self.pause_button.setEnabled(state in ("running", "paused"))
         self.pause_button.setText("Resume" if state == "paused" else "Pause")
         self.step_button.setEnabled(state == "paused")
+        for player_steps in (self.player_steps, self.playground.player_steps):
+            player_steps.set_available(state == "paused" and self._player_steps)
         self.stop_button.setEnabled(state in ("running", "paused"))
         for widget in (self.live_lr, self.lr_button, self.save_button):
             widget.setEnabled(state in ("running", "paused"))
