@@ -369,7 +369,7 @@ class MainWindow(QMainWindow):
         self.monitor = RunMonitor(self)
         self.follow_label = QLabel()  # which run is followed, and whether it is live
         self.statusBar().insertPermanentWidget(0, self.follow_label)
-        menu = self.menuBar().addMenu("&File")
+        self.file_menu = menu = self.menuBar().addMenu("&File")
         self.open_run_action = menu.addAction("Open run…", self._on_open_run_clicked)
         self.open_run_action.setToolTip("follow a run directory, live or finished: kgen train, or your own "
                                         "model.fit with kgen.train.RunLogger")
@@ -496,6 +496,8 @@ class MainWindow(QMainWindow):
         panel.next_requested.connect(self.next_lesson)
         self.bridge.step.connect(panel.add_step)
         self.monitor.step.connect(panel.add_step)
+        self.file_menu.addAction("Open class pack…", self._on_open_pack_clicked).setToolTip(
+            "the lessons of a class pack (kgen lessons prepare DIR), with its prepared runs; nothing is written into it")
         menu = self.menuBar().addMenu("&Lessons")
         menu.addAction("Browse lessons", lambda: self.left_tabs.setCurrentWidget(self.browser))
         self.lessons_menu = menu.addMenu("Open lesson")
@@ -511,6 +513,25 @@ class MainWindow(QMainWindow):
         self.pack = pack
         self._refresh_browser()
         self.left_tabs.setCurrentWidget(self.browser)
+
+    def open_class_pack(self, path: str | os.PathLike) -> bool:
+        """List the lessons of the class pack at ``path`` with its prepared runs (read-only); a
+        pack that cannot be opened is one line in the status bar. True when it opened."""
+        from kgen.services.class_pack import open_pack
+
+        try:
+            pack = open_pack(path)
+        except KgenError as err:
+            self.statusBar().showMessage(f"cannot open the class pack: {err}")
+            return False
+        self.show_lessons(pack.lessons, pack)
+        self.statusBar().showMessage(f"class pack {path}: {len(pack.lessons)} lessons")
+        return True
+
+    def _on_open_pack_clicked(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open a class pack")
+        if path:
+            self.open_class_pack(path)
 
     def lesson_list(self) -> list[Lesson]:
         """The browser's lessons, in order (the shipped ones unless `show_lessons` gave others)."""

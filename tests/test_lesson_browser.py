@@ -316,3 +316,24 @@ def test_the_setup_form_keeps_a_lessons_options_it_has_no_widget_for(qtbot, make
     window.setup_panel.model.setCurrentText("vae")  # another model: the lesson's options are left behind
     assert window.setup_panel.config().model.hidden == VAEConfig().hidden
     assert not window.setup_panel.form.isRowVisible(window.setup_panel.carried)
+
+
+def test_a_class_pack_opens_from_the_file_menu_and_the_command_line(qtbot, make_window, monkeypatch, tmp_path, capsys):
+    from gui import app
+
+    every = [x for x in shipped() if isinstance(x, Lesson)][:3]
+    fake = FakePack(tmp_path / "stick", {})
+    fake.lessons = tuple(every)
+    opened = []
+    monkeypatch.setattr("kgen.services.class_pack.open_pack", lambda path: opened.append(path) or fake)
+    window = make_window()
+    assert window.open_class_pack(tmp_path / "stick")
+    assert window.browser.names() == [x.name for x in every] and window.pack is fake
+    monkeypatch.undo()
+
+    window.open_class_pack(tmp_path)  # not a pack: one line, and the lessons listed stay
+    assert window.statusBar().currentMessage().startswith("cannot open the class pack: ")
+    assert window.pack is fake
+    assert app.main(["--pack", str(tmp_path)]) == 2  # refused before any window opens
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("kgen-studio: ")
