@@ -48,7 +48,8 @@ CLOSE_TIMEOUT_S = 15.0  # closing waits this long for a stopped run to save itse
 
 
 class MainWindow(QMainWindow):
-    """Setup on the left; curves and tabs (sample grids, latent explorer) on the right; run controls and a status bar."""
+    """Setup, the lesson browser and the open lesson on the left (tabs); curves and tabs (sample
+    grids, latent explorer, ...) on the right; run controls and a status bar."""
 
     def __init__(self, runs_root: str | os.PathLike = "runs", controller=None, history: LessonHistory | None = None):
         """``controller``: what trains (default: a `kgen.services.training_process.ProcessController`);
