@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.resources
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,9 @@ from kgen.errors import ConfigError, KgenError, show_path
 VIEWS = ("setup", "curves", "samples", "latent", "evaluate", "playground", "compare", "kl_gaussians", "drawing_pad")
 SLIDES = 34  # the lecture's slides with an idea (docs: the lecture map)
 MAX_TRIES = 3
+# mathtext's parser is not thread-safe (pyparsing's shared state): whoever parses or renders a
+# formula holds this lock (kgen.services.formulas renders in a background thread).
+MATHTEXT_LOCK = threading.Lock()
 
 _TOP = {"title": str, "slides": list, "explanation": str, "formulas": list, "runs": list, "views": list,
         "try": list, "seconds": int}
@@ -169,7 +173,8 @@ def check_formula(tex: str) -> None:
     if tex.count("$") - tex.count(r"\$") < 2 or (tex.count("$") - tex.count(r"\$")) % 2:
         raise ValueError("needs its mathematics between $ signs")
     if MathTextParser is not None:
-        MathTextParser("path").parse(tex)
+        with MATHTEXT_LOCK:
+            MathTextParser("path").parse(tex)
         return
     depth = 0
     for i, char in enumerate(tex):
