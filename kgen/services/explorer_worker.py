@@ -198,7 +198,7 @@ class ExplorerWorker:
         if not hasattr(self.model, "decoder_params"):
             raise ConfigError("a GAN's generator is deterministic: x = G(z), with no p(x|z) to draw from")
         labels = None if not self.num_classes else np.array([self._label(label)], np.int32)
-        location, log_var = self.model._pixel_distribution(self.model.decoder_params(z[None], labels))
+        location, log_var = self.model.pixel_distribution(self.model.decoder_params(z[None], labels))
         likelihood = self.model.likelihood
         if likelihood == "bernoulli":
             mean, sigma = np.asarray(ops.sigmoid(location), "float32")[0], None
