@@ -13,6 +13,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--start", action="store_true", help="start training the default config at once")
     parser.add_argument("--runs", default="runs", help="folder for new runs (default: runs)")
     parser.add_argument("--monitor", metavar="RUN", help="follow the run directory RUN (live or finished)")
+    parser.add_argument("--lesson", metavar="NAME", help="open the lesson NAME at start (`kgen lessons` lists them)")
+    parser.add_argument("--pack", metavar="DIR", help="open the lessons of the class pack DIR (kgen lessons prepare), "
+                                                      "read-only, with its prepared runs")
     return parser.parse_args(argv)
 
 
@@ -25,8 +28,47 @@ def freeze_imports() -> None:
     gc.freeze()
 
 
+def find_start_lesson(name: str | None, items: list):
+    """The lesson ``name`` among ``items`` (lessons and broken files), None for no name; a
+    LessonError naming the lessons if there is none of that name (read before any window opens)."""
+    from kgen.lessons import Lesson, LessonError
+
+    if name is None:
+        return None
+    good = [item for item in items if isinstance(item, Lesson)]
+    lesson = next((item for item in good if item.name == name), None)
+    if lesson is None:
+        raise LessonError(f"no lesson named {name!r}; the lessons are {', '.join(x.name for x in good)}")
+    return lesson
+
+
+def start_lessons(args: argparse.Namespace):
+    """(lessons, pack, lesson to open) for --pack and --lesson, read before any window opens
+    (a KgenError for a pack that cannot be opened or an unknown lesson); None without either."""
+    if not (args.lesson or args.pack):
+        return None
+    pack = None
+    if args.pack:
+        from kgen.services.class_pack import open_pack
+
+        pack = open_pack(args.pack)
+        items = list(pack.lessons)
+    else:
+        from kgen.lessons import shipped
+
+        items = shipped()
+    return items, pack, find_start_lesson(args.lesson, items)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    from kgen.errors import KgenError
+
+    try:
+        start = start_lessons(args)
+    except KgenError as err:
+        print(f"kgen-studio: {err}", file=sys.stderr)
+        return 2
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from PySide6.QtCore import QTimer
@@ -47,6 +89,11 @@ def main(argv: list[str] | None = None) -> int:
     screen = app.primaryScreen().availableGeometry()
     window.resize(min(1400, screen.width()), min(900, screen.height()))
     window.show()
+    if start is not None:
+        items, pack, lesson = start
+        window.show_lessons(items, pack)
+        if lesson is not None:
+            window.open_lesson(lesson)
     if args.monitor:
         window.open_run(args.monitor)
     elif args.start:

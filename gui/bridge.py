@@ -90,6 +90,15 @@ class ControllerBridge(QObject):
     def step_once(self) -> None:
         self.controller.step()
 
+    def step_discriminator(self) -> None:
+        """One discriminator update on the next batch, now if paused (models whose registry entry
+        has ``player_steps``); its step event comes back as any other."""
+        self.controller.step_discriminator()
+
+    def step_generator(self) -> None:
+        """One generator update on fresh noise, now if paused; its step event comes back as any other."""
+        self.controller.step_generator()
+
     def stop(self) -> None:
         self.controller.stop()
 

@@ -25,9 +25,14 @@ from gui import projector, theme
 from gui.bridge import ControllerBridge
 from gui.compare_view import CompareView
 from gui.curves_view import CurvesView
+from gui.drawing_pad import DrawingPad
 from gui.evaluate_view import EvaluateView
+from gui.kl_gaussians_view import KLGaussiansView
 from gui.latent_explorer.latent_view import LatentView
-from gui.playground_view import PlaygroundView
+from gui.lesson_views.browser import LessonBrowser
+from gui.lesson_views.history import LessonHistory
+from gui.lesson_views.panel import LessonPanel
+from gui.playground_view import PlayerStepButtons, PlaygroundView
 from gui.run_monitor import RunMonitor
 from gui.samples_view import SamplesView, builtin_class_names
 from gui.setup_panel import SetupPanel
@@ -35,6 +40,7 @@ from kgen import registry
 from kgen.data import TOYS
 from kgen.errors import KgenError
 from kgen.events import Start
+from kgen.lessons import Lesson, LessonError, TryStep
 from kgen.runs import fresh_run_dir
 
 STATUS_MS = 200  # the status bar shows the latest step at most this often
@@ -42,10 +48,12 @@ CLOSE_TIMEOUT_S = 15.0  # closing waits this long for a stopped run to save itse
 
 
 class MainWindow(QMainWindow):
-    """Setup on the left; curves and tabs (sample grids, latent explorer) on the right; run controls and a status bar."""
+    """Setup, the lesson browser and the open lesson on the left (tabs); curves and tabs (sample
+    grids, latent explorer, ...) on the right; run controls and a status bar."""
 
-    def __init__(self, runs_root: str | os.PathLike = "runs", controller=None):
-        """``controller``: what trains (default: a `kgen.services.training_process.ProcessController`)."""
+    def __init__(self, runs_root: str | os.PathLike = "runs", controller=None, history: LessonHistory | None = None):
+        """``controller``: what trains (default: a `kgen.services.training_process.ProcessController`);
+        ``history``: where the lessons that ran are remembered (default: the studio's QSettings)."""
         super().__init__()
         self.setWindowTitle("kgen studio")
         self.runs_root = runs_root
@@ -56,6 +64,7 @@ class MainWindow(QMainWindow):
         self._run_dir: str | None = None
         self._steps_total = 0
         self._epochs_total = 0
+        self._player_steps = False  # the run's model can be stepped by player (Step D, Step G)
 
         self.bridge = ControllerBridge(self, controller)
         self.setup_panel = SetupPanel()
@@ -65,6 +74,8 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.samples, "Samples")
         self.tabs.addTab(self.latent_view, "Latent explorer")
+        self.drawing_pad = DrawingPad(self.latent_view)  # shares the explorer's model and worker
+        self.tabs.addTab(self.drawing_pad, "Drawing pad")
         self.evaluate_view = EvaluateView()
         self.tabs.addTab(self.evaluate_view, "Evaluate")
         self.playground = PlaygroundView()  # shown while a GAN on a 2-D toy runs
@@ -72,10 +83,13 @@ class MainWindow(QMainWindow):
         self.tabs.setTabVisible(self.tabs.indexOf(self.playground), False)
         self.compare_view = CompareView()
         self.tabs.addTab(self.compare_view, "Compare")
+        self.kl_gaussians = KLGaussiansView()  # slide 14; a lesson opens it as the view "kl_gaussians"
+        self.tabs.addTab(self.kl_gaussians, "KL of two Gaussians")
         self.start_button = QPushButton("Start")
         self.pause_button = QPushButton("Pause")
         self.step_button = QPushButton("Step")
         self.stop_button = QPushButton("Stop")
+        self.player_steps = PlayerStepButtons()
         self.start_button.setDefault(True)
         self.step_button.setToolTip("run one more batch, then pause again")
         self.stop_button.setToolTip("stop after the current batch; the run is saved")
@@ -89,7 +103,7 @@ class MainWindow(QMainWindow):
         self.save_button.setToolTip("save the model as it is now (at the next batch boundary)")
 
         buttons = QHBoxLayout()
-        for button in (self.start_button, self.pause_button, self.step_button, self.stop_button):
+        for button in (self.start_button, self.pause_button, self.step_button, self.player_steps, self.stop_button):
             buttons.addWidget(button)
         live = QHBoxLayout()
         live.addWidget(self.live_lr)
@@ -97,7 +111,9 @@ class MainWindow(QMainWindow):
         live.addWidget(self.save_button)
         left = QWidget()
         left_layout = QVBoxLayout(left)
-        left_layout.addWidget(self.setup_panel)
+        self.left_tabs = QTabWidget()  # the setup form, the lesson browser and the open lesson
+        self.left_tabs.addTab(self.setup_panel, "Setup")
+        left_layout.addWidget(self.left_tabs, 1)
         left_layout.addLayout(buttons)
         left_layout.addLayout(live)
         self.error_banner = QLabel()  # the last run's error, until the next Start
@@ -105,7 +121,6 @@ class MainWindow(QMainWindow):
         theme.set_role(self.error_banner, "error")
         self.error_banner.setVisible(False)
         left_layout.addWidget(self.error_banner)
-        left_layout.addStretch(1)
         right = QSplitter(Qt.Orientation.Horizontal)
         right.addWidget(self.curves)
         right.addWidget(self.tabs)
@@ -115,7 +130,13 @@ class MainWindow(QMainWindow):
         splitter.addWidget(right)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([340, 1060])
+        self.splitter = splitter
         self.setCentralWidget(splitter)
+        # Every view a lesson can name (kgen.lessons.VIEWS) that this window has: its widget.
+        self.view_widgets: dict[str, QWidget] = {
+            "setup": self.setup_panel, "curves": self.curves, "samples": self.samples, "latent": self.latent_view,
+            "evaluate": self.evaluate_view, "playground": self.playground, "compare": self.compare_view,
+            "kl_gaussians": self.kl_gaussians, "drawing_pad": self.drawing_pad}
 
         self.device_label, self.step_label, self.epoch_label = QLabel(), QLabel(), QLabel()
         self.speed_label, self.elapsed_label, self.remaining_label = QLabel(), QLabel(), QLabel()
@@ -134,6 +155,8 @@ class MainWindow(QMainWindow):
         self.start_button.clicked.connect(self.start_training)
         self.pause_button.clicked.connect(self._on_pause_clicked)
         self.step_button.clicked.connect(self.bridge.step_once)
+        for player_steps in (self.player_steps, self.playground.player_steps):
+            player_steps.connect_to(self.bridge)
         self.stop_button.clicked.connect(self._on_stop_clicked)
         self.lr_button.clicked.connect(lambda: self.set_learning_rate(self.live_lr.value()))
         self.save_button.clicked.connect(self._on_save_clicked)
@@ -149,6 +172,7 @@ class MainWindow(QMainWindow):
         self.bridge.finished.connect(self._on_finished)
         self.bridge.failed.connect(self._on_failed)
         self._init_monitor(left_layout)
+        self._init_lessons(history)
         self._set_state("idle")
         self.resize(1400, 900)
         projector.install(self)  # View > Projector mode, the run keys, Help > Keyboard shortcuts
@@ -166,6 +190,7 @@ class MainWindow(QMainWindow):
         self.curves.expect(registry.spec(config.train.model).step_metrics)  # its plots, built while the run loads
         self.samples.clear()
         self._prepare_live_views(config)
+        self._player_steps = registry.spec(config.train.model).player_steps
         for label in (self.step_label, self.epoch_label, self.speed_label, self.remaining_label):
             label.clear()
         self.live_lr.setValue(config.train.lr)
@@ -173,6 +198,8 @@ class MainWindow(QMainWindow):
         self._first_step = None
         run_dir = fresh_run_dir(config, self.runs_root)
         self.bridge.start(config, run_dir)
+        self._run_lesson, self._pending_lesson = self._pending_lesson, None
+        self.lesson_panel.clear_values()
         self._started_at = time.monotonic()
         self._clock.start()
         self._set_state("running")
@@ -243,9 +270,12 @@ class MainWindow(QMainWindow):
         self.pause_button.setEnabled(state in ("running", "paused"))
         self.pause_button.setText("Resume" if state == "paused" else "Pause")
         self.step_button.setEnabled(state == "paused")
+        for player_steps in (self.player_steps, self.playground.player_steps):
+            player_steps.set_available(state == "paused" and self._player_steps)
         self.stop_button.setEnabled(state in ("running", "paused"))
         for widget in (self.live_lr, self.lr_button, self.save_button):
             widget.setEnabled(state in ("running", "paused"))
+        self.lesson_panel.set_running(state not in ("idle", "monitoring"))
         self.open_run_action.setEnabled(state in ("idle", "monitoring"))
         self.unfollow_action.setEnabled(state == "monitoring")
 
@@ -304,6 +334,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"{event['status']} after {event['epochs_done']} epochs: {event['run_dir']}"
                                      + (f"  (test: {scores})" if scores else ""))
         self.evaluate_view.set_run(event["run_dir"])
+        self._lesson_run_ended(event)
         self.remaining_label.clear()
         if event["test"]:
             self.curves.add_eval({"split": "test", "metrics": event["test"]})
@@ -340,7 +371,7 @@ class MainWindow(QMainWindow):
         self.monitor = RunMonitor(self)
         self.follow_label = QLabel()  # which run is followed, and whether it is live
         self.statusBar().insertPermanentWidget(0, self.follow_label)
-        menu = self.menuBar().addMenu("&File")
+        self.file_menu = menu = self.menuBar().addMenu("&File")
         self.open_run_action = menu.addAction("Open run…", self._on_open_run_clicked)
         self.open_run_action.setToolTip("follow a run directory, live or finished: kgen train, or your own "
                                         "model.fit with kgen.train.RunLogger")
@@ -439,3 +470,215 @@ class MainWindow(QMainWindow):
         color = {"live": p.live, "quiet": p.waiting, "waiting": p.waiting}.get(state, p.muted)
         self.follow_label.setText(f"<span style='color:{color}'>●</span> following <b>{Path(self._run_dir).name}</b>: "
                                   f"{said}")
+
+    # Lessons: the browser, the open lesson, its runs and try steps ---------------------------
+
+    def _init_lessons(self, history: LessonHistory | None) -> None:
+        """The Lessons and Lesson tabs over the setup form, and the Lessons menu. The lesson files
+        are read when the browser is first shown (their formulas import matplotlib: not at start)."""
+        self.history = history if history is not None else LessonHistory()
+        self.lesson: Lesson | None = None  # the open lesson
+        self.pack = None  # a class pack with prepared runs (kgen lessons prepare), if one is open
+        self._lessons: list[Lesson | LessonError] | None = None
+        self._pending_lesson: Lesson | None = None  # the lesson whose run Start is about to train
+        self._run_lesson: Lesson | None = None  # the lesson whose run trains now
+        self.browser = LessonBrowser()
+        self.lesson_panel = LessonPanel()
+        self.left_tabs.addTab(self.browser, "Lessons")
+        self.left_tabs.addTab(self.lesson_panel, "Lesson")
+        self.left_tabs.setTabVisible(self.left_tabs.indexOf(self.lesson_panel), False)
+        self.left_tabs.currentChanged.connect(self._on_left_tab)
+        self.browser.opened.connect(self.open_lesson)
+        panel = self.lesson_panel
+        panel.start_requested.connect(self.start_lesson_run)
+        panel.try_requested.connect(lambda i: self.try_step(self.lesson.tries[i]))
+        panel.run_chosen.connect(self._show_lesson_run)
+        panel.back_requested.connect(lambda: self.left_tabs.setCurrentWidget(self.browser))
+        panel.previous_requested.connect(self.previous_lesson)
+        panel.next_requested.connect(self.next_lesson)
+        self.bridge.step.connect(panel.add_step)
+        self.monitor.step.connect(panel.add_step)
+        self.file_menu.addAction("Open class pack…", self._on_open_pack_clicked).setToolTip(
+            "the lessons of a class pack (kgen lessons prepare DIR), with its prepared runs; nothing is written into it")
+        menu = self.menuBar().addMenu("&Lessons")
+        menu.addAction("Browse lessons", lambda: self.left_tabs.setCurrentWidget(self.browser))
+        self.lessons_menu = menu.addMenu("Open lesson")
+        self.lessons_menu.aboutToShow.connect(self._fill_lessons_menu)
+        menu.addAction("Next lesson", self.next_lesson)
+        menu.addAction("Previous lesson", self.previous_lesson)
+
+    def show_lessons(self, lessons, pack=None) -> None:
+        """List ``lessons`` (Lesson or LessonError items, in order) in the browser; ``pack``: a
+        class pack whose prepared runs (``pack.prepared_run(lesson, run) -> Path | None``) the
+        lessons open with."""
+        self._lessons = list(lessons)
+        self.pack = pack
+        self._refresh_browser()
+        self.left_tabs.setCurrentWidget(self.browser)
+
+    def open_class_pack(self, path: str | os.PathLike) -> bool:
+        """List the lessons of the class pack at ``path`` with its prepared runs (read-only); a
+        pack that cannot be opened is one line in the status bar. True when it opened."""
+        from kgen.services.class_pack import open_pack
+
+        try:
+            pack = open_pack(path)
+        except KgenError as err:
+            self.statusBar().showMessage(f"cannot open the class pack: {err}")
+            return False
+        self.show_lessons(pack.lessons, pack)
+        self.statusBar().showMessage(f"class pack {path}: {len(pack.lessons)} lessons")
+        return True
+
+    def _on_open_pack_clicked(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open a class pack")
+        if path:
+            self.open_class_pack(path)
+
+    def lesson_list(self) -> list[Lesson]:
+        """The browser's lessons, in order (the shipped ones unless `show_lessons` gave others)."""
+        if self._lessons is None:
+            from kgen.lessons import shipped
+
+            self._lessons = shipped()
+            self._refresh_browser()
+        return [item for item in self._lessons if isinstance(item, Lesson)]
+
+    def open_lesson(self, lesson_or_name: Lesson | str) -> None:
+        """Open a lesson (or the browser's lesson of that name; LessonError if none): its panel,
+        its first run in the setup form (or its prepared run followed) and its views in front."""
+        lesson = self._find_lesson(lesson_or_name)
+        self.lesson = lesson
+        self.lesson_panel.show_lesson(lesson)
+        tab = self.left_tabs.indexOf(self.lesson_panel)
+        self.left_tabs.setTabVisible(tab, True)
+        self.left_tabs.setTabText(tab, f"Lesson: {lesson.name}")
+        self.left_tabs.setCurrentWidget(self.lesson_panel)
+        self.browser.select(lesson.name)
+        self.splitter.setSizes(_widened(self.splitter.sizes(), LESSON_WIDTH))
+        self._show_lesson_run(lesson.runs[0].name)
+        self.bring_views_forward(lesson.views)
+        self.statusBar().showMessage(f"lesson {lesson.name}: {lesson.title}")
+
+    def next_lesson(self) -> None:
+        self._step_lesson(+1)
+
+    def previous_lesson(self) -> None:
+        self._step_lesson(-1)
+
+    def bring_views_forward(self, names) -> None:
+        """Show the named views (kgen.lessons.VIEWS); the first named wins its place. A name
+        without a widget here is skipped."""
+        for name in reversed(list(names)):
+            widget = self.view_widgets.get(name)
+            tabs = _tab_widget_of(widget) if widget is not None else None
+            if tabs is not None:
+                tabs.setTabVisible(tabs.indexOf(widget), True)
+                tabs.setCurrentWidget(widget)
+
+    def start_lesson_run(self, run_name: str) -> None:
+        """Train the open lesson's run ``run_name`` through the setup form and Start."""
+        if self.lesson is None:
+            return
+        self._start_for_lesson(self.lesson.run(run_name).config, None)
+
+    def try_step(self, step: TryStep) -> None:
+        """Apply a "try this" step of the open lesson to its run, start it, and show what to look for."""
+        if self.lesson is not None:
+            self._start_for_lesson(step.config(self.lesson), step)
+
+    def _start_for_lesson(self, config, step: TryStep | None) -> None:
+        if self.state == "monitoring":
+            self.stop_following()  # a prepared run was on screen: Start trains live
+        if self.state != "idle":
+            self.statusBar().showMessage("stop the training before starting another run")
+            return
+        self.setup_panel.set_config(config)
+        self._pending_lesson = self.lesson
+        self.start_training()
+        if self.state == "running":
+            self.lesson_panel.show_look_for(step)
+            self.bring_views_forward([v for v in self.lesson.views if v not in AFTER_RUN_VIEWS])
+        self._pending_lesson = None
+
+    def _lesson_run_ended(self, event) -> None:
+        """A lesson's run that finished is remembered: its demo has run, its grid is its thumbnail."""
+        lesson, self._run_lesson = self._run_lesson, None
+        if lesson is not None and event["status"] == "finished":
+            self.history.mark_run(lesson, event["run_dir"])
+            self._refresh_browser()
+            if lesson is self.lesson:
+                self.bring_views_forward(lesson.views)  # the views of a finished run, now it has one
+
+    def _show_lesson_run(self, run_name: str) -> None:
+        """Set up the open lesson's run: its prepared run, followed, when a pack has one; else its
+        settings in the setup form (nothing changes while a run trains here)."""
+        if self.lesson is None or self.state not in ("idle", "monitoring"):
+            return
+        prepared = self.pack.prepared_run(self.lesson.name, run_name) if self.pack is not None else None
+        if prepared is not None:
+            self.open_run(prepared)
+            return
+        self.stop_following()
+        self.setup_panel.set_config(self.lesson.run(run_name).config)
+
+    def _find_lesson(self, lesson_or_name: Lesson | str) -> Lesson:
+        if isinstance(lesson_or_name, Lesson):
+            return lesson_or_name
+        every = self.lesson_list()
+        for lesson in every:
+            if lesson.name == lesson_or_name:
+                return lesson
+        raise LessonError(f"no lesson named {lesson_or_name!r}; the lessons are {', '.join(x.name for x in every)}")
+
+    def _step_lesson(self, by: int) -> None:
+        every = self.lesson_list()
+        if not every:
+            return
+        names = [lesson.name for lesson in every]
+        at = names.index(self.lesson.name) + by if self.lesson is not None and self.lesson.name in names else 0
+        if 0 <= at < len(every):
+            self.open_lesson(every[at])
+        else:
+            self.statusBar().showMessage("this is the last lesson" if by > 0 else "this is the first lesson")
+
+    def _refresh_browser(self) -> None:
+        self.browser.set_lessons(self._lessons or [], self.history.has_run, self._thumbnail_run)
+        if self.lesson is not None:
+            self.browser.select(self.lesson.name)
+
+    def _thumbnail_run(self, lesson: Lesson) -> Path | None:
+        """The run whose last grid is the lesson's thumbnail: its last run here, else a prepared one."""
+        found = self.history.last_run(lesson)
+        if found is None and self.pack is not None:
+            found = next((p for p in (self.pack.prepared_run(lesson.name, r.name) for r in lesson.runs) if p), None)
+        return found
+
+    def _on_left_tab(self, index: int) -> None:
+        if self.left_tabs.widget(index) is self.browser and self._lessons is None:
+            self.lesson_list()
+
+    def _fill_lessons_menu(self) -> None:
+        self.lessons_menu.clear()
+        for lesson in self.lesson_list():
+            action = self.lessons_menu.addAction(f"{lesson.slides[0]:>2}. {lesson.title}")
+            action.triggered.connect(lambda _=False, name=lesson.name: self.open_lesson(name))
+
+
+AFTER_RUN_VIEWS = ("latent", "evaluate")  # views that need a finished run: a lesson's live views go first while it trains
+LESSON_WIDTH = 470  # the left column's width while a lesson is open: its formulas need room
+
+
+def _widened(sizes: list[int], width: int) -> list[int]:
+    """Splitter sizes with the first at least ``width``, taken from the second."""
+    if len(sizes) < 2 or sizes[0] >= width:
+        return sizes
+    more = min(width - sizes[0], max(0, sizes[1] - 400))
+    return [sizes[0] + more, sizes[1] - more, *sizes[2:]]
+
+
+def _tab_widget_of(widget: QWidget) -> QTabWidget | None:
+    """The tab widget ``widget`` is a page of, if it is one."""
+    stack = widget.parentWidget()
+    tabs = stack.parentWidget() if stack is not None else None
+    return tabs if isinstance(tabs, QTabWidget) and tabs.indexOf(widget) >= 0 else None

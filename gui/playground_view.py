@@ -11,7 +11,15 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF
-from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from gui import theme
 from gui.pacing import Pacer
@@ -54,6 +62,33 @@ def arrow_segments(starts: np.ndarray, vectors: np.ndarray, length: float) -> np
     # Interleave so that consecutive points form one segment each: (s0, t0), (t0, b0), ...
     pairs = np.stack(segments, 1).reshape(len(starts), 3, 2, 2)
     return pairs.reshape(-1, 2).astype(np.float32)
+
+
+class PlayerStepButtons(QWidget):
+    """Step D and Step G (slide 27): one discriminator or one generator update of a paused GAN,
+    by hand, so the class can play Algorithm 1's k D-steps per G-step one move at a time."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.step_d = QPushButton("Step D")
+        self.step_g = QPushButton("Step G")
+        self.step_d.setToolTip("one discriminator update on the next real batch and fresh fakes (run paused)")
+        self.step_g.setToolTip("one generator update on fresh noise, against D as it is now (run paused)")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.step_d)
+        layout.addWidget(self.step_g)
+        self.set_available(False)
+
+    def connect_to(self, bridge) -> None:
+        """Clicks call ``bridge.step_discriminator`` and ``bridge.step_generator``."""
+        self.step_d.clicked.connect(bridge.step_discriminator)
+        self.step_g.clicked.connect(bridge.step_generator)
+
+    def set_available(self, available: bool) -> None:
+        """Enabled only while a run of a kind that can be stepped by player is paused."""
+        for button in (self.step_d, self.step_g):
+            button.setEnabled(available)
 
 
 class PlaygroundView(QWidget):
@@ -101,10 +136,12 @@ class PlaygroundView(QWidget):
                                    "movement: how far each point moved since the previous snapshot")
         self.arrow_kind.currentTextChanged.connect(self._redraw)
         self.status = QLabel("train a GAN on a 2-D toy (ring8, grid25, spiral, moons) to see the game here")
+        self.player_steps = PlayerStepButtons()  # wired to the bridge by the window
         controls = QHBoxLayout()
         for widget in (self.heat_box, self.arrow_box, self.arrow_kind):
             controls.addWidget(widget)
         controls.addStretch(1)
+        controls.addWidget(self.player_steps)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot, 1)

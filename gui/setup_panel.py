@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QImage, QPixmap
@@ -73,6 +75,10 @@ class SetupPanel(QWidget):
             getattr(self, name).setToolTip(option_help(TrainConfig, name))
         self.preview = DatasetPreview()
 
+        self._carried: RunConfig | None = None  # the config set_config showed, for its options without a widget
+        self.carried = QLabel()  # those options, named
+        self.carried.setWordWrap(True)
+        theme.set_role(self.carried, "muted")
         self.followed = QLabel()  # while the studio follows a run: whose settings these are
         self.followed.setWordWrap(True)
         theme.set_role(self.followed, "muted")
@@ -90,6 +96,8 @@ class SetupPanel(QWidget):
                               ("batch size", self.batch_size), ("learning rate", self.lr), ("seed", self.seed),
                               ("D steps per G step", self.d_steps), ("generator loss", self.generator_loss)):
             self.form.addRow(label, widget)
+        self.form.addRow(self.carried)
+        self.form.setRowVisible(self.carried, False)
         self.model.setCurrentText(TrainConfig().model)
         self.model.currentTextChanged.connect(self._on_model_changed)
         self.dataset.currentIndexChanged.connect(lambda _: self._on_model_changed(self.model.currentText()))
@@ -115,6 +123,11 @@ class SetupPanel(QWidget):
                             batch_size=self.batch_size.value(), lr=self.lr.value(), seed=self.seed.value())
         config = model_config(model)
         values = {name: _value(getattr(self, name)) for name in MODEL_OPTIONS if name in options(config)}
+        carried = self._carried
+        if carried is not None and carried.train.model == model:  # its options the form has no widget for
+            train = dataclasses.replace(carried.train, **{name: getattr(train, name) for name in ("dataset",
+                                                                                                 *TRAIN_OPTIONS)})
+            return RunConfig(train, dataclasses.replace(carried.model, **values))
         return RunConfig(train, config(**values))
 
     def set_config(self, config: RunConfig) -> None:
@@ -129,6 +142,21 @@ class SetupPanel(QWidget):
                 widget.setCurrentText(value)
             elif value is not None:
                 widget.setValue(value)
+        self._carried = config
+        self._show_carried(config)
+
+    def _show_carried(self, config: RunConfig | None) -> None:
+        """Name the options ``config`` sets away from their defaults that have no widget here."""
+        shown = {"dataset", "model", *TRAIN_OPTIONS, *MODEL_OPTIONS}
+        differ = []
+        if config is not None:
+            defaults = RunConfig(TrainConfig(model=config.train.model, dataset=config.train.dataset),
+                                 model_config(config.train.model)())
+            for section, default in ((config.train, defaults.train), (config.model, defaults.model)):
+                differ += [f"{f.name} = {_short(getattr(section, f.name), 30)}" for f in dataclasses.fields(section)
+                           if f.name not in shown and getattr(section, f.name) != getattr(default, f.name)]
+        self.carried.setText("also set: " + ", ".join(differ))
+        self.form.setRowVisible(self.carried, bool(differ))
 
     def show_followed(self, info: dict | None) -> None:
         """While the studio follows a run (``info`` from `kgen.services.follower.describe_run`): a kgen run's
@@ -154,6 +182,8 @@ class SetupPanel(QWidget):
 
     def _on_model_changed(self, model: str) -> None:
         """Fill in the defaults of this model on this dataset, with its own choices and tooltips."""
+        self._carried = None  # a config shown by set_config is left behind
+        self._show_carried(None)
         config = model_config(model)
         defaults = RunConfig(TrainConfig(model=model, dataset=self.dataset_name()), config())
         self.lr.setValue(defaults.train.lr)

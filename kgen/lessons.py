@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import importlib.resources
 import re
+import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +28,16 @@ from kgen.errors import ConfigError, KgenError, show_path
 VIEWS = ("setup", "curves", "samples", "latent", "evaluate", "playground", "compare", "kl_gaussians", "drawing_pad")
 SLIDES = 34  # the lecture's slides with an idea (docs: the lecture map)
 MAX_TRIES = 3
+# mathtext's parser is not thread-safe (pyparsing's shared state): whoever parses or renders a
+# formula holds this lock (kgen.services.formulas renders in a background thread).
+MATHTEXT_LOCK = threading.Lock()
 
 _TOP = {"title": str, "slides": list, "explanation": str, "formulas": list, "runs": list, "views": list,
         "try": list, "seconds": int}
 _REQUIRED = ("title", "slides", "explanation", "runs", "views", "try")
 _FORMULA = {"tex": str, "metric": str, "caption": str}
-_RUN = {"name": str, "train": dict, "model": dict}
+_RUN = {"name": str, "train": dict, "model": dict, "prepare": bool}
+PREPARE_SECONDS = 60  # a lesson slower than this to its point has every run prepared (a class pack)
 _RUN_TRAIN_REQUIRED = ("model", "dataset", "epochs", "seed")
 _TRY = {"label": str, "change": dict, "look_for": str, "run": str}
 
@@ -53,6 +58,7 @@ class LessonRun:
     name: str
     config: RunConfig
     sections: dict[str, dict[str, Any]]  # the run as written: {"train": ..., "model": ...}
+    prepare: bool = False  # trained beforehand into a class pack (kgen.services.class_pack), opened in class
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,7 @@ class Lesson:
     views: tuple[str, ...]
     tries: tuple[TryStep, ...]
     seconds: int | None = None  # time to its point on 2 CPU cores, when measured
+    source: str = field(default="", repr=False, compare=False)  # the TOML text it was read from (packs copy it)
 
     def run(self, name: str) -> LessonRun:
         return next(r for r in self.runs if r.name == name)
@@ -148,7 +155,7 @@ class _Reader:
         return data
 
 
-_KINDS = {str: "a string", list: "an array", dict: "a table", int: "a whole number"}
+_KINDS = {str: "a string", list: "an array", dict: "a table", int: "a whole number", bool: "true or false"}
 
 
 def _kind(value: Any) -> str:
@@ -166,7 +173,8 @@ def check_formula(tex: str) -> None:
     if tex.count("$") - tex.count(r"\$") < 2 or (tex.count("$") - tex.count(r"\$")) % 2:
         raise ValueError("needs its mathematics between $ signs")
     if MathTextParser is not None:
-        MathTextParser("path").parse(tex)
+        with MATHTEXT_LOCK:
+            MathTextParser("path").parse(tex)
         return
     depth = 0
     for i, char in enumerate(tex):
@@ -249,7 +257,8 @@ def parse_lesson(text: str, shown: str, name: str) -> Lesson:
             raise reader.fail((*where, "train", "dataset"), f"{spec.name} trains on images, not the 2-D toy {dataset}")
         if spec.conditional and dataset in TOYS:
             raise reader.fail((*where, "train", "dataset"), f"{spec.name} needs class labels; {dataset} has none")
-        runs.append(LessonRun(raw["name"], config, sections))
+        prepare = raw.get("prepare", False) or data.get("seconds", 0) > PREPARE_SECONDS
+        runs.append(LessonRun(raw["name"], config, sections, prepare))
     metrics = {m for r in runs for m in registry.spec(r.config.train.model).step_metrics}
 
     formulas = []
@@ -298,7 +307,7 @@ def parse_lesson(text: str, shown: str, name: str) -> Lesson:
 
     return Lesson(name=name, path=shown, title=data["title"], slides=tuple(slides),
                   explanation=data["explanation"].strip(), formulas=tuple(formulas), runs=tuple(runs),
-                  views=tuple(views), tries=tuple(tries), seconds=data.get("seconds"))
+                  views=tuple(views), tries=tuple(tries), seconds=data.get("seconds"), source=text)
 
 
 def lesson_files() -> list[Any]:

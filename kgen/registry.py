@@ -49,6 +49,9 @@ class ModelSpec:
     conditional: bool = False  # takes class labels (needs a labelled dataset)
     adversarial: bool = False  # a generator and a discriminator (GAN networks, d_steps)
     variational: bool = False  # an encoder giving a distribution q(z|x)
+    # Its players can be updated one at a time while the run is paused (the studio's Step D and
+    # Step G): the model has ``player_step("discriminator" | "generator", batch)``.
+    player_steps: bool = False
     auto_arch: str = "mlp"  # what arch="auto" means (AUTO_ARCHS); "conv" also refuses arch="mlp"
     views: frozenset[str] = field(default_factory=frozenset)
     scores: frozenset[str] = field(default_factory=frozenset)
@@ -146,14 +149,14 @@ register(ModelSpec(
 register(ModelSpec(
     name="gan", description="GAN (Goodfellow et al. 2014) with MLP networks; also learns 2-D toy distributions",
     config=GANConfig, build="kgen.models:build_gan", model_class="kgen.models.gan:GAN",
-    step_metrics=GAN_METRICS, defaults=GAN_DEFAULTS, toy_defaults=GAN_TOY_DEFAULTS, adversarial=True,
+    step_metrics=GAN_METRICS, defaults=GAN_DEFAULTS, toy_defaults=GAN_TOY_DEFAULTS, adversarial=True, player_steps=True,
     views=frozenset({"playground"}), scores=GAN_SCORES | {"toy_modes"}))
 register(ModelSpec(
     name="dcgan", description="DCGAN (Radford et al. 2015): the GAN with convolutional networks",
     config=GANConfig, build="kgen.models:build_gan", model_class="kgen.models.gan:GAN",
-    step_metrics=GAN_METRICS, defaults=GAN_DEFAULTS, adversarial=True, auto_arch="conv", scores=GAN_SCORES))
+    step_metrics=GAN_METRICS, defaults=GAN_DEFAULTS, adversarial=True, player_steps=True, auto_arch="conv", scores=GAN_SCORES))
 register(ModelSpec(
     name="cgan", description="conditional GAN (Mirza & Osindero 2014): G and D both see the class label",
     config=GANConfig, build="kgen.models:build_gan", model_class="kgen.models.gan:CGAN",
-    step_metrics=GAN_METRICS, defaults=GAN_DEFAULTS, conditional=True, adversarial=True,
+    step_metrics=GAN_METRICS, defaults=GAN_DEFAULTS, conditional=True, adversarial=True, player_steps=True,
     auto_arch="conv-on-images", views=frozenset({"class_names"}), scores=GAN_SCORES))

@@ -278,3 +278,107 @@ def test_a_worker_that_dies_is_one_line_and_the_next_request_starts_a_new_one(va
         assert service.events() == []  # the new worker's load is not announced again
     finally:
         service.close()
+
+
+# --- the drawing pad's encode request and slide 9's draws from p(x|z)
+
+
+def wait_events(service: DecodeService, kind: str) -> list[dict]:
+    """Every event until one of ``kind`` (or an error) arrives and nothing is left to answer."""
+    events: list[dict] = []
+    wait_for(lambda: bool(events.extend(service.events()) or
+                          (service.idle() and any(e["type"] in (kind, "error") for e in events))))
+    return events
+
+
+def test_encode_answers_with_the_models_own_encoder(service, vae_file):
+    _, model = vae_file
+    assert service.wait_loaded(TIMEOUT_S)
+    image = np.random.default_rng(1).random((8, 8, 1)).astype("float32")
+    service.request_encode(image)
+    (event,) = [e for e in wait_events(service, "encoded") if e["type"] == "encoded"]
+    mean, log_var = (np.asarray(t)[0] for t in model.encode(image[None]))
+    np.testing.assert_allclose(event["mean"], mean, atol=1e-5)
+    np.testing.assert_allclose(event["log_var"], log_var, atol=1e-5)
+    np.testing.assert_allclose(event["reconstruction"], np.asarray(model.decode(mean[None]))[0], atol=1e-5)
+    np.testing.assert_allclose(event["xy"], mean, atol=1e-5)  # a 2-d latent is its own plane
+    np.testing.assert_allclose(event["cov"], np.diag(np.exp(log_var)), rtol=1e-5)
+    assert event["plane"].startswith("z0, z1")
+
+
+def test_encode_requests_are_latest_only(service):
+    assert service.wait_loaded(TIMEOUT_S)
+    images = np.random.default_rng(2).random((100, 8, 8, 1)).astype("float32")
+    for image in images:
+        service.request_encode(image)
+    encoded = [e for e in wait_events(service, "encoded") if e["type"] == "encoded"]
+    np.testing.assert_array_equal(encoded[-1]["image"], images[-1])  # the last drawing is answered
+    assert service.encodes == len(encoded) < 100  # the ones in between were replaced, not queued
+
+
+def test_encoding_an_image_of_the_wrong_size_is_a_one_line_error(service):
+    assert service.wait_loaded(TIMEOUT_S)
+    service.request_encode(np.zeros((28, 28, 1), np.float32))
+    (error,) = [e for e in wait_events(service, "error") if e["type"] == "error"]
+    assert error["message"] == "encode: the image to encode must be 8x8x1, got 28x28x1"
+
+
+def test_bernoulli_draws_are_binary_and_average_to_the_decoders_mean(service, vae_file):
+    _, model = vae_file
+    assert service.wait_loaded(TIMEOUT_S)
+    z = np.array([0.5, -1.0], np.float32)
+    service.request_draws(z, n=4000, seed=0)
+    (event,) = [e for e in wait_events(service, "draws") if e["type"] == "draws"]
+    mean = np.asarray(model.decode(z[None]))[0]
+    np.testing.assert_allclose(event["mean"], mean, atol=1e-5)
+    assert event["likelihood"] == "bernoulli" and event["draws"].shape == (4000, 8, 8, 1)
+    assert set(np.unique(event["draws"])) <= {0.0, 1.0}
+    np.testing.assert_allclose(event["draws"].mean(axis=0), mean, atol=0.03)  # 4.5 standard errors
+
+
+def test_gaussian_draws_have_the_decoders_sigma(tmp_path):
+    config = RunConfig(TrainConfig(), VAEConfig(latent_dim=2, hidden=(16,), likelihood="gaussian", sigma=0.2))
+    model = build_model(config, (8, 8, 1))
+    model.save(tmp_path / "gaussian.keras")
+    service = DecodeService(tmp_path / "gaussian.keras")
+    try:
+        assert service.wait_loaded(TIMEOUT_S)
+        service.request_draws(np.zeros(2, np.float32), n=500, seed=0)
+        (event,) = [e for e in wait_events(service, "draws") if e["type"] == "draws"]
+    finally:
+        service.close()
+    assert event["likelihood"] == "gaussian" and event["sigma"] == pytest.approx(0.2)
+    noise = event["draws"] - event["mean"]
+    assert abs(noise.mean()) < 0.01 and noise.std() == pytest.approx(0.2, rel=0.03)
+
+
+def test_the_pads_plane_is_the_scatters_pca(vae_file):
+    from kgen.eval.latent import project_2d
+    from kgen.services.explorer_worker import LatentPlane
+
+    codes = np.random.default_rng(3).standard_normal((300, 5)).astype("float32") * [3, 2, 1, 0.5, 0.1]
+    plane = LatentPlane.pca(codes)
+    xy = np.array([plane.place(code, None)[0] for code in codes[:10]])
+    np.testing.assert_allclose(xy, project_2d(codes, "pca")[:10], atol=1e-4)
+    var = np.array([1.0, 4.0, 9.0, 16.0, 25.0])
+    _, cov = plane.place(codes[0], var)
+    np.testing.assert_allclose(cov, plane.axes @ np.diag(var) @ plane.axes.T, rtol=1e-5)
+
+
+def test_a_conditional_model_encodes_with_the_chosen_class(tmp_path):
+    config = RunConfig(TrainConfig(model="cvae"), VAEConfig(latent_dim=3, hidden=(16,)))
+    model = build_model(config, (8, 8, 1), 3)
+    model.save(tmp_path / "cvae.keras")
+    image = np.random.default_rng(4).random((8, 8, 1)).astype("float32")
+    service = DecodeService(tmp_path / "cvae.keras")
+    try:
+        assert service.wait_loaded(TIMEOUT_S)
+        service.request_encode(image, label=2)
+        (event,) = [e for e in wait_events(service, "encoded") if e["type"] == "encoded"]
+    finally:
+        service.close()
+    mean, _ = model.encode(image[None], labels=np.array([2]))
+    np.testing.assert_allclose(event["mean"], np.asarray(mean)[0], atol=1e-5)
+    np.testing.assert_allclose(event["reconstruction"],
+                               np.asarray(model.decode(np.asarray(mean), labels=np.array([2])))[0], atol=1e-5)
+    assert event["plane"].startswith("z0, z1 (the first 2 of 3")  # no run, so no PCA: the first two dims

@@ -58,7 +58,8 @@ def test_every_shipped_lesson_loads_and_validates():
         assert lesson.title and lesson.explanation and 1 <= len(lesson.tries) <= 3 and lesson.runs
         for run in lesson.runs:
             assert isinstance(run.config, RunConfig)
-            assert run.config.train.dataset in ("digits", "ring8", "grid25")  # bundled: offline, fast
+            if not run.prepare:  # a live run: on bundled data, offline and fast
+                assert run.config.train.dataset in ("digits", "ring8", "grid25")
         for step in lesson.tries:
             assert isinstance(step.config(lesson), RunConfig)
         metrics = {m for r in lesson.runs for m in registry.spec(r.config.train.model).step_metrics}
@@ -99,6 +100,8 @@ BROKEN = [
     ("unknown view", lambda t: t.replace('"curves"]', '"movie"]'), "views", "views = "),
     ("too many try steps", lambda t: t + ("\n[[try]]\nlabel = 'x'\nchange = { beta = 2.0 }\nlook_for = 'y'\n" * 3),
      "try", None),
+    ("prepare not a boolean", lambda t: t.replace('name = "vae"', 'name = "vae"\nprepare = "yes"'),
+     "runs[0].prepare", 'prepare = "yes"'),
     ("GAN on a toy with a label", lambda t: t.replace('model = "vae"', 'model = "cvae"').replace(
         '"digits"', '"ring8"'), "runs[0].train.dataset", 'dataset = "ring8"'),
 ]
@@ -176,3 +179,38 @@ def test_a_broken_shipped_file_is_listed_as_broken_not_skipped(monkeypatch, tmp_
     assert str(found[1]).startswith("assets/lessons/bad.toml:2: slides: ")
     with pytest.raises(LessonError, match="bad.toml"):
         module.lessons()
+
+
+def test_prepare_marks_a_run_trained_before_class(tmp_path):
+    assert not load_lesson(write(tmp_path, GOOD)).runs[0].prepare
+    marked = load_lesson(write(tmp_path, GOOD.replace('name = "vae"', 'name = "vae"\nprepare = true')))
+    assert marked.runs[0].prepare and marked.source.count("prepare = true") == 1
+
+
+def test_a_lesson_slower_than_a_minute_has_every_run_prepared(tmp_path):
+    assert not load_lesson(write(tmp_path, GOOD.replace("slides = [11]", "slides = [11]\nseconds = 60"))).runs[0].prepare
+    slow = load_lesson(write(tmp_path, GOOD.replace("slides = [11]", "slides = [11]\nseconds = 61")))
+    assert all(run.prepare for run in slow.runs)
+
+
+def test_the_dcgan_lesson_prepares_the_slides_fashion_demo(capsys):
+    from kgen.lessons import find_lesson
+
+    lesson = find_lesson("dcgan")
+    live, fashion = lesson.run("dcgan"), lesson.run("dcgan-fashion")
+    assert not live.prepare and fashion.prepare and fashion.config.train.dataset == "fashion-mnist"
+    assert main(["lessons", "dcgan"]) == 0
+    assert "dcgan-fashion: dcgan (dataset=fashion-mnist, epochs=5, seed=0)  [prepared" in capsys.readouterr().out
+
+
+def test_a_prepared_run_on_data_not_installed_still_loads(tmp_path, monkeypatch):
+    """The loader checks a run's options, never its data: a pack on another machine opens it."""
+    import kgen.data.idx as idx
+    from kgen.data import list_datasets
+
+    monkeypatch.setattr(idx, "SYSTEM_FASHION_DIR", tmp_path / "nothing-here")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "no-keras-home"))
+    assert not next(i for i in list_datasets() if i.name == "fashion-mnist").available
+    text = GOOD.replace('dataset = "digits"', 'dataset = "fashion-mnist"').replace(
+        'name = "vae"', 'name = "vae"\nprepare = true')
+    assert load_lesson(write(tmp_path, text)).runs[0].config.train.dataset == "fashion-mnist"

@@ -1,5 +1,9 @@
 """The latent explorer: sliders, KL bars, manifold, scatter and interpolation of a trained model.
 
+The sliders page also shows draws of x from p(x|z) beside the decoder's mean (slide 9) and plays
+a dream walk through the prior (slide 20). The drawing pad (gui.drawing_pad) shares this view's
+worker: it follows `model_loaded`, `data_loaded` and `encoded`.
+
 Every model computation runs in a `DecodeService` worker process: the UI thread hands it codes
 and jobs and takes its results as soon as they arrive (a socket notifier on its pipe, and a
 timer), so this process never imports TensorFlow. The pages are thin widgets
@@ -13,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSocketNotifier, Qt, QTimer
+from PySide6.QtCore import QSocketNotifier, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QBoxLayout,
     QComboBox,
@@ -32,11 +36,13 @@ from PySide6.QtWidgets import (
 )
 
 from gui import theme
+from gui.latent_explorer.draws_strip import DrawsStrip
 from gui.latent_explorer.image_panel import ImagePanel
 from gui.latent_explorer.interpolate_view import InterpolateView
 from gui.latent_explorer.kl_bars import KLBars
 from gui.latent_explorer.manifold_view import ManifoldView
 from gui.latent_explorer.scatter_view import ScatterView
+from gui.latent_explorer.walk_player import WalkPlayer
 from kgen.pictures import display_scale, save_gif, save_png
 from kgen.services.explorer import DecodeService, ExplorerData, collapsed_dimensions
 
@@ -76,6 +82,11 @@ class _SideBySide(QWidget):
 class LatentView(QWidget):
     """A model's latent space: sliders for z with the decoded image, and pages of analyses."""
 
+    service_changed = Signal()  # a model is loading, or none is loaded any more
+    model_loaded = Signal(dict)  # the worker's "loaded" event
+    data_loaded = Signal(object)  # the run's ExplorerData
+    encoded = Signal(dict)  # an "encoded" event (the drawing pad's request)
+
     def __init__(self, parent=None):
         super().__init__(parent)
         self.service: DecodeService | None = None
@@ -111,6 +122,11 @@ class LatentView(QWidget):
         self.zero_button.clicked.connect(self.zero)
         self.nearest_button.toggled.connect(self._on_nearest_toggled)
 
+        self.walk_player = WalkPlayer(ready=lambda: self.service is None or not self.service.decoding)
+        self.walk_player.set_start(lambda: self.z)
+        self.walk_player.frame.connect(self.set_z)
+        self.draws = DrawsStrip()
+        self.draws.redraw_requested.connect(self._request_draws)
         self.decoded = ImagePanel("decoded z", min_size=120)
         self.nearest = ImagePanel("", min_size=120)
         self.nearest.setVisible(False)
@@ -145,6 +161,7 @@ class LatentView(QWidget):
         controls.addWidget(self.class_label)
         controls.addWidget(self.class_picker)
         controls.addStretch(1)
+        controls.addWidget(self.walk_player)
         for button in (self.random_button, self.zero_button, self.nearest_button):
             controls.addWidget(button)
         layout = QVBoxLayout(self)
@@ -172,7 +189,11 @@ class LatentView(QWidget):
         column.setContentsMargins(0, 0, 0, 0)
         column.addWidget(scroll, 1)  # the KL bars keep their height, the sliders get the rest
         column.addWidget(self.kl_bars)
-        right = _SideBySide(self.decoded, self.nearest)
+        right = QWidget()
+        right_column = QVBoxLayout(right)
+        right_column.setContentsMargins(0, 0, 0, 0)
+        right_column.addWidget(_SideBySide(self.decoded, self.nearest), 3)
+        right_column.addWidget(self.draws, 1)
         page = QSplitter(Qt.Orientation.Horizontal)
         page.addWidget(left)
         page.addWidget(right)
@@ -197,6 +218,7 @@ class LatentView(QWidget):
         self.service = service
         self._watch()
         self._timer.start()
+        self.service_changed.emit()
 
     def close_service(self) -> None:
         self._timer.stop()
@@ -204,6 +226,7 @@ class LatentView(QWidget):
         if self.service is not None:
             self.service.close(timeout=None)  # ended at once: never block the UI on it
             self.service = None
+            self.service_changed.emit()
 
     def _watch(self) -> None:
         """Watch the worker's pipe (a new one after a restart; none once it has gone)."""
@@ -227,6 +250,8 @@ class LatentView(QWidget):
         self._clear_sliders()
         self.decoded.clear()
         self.nearest.clear()
+        self.walk_player.pause()
+        self.draws.set_enabled(False, "draws of x from p(x|z) appear here once a model is loaded")
         self.nearest_button.setChecked(False)
         self.note.setVisible(False)
         self.kl_bars.set_kl(None)
@@ -270,6 +295,9 @@ class LatentView(QWidget):
         if service.run_dir is None:
             self.kl_bars.set_kl(None, note=NO_DATA)
             self.scatter.set_points(None, None, note=NO_DATA)
+        self.draws.set_enabled(event["encoder"], "a GAN's generator is deterministic: x = G(z), "
+                               "with no p(x|z) to draw from")
+        self.model_loaded.emit(event)
         self._request()
 
     def _on_data(self, event: dict) -> None:
@@ -279,6 +307,7 @@ class LatentView(QWidget):
         if data.class_names and service.num_classes == len(data.class_names):
             self._set_class_names(list(data.class_names))
         self.nearest_button.setEnabled(True)
+        self.data_loaded.emit(data)
         self._set_status(f"{self._model_status} · {data.dataset}: {len(data.images)} test images shown")
         if data.kl is not None:
             self.kl_bars.set_kl(data.kl, data.active)
@@ -329,6 +358,7 @@ class LatentView(QWidget):
             theme.set_role(name, "alert" if dim in collapsed else None)
 
     def _on_slider(self, dim: int, tick: int) -> None:
+        self.walk_player.pause()  # a hand on a slider takes over from the walk
         self.z[dim] = tick * STEP
         self._value_labels[dim].setText(f"{tick * STEP:.2f}")
         self._request()
@@ -444,29 +474,36 @@ class LatentView(QWidget):
 
     # Talking to the service ----------------------------------------------------------------
 
-    def _usable(self) -> bool:
+    def usable(self) -> bool:
+        """True when a model that makes images is loaded: requests may go to ``service``."""
         return self.service is not None and self.service.ready and not self.service.points
 
     def _request(self) -> None:
         """Decode the current z, and refresh what follows it (nearest image, the visible grid)."""
-        if not self._usable():
+        if not self.usable():
             return
         self.service.request(self.z, self.label())
+        self._request_draws()
         if self.nearest_button.isChecked() and self.data is not None:
             self.service.request_nearest(self.z, self.label())
         if self.pages.currentWidget() is self.manifold:
             self._request_manifold()
 
+    def _request_draws(self) -> None:
+        if self.usable() and self.service.encoder and self.pages.currentIndex() == 0:
+            self.service.request_draws(self.z, self.label(), n=len(self.draws.draws))
+
     def _refresh_page(self) -> None:
         if self.pages.currentWidget() is self.manifold:
             self._request_manifold()
+        self._request_draws()  # only on the sliders page
 
     def _request_manifold(self) -> None:
-        if self._usable() and len(self.z) >= 2:
+        if self.usable() and len(self.z) >= 2:
             self.service.request_manifold(self.manifold.dims(), self.z, self.label(), self.manifold.size.value())
 
     def _request_interpolation(self) -> None:
-        if not (self._usable() and set(self.ends) == {"A", "B"}):
+        if not (self.usable() and set(self.ends) == {"A", "B"}):
             return
         a, b = self.ends["A"], self.ends["B"]
         steps = self.interpolation.steps.value()
@@ -484,7 +521,7 @@ class LatentView(QWidget):
             self._request()
 
     def _on_projection_changed(self, method: str) -> None:
-        if self._usable() and self.data is not None:
+        if self.usable() and self.data is not None:
             self.scatter.note.setText(f"projecting with {method}…")
             self.service.request_projection(method)
 
@@ -494,7 +531,8 @@ class LatentView(QWidget):
             return
         handlers = {"loaded": self._on_loaded, "data": self._on_data, "manifold": self._on_manifold,
                     "interpolation": self._on_interpolation, "nearest": self._on_nearest,
-                    "projection": self._on_projection}
+                    "projection": self._on_projection, "encoded": self.encoded.emit,
+                    "draws": self.draws.show_draws}
         for event in service.events():
             handler = handlers.get(event["type"])
             if handler is not None:
@@ -543,5 +581,6 @@ class LatentView(QWidget):
     def _set_controls(self, enabled: bool, conditional: bool) -> None:
         for button in (self.random_button, self.zero_button, self.nearest_button):
             button.setEnabled(enabled)
+        self.walk_player.setEnabled(enabled)
         self.class_label.setVisible(conditional)
         self.class_picker.setVisible(conditional)

@@ -166,9 +166,17 @@ def build_parser() -> argparse.ArgumentParser:
     walk.add_argument("--seed", type=int, default=0)
 
     commands.add_parser("datasets", help="list datasets and whether each is available here")
-    lessons = commands.add_parser("lessons", help="list the lessons in the lecture's order, or show one")
+    lessons = commands.add_parser("lessons", help="list the lessons in the lecture's order, or show one; "
+                                                  "prepare a class pack",
+                                  usage="kgen lessons [NAME]\n       kgen lessons prepare DIR [--lessons A,B] [--dry-run]")
     lessons.add_argument("name", nargs="?", metavar="NAME", help="a lesson to show: its text, formulas, runs "
-                                                                 "and try steps")
+                                                                 "and try steps; or prepare")
+    lessons.add_argument("dir", nargs="?", type=Path, metavar="DIR",
+                         help="with prepare: the class pack's folder (new, empty, or a pack to bring up to date)")
+    lessons.add_argument("--lessons", dest="chosen", metavar="A,B",
+                         help="with prepare: only these lessons (names, or paths of .toml files; default all)")
+    lessons.add_argument("--dry-run", action="store_true",
+                         help="with prepare: print the plan and the time estimate; train and write nothing")
     commands.add_parser("doctor", help="versions, devices, CUDA and mixed precision support, datasets")
 
     gui = commands.add_parser("gui", help="open the desktop studio, following RUN if given (monitor mode)")
@@ -349,6 +357,10 @@ def _datasets(args: argparse.Namespace) -> int:
 def _lessons(args: argparse.Namespace) -> int:
     from kgen.lessons import find_lesson, lessons
 
+    if args.name == "prepare":
+        return _prepare(args)
+    if args.dir is not None or args.chosen is not None or args.dry_run:
+        raise ConfigError("DIR, --lessons and --dry-run go with: kgen lessons prepare DIR")
     if args.name is not None:
         print(format_lesson(find_lesson(args.name)))
         return 0
@@ -357,6 +369,34 @@ def _lessons(args: argparse.Namespace) -> int:
     print(f"{'slides':<8}  {'name':<{width}}  runs  title")
     for lesson in every:
         print(f"{_slides(lesson.slides):<8}  {lesson.name:<{width}}  {len(lesson.runs):>4}  {lesson.title}")
+    return 0
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    """`kgen lessons prepare DIR`: train the lessons' long runs into a class pack."""
+    from kgen.services.class_pack import prepare_pack
+
+    if args.dir is None:
+        raise ConfigError("kgen lessons prepare needs DIR, the class pack's folder")
+    chosen = [x.strip() for x in args.chosen.split(",") if x.strip()] if args.chosen is not None else None
+    where = show_path(args.dir)
+    try:
+        report = prepare_pack(args.dir, chosen, dry_run=args.dry_run)
+    except KeyboardInterrupt:  # a second Ctrl-C: pack.json still says which run is unfinished
+        print(f"kgen: interrupted; the pack in {where}/ opens without the unfinished run: run the same command "
+              "again to go on", file=sys.stderr)
+        return 130
+    if args.dry_run:
+        print("Dry run: nothing was trained or written.")
+        return 0
+    if report.interrupted is not None:
+        print(f"kgen: interrupted in {report.interrupted.label} after {report.epochs_done} whole epochs; the pack "
+              f"in {where}/ is consistent: run the same command again to go on", file=sys.stderr)
+        return 130
+    counts = {a: sum(p.action == a for p in report.plan) for a in ("skip", "unavailable")}
+    print(f"\nClass pack ready in {where}/: {len(report.trained)} run(s) trained, {counts['skip']} already done, "
+          f"{counts['unavailable']} not prepared (no data here).")
+    print(f"Copy the whole folder to the stick; in class: kgen-studio --pack {where}")
     return 0
 
 
@@ -379,7 +419,8 @@ def format_lesson(lesson) -> str:
     for run in lesson.runs:
         train, model = run.sections["train"], run.sections["model"]
         given = ", ".join(f"{k}={_show(v)}" for k, v in {**train, **model}.items() if k != "model")
-        lines.append(f"  {run.name}: {train['model']} ({given})")
+        prepared = "  [prepared: trained before class into a pack, kgen lessons prepare]" if run.prepare else ""
+        lines.append(f"  {run.name}: {train['model']} ({given}){prepared}")
     lines.append("try:")
     for i, step in enumerate(lesson.tries, 1):
         change = ", ".join(f"{k}={_show(tuple(v) if isinstance(v, list) else v)}" for k, v in step.change.items())

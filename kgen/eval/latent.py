@@ -97,12 +97,18 @@ def project_2d(z: np.ndarray, method: str = "pca", seed: int = 0) -> np.ndarray:
     return _pca_2d(z) if method == "pca" else _tsne_2d(z, seed)
 
 
+def pca_axes(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The centre (D,) and the two leading principal axes (<= 2, D) of codes z (N, D), signs fixed
+    so the largest loading is positive: `project_2d`'s PCA plane, to place new codes in it."""
+    centre = z.astype("float64").mean(axis=0)
+    _, _, vt = np.linalg.svd(z.astype("float64") - centre, full_matrices=False)
+    return centre, vt[:2] * _largest_sign(vt[:2])
+
+
 def _pca_2d(z: np.ndarray) -> np.ndarray:
     """Scores on the two leading principal axes, signs fixed so the largest loading is positive."""
-    centred = z.astype("float64") - z.mean(axis=0)
-    _, _, vt = np.linalg.svd(centred, full_matrices=False)
-    axes = vt[:2] * _largest_sign(vt[:2])
-    scores = centred @ axes.T  # fewer than 2 columns only when there are fewer than 2 codes
+    centre, axes = pca_axes(z)
+    scores = (z.astype("float64") - centre) @ axes.T  # fewer than 2 columns only with fewer than 2 codes
     return np.pad(scores, ((0, 0), (0, 2 - scores.shape[1]))).astype("float32")
 
 

@@ -83,19 +83,19 @@ class EncoderDecoder(keras.Model):
 
     def decode(self, z, labels=None):
         """The decoder's mean image in [0, 1] for latent codes z."""
-        location, _ = self._pixel_distribution(self.decoder_params(z, labels))
+        location, _ = self.pixel_distribution(self.decoder_params(z, labels))
         return ops.sigmoid(location) if self.likelihood == "bernoulli" else location
 
     # --- the likelihood p(x|z)
 
     def log_likelihood(self, x, params):
         """log p(x | z) per example, from the decoder's raw output ``params``."""
-        location, log_var = self._pixel_distribution(params)
+        location, log_var = self.pixel_distribution(params)
         if self.likelihood == "bernoulli":
             return losses.bernoulli_log_likelihood(x, location)
         return losses.gaussian_log_likelihood(x, location, log_var)
 
-    def _pixel_distribution(self, params):
+    def pixel_distribution(self, params):
         """Split raw decoder output into (location, log-variance) for this likelihood."""
         if self.likelihood == "bernoulli":
             return params, None

@@ -52,6 +52,7 @@ class GAN(keras.Model):
         self.seed = int(seed)
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.trackers = [keras.metrics.Mean(name=name) for name in self.metric_names]
+        self._player_functions = {}  # player_step's compiled updates, made on first use
         self.built = True  # both networks arrive built
 
     @property
@@ -141,17 +142,56 @@ class GAN(keras.Model):
         self.g_optimizer.apply(grads, self.generator.trainable_weights)
         return g_loss, norm
 
+    # --- one player at a time: Algorithm 1's two updates, of which train_step is made
+
+    def discriminator_step(self, data):
+        """One D update on the batch ``data`` (x, or (x, labels)) and as many fresh fakes: its metrics."""
+        x, labels = unpack_batch(data)
+        d_loss, d_real, d_fake, d_norm = self._discriminator_update(self.to_model_space(x), labels)
+        return {"d_loss": d_loss, "d_real": d_real, "d_fake": d_fake, "d_grad_norm": d_norm}
+
+    def generator_step(self, data):
+        """One G update on fresh noise, as many fakes as ``data`` holds examples (with its labels,
+        for a conditional GAN): its metrics."""
+        x, labels = unpack_batch(data)
+        g_loss, g_norm = self._generator_update(ops.shape(x)[0], labels)
+        return {"g_loss": g_loss, "g_grad_norm": g_norm}
+
+    def player_step(self, player: str, data) -> dict[str, float]:
+        """One update of ``player`` ("discriminator" or "generator") on the batch ``data``, run as
+        Keras runs train_step (a tf.function unless the model runs eagerly, XLA as compiled);
+        the step's metric values as floats. The studio's Step D and Step G call this."""
+        functions = self._player_functions
+        if player not in functions:
+            step = {"discriminator": self.discriminator_step, "generator": self.generator_step}.get(player)
+            if step is None:
+                raise ValueError(f"player must be 'discriminator' or 'generator', got {player!r}")
+            functions[player] = self._compiled_like_train_step(step)
+        outputs = functions[player](data)
+        return {name: float(ops.convert_to_numpy(value)) for name, value in outputs.items()}
+
+    def _compiled_like_train_step(self, step):
+        strategy = self.distribute_strategy
+
+        def one_step(data):
+            outputs = strategy.run(step, args=(data,))
+            return {k: strategy.reduce("MEAN", v, axis=None) for k, v in outputs.items()}
+
+        if self.run_eagerly:
+            return one_step
+        return tf.function(one_step, reduce_retracing=True, jit_compile=bool(self.jit_compile))
+
     def train_step(self, data):
         x, labels = unpack_batch(data)
         # Split the batch into d_steps real minibatches (Algorithm 1: a fresh one per D step).
-        reals = ops.split(self.to_model_space(x), self.d_steps, axis=0)
+        reals = ops.split(x, self.d_steps, axis=0)
         label_sets = ops.split(labels, self.d_steps, axis=0) if labels is not None else [None] * self.d_steps
         # k discriminator updates.
         for real, label in zip(reals, label_sets, strict=True):
-            d_loss, d_real, d_fake, d_norm = self._discriminator_update(real, label)
+            d = self.discriminator_step(real if label is None else (real, label))
         # One generator update (conditional fakes follow the real class mix of the last batch).
-        g_loss, g_norm = self._generator_update(ops.shape(reals[-1])[0], label_sets[-1])
-        return self._track(d_loss, g_loss, d_real, d_fake, d_norm, g_norm)
+        g = self.generator_step(reals[-1] if label_sets[-1] is None else (reals[-1], label_sets[-1]))
+        return self._track(d["d_loss"], g["g_loss"], d["d_real"], d["d_fake"], d["d_grad_norm"], g["g_grad_norm"])
 
     def test_step(self, data):
         x, labels = unpack_batch(data)

@@ -21,6 +21,7 @@ from kgen.models.saving import load_run_model
 from kgen.pictures import display_scale, image_grid, save_gif, save_png
 from kgen.runs import EventLog, Run
 from kgen.safe_io import atomic_path
+from kgen.services.class_pack import read_only_run
 from kgen.train.training import check_model_fits_data, load_training_data, model_labels
 
 SAMPLE_FORMATS = (".png", ".npz")
@@ -63,10 +64,11 @@ def check_label(model, label: int | None) -> None:
 
 def evaluate_run(
     run_dir: str | os.PathLike, *, k: int = 5000, limit: int | None = None, seed: int = 0,
-    quality: bool = True, invert: int = 16,
+    quality: bool = True, invert: int = 16, record: bool | None = None,
 ) -> dict[str, float]:
     """Every test score of a run that its model's registry entry lists (kgen.eval.descriptions
-    explains each); also appended to its ``events.jsonl``.
+    explains each); also appended to its ``events.jsonl`` when ``record`` (by default, unless
+    the run is read-only: a class pack's run, or a folder this process cannot write).
 
     likelihood: ELBO and IWAE-k in nats (k = 0 skips IWAE). image_quality, on labelled images:
     FID, classifier score, class coverage and precision/recall with the dataset's own classifier
@@ -95,11 +97,14 @@ def evaluate_run(
     if "inversion" in scores and data.kind == "images" and invert:
         found = invert_images(model, x_test[:invert], labels=None if y_test is None else y_test[:invert], seed=seed)
         metrics["inversion_mse"] = float(found.mse.mean())
-    events = EventLog(run.events_path)
-    try:
-        events.write("eval", split="test", n=len(x_test), metrics=metrics)
-    finally:
-        events.close()
+    if record is None:
+        record = not read_only_run(run.path)
+    if record:
+        events = EventLog(run.events_path)
+        try:
+            events.write("eval", split="test", n=len(x_test), metrics=metrics)
+        finally:
+            events.close()
     return metrics
 
 

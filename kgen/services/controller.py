@@ -21,18 +21,34 @@ import queue
 import threading
 import traceback
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import keras
 
+from kgen import registry
 from kgen.config import RunConfig, check_learning_rate, examples_per_step
+from kgen.data import make_pipeline
 from kgen.errors import KgenError, one_line
-from kgen.events import Error, Event, Finished, Hparam, Saved, StepRates, WarningEvent, global_step
+from kgen.events import (
+    Error,
+    Event,
+    Finished,
+    Hparam,
+    Saved,
+    Step,
+    StepRates,
+    WarningEvent,
+    global_step,
+)
 from kgen.runs import EventLog, Run, fresh_run_dir
 from kgen.safe_io import atomic_path
+from kgen.services.playground import PlaygroundProbe
 from kgen.services.probes import live_probes
-from kgen.train.training import train
+from kgen.train.training import load_training_data, model_labels, train
+
+# Batches stepped by hand come from their own shuffle of the training set, seeded apart from fit's.
+HAND_SEED_OFFSET = 7_919
 
 
 class Gate:
@@ -118,12 +134,17 @@ class Gate:
 class ControlCallback(keras.callbacks.Callback):
     """Honours the ``gate`` at every batch boundary and runs the interface's actions there (a
     learning rate, a save). The run's records reach the interface through `train`'s listener;
-    this callback adds only what the interface asked for: hparam, saved and warning records.
+    this callback adds only what the interface asked for: hparam, saved and warning records, and
+    the step records of a GAN's players updated by hand (`step_player`).
     """
 
-    def __init__(self, events: Callable[[Event], None], gate: Gate, run_dir: str | os.PathLike):
+    def __init__(self, events: Callable[[Event], None], gate: Gate, run_dir: str | os.PathLike,
+                 hand_batches: Callable[[keras.Model], Iterator] | None = None):
+        """``hand_batches(model)``: an endless iterator of training batches for `step_player`."""
         super().__init__()
         self.events, self.gate, self.run = events, gate, Run(run_dir)
+        self.hand_batches, self._hand_iterator = hand_batches, None
+        self.after_hand_step: list[Callable[[int], None]] = []  # live views to refresh (playground probes)
         self.stopped_early = False
         self.global_step = 0
         self._event_log: EventLog | None = None
@@ -167,6 +188,20 @@ class ControlCallback(keras.callbacks.Callback):
         else:
             self.events(Saved(step=self.global_step, path=str(path)))
 
+    def step_player(self, player: str) -> None:
+        """One update of the GAN's ``player`` ("discriminator" or "generator") on the next batch
+        stepped by hand; a step event with its metrics follows (at the current global step)."""
+        try:
+            if self._hand_iterator is None:
+                self._hand_iterator = self.hand_batches(self.model)
+            metrics = self.model.player_step(player, next(self._hand_iterator))
+        except Exception as err:  # a failed hand step must not end the training
+            self.events(WarningEvent(message=f"could not step the {player}: {one_line(err)}"))
+            return
+        self.events(Step(step=self.global_step, epoch=self._epoch + 1, metrics=metrics))
+        for refresh in self.after_hand_step:
+            refresh(self.global_step)
+
     def _honour_gate(self) -> None:
         if not self.gate.wait():
             self.stopped_early = True
@@ -182,6 +217,7 @@ class TrainingController:
         self._thread: threading.Thread | None = None
         self._callback: ControlCallback | None = None
         self._rates = StepRates()
+        self._player_steps = False  # the run's model kind can be stepped by player
 
     @property
     def is_running(self) -> bool:
@@ -201,7 +237,9 @@ class TrainingController:
         run_dir = Path(run_dir) if run_dir is not None else fresh_run_dir(config)
         self._gate = Gate(paused=paused)
         self._rates = StepRates(examples_per_step(config))
-        callback = self._callback = ControlCallback(self._events.put, self._gate, run_dir)
+        self._player_steps = registry.spec(config.train.model).player_steps
+        callback = self._callback = ControlCallback(self._events.put, self._gate, run_dir,
+                                                    hand_batches=lambda model: hand_step_batches(config, model))
         self._thread = threading.Thread(target=self._work, args=(config, run_dir, callback),
                                         name="kgen-training", daemon=True)
         self._thread.start()
@@ -233,6 +271,19 @@ class TrainingController:
         """Save the model as it is at the next batch boundary to ``path``; a "saved" event follows."""
         self._submit(lambda: self._callback.save_model(Path(path)))
 
+    def step_discriminator(self) -> None:
+        """One discriminator update on the next batch (run at once while paused); a step event follows."""
+        self._step_player("discriminator")
+
+    def step_generator(self) -> None:
+        """One generator update on fresh noise (run at once while paused); a step event follows."""
+        self._step_player("generator")
+
+    def _step_player(self, player: str) -> None:
+        if self.is_running and not self._player_steps:
+            raise RuntimeError("this model kind cannot be stepped one player at a time")
+        self._submit(lambda: self._callback.step_player(player))
+
     def _submit(self, action: Callable[[], None]) -> None:
         if not self.is_running or self._callback is None:
             raise RuntimeError("no training run is going")
@@ -258,6 +309,7 @@ class TrainingController:
             # Live views (GAN playground, reconstructions) come first: they probe each batch
             # before the gate may hold it, and every batch while the run is stepped by hand.
             probes = live_probes(config, self._events.put, stepping=lambda: callback.gate.paused)
+            callback.after_hand_step = [p.probe for p in probes if isinstance(p, PlaygroundProbe)]
             result = train(config, run_dir, extra_callbacks=[*probes, callback], verbose=0, on_event=self._forward)
         except Exception as err:  # the worker must always report back, whatever went wrong
             if not isinstance(err, KgenError):
@@ -276,3 +328,13 @@ class TrainingController:
         self._rates.observe(event)
         self._events.put(event)
 
+
+
+def hand_step_batches(config: RunConfig, model: keras.Model) -> Iterator:
+    """An endless iterator of ``config``'s training batches of batch_size examples (with labels
+    for a conditional model), for updates stepped by hand; loads the dataset as training does."""
+    t = config.train
+    data = load_training_data(config)
+    pipeline = make_pipeline(data.x_train, model_labels(model, data.y_train), batch_size=t.batch_size,
+                             seed=t.seed + HAND_SEED_OFFSET, drop_remainder=True, repeat=True)
+    return iter(pipeline)

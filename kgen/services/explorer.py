@@ -3,12 +3,13 @@
 A `DecodeService` has a prewarmed worker process (`kgen.services.explorer_worker`) load a model
 file (and, given a run directory, the run's dataset), so the window's process never imports
 TensorFlow. One request is with the child at a time: while it works, a newer slider code
-replaces an older one waiting here, so a dragged slider never builds up a backlog. Slower jobs
-(the manifold grid, an interpolation, the nearest training image, a t-SNE projection) wait
-behind the slider, again only the latest of each kind. The interface thread calls `request` /
-`request_*` and drains `poll` (decoded slider codes) and `events` (loaded, data, manifold,
-interpolation, nearest, projection, error); none of them blocks, and `fileno` lets it wake as
-soon as an answer arrives. Only copies of arrays cross. A child that dies is a one-line error
+replaces an older one waiting here, so a dragged slider never builds up a backlog; a drawn image
+to encode (the drawing pad) is kept the same way, latest only. Slower jobs (the manifold grid, an
+interpolation, the nearest training image, draws from p(x|z), a t-SNE projection) wait behind
+them, again only the latest of each kind. The interface thread calls `request` / `request_*` and
+drains `poll` (decoded slider codes) and `events` (loaded, data, encoded, manifold,
+interpolation, nearest, draws, projection, error); none of them blocks, and `fileno` lets it wake
+as soon as an answer arrives. Only copies of arrays cross. A child that dies is a one-line error
 event; the next request starts a new one.
 
 Example::
@@ -98,12 +99,15 @@ class DecodeService:
         self.loaded = False  # the model is loaded, or failed to load
         self.requests = 0  # how many codes were requested
         self.decodes = 0  # how many were decoded (fewer when requests were coalesced)
+        self.encodes = 0  # how many drawn images were encoded (fewer than asked when coalesced)
         self._pending: tuple[np.ndarray, int | None] | None = None
+        self._pending_encode: tuple[np.ndarray, int | None] | None = None
         self._jobs: dict[str, dict[str, Any]] = {}  # kind -> latest parameters, oldest kind first
         self._results: list[tuple[np.ndarray, np.ndarray]] = []
         self._events: list[dict[str, Any]] = []
         self._process = None  # the worker process; None once it has died or been closed
         self._busy = False  # a request is with the worker
+        self._busy_with: str | None = None  # what that request is: "decode", "encode", a job's kind
         self._restarted = False  # a new worker reloads what the interface already has: not re-sent
         self._closed = False
         self._start()
@@ -128,6 +132,21 @@ class DecodeService:
         self.requests += 1
         self._pending = (np.array(z, dtype="float32").ravel(), None if label is None else int(label))
         self._pump(restart=True)
+
+    def request_encode(self, image: np.ndarray, label: int | None = None) -> None:
+        """Ask for q(z|x) of ``image`` (H, W, C) in [0, 1]: an "encoded" event with its mean,
+        log-variance, reconstruction and place in the scatter's plane; replaces any not yet started."""
+        self._pending_encode = (np.array(image, dtype="float32"), None if label is None else int(label))
+        self._pump(restart=True)
+
+    def request_draws(self, z, label: int | None = None, n: int = 3, seed: int | None = None) -> None:
+        """Ask for ``n`` draws of x from p(x|z) beside the decoder's mean: a "draws" event."""
+        self._submit("draws", z=np.array(z, dtype="float32"), label=label, n=int(n), seed=seed)
+
+    @property
+    def decoding(self) -> bool:
+        """True while a slider code waits here or is with the worker (a paced animation waits for it)."""
+        return self._pending is not None or (self._busy and self._busy_with == "decode")
 
     def request_manifold(self, dims: Sequence[int] = (0, 1), base=None, label: int | None = None,
                          n: int = 11) -> None:
@@ -157,7 +176,8 @@ class DecodeService:
 
     def events(self) -> list[dict[str, Any]]:
         """Events since the last call, each {"type": ...}: "loaded", "data" (an `ExplorerData`),
-        "manifold", "interpolation", "nearest", "projection", or "error" with a one-line "message"."""
+        "encoded", "manifold", "interpolation", "nearest", "draws", "projection", or "error" with a
+        one-line "message"."""
         self._receive()
         events, self._events = self._events, []
         return events
@@ -165,7 +185,7 @@ class DecodeService:
     def idle(self) -> bool:
         """True when no request or job is waiting or with the worker (a projection may still run)."""
         self._receive()
-        return self._pending is None and not self._jobs and not self._busy
+        return self._pending is None and self._pending_encode is None and not self._jobs and not self._busy
 
     @property
     def pid(self) -> int | None:
@@ -179,7 +199,7 @@ class DecodeService:
     def close(self, timeout: float | None = 1.0) -> None:
         """End the worker; waits up to ``timeout`` seconds for it to go before killing it (None: at once)."""
         self._closed = True
-        self._pending = None
+        self._pending = self._pending_encode = None
         self._jobs.clear()
         self._stop_worker(timeout or 0.0)
 
@@ -201,9 +221,10 @@ class DecodeService:
     def _pump(self, restart: bool = False) -> None:
         """Hand the worker the next request (a slider code before any job) if it has none."""
         if self.error is not None:  # no model: nothing will ever answer
-            self._pending = None
+            self._pending = self._pending_encode = None
             self._jobs.clear()
-        if self._closed or not self.ready or self._busy or (self._pending is None and not self._jobs):
+        waiting = self._pending is not None or self._pending_encode is not None or self._jobs
+        if self._closed or not self.ready or self._busy or not waiting:
             return
         if self._process is None:
             if not restart:
@@ -213,6 +234,8 @@ class DecodeService:
             return
         if self._pending is not None:
             message, self._pending = ("decode", *self._pending), None
+        elif self._pending_encode is not None:
+            message, self._pending_encode = ("encode", *self._pending_encode), None
         else:
             kind = next(iter(self._jobs))
             message = ("job", kind, self._jobs.pop(kind))
@@ -220,7 +243,7 @@ class DecodeService:
             self._process.conn.send(message)
         except OSError:  # it died this moment; _receive reports it
             return
-        self._busy = True
+        self._busy, self._busy_with = True, message[1] if message[0] == "job" else message[0]
 
     def _receive(self) -> None:
         process = self._process
@@ -240,10 +263,13 @@ class DecodeService:
             self._events.append(message[1])
             return
         _, kind, answer = message
-        self._busy = False
+        self._busy, self._busy_with = False, None
         if kind == "decode" and isinstance(answer, tuple):
             self.decodes += 1
             self._results.append(answer)
+        elif kind == "encode":
+            self.encodes += 1
+            self._events.append(answer)
         elif kind == "load":
             self._on_loaded(answer)
         elif answer is not None and not (self._restarted and kind == "data" and answer["type"] == "data"):
@@ -283,3 +309,61 @@ class DecodeService:
         process, self._process, self._busy = self._process, None, False
         if process is not None:
             process.close(timeout)
+
+
+class DreamWalk:
+    """A smooth random walk through the prior for the explorer's autoplay (slide 20's "dreams").
+
+    Keyframes are draws z_k ~ N(0, I) (clipped to +-``limit``, the sliders' range); between two the
+    code moves along slerp's great circle with an eased pace, so each leg starts and ends at rest and
+    the path has no jumps or kinks. Slerp keeps the code at the prior's typical radius, where a
+    straight line would cut through the rarely-seen middle; an Ornstein-Uhlenbeck walk would also
+    stay near the prior, but its frames jitter like Brownian motion. Deterministic for a ``seed``.
+    """
+
+    def __init__(self, latent_dim: int, seed: int | None = None, start=None,
+                 steps_per_leg: int = 40, limit: float = 3.0):
+        if latent_dim < 1:
+            raise ValueError(f"a walk needs at least one latent dimension, got {latent_dim}")
+        self.latent_dim, self.limit = int(latent_dim), float(limit)
+        self.steps_per_leg = steps_per_leg
+        self._rng = np.random.default_rng(seed)
+        self._from = self._draw() if start is None else np.clip(np.asarray(start, np.float64), -limit, limit)
+        self._to = self._draw()
+        self._progress = 0.0  # how far along the current leg, 0 to 1
+
+    @property
+    def steps_per_leg(self) -> int:
+        return self._steps
+
+    @steps_per_leg.setter
+    def steps_per_leg(self, steps: int) -> None:
+        """Frames from one keyframe to the next: the walk's speed (fewer is faster)."""
+        if int(steps) < 1:
+            raise ValueError(f"a leg needs at least one step, got {steps}")
+        self._steps = int(steps)
+
+    def step(self) -> np.ndarray:
+        """The next code (D,) float32 on the walk."""
+        if self._progress >= 1.0:  # at a keyframe: the next leg starts here
+            self._from, self._to, self._progress = self._to, self._draw(), 0.0
+        self._progress = min(1.0, self._progress + 1.0 / self._steps)
+        eased = 0.5 - 0.5 * np.cos(np.pi * self._progress)  # zero speed at both ends of a leg
+        return _slerp(self._from, self._to, eased).astype("float32")
+
+    def _draw(self) -> np.ndarray:
+        return np.clip(self._rng.standard_normal(self.latent_dim), -self.limit, self.limit)
+
+
+def _slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+    """kgen.eval.latent.slerp for one t, here because that module loads TensorFlow (via kgen.models)
+    and the window's process must not: the direction on the great circle, the norm linear."""
+    norm_a, norm_b = np.linalg.norm(a), np.linalg.norm(b)
+    if min(norm_a, norm_b) == 0.0:
+        return a + t * (b - a)
+    u, v = a / norm_a, b / norm_b
+    omega = np.arccos(np.clip(u @ v, -1.0, 1.0))
+    if np.sin(omega) < 1e-6:
+        return a + t * (b - a)
+    direction = (np.sin((1.0 - t) * omega) * u + np.sin(t * omega) * v) / np.sin(omega)
+    return direction * (norm_a + t * (norm_b - norm_a))

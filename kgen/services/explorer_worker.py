@@ -1,8 +1,8 @@
 """The latent explorer's child process: it loads one model (and a run's dataset) and computes.
 
 `kgen.services.explorer.DecodeService` starts it in a prewarmed worker process and sends one
-request at a time: ("decode", z, label) or ("job", kind, params); each gets one reply,
-("done", kind, answer), with the decoded (z, image) or an event dict. A t-SNE projection takes
+request at a time: ("decode", z, label), ("encode", image, label) or ("job", kind, params); each
+gets one reply, ("done", kind, answer), with the decoded (z, image) or an event dict. A t-SNE projection takes
 seconds to minutes and needs no model, so it runs in a thread here and its event follows later
 as ("event", event); the sliders keep decoding meanwhile. Only copies of arrays cross the pipe.
 """
@@ -42,6 +42,8 @@ def serve(conn: Connection, model_file: str | os.PathLike | None, run_dir: str |
         message = conn.recv()
         if message[0] == "decode":
             send(("done", "decode", worker.decode(*message[1:])))
+        elif message[0] == "encode":
+            send(("done", "encode", worker.encode(*message[1:])))
         elif message[0] == "job":
             send(("done", message[1], worker.job(message[1], message[2])))
         else:  # "exit"
@@ -64,6 +66,7 @@ class ExplorerWorker:
         self._data = None  # the run's kgen.data.Dataset
         self._train_codes: np.ndarray | None = None
         self._test_codes = None  # LatentCodes of the test set
+        self._plane: LatentPlane | None = None  # where encoded images are placed in 2-D
 
     def load(self) -> dict[str, Any]:
         """Load the model; the fields of the "loaded" event."""
@@ -77,6 +80,7 @@ class ExplorerWorker:
         self.points = bool(getattr(model, "points", False))
         self.encoder = hasattr(model, "encode")
         self._decode = decode_one(model)
+        self._plane = LatentPlane.first_dims(int(model.latent_dim))
         return {"latent_dim": int(model.latent_dim), "num_classes": self.num_classes,
                 "image_shape": tuple(int(s) for s in model.image_shape), "points": self.points,
                 "encoder": self.encoder}
@@ -84,10 +88,36 @@ class ExplorerWorker:
     def decode(self, z: np.ndarray, label: int | None) -> tuple[np.ndarray, np.ndarray] | dict[str, Any]:
         """(z, its image float32 (H, W, C) in [0, 1]), or an error event (a code of the wrong size)."""
         try:
-            image = self._decode(z, label or 0) if self.num_classes else self._decode(z)
+            image = self._decode_image(z, label)
         except Exception as err:  # a bad code (wrong size, bad label): say so, keep serving
             return {"type": "error", "message": one_line(err)}
-        return z, np.array(image, dtype="float32")
+        return z, image
+
+    def _decode_image(self, z: np.ndarray, label: int | None) -> np.ndarray:
+        image = self._decode(z, label or 0) if self.num_classes else self._decode(z)
+        return np.array(image, dtype="float32")
+
+    def encode(self, image: np.ndarray, label: int | None) -> dict[str, Any]:
+        """The "encoded" event of one image (H, W, C): q(z|x)'s mean and log-variance (None for an
+        AE), the reconstruction (the decoder's mean at the mean code) and their place in the plane."""
+        from kgen.eval.latent import encode_dataset
+
+        try:
+            if not self.encoder:
+                raise ConfigError("this model has no encoder: a GAN cannot encode an image")
+            shape = tuple(int(s) for s in self.model.image_shape)
+            if image.shape != shape:
+                raise ConfigError(f"the image to encode must be {'x'.join(map(str, shape))}, "
+                                  f"got {'x'.join(map(str, image.shape))}")
+            codes = encode_dataset(self.model, image[None], self._label(label))
+            mean = codes.mean[0]
+            log_var = None if codes.log_var is None else codes.log_var[0]
+            reconstruction = self._decode_image(mean, label)
+        except Exception as err:  # a bad image or label: one line, keep serving
+            return {"type": "error", "message": f"encode: {one_line(err)}"}
+        xy, cov = self._plane.place(mean, None if log_var is None else np.exp(log_var))
+        return {"type": "encoded", "image": image, "label": label, "mean": mean, "log_var": log_var,
+                "reconstruction": reconstruction, "xy": xy, "cov": cov, "plane": self._plane.name}
 
     def job(self, kind: str, params: dict[str, Any]) -> dict[str, Any] | None:
         """The event answering job ``kind``; None when it answers later (a projection)."""
@@ -120,6 +150,7 @@ class ExplorerWorker:
             self._test_codes = all_codes
             codes = all_codes.mean[shown]
             xy = project_2d(codes, "pca")
+            self._plane = LatentPlane.pca(codes)
             kl = None if all_codes.log_var is None else kl_of_codes(all_codes)
             active = active_units_of(all_codes.mean).active
         labels = None if data.y_test is None else data.y_test[shown].copy()
@@ -160,6 +191,24 @@ class ExplorerWorker:
         return {"index": index, "image": data.x_train[index].copy(), "space": space, "distance": distance,
                 "label": None if data.y_train is None else int(data.y_train[index])}
 
+    def _job_draws(self, z, label, n, seed) -> dict[str, Any]:
+        """The decoder's mean at z and ``n`` draws of x from p(x|z) (slide 9's generative process)."""
+        from keras import ops
+
+        if not hasattr(self.model, "decoder_params"):
+            raise ConfigError("a GAN's generator is deterministic: x = G(z), with no p(x|z) to draw from")
+        labels = None if not self.num_classes else np.array([self._label(label)], np.int32)
+        location, log_var = self.model.pixel_distribution(self.model.decoder_params(z[None], labels))
+        likelihood = self.model.likelihood
+        if likelihood == "bernoulli":
+            mean, sigma = np.asarray(ops.sigmoid(location), "float32")[0], None
+        else:
+            mean = np.asarray(location, "float32")[0]
+            sigma = np.broadcast_to(np.exp(0.5 * np.asarray(log_var, "float32")), (1, *mean.shape))[0]
+        draws = draw_pixels(mean, sigma, n, np.random.default_rng(seed))
+        return {"z": z, "label": label, "mean": mean, "draws": draws, "likelihood": likelihood,
+                "sigma": None if sigma is None else float(np.mean(sigma))}
+
     def _job_projection(self, method) -> None:
         """Project in a thread of its own, so the sliders keep decoding; the event follows later."""
         from kgen.eval.latent import PROJECTIONS, project_2d
@@ -185,3 +234,42 @@ class ExplorerWorker:
     def _label(self, label: int | None) -> int | None:
         """The class id for a conditional model (class 0 if none given); None otherwise."""
         return (0 if label is None else int(label)) if self.num_classes else None
+
+
+def draw_pixels(mean: np.ndarray, sigma: np.ndarray | None, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` draws (n, *mean.shape) float32 of x from p(x|z): Bernoulli pixels (0 or 1) with
+    probabilities ``mean`` when ``sigma`` is None, else mean + sigma * noise (not clipped)."""
+    mean = np.asarray(mean, "float32")
+    if sigma is None:
+        return (rng.random((n, *mean.shape)) < mean).astype("float32")
+    return (mean + np.asarray(sigma, "float32") * rng.standard_normal((n, *mean.shape))).astype("float32")
+
+
+class LatentPlane:
+    """The 2-D plane of the explorer's scatter: codes x -> axes (x - centre); named for the pad."""
+
+    def __init__(self, centre: np.ndarray, axes: np.ndarray, name: str):
+        self.centre, self.axes, self.name = centre, axes, name
+
+    @classmethod
+    def first_dims(cls, latent_dim: int) -> LatentPlane:
+        """The codes themselves (a 1- or 2-d latent), else their first two dimensions."""
+        name = "z0, z1 (the codes)" if latent_dim <= 2 else f"z0, z1 (the first 2 of {latent_dim} dimensions)"
+        return cls(np.zeros(latent_dim), np.eye(2, latent_dim), name)
+
+    @classmethod
+    def pca(cls, codes: np.ndarray) -> LatentPlane:
+        """The scatter's PCA plane of the test codes (`project_2d`'s), or the codes when D <= 2."""
+        from kgen.eval.latent import pca_axes
+
+        d = codes.shape[1]
+        if d <= 2:
+            return cls.first_dims(d)
+        centre, axes = pca_axes(codes)
+        return cls(centre, np.pad(axes, ((0, 2 - len(axes)), (0, 0))), f"PCA of the {d}-d test codes, as in the scatter")
+
+    def place(self, mean: np.ndarray, var: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+        """A Gaussian N(mean, diag(var)) seen in the plane: its centre (2,) and covariance (2, 2)."""
+        xy = self.axes @ (np.asarray(mean, "float64") - self.centre)
+        cov = None if var is None else (self.axes * np.asarray(var, "float64")) @ self.axes.T
+        return xy.astype("float32"), None if cov is None else cov.astype("float32")

@@ -29,6 +29,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
+from kgen import registry
 from kgen.config import RunConfig, check_learning_rate
 from kgen.errors import one_line
 from kgen.events import Error, Event
@@ -39,7 +40,8 @@ FORWARD_S = 0.05  # the child forwards its events this often while they come (th
 # The child trains at the window's own priority: at a lower one (nice 10) each of the window's
 # wake-ups preempted training's Python thread at once, and digits trained at 0.81-0.86x the CLI's
 # speed instead of ~1x, for event-loop gaps that were small either way (docs/BENCHMARKS.md).
-COMMANDS = ("pause", "resume", "step", "stop", "set_learning_rate", "save_model")
+COMMANDS = ("pause", "resume", "step", "stop", "set_learning_rate", "save_model", "step_discriminator",
+            "step_generator")
 _context = multiprocessing.get_context("spawn")  # never fork a process that holds TF or Qt threads
 
 
@@ -132,7 +134,7 @@ class ProcessController:
     """One training run at a time, in its own process; events come back through `poll`.
 
     The interface of `TrainingController` (start, pause, resume, step, stop, set_learning_rate,
-    save_model, poll, join, is_running, is_paused). With ``keep_warm`` a child process is
+    save_model, step_discriminator, step_generator, poll, join, is_running, is_paused). With ``keep_warm`` a child process is
     started now and again after each run, so Start does not wait for TensorFlow to load.
     """
 
@@ -142,6 +144,7 @@ class ProcessController:
         self._pending: list[Event] = []  # received but not yet polled
         self._ended = True  # the current run's last event (finished or error) has been received
         self._paused = False
+        self._player_steps = False  # the run's model kind can be stepped one player at a time
         if keep_warm:
             prewarm()
 
@@ -166,6 +169,7 @@ class ProcessController:
         run_dir = Path(run_dir) if run_dir is not None else fresh_run_dir(config)
         self._process = take_spare()
         self._pending, self._ended, self._paused = [], False, paused
+        self._player_steps = registry.spec(config.train.model).player_steps
         self._process.begin(config, run_dir, paused)
         return run_dir
 
@@ -196,6 +200,20 @@ class ProcessController:
         """Save the model as it is at the next batch boundary to ``path``; a "saved" event follows."""
         self._require_run()
         self._send("save_model", str(path))
+
+    def step_discriminator(self) -> None:
+        """One discriminator update on the next batch (at once while paused); a step event follows."""
+        self._step_player("step_discriminator")
+
+    def step_generator(self) -> None:
+        """One generator update on fresh noise (at once while paused); a step event follows."""
+        self._step_player("step_generator")
+
+    def _step_player(self, command: str) -> None:
+        self._require_run()
+        if not self._player_steps:
+            raise RuntimeError("this model kind cannot be stepped one player at a time")
+        self._send(command)
 
     def poll(self) -> list[Event]:
         """Every event the child has sent since the last call, oldest first; never blocks.
