@@ -81,7 +81,6 @@ def main(argv: list[str] | None = None) -> int:
     freeze_imports()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("kgen studio")
-    app.setOrganizationName("kgen")  # with the name: where QSettings keeps projector mode (gui/projector.py)
     app.setDesktopFileName(theme.ICON_NAME)  # pairs the window with assets/kgen-studio.desktop
     theme.apply(app)
     window = MainWindow(runs_root=args.runs)

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui import theme
+from gui.lesson_views.history import settings
 
 FONT_SCALE = theme.PROJECTOR_LOOK.font_scale
 SETTING_ON = "projector/on"
@@ -76,9 +77,11 @@ class RunKeys(QObject):
     """The run and lesson commands of `COMMANDS` as actions of ``window`` (a Run menu): each does
     what its button does, and only when the button would (Step only while paused)."""
 
-    def __init__(self, window: QMainWindow):
+    def __init__(self, window: QMainWindow, turned: Callable[[], None] = lambda: None):
+        """``turned``: called after a lesson key turned the lesson."""
         super().__init__(window)
         self.window = window
+        self.turned = turned
         self.actions: dict[str, QAction] = {}
         menu = _menu(window, "&Run")
         for command in COMMANDS:
@@ -119,6 +122,7 @@ class RunKeys(QObject):
         turn = getattr(self.window, method, None)
         if callable(turn):
             turn()
+            self.turned()
         else:
             self.window.statusBar().showMessage("this window has no lessons to turn")
 
@@ -196,7 +200,7 @@ class Projector(QObject):
     def __init__(self, window: QMainWindow):
         super().__init__(window)
         self.window = window
-        self.keys = RunKeys(window)
+        self.keys = RunKeys(window, turned=self.follow_lesson)
         self.layout = Layout(window)
         self.maximised: str | None = None  # the name of the view maximised, if one is
         self._normal: tuple[QFont, tuple[QPalette, str]] | None = None  # the app's font and colours
@@ -266,7 +270,17 @@ class Projector(QObject):
         if not isinstance(found, dict):
             found = {name: getattr(self.window, attr) for name, attr in FALLBACK_VIEWS.items()
                      if hasattr(self.window, attr)}
+        if hasattr(self.window, "lesson_panel"):  # the open lesson: its formulas and live values, large
+            found = {**found, "lesson": self.window.lesson_panel}
         return {name: widget for name, widget in found.items() if name not in NOT_MAXIMISED and _offered(widget)}
+
+    def follow_lesson(self) -> None:
+        """In projector mode, maximise the first view the open lesson names (after a lesson key)."""
+        lesson = getattr(self.window, "lesson", None)
+        views = self.views()
+        first = next((name for name in getattr(lesson, "views", ()) if name in views), None)
+        if self.enabled and first is not None:
+            self.maximise(first)
 
     def maximise(self, name: str | None, remember: bool = True) -> None:
         """Let view ``name`` fill the window (None: every view as normal, with the sizes of before)."""
@@ -339,9 +353,8 @@ def install(window: QMainWindow) -> Projector:
 
 
 def _settings() -> QSettings:
-    """The app's settings (organisation and application names: gui/app.py; tests point them at a
-    temporary folder)."""
-    return QSettings()
+    """The studio's settings store, the lessons' history's (tests point it at a temporary folder)."""
+    return settings()
 
 
 def _menu(window: QMainWindow, title: str) -> QMenu:

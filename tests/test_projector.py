@@ -3,6 +3,7 @@ switch back exactly, one view maximised, keyboard shortcuts, and settings kept a
 
 import itertools
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from PySide6.QtGui import QPainter  # noqa: E402
 from PySide6.QtWidgets import QApplication, QSplitter  # noqa: E402
 
 from gui import projector, theme  # noqa: E402
+from gui.lesson_views import history  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
 from tests.test_compare import write_run  # noqa: E402
 
@@ -26,8 +28,7 @@ def settings(tmp_path):
     """QSettings in a temporary folder, so tests never read or write the user's settings."""
     for kind in (QSettings.Format.IniFormat, QSettings.Format.NativeFormat):
         QSettings.setPath(kind, QSettings.Scope.UserScope, str(tmp_path / "settings"))
-    QApplication.setOrganizationName("kgen-test")
-    return QSettings()
+    return history.settings()
 
 
 @pytest.fixture
@@ -188,9 +189,10 @@ def test_projector_mode_and_its_view_are_remembered_across_restarts(make_window,
     assert second.projector.maximised == "samples" and second.tabs.currentWidget() is second.samples
     assert QApplication.instance().font().pointSizeF() == pytest.approx(font * projector.FONT_SCALE)
     second.projector.set_enabled(False)
-    assert second.size().width() == 1280 and second.centralWidget().widget(0).isVisible()  # the layout shown first
     assert not settings.value(projector.SETTING_ON, type=bool)
-    assert not make_window().projector.enabled
+    third = shown(make_window(), qtbot)
+    assert not third.projector.enabled
+    assert second.size() == third.size() and second.centralWidget().widget(0).isVisible()  # the layout shown first
 
 
 def test_maximise_hides_the_other_views_and_restores_the_layout(make_window, qtbot):
@@ -302,10 +304,22 @@ def test_space_and_s_type_into_a_focused_field_instead(calls, qtbot):
 
 def test_lesson_keys_say_so_in_a_window_without_lessons(make_window):
     window = make_window()
-    if hasattr(window, "next_lesson"):
-        pytest.skip("this window has lessons")
-    window.projector.keys.next_lesson()
+    window.projector.keys._lesson("turn_to_a_lesson_it_lacks")  # looked up by name when pressed
     assert "no lessons" in window.statusBar().currentMessage()
+
+
+def test_a_turned_lesson_brings_its_first_view_up_in_projector_mode(calls, qtbot, monkeypatch):
+    window, made = calls
+    lesson = SimpleNamespace(views=("no_such_view", "samples", "curves"))  # a view this window lacks is skipped
+    monkeypatch.setattr(window, "next_lesson", lambda: setattr(window, "lesson", lesson), raising=False)
+    window.projector.set_enabled(True)
+    window.projector.maximise("curves")
+    qtbot.keyClick(window, Qt.Key.Key_PageDown)
+    assert window.projector.maximised == "samples" and window.tabs.currentWidget() is window.samples
+    window.projector.set_enabled(False)
+    window.projector.maximise("curves")
+    qtbot.keyClick(window, Qt.Key.Key_PageDown)  # in normal mode the layout is the lesson's own
+    assert window.projector.maximised == "curves"
 
 
 def test_shortcuts_are_listed_in_help_and_tooltips(make_window):
