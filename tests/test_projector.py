@@ -104,6 +104,8 @@ def drawn_look(window) -> dict:
         "samples title": window.samples.plot.titleLabel.opts.get("size"),
         "title colour": loss_plot.titleLabel.opts.get("color"),
         "pictures": window.samples.splitter.orientation(),  # beside each other in projector mode
+        "KL widget": (window.kl_gaussians.density_plot.titleLabel.opts.get("size"),
+                      window.kl_gaussians.density_plot.getAxis("left").pen().color().name()),
     }
 
 
