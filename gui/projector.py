@@ -170,6 +170,16 @@ class Layout:
             elif isinstance(parent, QStackedWidget) and isinstance(parent.parentWidget(), QTabWidget):
                 parent.parentWidget().setCurrentWidget(child)
             child, parent = parent, parent.parentWidget()
+        self._fit_screen()
+
+    def _fit_screen(self) -> None:
+        """A window the full layout made wider or taller than its screen fits it again, now that
+        one view needs less room (a 1280x800 projector)."""
+        QApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
+        screen = self.window.screen().availableGeometry()
+        size = self.window.size()
+        if size.width() > screen.width() or size.height() > screen.height():
+            self.window.resize(min(size.width(), screen.width()), min(size.height(), screen.height()))
 
     def restore(self, state: LayoutState | None = None) -> None:
         """Every view shown, with the sizes and tabs of ``state`` (default: of before the first maximise)."""
@@ -178,12 +188,13 @@ class Layout:
         self.before = None
         if state is None:
             return
-        if not self.window.windowState() & (Qt.WindowState.WindowMaximized | Qt.WindowState.WindowFullScreen):
-            self.window.resize(state.window_size)  # grown, if large fonts needed more room
-        for _ in range(2):  # the outer splitters' sizes, laid out; then the inner ones' in their new room
+        for _ in range(2):  # laid out (the views shown, at their fonts), then the outer splitters' sizes laid out
+            QApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
+            if not self.window.windowState() & (Qt.WindowState.WindowMaximized | Qt.WindowState.WindowFullScreen):
+                self.window.resize(state.window_size)  # fitted to a screen, or grown for large fonts
             for splitter, sizes in state.sizes:
                 splitter.setSizes(sizes)
-            QApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
+        QApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
         for tabs, index in state.tabs:  # last: a splitter in a hidden tab would keep its maximised sizes
             tabs.setCurrentIndex(index)
 
