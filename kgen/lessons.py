@@ -343,8 +343,16 @@ def lessons() -> list[Lesson]:
     return [item for item in found if isinstance(item, Lesson)]
 
 
+def is_lesson_path(name: str) -> bool:
+    """Whether ``name`` names a lesson file (a teacher's own ``.toml``) rather than a shipped lesson."""
+    return name.endswith(".toml")
+
+
 def find_lesson(name: str) -> Lesson:
-    """The shipped lesson ``name`` (its file's stem); a LessonError listing the names otherwise."""
+    """The shipped lesson ``name`` (its file's stem), or the lesson file ``name`` when it ends in
+    ``.toml`` (a teacher's own, checked the same way); a LessonError listing the names otherwise."""
+    if is_lesson_path(name):
+        return load_lesson(name)
     every = lessons()
     for lesson in every:
         if lesson.name == name:

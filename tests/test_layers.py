@@ -15,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = ("kgen", "kgen.errors", "kgen.safe_io", "kgen.data", "kgen.config", "kgen.registry", "kgen.sizes", "kgen.pictures",
-        "kgen.events", "kgen.runs", "kgen.lessons")
+        "kgen.events", "kgen.runs", "kgen.lessons", "kgen.latent_paths")
 LAYERS = {"base": 0, "kgen.models": 1, "kgen.eval": 2, "kgen.train": 3, "kgen.services": 4, "kgen.cli": 5, "gui": 5}
 QT = ("PySide6", "pyqtgraph", "shiboken6", "gui")
 

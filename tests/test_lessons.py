@@ -214,3 +214,18 @@ def test_a_prepared_run_on_data_not_installed_still_loads(tmp_path, monkeypatch)
     text = GOOD.replace('dataset = "digits"', 'dataset = "fashion-mnist"').replace(
         'name = "vae"', 'name = "vae"\nprepare = true')
     assert load_lesson(write(tmp_path, text)).runs[0].config.train.dataset == "fashion-mnist"
+
+
+def test_find_lesson_reads_a_teachers_own_file(tmp_path):
+    """A copied and edited lesson file is checked by its path, with the same one-line errors."""
+    from kgen.lessons import find_lesson
+
+    shipped_cgan = next(f for f in lesson_files() if f.name == "cgan.toml")
+    own = tmp_path / "my-cgan.toml"
+    own.write_text(shipped_cgan.read_text(encoding="utf-8").replace("slides = [28]", "slides = [28, 33]"),
+                   encoding="utf-8")
+    lesson = find_lesson(str(own))
+    assert lesson.name == "my-cgan" and lesson.slides == (28, 33)
+    own.write_text(own.read_text(encoding="utf-8").replace("slides = [28, 33]", "slides = [28, 40]"), encoding="utf-8")
+    with pytest.raises(LessonError, match=r"my-cgan.toml:\d+: slides: item 2 must be a slide number 1-34"):
+        find_lesson(str(own))

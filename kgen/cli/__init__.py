@@ -169,8 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     lessons = commands.add_parser("lessons", help="list the lessons in the lecture's order, or show one; "
                                                   "prepare a class pack",
                                   usage="kgen lessons [NAME]\n       kgen lessons prepare DIR [--lessons A,B] [--dry-run]")
-    lessons.add_argument("name", nargs="?", metavar="NAME", help="a lesson to show: its text, formulas, runs "
-                                                                 "and try steps; or prepare")
+    lessons.add_argument("name", nargs="?", metavar="NAME", help="a lesson to show (its text, formulas, runs "
+                                                                 "and try steps), or a lesson file PATH.toml to "
+                                                                 "check; or prepare")
     lessons.add_argument("dir", nargs="?", type=Path, metavar="DIR",
                          help="with prepare: the class pack's folder (new, empty, or a pack to bring up to date)")
     lessons.add_argument("--lessons", dest="chosen", metavar="A,B",

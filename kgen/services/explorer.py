@@ -36,6 +36,8 @@ from typing import Any
 
 import numpy as np
 
+from kgen.latent_paths import slerp
+
 COLLAPSE_NATS = 0.01  # a latent unit whose mean KL is below this carries no information
 SCATTER_POINTS = 2000  # test images encoded for the scatter (the KL uses the whole test set)
 
@@ -349,21 +351,7 @@ class DreamWalk:
             self._from, self._to, self._progress = self._to, self._draw(), 0.0
         self._progress = min(1.0, self._progress + 1.0 / self._steps)
         eased = 0.5 - 0.5 * np.cos(np.pi * self._progress)  # zero speed at both ends of a leg
-        return _slerp(self._from, self._to, eased).astype("float32")
+        return slerp(self._from, self._to, eased)
 
     def _draw(self) -> np.ndarray:
         return np.clip(self._rng.standard_normal(self.latent_dim), -self.limit, self.limit)
-
-
-def _slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
-    """kgen.eval.latent.slerp for one t, here because that module loads TensorFlow (via kgen.models)
-    and the window's process must not: the direction on the great circle, the norm linear."""
-    norm_a, norm_b = np.linalg.norm(a), np.linalg.norm(b)
-    if min(norm_a, norm_b) == 0.0:
-        return a + t * (b - a)
-    u, v = a / norm_a, b / norm_b
-    omega = np.arccos(np.clip(u @ v, -1.0, 1.0))
-    if np.sin(omega) < 1e-6:
-        return a + t * (b - a)
-    direction = (np.sin((1.0 - t) * omega) * u + np.sin(t * omega) * v) / np.sin(omega)
-    return direction * (norm_a + t * (norm_b - norm_a))
