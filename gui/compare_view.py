@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui import theme
-from gui.curves_view import COLORS, DEFAULT_SMOOTHING, ema
+from gui.curves_view import DEFAULT_SMOOTHING, ema
 from kgen.errors import show_path
 from kgen.runs import EVENTS_FILE, read_events
 
@@ -60,8 +60,8 @@ class CompareView(QWidget):
         self.remove_button = QPushButton("Remove")
         self.reload_button = QPushButton("Reload")
         self.reload_button.setToolTip("read every run's events again (runs still training grow)")
-        self.metric = QComboBox()
-        self.metric.setMinimumContentsLength(12)
+        self.metric_box = QComboBox()
+        self.metric_box.setMinimumContentsLength(12)
         self.mode = QComboBox()
         self.mode.addItems(list(MODES))
         self.smoothing = QDoubleSpinBox()
@@ -75,6 +75,7 @@ class CompareView(QWidget):
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self._curves: dict[str, pg.PlotDataItem] = {}
         self._legend: list[tuple[str, str]] = []  # (name, colour) of each run drawn
+        self._look = theme.NORMAL_LOOK  # colours, pen widths and font sizes (`set_look`)
 
         buttons = QVBoxLayout()
         for button in (self.add_button, self.remove_button, self.reload_button):
@@ -87,7 +88,7 @@ class CompareView(QWidget):
         buttons.addWidget(self.smoothing)
         choices = QHBoxLayout()
         choices.addWidget(QLabel("metric"))
-        choices.addWidget(self.metric, 1)
+        choices.addWidget(self.metric_box, 1)
         choices.addWidget(self.mode, 1)
         controls = QWidget()
         controls_layout = QVBoxLayout(controls)
@@ -107,7 +108,7 @@ class CompareView(QWidget):
         self.add_button.clicked.connect(self._on_add_clicked)
         self.remove_button.clicked.connect(self._on_remove_clicked)
         self.reload_button.clicked.connect(self.reload)
-        self.metric.currentTextChanged.connect(self.redraw)
+        self.metric_box.currentTextChanged.connect(self.redraw)
         self.mode.currentTextChanged.connect(self._refresh_metrics)
         self.smoothing.valueChanged.connect(self.redraw)
 
@@ -145,7 +146,7 @@ class CompareView(QWidget):
         self._refresh_metrics()
 
     def set_metric(self, metric: str) -> None:
-        self.metric.setCurrentText(metric)
+        self.metric_box.setCurrentText(metric)
 
     def set_mode(self, mode: str) -> None:
         """``"step"`` (smoothed per-step values) or ``"epoch"`` (epoch means and val_ values)."""
@@ -174,13 +175,14 @@ class CompareView(QWidget):
         self.plot.clear()
         self._curves.clear()
         self._legend.clear()
-        metric, mode = self.metric.currentText(), MODES[self.mode.currentText()]
+        metric, mode = self.metric_box.currentText(), MODES[self.mode.currentText()]
         names = _short_names(list(self._events))
         for i, (key, events) in enumerate(self._events.items()):
             item = self.run_list.item(i)
             item.setText(names[key])
             x, y = run_series(events, metric, mode) if metric else (np.empty(0), np.empty(0))
-            color = COLORS[i % len(COLORS)]
+            series = self._look.palette.series
+            color = series[i % len(series)]
             drawn = bool(x.size)
             item.setIcon(_swatch(color) if drawn else QIcon())
             item.setForeground(self.palette().text() if drawn else QColor(theme.PALETTE.disabled_text))
@@ -190,28 +192,35 @@ class CompareView(QWidget):
             self._legend.append((names[key], color))
             if mode == "step":
                 y = ema(y, self.smoothing.value())
-                curve = self.plot.plot(x, y, name=names[key], pen=pg.mkPen(color, width=2))
+                curve = self.plot.plot(x, y, name=names[key], pen=pg.mkPen(color, width=self._look.width(2)))
                 curve.setDownsampling(auto=True, method="peak")
                 curve.setClipToView(True)
             else:
-                curve = self.plot.plot(x, y, name=names[key], pen=pg.mkPen(color, width=2), symbol="o",
-                                       symbolSize=5, symbolBrush=color, symbolPen=color)
+                curve = self.plot.plot(x, y, name=names[key], pen=pg.mkPen(color, width=self._look.width(2)),
+                                       symbol="o", symbolSize=self._look.points(5), symbolBrush=color, symbolPen=color)
             self._curves[key] = curve
         self.plot.setLabel("bottom", mode)
         self.plot.setLabel("left", metric)
         self.smoothing.setEnabled(mode == "step")
 
+    def set_look(self, look: theme.Look) -> None:
+        """Draw in ``look`` (projector mode: thick lines, large axis text, its palette), now and from now on."""
+        self._look = look
+        self.plot.setBackground(look.palette.plot_background)
+        theme.style_axes(self.plot.getPlotItem(), look)
+        self.redraw()
+
     def _refresh_metrics(self) -> None:
-        current = self.metric.currentText()
+        current = self.metric_box.currentText()
         metrics = self.metrics()
-        self.metric.blockSignals(True)
-        self.metric.clear()
-        self.metric.addItems(metrics)
+        self.metric_box.blockSignals(True)
+        self.metric_box.clear()
+        self.metric_box.addItems(metrics)
         if current in metrics:
-            self.metric.setCurrentText(current)
+            self.metric_box.setCurrentText(current)
         elif current.removeprefix("val_") in metrics:
-            self.metric.setCurrentText(current.removeprefix("val_"))
-        self.metric.blockSignals(False)
+            self.metric_box.setCurrentText(current.removeprefix("val_"))
+        self.metric_box.blockSignals(False)
         self.redraw()
 
     def _on_add_clicked(self) -> None:

@@ -215,6 +215,9 @@ class CurvesView(QWidget):
         self._markers: list[tuple[float, str]] = []
         self.evaluations: dict[str, float] = {}
         self._colors: dict[str, str] = {}  # metric (without val_) -> its colour on its plot
+        self._color_index: dict[str, int] = {}  # ... and its place in the palette's series
+        self._marker_lines: list[pg.InfiniteLine] = []
+        self._look = theme.NORMAL_LOOK  # colours, pen widths and font sizes (`set_look`)
         self._last_step = 0
         self._drawn: dict[int, int] = {}  # id of a line -> how many points it was last given
         self._total_steps = 0  # the run's last step, when known: the step axis need not go further
@@ -316,7 +319,8 @@ class CurvesView(QWidget):
                 if key not in self._eval_points:
                     color = self._colors[key]
                     self._eval_points[key] = self._plots[plot_title(key)].plot(
-                        pen=None, symbol="star", symbolSize=14, symbolBrush=color, symbolPen=color, name=f"{key} (test)")
+                        pen=None, symbol="star", symbolSize=self._look.points(14), symbolBrush=color, symbolPen=color,
+                        name=f"{key} (test)")
                     self._eval_series[key] = Series(16)
                 self._eval_series[key].append(self._last_step, value)
         self._changed(map(plot_title, event.get("metrics", {})))
@@ -336,9 +340,11 @@ class CurvesView(QWidget):
     def clear(self) -> None:
         self.graphics.clear()
         for store in (self._plots, self._hover, self._raw, self._smooth, self._series, self._epoch_curves,
-                      self._epoch_series, self._eval_points, self._eval_series, self.evaluations, self._colors):
+                      self._epoch_series, self._eval_points, self._eval_series, self.evaluations, self._colors,
+                      self._color_index):
             store.clear()
         self._markers.clear()
+        self._marker_lines.clear()
         self._drawn.clear()
         self._pending.clear()
         self._pacer.cancel()
@@ -512,40 +518,96 @@ class CurvesView(QWidget):
         self.redraw()
 
     def _add_step_curves(self, key: str) -> tuple[pg.PlotDataItem, pg.PlotDataItem]:
-        plot, color = self._plot_and_color(key)
-        raw = plot.plot(pen=pg.mkPen(color, width=1))
+        plot, _ = self._plot_and_color(key)
+        raw = plot.plot()
         raw.setOpacity(0.25)  # faint: the smoothed line carries the trend
-        smooth = plot.plot(name=key, pen=pg.mkPen(color, width=2))
+        smooth = plot.plot(name=key)
+        self._style_step_curves(key, raw, smooth)
         for curve in (raw, smooth):
             curve.setDownsampling(auto=True, method="peak")
             curve.setClipToView(True)
         return raw, smooth
 
+    def _style_step_curves(self, key: str, raw: pg.PlotDataItem, smooth: pg.PlotDataItem) -> None:
+        color = self._colors[key.removeprefix("val_")]
+        raw.setPen(pg.mkPen(color, width=self._look.width(1)))
+        smooth.setPen(pg.mkPen(color, width=self._look.width(2)))
+
     def _add_epoch_curve(self, key: str) -> pg.PlotDataItem:
-        plot, color = self._plot_and_color(key)
+        plot, _ = self._plot_and_color(key)
         validation = key.startswith("val_")
-        name = key if validation else f"{key} epoch mean"
+        curve = plot.plot(name=key if validation else f"{key} epoch mean", symbol="s" if validation else "o")
+        self._style_epoch_curve(key, curve)
+        return curve
+
+    def _style_epoch_curve(self, key: str, curve: pg.PlotDataItem) -> None:
+        """Validation values dashed with hollow squares; epoch means dotted with dots."""
+        color = self._colors[key.removeprefix("val_")]
+        validation = key.startswith("val_")
         style = Qt.PenStyle.DashLine if validation else Qt.PenStyle.DotLine
-        return plot.plot(name=name, pen=pg.mkPen(color, width=1.5, style=style), symbol="s" if validation else "o",
-                         symbolSize=6, symbolPen=pg.mkPen(color), symbolBrush=pg.mkBrush(theme.PALETTE.plot_background if validation else color))
+        curve.setPen(pg.mkPen(color, width=self._look.width(1.5), style=style))
+        curve.setSymbolSize(self._look.points(6))
+        curve.setSymbolPen(pg.mkPen(color, width=self._look.width(1)))
+        curve.setSymbolBrush(pg.mkBrush(self._look.palette.plot_background if validation else color))
 
     def _plot_and_color(self, key: str) -> tuple[pg.PlotItem, str]:
         title = plot_title(key)
         plot = self._plots.get(title) or self._add_plot(title)
         base = key.removeprefix("val_")
         if base not in self._colors:
-            used = [k for k in self._colors if plot_title(k) == title]
-            self._colors[base] = COLORS[len(used) % len(COLORS)]
-            if used or base.lower() != title.lower():  # the title is the legend: metrics in their colours
-                names = " ".join(f"<span style='color:{self._colors[k]}'>{k}</span>" for k in [*used, base])
-                plot.setTitle(f"{title}: {names}", size="10pt")
+            series = self._look.palette.series
+            self._color_index[base] = sum(plot_title(k) == title for k in self._colors)
+            self._colors[base] = series[self._color_index[base] % len(series)]
+            self._set_title(title)
         return plot, self._colors[base]
+
+    def _set_title(self, title: str) -> None:
+        """The plot's title; it is the legend too: its metrics in their colours, unless it holds
+        one metric of the title's name."""
+        keys = [k for k in self._colors if plot_title(k) == title]
+        text = title
+        if len(keys) > 1 or (keys and keys[0].lower() != title.lower()):
+            text += ": " + " ".join(f"<span style='color:{self._colors[k]}'>{k}</span>" for k in keys)
+        self._plots[title].setTitle(text, size=self._look.size(10), color=self._look.title_colour)
+
+    def set_look(self, look: theme.Look) -> None:
+        """Draw in ``look`` from now on, and redraw what is drawn already in it (projector mode:
+        thick lines, large text, its palette)."""
+        self._look = look
+        self.graphics.setBackground(look.palette.plot_background)
+        series = look.palette.series
+        self._colors = {base: series[i % len(series)] for base, i in self._color_index.items()}
+        for title, plot in self._plots.items():
+            self._style_plot(plot)
+            self._set_title(title)
+        for key, raw in self._raw.items():
+            self._style_step_curves(key, raw, self._smooth[key])
+        for key, curve in self._epoch_curves.items():
+            self._style_epoch_curve(key, curve)
+        for key, points in self._eval_points.items():
+            color = self._colors[key.removeprefix("val_")]
+            points.setSymbolSize(look.points(14))
+            points.setSymbolBrush(color)
+            points.setSymbolPen(color)
+        for line in self._hover.values():
+            line.setPen(self._hover_pen())
+        for line in self._marker_lines:
+            self._style_marker(line)
+
+    def _style_plot(self, plot: pg.PlotItem) -> None:
+        theme.style_axes(plot, self._look)
+        # A fixed width: tick labels of a new length then never shift the plot, which would move
+        # the linked step axes of every plot (and repaint them all); the plots also line up.
+        plot.getAxis("left").setWidth(round(AXIS_WIDTH * self._look.font_scale))
+
+    def _hover_pen(self):
+        return pg.mkPen(self._look.palette.plot_guide, width=self._look.width(1), style=Qt.PenStyle.DashLine)
 
     def _add_plot(self, title: str) -> pg.PlotItem:
         if self._plots:
             self.graphics.nextRow()
         plot = self.graphics.addPlot()
-        plot.setTitle(title, size="10pt")
+        plot.setTitle(title, size=self._look.size(10), color=self._look.title_colour)
         plot.showGrid(x=True, y=True, alpha=0.2)
         plot.setLabel("bottom", "step")
         plot.setLogMode(y=self.log_scale.isChecked())
@@ -554,16 +616,14 @@ class CurvesView(QWidget):
             item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         for name in ("left", "bottom"):
             plot.getAxis(name).enableAutoSIPrefix(False)  # a prefix change would resize the plot
-        # A fixed width: tick labels of a new length then never shift the plot, which would move
-        # the linked step axes of every plot (and repaint them all); the plots also line up.
-        plot.getAxis("left").setWidth(AXIS_WIDTH)
+        self._style_plot(plot)
         if self._following:
             plot.vb.disableAutoRange()  # `_fit_views` follows the data instead
         plot.vb.sigRangeChangedManually.connect(lambda *_: self.set_following(False))  # the user pans or zooms
         plot.autoBtn.clicked.connect(lambda: self.set_following(True))  # the plot's "A" button
         if self._plots:  # every plot scrolls and zooms along the first one's steps
             plot.setXLink(next(iter(self._plots.values())))
-        line = pg.InfiniteLine(angle=90, pen=pg.mkPen(theme.PALETTE.plot_guide, width=1, style=Qt.PenStyle.DashLine))
+        line = pg.InfiniteLine(angle=90, pen=self._hover_pen())
         line.hide()
         plot.addItem(line, ignoreBounds=True)
         self._hover[title] = line
@@ -573,9 +633,17 @@ class CurvesView(QWidget):
         return plot
 
     def _draw_marker(self, plot: pg.PlotItem, step: float, text: str) -> None:
-        line = pg.InfiniteLine(pos=step, angle=90, pen=pg.mkPen(theme.PALETTE.marker, width=1.5, style=Qt.PenStyle.DashDotLine),
-                               label=text, labelOpts={"position": 0.92, "color": theme.PALETTE.marker_label, "fill": theme.PALETTE.plot_overlay})
+        line = pg.InfiniteLine(pos=step, angle=90, label=text, labelOpts={"position": 0.92})
+        self._style_marker(line)
         plot.addItem(line, ignoreBounds=True)
+        self._marker_lines.append(line)
+
+    def _style_marker(self, line: pg.InfiniteLine) -> None:
+        palette = self._look.palette
+        line.setPen(pg.mkPen(palette.marker, width=self._look.width(1.5), style=Qt.PenStyle.DashDotLine))
+        line.label.setColor(palette.marker_label)
+        line.label.fill = pg.mkBrush(palette.plot_overlay)
+        line.label.setFont(theme.plot_font(self._look))
 
     # Hover values -----------------------------------------------------------------------------
 

@@ -127,6 +127,14 @@ class KLGaussiansView(QWidget):
             pen=pg.mkPen(P_COLOUR, width=2.5, style=Qt.PenStyle.DashLine), name="p log(p/q): area KL(p‖q)")
         self.integrand_plot.addItem(pg.InfiniteLine(0.0, angle=0, pen=pg.mkPen(theme.PALETTE.plot_guide)))
 
+    def set_look(self, look: theme.Look) -> None:
+        """Projector mode (gui/projector.py): axes, titles and legends larger and in ink (the lines are thick already)."""
+        for plot in (self.density_plot, self.integrand_plot):
+            theme.style_axes(plot, look)
+            plot.setTitle(plot.titleLabel.text, size=look.size(11), color=look.title_colour)  # 11pt: pyqtgraph's
+            for _, label in plot.legend.items:
+                label.setText(label.text, size=look.size(9), color=look.title_colour)
+
     def _build_table(self) -> dict[str, QLabel]:
         """Labels of the results grid, by (direction, column): 'forward'/'backward' x 'closed'/'mc'."""
         cells = {f"{d}_{c}": QLabel() for d in ("forward", "backward") for c in ("closed", "mc")}

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui import theme
+from gui import projector, theme
 from gui.bridge import ControllerBridge
 from gui.compare_view import CompareView
 from gui.curves_view import CurvesView
@@ -175,6 +175,7 @@ class MainWindow(QMainWindow):
         self._init_lessons(history)
         self._set_state("idle")
         self.resize(1400, 900)
+        projector.install(self)  # View > Projector mode, the run keys, Help > Keyboard shortcuts
 
     def start_training(self) -> None:
         """Start a run of the setup panel's config, or say in the status bar why not."""

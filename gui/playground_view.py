@@ -27,6 +27,7 @@ from gui.pacing import Pacer
 REAL_COLOUR, FAKE_COLOUR, ARROW_COLOUR = theme.PALETTE.real, theme.PALETTE.fake, theme.PALETTE.arrow
 # D(x) from 0 (sure it is generated: pale purple) through 0.5 (undecided: white) to 1 (pale green).
 HEAT_MAP = pg.ColorMap([0.0, 0.5, 1.0], list(theme.PALETTE.heat))
+COLOUR_BAR_AXIS = 45  # pixels for the colour bar's ticks and label (pyqtgraph's own width)
 ARROW_LENGTH = 0.08  # the longest arrows (95th percentile) reach this share of the box's width
 HEAD = 0.3  # arrowhead barbs, as a share of the arrow's length
 HEAD_ANGLE = np.deg2rad(25)
@@ -116,7 +117,7 @@ class PlaygroundView(QWidget):
         # Real points are wide and translucent, so the toys' tight modes show as blobs behind the fakes.
         self.real = pg.ScatterPlotItem(size=10, pen=None, brush=pg.mkBrush(theme.translucent(REAL_COLOUR, 0x66)))
         self.fake = pg.ScatterPlotItem(size=6, pen=pg.mkPen(theme.PALETTE.plot_background, width=0.6), brush=pg.mkBrush(FAKE_COLOUR))
-        self.arrows = pg.PlotCurveItem(connect="pairs", pen=pg.mkPen(ARROW_COLOUR, width=1.2))
+        self.arrows = pg.PlotCurveItem(connect="pairs", pen=pg.mkPen(ARROW_COLOUR, width=1.2))  # set_look restyles all three
         for shown in (self.real, self.arrows, self.fake):
             item.addItem(shown)
         self.legend = item.addLegend(offset=(8, 8), brush=pg.mkBrush(theme.PALETTE.plot_overlay))
@@ -146,6 +147,27 @@ class PlaygroundView(QWidget):
         layout.addWidget(self.plot, 1)
         layout.addLayout(controls)
         layout.addWidget(self.status)
+
+    def set_look(self, look: theme.Look) -> None:
+        """Draw in ``look`` (projector mode: larger points, thicker arrows, larger text, its palette)."""
+        palette = look.palette
+        self.plot.setBackground(palette.plot_background)
+        theme.style_axes(self.plot.getPlotItem(), look)
+        self.real.setSize(look.points(10))
+        self.real.setBrush(pg.mkBrush(theme.translucent(palette.real, 0x66)))
+        self.fake.setSize(look.points(6))
+        self.fake.setPen(pg.mkPen(palette.plot_background, width=look.width(0.6)))
+        self.fake.setBrush(pg.mkBrush(palette.fake))
+        self.arrows.setPen(pg.mkPen(palette.arrow, width=look.width(1.2)))
+        heat = pg.ColorMap([0.0, 0.5, 1.0], list(palette.heat))
+        self.heat.setColorMap(heat)
+        self.colour_bar.setColorMap(heat)
+        self.legend.opts.update(labelTextSize=look.size(9), labelTextColor=look.title_colour)
+        for _, label in self.legend.items:  # drawn again, in the new size and colour
+            label.setText(label.text, size=look.size(9), color=look.title_colour)
+        theme.style_axes(self.colour_bar, look)  # its ticks, and its label on the other side
+        self.colour_bar.axis.setWidth(round(COLOUR_BAR_AXIS * look.font_scale))
+        self.legend.setBrush(pg.mkBrush(palette.plot_overlay))
 
     def add_snapshot(self, event: dict) -> None:
         """Show a playground event (see `kgen.services.playground.PlaygroundProbe`): at once, or the newest

@@ -28,6 +28,7 @@ from kgen.pictures import save_png
 
 BUILTIN_CLASS_NAMES = {"digits": DIGIT_CLASSES, "mnist": DIGIT_CLASSES, "fashion-mnist": FASHION_CLASSES}
 TITLE_SIZE = "9pt"
+SPLIT_SIZES = (600, 250)  # the sample grid above the reconstructions (beside them in projector mode)
 SHORT_NAME = 3  # class names up to this long go over the columns; longer ones get a key below
 # While grids come faster than the window can afford to show them (a small dataset's epochs),
 # the newest is shown, at most every PICTURE_MS and taking at most PICTURE_SHARE of the
@@ -96,6 +97,7 @@ class SamplesView(QWidget):
         self._reconstructions: dict[int, Packed] = {}
         self._class_names: tuple[str, ...] = ()
         self._conditional_rows = 0
+        self._look = theme.NORMAL_LOOK  # title sizes and colours, and where the pictures go (`set_look`)
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground(theme.PALETTE.plot_background)
@@ -137,10 +139,11 @@ class SamplesView(QWidget):
         row.addWidget(self.label)
         row.addWidget(self.latest_button)
         row.addWidget(self.export_button)
-        splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter = splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.graphics)
         splitter.addWidget(self.recon_graphics)
-        splitter.setSizes([600, 250])
+        splitter.setSizes(list(SPLIT_SIZES))
+        self._other_sizes = [1, 1]  # the splitter's sizes in its other orientation (side by side: halves)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter, 1)
@@ -194,9 +197,26 @@ class SamplesView(QWidget):
         """Conditional grids have one class per column and ``rows`` rows: label the columns
         with ``names`` (digits 0, 1, ... when empty). ``rows`` 0: an unconditional grid."""
         self._class_names, self._conditional_rows = tuple(names), int(rows)
-        self.plot.setTitle("one class per column, one fixed z per row" if rows else "samples from fixed noise",
-                           size=TITLE_SIZE)
+        self._set_title(self.plot, "one class per column, one fixed z per row" if rows else "samples from fixed noise")
         self._label_columns()
+
+    def set_look(self, look: theme.Look) -> None:
+        """Draw in ``look`` (projector mode: larger titles and class names, its palette). The
+        pictures fill their plots and are scaled pixel for pixel (nearest neighbour) in any look."""
+        self._look = look
+        for graphics in (self.graphics, self.recon_graphics):
+            graphics.setBackground(look.palette.plot_background)
+        for plot in (self.plot, self.recon_plot):
+            self._set_title(plot, plot.titleLabel.text)
+            theme.style_axes(plot, look)
+        orientation = Qt.Orientation.Horizontal if look.side_by_side else Qt.Orientation.Vertical
+        if orientation != self.splitter.orientation():
+            sizes, self._other_sizes = self._other_sizes, self.splitter.sizes()
+            self.splitter.setOrientation(orientation)
+            self.splitter.setSizes(sizes)
+
+    def _set_title(self, plot: pg.PlotItem, text: str) -> None:
+        plot.setTitle(text, size=self._look.size(9), color=self._look.title_colour)
 
     def follow_latest(self) -> None:
         self.slider.setValue(self.slider.maximum())
@@ -256,7 +276,7 @@ class SamplesView(QWidget):
         resized = self.recon_image.image is None or self.recon_image.image.shape[:2] != picture.shape[:2]
         self.recon_image.setImage(picture, levels=(0, 255))
         self.recon_epoch = epoch
-        self.recon_plot.setTitle(f"epoch {epoch}: test images above their reconstructions", size=TITLE_SIZE)
+        self._set_title(self.recon_plot, f"epoch {epoch}: test images above their reconstructions")
         if resized:
             self.recon_plot.getViewBox().autoRange(padding=0.01)
 

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 
+import pyqtgraph as pg
 from PySide6.QtCore import QByteArray, QRectF, Qt
-from PySide6.QtGui import QColor, QIcon, QPainter, QPalette, QPixmap
+from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -21,6 +22,7 @@ ROLE = "role"  # the widget property style.qss selects on
 _COLOUR = re.compile(r"#[0-9a-fA-F]{6}([0-9a-fA-F]{2})?")
 _PLACEHOLDER = re.compile(r"@([a-z_]+)")
 _COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
+AXIS_POINTS = 9.0  # axis text, scaled by a look's font scale (the normal look keeps pyqtgraph's)
 
 
 class ThemeError(ValueError):
@@ -64,23 +66,24 @@ class Palette:
     series: tuple[str, ...]  # curves, runs and classes, in this order
 
     @classmethod
-    def from_json(cls, text: str) -> Palette:
-        """A palette from palette.json's text: every field, each a colour (ThemeError otherwise)."""
+    def from_json(cls, text: str, source: str = "palette.json") -> Palette:
+        """A palette from the text of ``source`` (palette.json, projector.json): every field, each
+        a colour (ThemeError naming ``source`` otherwise)."""
         try:
             data = json.loads(text)
         except json.JSONDecodeError as err:
-            raise ThemeError(f"palette.json is not JSON: {err}") from None
+            raise ThemeError(f"{source} is not JSON: {err}") from None
         names = [f.name for f in dataclasses.fields(cls)]
         missing, unknown = set(names) - set(data), set(data) - set(names)
         if missing or unknown:
-            raise ThemeError(f"palette.json: missing {sorted(missing)}, unknown {sorted(unknown)}")
+            raise ThemeError(f"{source}: missing {sorted(missing)}, unknown {sorted(unknown)}")
         values = {name: tuple(data[name]) if isinstance(data[name], list) else data[name] for name in names}
         for name, value in values.items():
             for colour in value if isinstance(value, tuple) else (value,):
                 if not isinstance(colour, str) or not _COLOUR.fullmatch(colour):
-                    raise ThemeError(f"palette.json: {name} must be '#rrggbb' colours, got {colour!r}")
+                    raise ThemeError(f"{source}: {name} must be '#rrggbb' colours, got {colour!r}")
         if len(values["heat"]) != 3 or not values["series"]:
-            raise ThemeError("palette.json: heat takes 3 colours and series at least one")
+            raise ThemeError(f"{source}: heat takes 3 colours and series at least one")
         return cls(**values)
 
 
@@ -89,6 +92,43 @@ def _theme_file(name: str) -> str:
 
 
 PALETTE = Palette.from_json(_theme_file("palette.json"))
+# Projector mode's colours: black on white, dark saturated lines (gui/projector.py, tests/test_projector.py).
+PROJECTOR_PALETTE = Palette.from_json(_theme_file("projector.json"), "projector.json")
+
+
+@dataclass(frozen=True)
+class Look:
+    """How the views draw: their colours, and how much thicker, larger and bolder than normal
+    (projector mode scales them up for the back of a classroom). Views take it in ``set_look``."""
+
+    palette: Palette = PALETTE
+    line_scale: float = 1.0  # pen widths
+    point_scale: float = 1.0  # scatter points and symbols
+    font_scale: float = 1.0  # plot titles, axis ticks and labels, legends
+    strong_axes: bool = False  # axes, titles and their text in plot_ink (pyqtgraph's default grey otherwise)
+    side_by_side: bool = False  # pictures beside each other (samples beside reconstructions), each larger
+
+    @property
+    def title_colour(self) -> str | None:
+        """The colour of plot titles: plot_ink with strong axes, else None (pyqtgraph's default)."""
+        return self.palette.plot_ink if self.strong_axes else None
+
+    def width(self, pixels: float) -> float:
+        """A pen ``pixels`` wide in the normal look, in this one."""
+        return pixels * self.line_scale
+
+    def points(self, size: float) -> float:
+        """A symbol ``size`` pixels across in the normal look, in this one."""
+        return size * self.point_scale
+
+    def size(self, points: float) -> str:
+        """A font size of ``points`` in the normal look, as pyqtgraph's HTML takes it ("16pt")."""
+        return f"{points * self.font_scale:g}pt"
+
+
+NORMAL_LOOK = Look()
+PROJECTOR_LOOK = Look(PROJECTOR_PALETTE, line_scale=2.0, point_scale=1.6, font_scale=1.6, strong_axes=True,
+                      side_by_side=True)
 
 
 def stylesheet(palette: Palette = PALETTE, template: str | None = None) -> str:
@@ -150,9 +190,70 @@ def translucent(colour: str, alpha: int) -> QColor:
 def apply(app: QApplication) -> None:
     """Give the whole app its look: Fusion style, the palette, the stylesheet and the icon."""
     app.setStyle("Fusion")
-    app.setPalette(qt_palette())
-    app.setStyleSheet(stylesheet())
+    apply_palette(app)
     app.setWindowIcon(icon())
+
+
+def apply_palette(app: QApplication, palette: Palette = PALETTE) -> None:
+    """Colour every widget of the app with ``palette`` (Qt's palette and the stylesheet)."""
+    app.setPalette(qt_palette(palette))
+    app.setStyleSheet(stylesheet(palette))
+
+
+def app_colours(app: QApplication) -> tuple[QPalette, str]:
+    """The app's colours as they are now (Qt's palette and the stylesheet), for `restore_colours`."""
+    return QPalette(app.palette()), app.styleSheet()
+
+
+def restore_colours(app: QApplication, colours: tuple[QPalette, str]) -> None:
+    """Put back colours `app_colours` kept (projector mode switched off)."""
+    app.setPalette(colours[0])
+    app.setStyleSheet(colours[1])
+
+
+def style_axes(plot: pg.PlotItem, look: Look) -> None:
+    """Draw ``plot``'s axes in ``look``: tick text and axis labels scaled by its font scale, the
+    axes in plot_ink when it asks for strong axes (pyqtgraph's default font and grey otherwise)."""
+    for name in ("left", "bottom", "right", "top"):
+        style_axis(plot.getAxis(name), look)
+
+
+def style_axis(axis: pg.AxisItem, look: Look) -> None:
+    """One axis in ``look`` (see `style_axes`)."""
+    ink = (look.palette.plot_ink,) if look.strong_axes else ()  # no colour: pyqtgraph's default
+    axis.setTickFont(plot_font(look) if look.font_scale != 1.0 else None)
+    axis.setPen(*ink)
+    axis.setTextPen(*ink)
+    axis.labelStyle = {"font-size": look.size(AXIS_POINTS)} if look.font_scale != 1.0 else {}
+    if look.strong_axes:
+        axis.labelStyle["color"] = look.palette.plot_ink
+    axis.setLabel(axis.labelText, axis.labelUnits, axis.labelUnitPrefix)  # again, in the new style
+
+
+def plot_font(look: Look) -> QFont:
+    """The font of text drawn on plots (ticks, labels over lines): the app's, or AXIS_POINTS
+    scaled by the look's font scale."""
+    font = QFont()
+    if look.font_scale != 1.0:
+        font.setPointSizeF(AXIS_POINTS * look.font_scale)
+    return font
+
+
+def contrast_ratio(first: str, second: str) -> float:
+    """WCAG 2's contrast ratio of two '#rrggbb' colours: 1 (the same) to 21 (black on white);
+    text wants 4.5, and 7 for the enhanced level a washed-out projector needs."""
+    light, dark = sorted((_luminance(first), _luminance(second)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def _luminance(colour: str) -> float:
+    """WCAG 2's relative luminance of a '#rrggbb' colour (any alpha left out)."""
+    def linear(channel: int) -> float:
+        c = channel / 255
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    red, green, blue = (linear(int(colour[i:i + 2], 16)) for i in (1, 3, 5))
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
 
 
 def set_role(widget: QWidget, role: str | None) -> None:

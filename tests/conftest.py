@@ -5,6 +5,7 @@ import tempfile
 
 os.environ["KGEN_OFFLINE"] = "1"  # tests never download
 os.environ["KGEN_CACHE_DIR"] = tempfile.mkdtemp(prefix="kgen-test-cache-")  # never the user's cache
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="kgen-test-config-")  # QSettings: never the user's
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # GUI tests run headless
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -41,7 +41,7 @@ def test_compare_overlays_each_runs_metric_with_its_own_colour_and_name(view, tm
     assert view.add_run(tmp_path / "vae-a") and view.add_run(tmp_path / "vae-b")
     assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing written into the runs
     assert view.runs() == [str(tmp_path / "vae-a"), str(tmp_path / "vae-b")]
-    assert view.metrics() == ["loss", "accuracy"] and view.metric.currentText() == "loss"
+    assert view.metrics() == ["loss", "accuracy"] and view.metric_box.currentText() == "loss"
     view.smoothing.setValue(0.5)
     x, y = view.curve_data(tmp_path / "vae-b")
     assert list(x) == list(range(1, 31))
@@ -65,7 +65,7 @@ def test_compare_overlays_each_runs_metric_with_its_own_colour_and_name(view, tm
     assert view.run_list.item(0).icon().isNull() and "no accuracy" in view.run_list.item(0).toolTip()
     view.remove_run(tmp_path / "vae-b")
     assert view.runs() == [str(tmp_path / "vae-a")] and view.run_list.count() == 1
-    assert view.metric.currentText() == "loss"
+    assert view.metric_box.currentText() == "loss"
 
 
 def test_reload_picks_up_a_run_that_grew_and_bad_dirs_are_refused(view, tmp_path):
