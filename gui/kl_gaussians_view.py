@@ -140,14 +140,14 @@ class KLGaussiansView(QWidget):
         cells = {f"{d}_{c}": QLabel() for d in ("forward", "backward") for c in ("closed", "mc")}
         for label in cells.values():
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            label.setStyleSheet("font-size: 15pt; font-family: monospace;")
+            theme.set_role(label, "figure")
         return cells
 
     def _build_controls(self) -> QWidget:
         q_box, p_box = QGroupBox("q: the approximation"), QGroupBox("p: the target")
-        for box, sliders, colour in ((q_box, (self.mu_q, self.sigma_q), Q_COLOUR),
-                                     (p_box, (self.mu_p, self.sigma_p), P_COLOUR)):
-            box.setStyleSheet(f"QGroupBox {{ color: {colour}; font-weight: bold; }}")
+        for box, sliders, role in ((q_box, (self.mu_q, self.sigma_q), "series0"),
+                                   (p_box, (self.mu_p, self.sigma_p), "series1")):
+            theme.set_role(box, role)  # titled in the colour of its density's curve
             inner = QVBoxLayout(box)
             for slider in sliders:
                 inner.addWidget(slider)
@@ -162,7 +162,7 @@ class KLGaussiansView(QWidget):
             grid.addWidget(QLabel(f"<b>{text}</b>"), 0, col)
         for row, (direction, text) in enumerate((("forward", "KL(q ‖ p)"), ("backward", "KL(p ‖ q)")), start=1):
             name = QLabel(text)
-            name.setStyleSheet("font-size: 15pt;")
+            theme.set_role(name, "figure_name")
             grid.addWidget(name, row, 0)
             grid.addWidget(self.table[f"{direction}_closed"], row, 1)
             grid.addWidget(self.table[f"{direction}_mc"], row, 2)

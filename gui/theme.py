@@ -20,7 +20,7 @@ ICON_NAME = "kgen-studio"  # the icon's file and the desktop launcher's name (as
 ICON_SIZES = (16, 24, 32, 48, 64, 128, 256)
 ROLE = "role"  # the widget property style.qss selects on
 _COLOUR = re.compile(r"#[0-9a-fA-F]{6}([0-9a-fA-F]{2})?")
-_PLACEHOLDER = re.compile(r"@([a-z_]+)")
+_PLACEHOLDER = re.compile(r"@([a-z_]+[0-9]?)")
 _COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
 AXIS_POINTS = 9.0  # axis text, scaled by a look's font scale (the normal look keeps pyqtgraph's)
 
@@ -135,7 +135,9 @@ def stylesheet(palette: Palette = PALETTE, template: str | None = None) -> str:
     """style.qss (or ``template``) with each @name replaced by that colour of ``palette`` (and
     its comments left out)."""
     def colour(match: re.Match) -> str:
-        value = getattr(palette, match.group(1), None)
+        name = match.group(1)
+        series = re.fullmatch(r"series(\d)", name)  # @series0 ... @series9: the curves' colours
+        value = palette.series[int(series.group(1))] if series else getattr(palette, name, None)
         if not isinstance(value, str):
             raise ThemeError(f"style.qss: @{match.group(1)} is not a colour of palette.json")
         return value
