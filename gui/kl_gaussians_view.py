@@ -14,11 +14,13 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QFrame,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QScrollArea,
     QSlider,
     QVBoxLayout,
     QWidget,
@@ -177,7 +179,13 @@ class KLGaussiansView(QWidget):
         boxes.addWidget(mc_box, 1, 0)
         boxes.addWidget(results, 1, 1)
         boxes.addWidget(self.timing, 2, 0, 1, 2)
-        return panel
+        scroll = QScrollArea()  # a narrow window scrolls the controls rather than widening itself
+        scroll.setWidget(panel)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumHeight(panel.sizeHint().height())
+        return scroll
 
     # --- state
 

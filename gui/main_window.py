@@ -103,7 +103,7 @@ class MainWindow(QMainWindow):
         self.save_button.setToolTip("save the model as it is now (at the next batch boundary)")
 
         buttons = QHBoxLayout()
-        for button in (self.start_button, self.pause_button, self.step_button, self.player_steps, self.stop_button):
+        for button in (self.start_button, self.pause_button, self.step_button, self.stop_button):
             buttons.addWidget(button)
         live = QHBoxLayout()
         live.addWidget(self.live_lr)
@@ -115,6 +115,7 @@ class MainWindow(QMainWindow):
         self.left_tabs.addTab(self.setup_panel, "Setup")
         left_layout.addWidget(self.left_tabs, 1)
         left_layout.addLayout(buttons)
+        left_layout.addWidget(self.player_steps)  # a row of its own: the run buttons fit a narrow column
         left_layout.addLayout(live)
         self.error_banner = QLabel()  # the last run's error, until the next Start
         self.error_banner.setWordWrap(True)

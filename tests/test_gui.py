@@ -334,3 +334,13 @@ def test_the_issues_scenario_digits_vae_start_pause_step_resume_stop_then_explor
     first = latent.decoded.picture()
     latent.sliders[0].setValue(latent.sliders[0].maximum())  # as a drag's last position
     qtbot.waitUntil(lambda: not np.allclose(latent.decoded.picture(), first), timeout=TIMEOUT_MS)
+
+
+def test_the_window_fits_a_1280_pixel_screen_with_every_tab_and_a_lesson_open(qtbot, window):
+    """A classroom projector or a small laptop is 1280 px wide: no view may widen the window past it
+    (a wide control panel scrolls, the run buttons wrap), with a lesson open too."""
+    window.show()
+    qtbot.waitExposed(window)
+    assert window.minimumSizeHint().width() <= 1280
+    window.open_lesson("elbo-kl")
+    assert window.minimumSizeHint().width() <= 1280
