@@ -13,7 +13,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--start", action="store_true", help="start training the default config at once")
     parser.add_argument("--runs", default="runs", help="folder for new runs (default: runs)")
     parser.add_argument("--monitor", metavar="RUN", help="follow the run directory RUN (live or finished)")
-    parser.add_argument("--lesson", metavar="NAME", help="open the lesson NAME at start (`kgen lessons` lists them)")
+    parser.add_argument("--lesson", metavar="NAME", help="open the lesson NAME at start (`kgen lessons` lists them), "
+                                                           "or a lesson file of your own, PATH.toml")
     parser.add_argument("--pack", metavar="DIR", help="open the lessons of the class pack DIR (kgen lessons prepare), "
                                                       "read-only, with its prepared runs")
     return parser.parse_args(argv)
@@ -57,6 +58,12 @@ def start_lessons(args: argparse.Namespace):
         from kgen.lessons import shipped
 
         items = shipped()
+    from kgen.lessons import is_lesson_path, lecture_order, load_lesson
+
+    if args.lesson and is_lesson_path(args.lesson):  # a teacher's own file, listed with the others
+        own = load_lesson(args.lesson)
+        items = lecture_order([item for item in items if getattr(item, "name", None) != own.name] + [own])
+        return items, pack, own
     return items, pack, find_start_lesson(args.lesson, items)
 
 

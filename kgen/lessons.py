@@ -330,7 +330,12 @@ def shipped() -> list[Lesson | LessonError]:
             found.append(parse_lesson(text, f"assets/lessons/{entry.name}", entry.name.removesuffix(".toml")))
         except LessonError as err:
             found.append(err)
-    return sorted(found, key=lambda x: (0, x.slides[0], x.name) if isinstance(x, Lesson) else (1, 0, str(x)))
+    return lecture_order(found)
+
+
+def lecture_order(items: list[Lesson | LessonError]) -> list[Lesson | LessonError]:
+    """Lessons by their first slide, then name; broken files (LessonErrors) last."""
+    return sorted(items, key=lambda x: (0, x.slides[0], x.name) if isinstance(x, Lesson) else (1, 0, str(x)))
 
 
 def lessons() -> list[Lesson]:

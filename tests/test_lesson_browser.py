@@ -337,3 +337,21 @@ def test_a_class_pack_opens_from_the_file_menu_and_the_command_line(qtbot, make_
     assert app.main(["--pack", str(tmp_path)]) == 2  # refused before any window opens
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("kgen-studio: ")
+
+
+def test_studio_lesson_flag_takes_a_teachers_own_lesson_file(tmp_path):
+    """`kgen-studio --lesson my.toml` lists the teacher's file among the shipped lessons, in the
+    lecture's order, and opens it; a broken file is its one-line error before any window."""
+    from gui import app
+    from kgen.lessons import Lesson, LessonError, lesson_files
+
+    text = next(f for f in lesson_files() if f.name == "cgan.toml").read_text(encoding="utf-8")
+    own = tmp_path / "my-gan.toml"
+    own.write_text(text.replace("slides = [28]", "slides = [3]"), encoding="utf-8")
+    items, pack, lesson = app.start_lessons(app.parse_args(["--lesson", str(own)]))
+    names = [item.name for item in items if isinstance(item, Lesson)]
+    assert pack is None and lesson.name == "my-gan" and lesson.slides == (3,)
+    assert names.index("gan-inversion") < names.index("my-gan") < names.index("inverse-graphics")
+    own.write_text(text.replace("[[runs]]", "[[runz]]", 1), encoding="utf-8")
+    with pytest.raises(LessonError, match=r"my-gan.toml:\d+: "):
+        app.start_lessons(app.parse_args(["--lesson", str(own)]))
