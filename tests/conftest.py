@@ -42,3 +42,14 @@ def npz(tmp_path_factory):
     path = tmp_path_factory.mktemp("data") / "tiny.npz"
     np.savez(path, x=np.random.default_rng(0).random((64, 8, 8, 1)).astype("float32"))
     return path
+
+
+@pytest.fixture(scope="session")
+def vae_file(tmp_path_factory):
+    """An untrained 2-d VAE for 8x8 images, saved as .keras: the model the explorer's views load."""
+    from kgen.config import RunConfig, TrainConfig, VAEConfig
+    from kgen.models import build_model
+
+    path = tmp_path_factory.mktemp("vae") / "vae.keras"
+    build_model(RunConfig(TrainConfig(), VAEConfig(latent_dim=2, hidden=(16,))), (8, 8, 1)).save(path)
+    return path

@@ -13,7 +13,7 @@ from PySide6.QtCore import QPoint, Qt  # noqa: E402
 from gui.drawing_pad import NO_MODEL, DrawingPad, PadCanvas, ellipse_points  # noqa: E402
 from gui.latent_explorer.latent_view import LatentView  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
-from kgen.config import GANConfig, RunConfig, TrainConfig, VAEConfig  # noqa: E402
+from kgen.config import GANConfig, RunConfig, TrainConfig  # noqa: E402
 from kgen.models import build_model  # noqa: E402
 from kgen.models.saving import load_model_file  # noqa: E402
 from kgen.runs import Run  # noqa: E402
@@ -34,13 +34,6 @@ def draw_line(qtbot, canvas: PadCanvas, start, end, steps: int = 6) -> None:
         point = (start[0] + t * (end[0] - start[0]), start[1] + t * (end[1] - start[1]))
         qtbot.mouseMove(canvas, widget_point(canvas, *point))
     qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=widget_point(canvas, *end))
-
-
-@pytest.fixture(scope="module")
-def vae_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("pad") / "vae.keras"
-    build_model(RunConfig(TrainConfig(), VAEConfig(latent_dim=2, hidden=(16,))), (8, 8, 1)).save(path)
-    return path
 
 
 @pytest.fixture

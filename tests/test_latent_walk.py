@@ -10,8 +10,6 @@ pytest.importorskip("PySide6")
 
 from gui.latent_explorer.latent_view import STEP, LatentView  # noqa: E402
 from gui.latent_explorer.walk_player import WalkPlayer, frames_per_leg  # noqa: E402
-from kgen.config import RunConfig, TrainConfig, VAEConfig  # noqa: E402
-from kgen.models import build_model  # noqa: E402
 
 TIMEOUT_MS = 60_000
 
@@ -69,13 +67,6 @@ def test_the_player_waits_for_each_frame_to_be_decoded(qtbot):
     count = len(frames)
     qtbot.wait(150)
     assert len(frames) == count and player.play_button.text() == "Play dream walk"
-
-
-@pytest.fixture(scope="module")
-def vae_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("walk") / "vae.keras"
-    build_model(RunConfig(TrainConfig(), VAEConfig(latent_dim=2, hidden=(16,))), (8, 8, 1)).save(path)
-    return path
 
 
 @pytest.fixture
