@@ -82,11 +82,13 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from gui import theme
+    from gui.collector import collect_in_interface_thread
     from gui.main_window import MainWindow
     from kgen.services.training_process import discard_spare
 
     freeze_imports()
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    collect_in_interface_thread(app)
     app.setApplicationName("kgen studio")
     app.setDesktopFileName(theme.ICON_NAME)  # pairs the window with assets/kgen-studio.desktop
     theme.apply(app)

@@ -10,8 +10,22 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # GUI tests run headless
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import gc  # noqa: E402
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
+from gui.collector import collect_due  # noqa: E402
+
+
+def pytest_configure(config):
+    """Garbage is collected in the main thread only, between tests (gui/collector.py says why: a
+    collection in a test's training thread freed an earlier test's Qt window there and deadlocked)."""
+    gc.disable()
+
+
+def pytest_runtest_teardown(item, nextitem):
+    collect_due()
 
 
 @pytest.fixture(scope="session")

@@ -10,9 +10,7 @@ not thread-safe, and the lesson loader parses formulas too).
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import gc
 
 import numpy as np
 
@@ -34,23 +32,8 @@ def render(tex: str, size: float = DEFAULT_SIZE, color: str = "#000000", dpi: fl
     Holds kgen.lessons.MATHTEXT_LOCK while it renders (mathtext is not thread-safe)."""
     if not isinstance(tex, str) or tex.count("$") < 2:
         raise FormulaError(f"a formula needs its mathematics between $ signs, got {tex!r}")
-    with MATHTEXT_LOCK, _no_collection():
+    with MATHTEXT_LOCK:
         return _render(tex, float(size), color, float(dpi))
-
-
-@contextlib.contextmanager
-def _no_collection():
-    """No garbage collection while this thread renders. Drawing allocates enough to trigger
-    collections here, and one run in a background thread would free the interface's own garbage
-    (Qt wrappers left in cycles) from this thread: PySide then defers their deletion to the main
-    thread, which crashed the app (a segfault in Shiboken::BindingManager::runDeletionInMainThread)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def cache_info() -> functools._CacheInfo:
