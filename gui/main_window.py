@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QMenu,
     QPushButton,
     QSplitter,
     QTabWidget,
@@ -32,6 +33,7 @@ from gui.latent_explorer.latent_view import LatentView
 from gui.lesson_views.browser import LessonBrowser
 from gui.lesson_views.history import LessonHistory
 from gui.lesson_views.panel import LessonPanel
+from gui.lesson_views.studio import LessonDesk
 from gui.playground_view import PlayerStepButtons, PlaygroundView
 from gui.run_monitor import RunMonitor
 from gui.samples_view import SamplesView, builtin_class_names
@@ -173,7 +175,7 @@ class MainWindow(QMainWindow):
         self.bridge.finished.connect(self._on_finished)
         self.bridge.failed.connect(self._on_failed)
         self._init_monitor(left_layout)
-        self._init_lessons(history)
+        self.lesson_desk = LessonDesk(self, history)
         self._set_state("idle")
         self.resize(1400, 900)
         projector.install(self)  # View > Projector mode, the run keys, Help > Keyboard shortcuts
@@ -199,8 +201,7 @@ class MainWindow(QMainWindow):
         self._first_step = None
         run_dir = fresh_run_dir(config, self.runs_root)
         self.bridge.start(config, run_dir)
-        self._run_lesson, self._pending_lesson = self._pending_lesson, None
-        self.lesson_panel.clear_values()
+        self.lesson_desk.run_started()
         self._started_at = time.monotonic()
         self._clock.start()
         self._set_state("running")
@@ -276,7 +277,7 @@ class MainWindow(QMainWindow):
         self.stop_button.setEnabled(state in ("running", "paused"))
         for widget in (self.live_lr, self.lr_button, self.save_button):
             widget.setEnabled(state in ("running", "paused"))
-        self.lesson_panel.set_running(state not in ("idle", "monitoring"))
+        self.lesson_desk.set_running(state not in ("idle", "monitoring"))
         self.open_run_action.setEnabled(state in ("idle", "monitoring"))
         self.unfollow_action.setEnabled(state == "monitoring")
 
@@ -335,7 +336,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"{event['status']} after {event['epochs_done']} epochs: {event['run_dir']}"
                                      + (f"  (test: {scores})" if scores else ""))
         self.evaluate_view.set_run(event["run_dir"])
-        self._lesson_run_ended(event)
+        self.lesson_desk.run_ended(event)
         self.remaining_label.clear()
         if event["test"]:
             self.curves.add_eval({"split": "test", "metrics": event["test"]})
@@ -472,214 +473,72 @@ class MainWindow(QMainWindow):
         self.follow_label.setText(f"<span style='color:{color}'>●</span> following <b>{Path(self._run_dir).name}</b>: "
                                   f"{said}")
 
-    # Lessons: the browser, the open lesson, its runs and try steps ---------------------------
+    # Lessons: the browser, the open lesson, its runs and try steps (gui.lesson_views.studio) ----
 
-    def _init_lessons(self, history: LessonHistory | None) -> None:
-        """The Lessons and Lesson tabs over the setup form, and the Lessons menu. The lesson files
-        are read when the browser is first shown (their formulas import matplotlib: not at start)."""
-        self.history = history if history is not None else LessonHistory()
-        self.lesson: Lesson | None = None  # the open lesson
-        self.pack = None  # a class pack with prepared runs (kgen lessons prepare), if one is open
-        self._lessons: list[Lesson | LessonError] | None = None
-        self._pending_lesson: Lesson | None = None  # the lesson whose run Start is about to train
-        self._run_lesson: Lesson | None = None  # the lesson whose run trains now
-        self.browser = LessonBrowser()
-        self.lesson_panel = LessonPanel()
-        self.left_tabs.addTab(self.browser, "Lessons")
-        self.left_tabs.addTab(self.lesson_panel, "Lesson")
-        self.left_tabs.setTabVisible(self.left_tabs.indexOf(self.lesson_panel), False)
-        self.left_tabs.currentChanged.connect(self._on_left_tab)
-        self.browser.opened.connect(self.open_lesson)
-        panel = self.lesson_panel
-        panel.start_requested.connect(self.start_lesson_run)
-        panel.try_requested.connect(lambda i: self.try_step(self.lesson.tries[i]))
-        panel.run_chosen.connect(self._show_lesson_run)
-        panel.back_requested.connect(lambda: self.left_tabs.setCurrentWidget(self.browser))
-        panel.previous_requested.connect(self.previous_lesson)
-        panel.next_requested.connect(self.next_lesson)
-        self.bridge.step.connect(panel.add_step)
-        self.monitor.step.connect(panel.add_step)
-        self.file_menu.addAction("Open class pack…", self._on_open_pack_clicked).setToolTip(
-            "the lessons of a class pack (kgen lessons prepare DIR), with its prepared runs; nothing is written into it")
-        menu = self.menuBar().addMenu("&Lessons")
-        menu.addAction("Browse lessons", lambda: self.left_tabs.setCurrentWidget(self.browser))
-        self.lessons_menu = menu.addMenu("Open lesson")
-        self.lessons_menu.aboutToShow.connect(self._fill_lessons_menu)
-        menu.addAction("Next lesson", self.next_lesson)
-        menu.addAction("Previous lesson", self.previous_lesson)
+    @property
+    def lesson(self) -> Lesson | None:
+        """The open lesson."""
+        return self.lesson_desk.lesson
+
+    @lesson.setter
+    def lesson(self, lesson: Lesson | None) -> None:
+        self.lesson_desk.lesson = lesson
+
+    @property
+    def lesson_panel(self) -> LessonPanel:
+        return self.lesson_desk.panel
+
+    @property
+    def browser(self) -> LessonBrowser:
+        return self.lesson_desk.browser
+
+    @property
+    def history(self) -> LessonHistory:
+        return self.lesson_desk.history
+
+    @property
+    def pack(self):
+        """The open class pack with prepared runs (kgen lessons prepare), or None."""
+        return self.lesson_desk.pack
+
+    @property
+    def lessons_menu(self) -> QMenu:
+        return self.lesson_desk.lessons_menu
+
+    @property
+    def _lessons(self) -> list[Lesson | LessonError] | None:
+        return self.lesson_desk.lessons
 
     def show_lessons(self, lessons, pack=None) -> None:
-        """List ``lessons`` (Lesson or LessonError items, in order) in the browser; ``pack``: a
-        class pack whose prepared runs (``pack.prepared_run(lesson, run) -> Path | None``) the
-        lessons open with."""
-        self._lessons = list(lessons)
-        self.pack = pack
-        self._refresh_browser()
-        self.left_tabs.setCurrentWidget(self.browser)
+        """List ``lessons`` in the browser, with a class ``pack``'s prepared runs (LessonDesk.show_lessons)."""
+        self.lesson_desk.show_lessons(lessons, pack)
 
     def open_class_pack(self, path: str | os.PathLike) -> bool:
-        """List the lessons of the class pack at ``path`` with its prepared runs (read-only); a
-        pack that cannot be opened is one line in the status bar. True when it opened."""
-        from kgen.services.class_pack import open_pack
-
-        try:
-            pack = open_pack(path)
-        except KgenError as err:
-            self.statusBar().showMessage(f"cannot open the class pack: {err}")
-            return False
-        self.show_lessons(pack.lessons, pack)
-        self.statusBar().showMessage(f"class pack {path}: {len(pack.lessons)} lessons")
-        return True
-
-    def _on_open_pack_clicked(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Open a class pack")
-        if path:
-            self.open_class_pack(path)
+        """List the lessons of the class pack at ``path``; True when it opened."""
+        return self.lesson_desk.open_class_pack(path)
 
     def lesson_list(self) -> list[Lesson]:
-        """The browser's lessons, in order (the shipped ones unless `show_lessons` gave others)."""
-        if self._lessons is None:
-            from kgen.lessons import shipped
-
-            self._lessons = shipped()
-            self._refresh_browser()
-        return [item for item in self._lessons if isinstance(item, Lesson)]
+        """The browser's lessons, in order."""
+        return self.lesson_desk.lesson_list()
 
     def open_lesson(self, lesson_or_name: Lesson | str) -> None:
-        """Open a lesson (or the browser's lesson of that name; LessonError if none): its panel,
-        its first run in the setup form (or its prepared run followed) and its views in front."""
-        lesson = self._find_lesson(lesson_or_name)
-        self.lesson = lesson
-        self.lesson_panel.show_lesson(lesson)
-        tab = self.left_tabs.indexOf(self.lesson_panel)
-        self.left_tabs.setTabVisible(tab, True)
-        self.left_tabs.setTabText(tab, f"Lesson: {lesson.name}")
-        self.left_tabs.setCurrentWidget(self.lesson_panel)
-        self.browser.select(lesson.name)
-        self.splitter.setSizes(_widened(self.splitter.sizes(), LESSON_WIDTH))
-        self._show_lesson_run(lesson.runs[0].name)
-        self.bring_views_forward(lesson.views)
-        self.statusBar().showMessage(f"lesson {lesson.name}: {lesson.title}")
+        """Open a lesson, or the browser's lesson of that name (LessonError if none)."""
+        self.lesson_desk.open_lesson(lesson_or_name)
 
     def next_lesson(self) -> None:
-        self._step_lesson(+1)
+        self.lesson_desk.next_lesson()
 
     def previous_lesson(self) -> None:
-        self._step_lesson(-1)
+        self.lesson_desk.previous_lesson()
 
     def bring_views_forward(self, names) -> None:
-        """Show the named views (kgen.lessons.VIEWS); the first named wins its place. A name
-        without a widget here is skipped."""
-        for name in reversed(list(names)):
-            widget = self.view_widgets.get(name)
-            tabs = _tab_widget_of(widget) if widget is not None else None
-            if tabs is not None:
-                tabs.setTabVisible(tabs.indexOf(widget), True)
-                tabs.setCurrentWidget(widget)
+        """Show the named views (kgen.lessons.VIEWS); the first named wins its place."""
+        self.lesson_desk.bring_views_forward(names)
 
     def start_lesson_run(self, run_name: str) -> None:
         """Train the open lesson's run ``run_name`` through the setup form and Start."""
-        if self.lesson is None:
-            return
-        self._start_for_lesson(self.lesson.run(run_name).config, None)
+        self.lesson_desk.start_lesson_run(run_name)
 
     def try_step(self, step: TryStep) -> None:
-        """Apply a "try this" step of the open lesson to its run, start it, and show what to look for."""
-        if self.lesson is not None:
-            self._start_for_lesson(step.config(self.lesson), step)
-
-    def _start_for_lesson(self, config, step: TryStep | None) -> None:
-        if self.state == "monitoring":
-            self.stop_following()  # a prepared run was on screen: Start trains live
-        if self.state != "idle":
-            self.statusBar().showMessage("stop the training before starting another run")
-            return
-        self.setup_panel.set_config(config)
-        self._pending_lesson = self.lesson
-        self.start_training()
-        if self.state == "running":
-            self.lesson_panel.show_look_for(step)
-            self.bring_views_forward([v for v in self.lesson.views if v not in AFTER_RUN_VIEWS])
-        self._pending_lesson = None
-
-    def _lesson_run_ended(self, event) -> None:
-        """A lesson's run that finished is remembered: its demo has run, its grid is its thumbnail."""
-        lesson, self._run_lesson = self._run_lesson, None
-        if lesson is not None and event["status"] == "finished":
-            self.history.mark_run(lesson, event["run_dir"])
-            self._refresh_browser()
-            if lesson is self.lesson:
-                self.bring_views_forward(lesson.views)  # the views of a finished run, now it has one
-
-    def _show_lesson_run(self, run_name: str) -> None:
-        """Set up the open lesson's run: its prepared run, followed, when a pack has one; else its
-        settings in the setup form (nothing changes while a run trains here)."""
-        if self.lesson is None or self.state not in ("idle", "monitoring"):
-            return
-        prepared = self.pack.prepared_run(self.lesson.name, run_name) if self.pack is not None else None
-        if prepared is not None:
-            self.open_run(prepared)
-            return
-        self.stop_following()
-        self.setup_panel.set_config(self.lesson.run(run_name).config)
-
-    def _find_lesson(self, lesson_or_name: Lesson | str) -> Lesson:
-        if isinstance(lesson_or_name, Lesson):
-            return lesson_or_name
-        every = self.lesson_list()
-        for lesson in every:
-            if lesson.name == lesson_or_name:
-                return lesson
-        raise LessonError(f"no lesson named {lesson_or_name!r}; the lessons are {', '.join(x.name for x in every)}")
-
-    def _step_lesson(self, by: int) -> None:
-        every = self.lesson_list()
-        if not every:
-            return
-        names = [lesson.name for lesson in every]
-        at = names.index(self.lesson.name) + by if self.lesson is not None and self.lesson.name in names else 0
-        if 0 <= at < len(every):
-            self.open_lesson(every[at])
-        else:
-            self.statusBar().showMessage("this is the last lesson" if by > 0 else "this is the first lesson")
-
-    def _refresh_browser(self) -> None:
-        self.browser.set_lessons(self._lessons or [], self.history.has_run, self._thumbnail_run)
-        if self.lesson is not None:
-            self.browser.select(self.lesson.name)
-
-    def _thumbnail_run(self, lesson: Lesson) -> Path | None:
-        """The run whose last grid is the lesson's thumbnail: its last run here, else a prepared one."""
-        found = self.history.last_run(lesson)
-        if found is None and self.pack is not None:
-            found = next((p for p in (self.pack.prepared_run(lesson.name, r.name) for r in lesson.runs) if p), None)
-        return found
-
-    def _on_left_tab(self, index: int) -> None:
-        if self.left_tabs.widget(index) is self.browser and self._lessons is None:
-            self.lesson_list()
-
-    def _fill_lessons_menu(self) -> None:
-        self.lessons_menu.clear()
-        for lesson in self.lesson_list():
-            action = self.lessons_menu.addAction(f"{lesson.slides[0]:>2}. {lesson.title}")
-            action.triggered.connect(lambda _=False, name=lesson.name: self.open_lesson(name))
-
-
-AFTER_RUN_VIEWS = ("latent", "evaluate")  # views that need a finished run: a lesson's live views go first while it trains
-LESSON_WIDTH = 470  # the left column's width while a lesson is open: its formulas need room
-
-
-def _widened(sizes: list[int], width: int) -> list[int]:
-    """Splitter sizes with the first at least ``width``, taken from the second."""
-    if len(sizes) < 2 or sizes[0] >= width:
-        return sizes
-    more = min(width - sizes[0], max(0, sizes[1] - 400))
-    return [sizes[0] + more, sizes[1] - more, *sizes[2:]]
-
-
-def _tab_widget_of(widget: QWidget) -> QTabWidget | None:
-    """The tab widget ``widget`` is a page of, if it is one."""
-    stack = widget.parentWidget()
-    tabs = stack.parentWidget() if stack is not None else None
-    return tabs if isinstance(tabs, QTabWidget) and tabs.indexOf(widget) >= 0 else None
+        """Apply a "try this" step of the open lesson to its run and start it."""
+        self.lesson_desk.try_step(step)
