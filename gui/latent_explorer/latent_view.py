@@ -201,6 +201,13 @@ class LatentView(QWidget):
         page.setSizes([300, 700])  # shares, kept when the tab is narrow
         return page
 
+    def set_look(self, look: theme.Look) -> None:
+        """Draw every page in ``look`` (projector mode: thick, large, its palette), now and for
+        whatever a model loaded later fills in: each page keeps the look."""
+        for page in (self.kl_bars, self.scatter, self.manifold, self.interpolation, self.draws,
+                     self.decoded, self.nearest):
+            page.set_look(look)
+
     # Loading -------------------------------------------------------------------------------
 
     def load_model(self, path: str | os.PathLike) -> None:
