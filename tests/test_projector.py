@@ -394,6 +394,7 @@ def explorer_look(window) -> dict:
         "pad title": pad.plot.getPlotItem().titleLabel.opts.get("size"),
         "pad axis": pad.plot.getAxis("bottom").pen().color().name(),
         "canvas frame": pad.canvas.look.width(1),
+        "slider column": window.latent_view._slider_column.minimumWidth(),  # room for the KL plot's title
         "evaluate rows": window.evaluate_view.table.verticalHeader().defaultSectionSize(),
         "evaluate names": window.evaluate_view.table.columnWidth(0),
     }

@@ -12,7 +12,6 @@ from kgen.services.explorer import COLLAPSE_NATS, collapse_warning, collapsed_di
 TITLE = "KL per dimension, test set"
 TITLE_POINTS = 9.0
 MARK_SIZE = 10  # the collapsed dimensions' triangles
-MIN_HEIGHT = 220  # the plot's, in the normal look (scaled with the look's text)
 
 
 class KLBars(QWidget):
@@ -23,6 +22,7 @@ class KLBars(QWidget):
         self._look = theme.NORMAL_LOOK  # colours, sizes and text (`set_look`)
         self.plot = pg.PlotWidget(background=theme.PALETTE.plot_background)
         self.plot.setMenuEnabled(False)
+        self.plot.setMinimumHeight(220)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
         self.plot.setLabel("left", "KL (nats)")
@@ -53,7 +53,6 @@ class KLBars(QWidget):
         self.plot.setBackground(look.palette.plot_background)
         theme.style_axes(self.plot.getPlotItem(), look)
         self.plot.setTitle(TITLE, size=look.size(TITLE_POINTS), color=look.title_colour)
-        self.plot.setMinimumHeight(round(MIN_HEIGHT * look.font_scale))
         self.collapsed_marks.setSize(look.points(MARK_SIZE))
         self.collapsed_marks.setBrush(pg.mkBrush(look.palette.kl_collapsed))
         if self.bars is not None:
