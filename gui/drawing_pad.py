@@ -210,6 +210,7 @@ class DrawingPad(QWidget):
         self.reconstruction.set_look(look)
 
     def _style_points(self, item: pg.ScatterPlotItem) -> None:
+        """One class's points in the look: its colour of the palette's series, their size."""
         series = self._look.palette.series
         item.setSize(self._look.points(POINT_SIZE))
         item.setBrush(pg.mkBrush(series[self._classes[item] % len(series)]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtGui import QBrush, QPen
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from gui import theme
@@ -58,13 +59,13 @@ class KLBars(QWidget):
         if self.bars is not None:
             self.bars.setOpts(brushes=self._brushes(self.kl), pen=self._bar_pen())
 
-    def _brushes(self, kl: np.ndarray) -> list:
+    def _brushes(self, kl: np.ndarray) -> list[QBrush]:
         """A brush per bar: kl_collapsed for dimensions collapsed to the prior, else kl_active."""
         collapsed = set(collapsed_dimensions(kl))
         palette = self._look.palette
         return [pg.mkBrush(palette.kl_collapsed if d in collapsed else palette.kl_active) for d in range(len(kl))]
 
-    def _bar_pen(self):
+    def _bar_pen(self) -> QPen | str:
         """Bars outlined in ink, thick, with strong axes; pyqtgraph's default outline otherwise."""
         look = self._look
         return pg.mkPen(look.palette.plot_ink, width=look.width(1)) if look.strong_axes else pg.getConfigOption("foreground")
