@@ -19,11 +19,14 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVB
 from gui import theme
 from gui.latent_explorer.image_panel import ImagePanel, note_label
 from gui.latent_explorer.latent_view import LatentView
-from gui.latent_explorer.scatter_view import CLASS_COLOURS
+from gui.latent_explorer.scatter_view import LEGEND_POINTS, POINT_SIZE
 
 STAMP_SPACING = 0.25  # brush stamps along a stroke, in image pixels
 ELLIPSE_SIGMAS = (1.0, 2.0)
 SHOWN_DIMS = 4  # the code's numbers written out under the reconstruction
+RING_WIDTHS = (3.0, 2.0)  # the 1- and 2-sigma rings' pens, in the normal look
+MARKER_SIZE, MARKER_WIDTH = 14, 3.0  # the code's cross
+TITLE_POINTS = 9.0
 NO_MODEL = "The pad uses the latent explorer's model: finish a run, or open one in the Latent explorer."
 
 
@@ -51,10 +54,16 @@ class PadCanvas(QWidget):
         super().__init__(parent)
         self.image = np.zeros(shape, np.float32)
         self._last: tuple[float, float] | None = None  # the stroke's previous point, in image pixels
+        self.look = theme.NORMAL_LOOK  # its background and frame (`set_look`)
         self.setMinimumSize(240, 240)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setCursor(Qt.CursorShape.CrossCursor)
         self.setToolTip("draw with the left mouse button")
+
+    def set_look(self, look: theme.Look) -> None:
+        """Paint on ``look``'s plot background with its ink frame, thicker in projector mode."""
+        self.look = look
+        self.update()
 
     def set_shape(self, shape: tuple[int, int]) -> None:
         """A blank canvas of ``shape`` (the model's image size)."""
@@ -116,13 +125,14 @@ class PadCanvas(QWidget):
 
     def paintEvent(self, event) -> None:  # noqa: N802
         painter = QPainter(self)
-        painter.fillRect(self.rect(), QColor(theme.PALETTE.plot_background))
+        palette = self.look.palette
+        painter.fillRect(self.rect(), QColor(palette.plot_background))
         grey = np.ascontiguousarray((np.clip(self.image, 0.0, 1.0) * 255).astype(np.uint8))
         h, w = grey.shape
         picture = QImage(grey.data, w, h, w, QImage.Format.Format_Grayscale8)
         rect = self.image_rect()
         painter.drawImage(rect, picture)  # no smoothing: the model's pixels, large
-        painter.setPen(QPen(QColor(theme.PALETTE.plot_ink), 1))
+        painter.setPen(QPen(QColor(palette.plot_ink), self.look.width(1)))
         painter.drawRect(rect)
         painter.end()
 
@@ -139,6 +149,9 @@ class DrawingPad(QWidget):
         self.class_names: tuple[str, ...] = ()
         self._rng = np.random.default_rng()
         self._scatter_items: list[pg.ScatterPlotItem] = []
+        self._classes: dict[pg.ScatterPlotItem, int] = {}  # each scatter item's class, for its colour
+        self._look = theme.NORMAL_LOOK  # colours, pen widths, point and text sizes (`set_look`)
+        self._title: str | None = None  # the plot's: the plane the scatter shows, once a code came
 
         self.canvas = PadCanvas()
         self.canvas.changed.connect(self.request_encode)
@@ -176,21 +189,46 @@ class DrawingPad(QWidget):
         latent_view.encoded.connect(self.show_encoded)
         latent_view.class_picker.currentIndexChanged.connect(lambda _: self.request_encode())  # a CVAE's class
         self.reset()
+        self.set_look(self._look)
+
+    def set_look(self, look: theme.Look) -> None:
+        """Draw in ``look`` (projector mode: thick rings and cross, larger points, its palette, axes
+        and text large and in ink), now and for points and rings drawn later."""
+        self._look = look
+        self.plot.setBackground(look.palette.plot_background)
+        theme.style_axes(self.plot.getPlotItem(), look)
+        theme.style_legend(self.legend, look, LEGEND_POINTS)
+        ink = look.palette.plot_ink
+        for width, curve in zip(RING_WIDTHS, self.ellipses, strict=True):
+            curve.setPen(pg.mkPen(ink, width=look.width(width), style=curve.opts["pen"].style()))
+        self.marker.setSize(look.points(MARKER_SIZE))
+        self.marker.setPen(pg.mkPen(ink, width=look.width(MARKER_WIDTH)))
+        for item in self._scatter_items:
+            self._style_points(item)
+        self._set_title(self._title)
+        self.canvas.set_look(look)
+        self.reconstruction.set_look(look)
+
+    def _style_points(self, item: pg.ScatterPlotItem) -> None:
+        """One class's points in the look: its colour of the palette's series, their size."""
+        series = self._look.palette.series
+        item.setSize(self._look.points(POINT_SIZE))
+        item.setBrush(pg.mkBrush(series[self._classes[item] % len(series)]))
+
+    def _set_title(self, text: str | None) -> None:
+        self._title = text
+        self.plot.setTitle(text, size=self._look.size(TITLE_POINTS), color=self._look.title_colour)
 
     def _make_plot(self) -> pg.PlotWidget:
-        plot = pg.PlotWidget(background=theme.PALETTE.plot_background)
+        plot = pg.PlotWidget()  # coloured by `set_look`
         plot.setMenuEnabled(False)
         plot.showGrid(x=True, y=True, alpha=0.15)
         plot.setAspectLocked(True)
-        self.legend = plot.addLegend(offset=(-5, 5), labelTextSize="8pt", verSpacing=-6,
-                                     brush=pg.mkBrush(theme.PALETTE.plot_overlay),
-                                     pen=pg.mkPen(theme.PALETTE.legend_border))
+        self.legend = plot.addLegend(offset=(-5, 5), verSpacing=-6)
         self.legend.setColumnCount(2)
-        ink = theme.PALETTE.plot_ink
-        self.ellipses = [pg.PlotCurveItem(pen=pg.mkPen(ink, width=3 if k == 1 else 2,
-                                                      style=Qt.PenStyle.SolidLine if k == 1 else Qt.PenStyle.DashLine))
+        self.ellipses = [pg.PlotCurveItem(pen=pg.mkPen(style=Qt.PenStyle.SolidLine if k == 1 else Qt.PenStyle.DashLine))
                          for k in ELLIPSE_SIGMAS]
-        self.marker = pg.ScatterPlotItem(size=14, symbol="+", pen=pg.mkPen(ink, width=3))
+        self.marker = pg.ScatterPlotItem(symbol="+")
         for item in (*self.ellipses, self.marker):
             item.setZValue(10)
             plot.addItem(item, ignoreBounds=True)
@@ -234,14 +272,16 @@ class DrawingPad(QWidget):
         for item in self._scatter_items:
             self.plot.removeItem(item)
         self._scatter_items.clear()
+        self._classes.clear()
         self.legend.clear()
         if xy is None:
             return
         groups = [(0, np.arange(len(xy)))] if labels is None else [(c, np.flatnonzero(labels == c)) for c in np.unique(labels)]
         for c, rows in groups:
             name = None if labels is None else (self.class_names[c] if c < len(self.class_names) else str(c))
-            item = pg.ScatterPlotItem(xy[rows, 0], xy[rows, 1], size=6, pen=None, name=name,
-                                      brush=pg.mkBrush(CLASS_COLOURS[int(c) % len(CLASS_COLOURS)]))
+            item = pg.ScatterPlotItem(xy[rows, 0], xy[rows, 1], pen=None, name=name)
+            self._classes[item] = int(c)
+            self._style_points(item)
             item.setOpacity(0.55)
             self.plot.addItem(item)
             self._scatter_items.append(item)
@@ -280,7 +320,7 @@ class DrawingPad(QWidget):
             else:
                 curve.setData(*ellipse_points(xy, cov, k))
         self.code_label.setText(self._describe(event))
-        self.plot.setTitle(f"plane: {event['plane']}", size="9pt")
+        self._set_title(f"plane: {event['plane']}")
 
     def _describe(self, event: dict) -> str:
         mean, log_var = event["mean"], event["log_var"]
@@ -297,4 +337,4 @@ class DrawingPad(QWidget):
         for curve in self.ellipses:
             curve.setData([], [])
         self.code_label.setText("")
-        self.plot.setTitle(None)
+        self._set_title(None)

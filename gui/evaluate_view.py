@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui import theme
 from kgen.eval.descriptions import explanation
 from kgen.services.jobs import ProcessJob
 
@@ -51,6 +52,7 @@ class EvaluateView(QWidget):
         self.table.setHorizontalHeaderLabels(["score", "value"])
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.verticalHeader().setVisible(False)
+        self._row_height = self.table.verticalHeader().defaultSectionSize()  # in the normal look
 
         row = QHBoxLayout()
         row.addWidget(self.run_label, 1)
@@ -69,6 +71,13 @@ class EvaluateView(QWidget):
         self._timer.timeout.connect(self._poll)
         self.choose_button.clicked.connect(self._choose)
         self.evaluate_button.clicked.connect(self.evaluate)
+
+    def set_look(self, look: theme.Look) -> None:
+        """Fit the table to ``look``'s text (projector mode: the app's font grows): taller rows, and
+        the score names' column as wide as its names; the normal look puts back the normal sizes."""
+        self.table.verticalHeader().setDefaultSectionSize(round(self._row_height * look.font_scale))
+        if self.table.rowCount():
+            self.table.resizeColumnToContents(0)
 
     @property
     def busy(self) -> bool:

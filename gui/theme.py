@@ -232,6 +232,16 @@ def style_axis(axis: pg.AxisItem, look: Look) -> None:
     axis.setLabel(axis.labelText, axis.labelUnits, axis.labelUnitPrefix)  # again, in the new style
 
 
+def style_legend(legend: pg.LegendItem, look: Look, points: float = 9.0) -> None:
+    """``legend`` in ``look``: its labels ``points`` large (scaled) and in ink with strong axes, on
+    the palette's overlay and border; labels added later follow."""
+    legend.opts.update(labelTextSize=look.size(points), labelTextColor=look.title_colour)
+    for _, label in legend.items:  # drawn again, in the new size and colour
+        label.setText(label.text, size=look.size(points), color=look.title_colour)
+    legend.setBrush(pg.mkBrush(look.palette.plot_overlay))
+    legend.setPen(pg.mkPen(look.palette.legend_border))
+
+
 def plot_font(look: Look) -> QFont:
     """The font of text drawn on plots (ticks, labels over lines): the app's, or AXIS_POINTS
     scaled by the look's font scale."""

@@ -9,16 +9,20 @@ import numpy as np
 import pytest
 
 pytest.importorskip("PySide6")
-pytest.importorskip("pyqtgraph")
+pg = pytest.importorskip("pyqtgraph")
 
 from PySide6.QtCore import QEvent, QSettings, Qt  # noqa: E402
 from PySide6.QtGui import QPainter  # noqa: E402
-from PySide6.QtWidgets import QApplication, QSplitter  # noqa: E402
+from PySide6.QtWidgets import QApplication, QSplitter, QTableWidgetItem  # noqa: E402
 
 from gui import projector, theme  # noqa: E402
+from gui.latent_explorer.image_panel import ImagePanel  # noqa: E402
 from gui.lesson_views import history  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
+from kgen.services.explorer import ExplorerData  # noqa: E402
 from tests.test_compare import write_run  # noqa: E402
+
+TIMEOUT_MS = 60_000
 
 DISTINCT = 15.0  # CIEDE2000 between any two line colours: plainly different at a glance (2.3 is barely)
 
@@ -342,6 +346,97 @@ def test_sample_grids_are_scaled_pixel_for_pixel(make_window):
     window = make_window()
     for graphics in (window.samples.graphics, window.samples.recon_graphics):
         assert not graphics.renderHints() & QPainter.RenderHint.SmoothPixmapTransform
+
+
+def feed_explorer(window) -> None:
+    """Something in the latent explorer's and the drawing pad's plots, with no model: a test set's
+    scatter (3 classes, a point ringed and an interpolation end), KL bars (one dimension collapsed),
+    an encoded drawing's rings, and evaluation scores."""
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), 10)
+    xy = rng.normal(size=(30, 2)).astype(np.float32)
+    data = ExplorerData("digits", ("0", "1", "2"), rng.random((30, 8, 8, 1)).astype(np.float32), labels,
+                        xy, xy, np.array([1.5, 0.001]), np.array([True, False]))
+    latent = window.latent_view
+    latent.data = data
+    latent.scatter.set_points(data.xy, labels, data.class_names)
+    latent.scatter.select(3, data.images[3], "test image #3")
+    latent.scatter.mark_end("A", 4)
+    latent.kl_bars.set_kl(data.kl, data.active)
+    latent.data_loaded.emit(data)  # the drawing pad's scatter
+    latent.encoded.emit({"reconstruction": data.images[0], "xy": xy[0], "cov": np.diag([0.2, 0.1]),
+                         "mean": xy[0], "log_var": np.log([0.2, 0.1]), "plane": "z0, z1"})
+    evaluate = window.evaluate_view
+    evaluate.table.setRowCount(1)
+    evaluate.table.setItem(0, 0, QTableWidgetItem("a rather long score name, elided if too narrow"))
+    evaluate.table.resizeColumnToContents(0)
+
+
+def explorer_look(window) -> dict:
+    """What projector mode changes in the latent explorer, the drawing pad and the evaluate view."""
+    scatter, bars, pad = window.latent_view.scatter, window.latent_view.kl_bars, window.drawing_pad
+    points = scatter._items[0]
+    legend_label = scatter.legend.items[0][1]
+    return {
+        "scatter points": (points.opts["size"], points.opts["brush"].color().name()),
+        "scatter axis": scatter.plot.getAxis("left").pen().color().name(),
+        "scatter legend": legend_label.opts.get("size"),
+        "ring": (scatter.marker.opts["size"], scatter.marker.opts["pen"].widthF()),
+        "end label": scatter.end_labels["A"].textItem.font().pointSizeF(),
+        "bars": [brush.color().name() for brush in bars.bars.opts["brushes"]],
+        "bar outline": pg.mkPen(bars.bars.opts["pen"]).color().name(),
+        "bars title": bars.plot.getPlotItem().titleLabel.opts.get("size"),
+        "bars ticks": bars.plot.getAxis("left").style["tickFont"] is None,
+        "collapsed mark": bars.collapsed_marks.opts["size"],
+        "pad rings": [(c.opts["pen"].widthF(), c.opts["pen"].style()) for c in pad.ellipses],
+        "pad cross": (pad.marker.opts["size"], pad.marker.opts["pen"].widthF()),
+        "pad points": [(item.opts["size"], item.opts["brush"].color().name()) for item in pad._scatter_items],
+        "pad title": pad.plot.getPlotItem().titleLabel.opts.get("size"),
+        "pad axis": pad.plot.getAxis("bottom").pen().color().name(),
+        "canvas frame": pad.canvas.look.width(1),
+        "slider column": window.latent_view._slider_column.minimumWidth(),  # room for the KL plot's title
+        "evaluate rows": window.evaluate_view.table.verticalHeader().defaultSectionSize(),
+        "evaluate names": window.evaluate_view.table.columnWidth(0),
+    }
+
+
+def test_projector_mode_restyles_the_latent_explorer_drawing_pad_and_evaluate_view(make_window):
+    window = make_window()
+    feed_explorer(window)
+    before = explorer_look(window)
+    window.projector.action.trigger()
+    on = explorer_look(window)
+    look, p = theme.PROJECTOR_LOOK, theme.PROJECTOR_PALETTE
+    assert on["scatter points"] == (look.points(6), p.series[0]) and on["scatter axis"] == p.plot_ink
+    assert on["bars"] == [p.kl_active, p.kl_collapsed] and on["bar outline"] == p.plot_ink
+    assert on["pad rings"] == [(6.0, Qt.PenStyle.SolidLine), (4.0, Qt.PenStyle.DashLine)]
+    assert on["pad points"][2] == (look.points(6), p.series[2]) and on["pad title"] == "14.4pt"
+    assert on["ring"][0] > before["ring"][0] and on["evaluate names"] > before["evaluate names"]
+    for key in set(before) - {"scatter axis", "pad axis"}:  # pyqtgraph's grey, and black
+        assert on[key] != before[key], key
+    window.projector.action.trigger()
+    assert explorer_look(window) == before
+    assert before["bars"] == [theme.PALETTE.kl_active, theme.PALETTE.kl_collapsed]
+    panels = window.findChildren(ImagePanel)  # the explorer's and the pad's pictures: sharp pixels
+    assert len(panels) > 10
+    assert not any(panel.graphics.renderHints() & QPainter.RenderHint.SmoothPixmapTransform for panel in panels)
+
+
+def test_a_model_loaded_in_projector_mode_is_drawn_in_its_look(make_window, qtbot, tmp_path_factory):
+    from latent_runs import trained_vae_run  # trains with Keras: imported by this test only
+
+    window = make_window()
+    window.projector.set_enabled(True)
+    window.latent_view.load_run(trained_vae_run(tmp_path_factory, beta=1.0))
+    qtbot.waitUntil(lambda: len(window.drawing_pad._scatter_items) > 0, timeout=TIMEOUT_MS)
+    look, p = theme.PROJECTOR_LOOK, theme.PROJECTOR_PALETTE
+    points = window.latent_view.scatter._items[0]
+    assert (points.opts["size"], points.opts["brush"].color().name()) == (look.points(6), p.series[0])
+    assert {b.color().name() for b in window.latent_view.kl_bars.bars.opts["brushes"]} <= {p.kl_active, p.kl_collapsed}
+    pad_points = window.drawing_pad._scatter_items[0]
+    assert (pad_points.opts["size"], pad_points.opts["brush"].color().name()) == (look.points(6), p.series[0])
+    window.projector.set_enabled(False)
+    assert (points.opts["size"], points.opts["brush"].color().name()) == (6, theme.PALETTE.series[0])
 
 
 # CIEDE2000 colour difference (Sharma, Wu and Dalal 2005), for "distinguishable" above -----------

@@ -6,6 +6,7 @@ import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from gui import theme
 from gui.latent_explorer.image_panel import ImagePanel, note_label
 
 DRAWS = 3  # draws shown beside the mean
@@ -36,6 +37,11 @@ class DrawsStrip(QWidget):
         layout.addLayout(header)
         layout.addLayout(row, 1)
         layout.addWidget(self.note)
+
+    def set_look(self, look: theme.Look) -> None:
+        """Draw its pictures in ``look`` (see `ImagePanel.set_look`)."""
+        for panel in (self.mean, *self.draws):
+            panel.set_look(look)
 
     def show_draws(self, event: dict) -> None:
         """Show a "draws" event: the mean, the draws (clipped to [0, 1] for display) and what they are."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from gui import theme
@@ -21,6 +22,7 @@ class ImagePanel(QWidget):
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground(theme.PALETTE.plot_background)
         self.graphics.setMinimumSize(min_size, min_size)
+        self.graphics.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)  # sharp pixels, large
         self.view = self.graphics.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.view.addItem(self.image)
@@ -29,6 +31,10 @@ class ImagePanel(QWidget):
         layout.setSpacing(2)
         layout.addWidget(self.title)
         layout.addWidget(self.graphics, 1)
+
+    def set_look(self, look: theme.Look) -> None:
+        """Draw on ``look``'s plot background; pictures stay scaled pixel for pixel (nearest neighbour)."""
+        self.graphics.setBackground(look.palette.plot_background)
 
     def set_picture(self, picture: np.ndarray, title: str | None = None) -> None:
         """Show ``picture``; the view refits only when its size changes, so live updates don't jump."""

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui import theme
 from gui.latent_explorer.image_panel import ImagePanel, note_label
 from kgen.pictures import image_grid
 
@@ -74,6 +75,11 @@ class InterpolateView(QWidget):
         layout.addWidget(self.strip_panel, 2)
         layout.addStretch(1)
         self.reset()
+
+    def set_look(self, look: theme.Look) -> None:
+        """Draw its pictures in ``look`` (see `ImagePanel.set_look`)."""
+        for panel in (*self.end_panels.values(), self.strip_panel):
+            panel.set_look(look)
 
     def reset(self, enabled: bool = False, note: str = "") -> None:
         """Forget the ends and the strip."""

@@ -50,6 +50,7 @@ POLL_MS = 30
 MAX_SLIDERS = 16  # sliders for the first this many dimensions; the rest stay as set
 STEP = 0.05  # one slider tick
 LIMIT = 3.0  # sliders run from -LIMIT to LIMIT
+COLUMN_WIDTHS = (200, 400)  # the sliders page's left column (sliders, KL bars): least and most, normal look
 NO_DATA = "open a run directory (Open run…) to see its test set: a model file alone has no data"
 
 
@@ -182,9 +183,9 @@ class LatentView(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self._slider_box)
-        left = QWidget()
-        left.setMinimumWidth(200)
-        left.setMaximumWidth(400)
+        left = self._slider_column = QWidget()  # its width follows the look's text (`set_look`)
+        left.setMinimumWidth(COLUMN_WIDTHS[0])
+        left.setMaximumWidth(COLUMN_WIDTHS[1])
         column = QVBoxLayout(left)
         column.setContentsMargins(0, 0, 0, 0)
         column.addWidget(scroll, 1)  # the KL bars keep their height, the sliders get the rest
@@ -200,6 +201,16 @@ class LatentView(QWidget):
         page.setStretchFactor(1, 1)
         page.setSizes([300, 700])  # shares, kept when the tab is narrow
         return page
+
+    def set_look(self, look: theme.Look) -> None:
+        """Draw every page in ``look`` (projector mode: thick, large, its palette), now and for
+        whatever a model loaded later fills in: each page keeps the look."""
+        for page in (self.kl_bars, self.scatter, self.manifold, self.interpolation, self.draws,
+                     self.decoded, self.nearest):
+            page.set_look(look)
+        least, most = (round(width * look.font_scale) for width in COLUMN_WIDTHS)  # room for the KL plot's text
+        self._slider_column.setMinimumWidth(least)
+        self._slider_column.setMaximumWidth(most)
 
     # Loading -------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui import theme
 from gui.latent_explorer.image_panel import ImagePanel, note_label
 
 DEFAULT_SIZE = 11  # images a side
@@ -55,6 +56,10 @@ class ManifoldView(QWidget):
         layout.addWidget(self.note)
         layout.addWidget(self.panel, 1)
         self.set_latent_dim(0)
+
+    def set_look(self, look: theme.Look) -> None:
+        """Draw its pictures in ``look`` (see `ImagePanel.set_look`)."""
+        self.panel.set_look(look)
 
     def set_latent_dim(self, latent_dim: int, note: str = "") -> None:
         """Offer dims 0..latent_dim-1 (z0 across, z1 up); fewer than 2 dims disables the page."""

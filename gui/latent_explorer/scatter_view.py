@@ -10,7 +10,8 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBox
 from gui import theme
 from gui.latent_explorer.image_panel import ImagePanel, note_label
 
-CLASS_COLOURS = theme.PALETTE.series  # repeated for more classes
+POINT_SIZE, HOVER_SIZE, MARKER_SIZE = 6, 9, 16  # pixels across, in the normal look
+LEGEND_POINTS = 8.0
 PROJECTIONS = {"PCA": "pca", "t-SNE": "tsne"}
 
 
@@ -28,22 +29,23 @@ class ScatterView(QWidget):
         self.selected: int | None = None
         self.ends: dict[str, int] = {}  # interpolation end ("A", "B") -> index
         self._items: list[pg.ScatterPlotItem] = []
+        self._classes: dict[pg.ScatterPlotItem, int] = {}  # each item's class, for its colour
+        self._look = theme.NORMAL_LOOK  # colours, point sizes and text (`set_look`)
 
         self.projection = QComboBox()
         self.projection.addItems(list(PROJECTIONS))
         self.projection.currentTextChanged.connect(lambda text: self.projection_changed.emit(PROJECTIONS[text]))
         self.projection_label = QLabel("projection")
         self.note = note_label()
-        self.plot = pg.PlotWidget(background=theme.PALETTE.plot_background)
+        self.plot = pg.PlotWidget()
         self.plot.setMenuEnabled(False)
         self.plot.showGrid(x=True, y=True, alpha=0.15)
-        self.legend = self.plot.addLegend(offset=(-5, 5), labelTextSize="8pt", verSpacing=-6,
-                                          brush=pg.mkBrush(theme.PALETTE.plot_overlay), pen=pg.mkPen(theme.PALETTE.legend_border))
+        self.legend = self.plot.addLegend(offset=(-5, 5), verSpacing=-6)
         self.legend.setColumnCount(2)
-        self.marker = pg.ScatterPlotItem(size=16, symbol="o", pen=pg.mkPen(theme.PALETTE.plot_ink, width=2), brush=None)
+        self.marker = pg.ScatterPlotItem(symbol="o", brush=None)
         self.marker.setZValue(10)
         self.plot.addItem(self.marker, ignoreBounds=True)
-        self.end_labels = {end: pg.TextItem(end, color=theme.PALETTE.plot_ink, anchor=(0.5, 1.3)) for end in "AB"}
+        self.end_labels = {end: pg.TextItem(end, anchor=(0.5, 1.3)) for end in "AB"}
         for text in self.end_labels.values():
             text.setZValue(11)
             self.plot.addItem(text, ignoreBounds=True)
@@ -79,6 +81,31 @@ class ScatterView(QWidget):
         layout.addWidget(self.plot, 1)
         layout.addWidget(detail)
         self.set_points(None, None, (), note="")
+        self.set_look(self._look)
+
+    def set_look(self, look: theme.Look) -> None:
+        """Draw in ``look`` (projector mode: larger points and ring, class colours of its palette,
+        axes, legend and A/B labels large and in ink), now and from now on."""
+        self._look = look
+        self.plot.setBackground(look.palette.plot_background)
+        theme.style_axes(self.plot.getPlotItem(), look)
+        theme.style_legend(self.legend, look, LEGEND_POINTS)
+        self.marker.setSize(look.points(MARKER_SIZE))
+        self.marker.setPen(pg.mkPen(look.palette.plot_ink, width=look.width(2)))
+        for text in self.end_labels.values():
+            text.setColor(look.palette.plot_ink)
+            text.setFont(theme.plot_font(look))
+        for item in self._items:
+            self._style_points(item)
+        for panel in (self.original, self.reconstruction):
+            panel.set_look(look)
+
+    def _style_points(self, item: pg.ScatterPlotItem) -> None:
+        """One class's points in the look: its colour of the palette's series, their size."""
+        series = self._look.palette.series
+        item.opts["hoverSize"] = self._look.points(HOVER_SIZE)
+        item.setSize(self._look.points(POINT_SIZE))
+        item.setBrush(pg.mkBrush(series[self._classes[item] % len(series)]))
 
     def set_points(self, xy: np.ndarray | None, labels: np.ndarray | None, class_names=(),
                    note: str = "", projectable: bool = False) -> None:
@@ -86,6 +113,7 @@ class ScatterView(QWidget):
         for item in self._items:
             self.plot.removeItem(item)
         self._items.clear()
+        self._classes.clear()
         self.legend.clear()
         self.xy, self.labels, self.selected = xy, labels, None
         self.marker.setData([], [])
@@ -105,10 +133,10 @@ class ScatterView(QWidget):
         groups = [(None, np.arange(len(xy)))] if labels is None else \
             [(c, np.flatnonzero(labels == c)) for c in np.unique(labels)]
         for c, rows in groups:
-            colour = CLASS_COLOURS[0 if c is None else int(c) % len(CLASS_COLOURS)]
             name = None if c is None else (class_names[c] if c < len(class_names) else str(c))
-            item = pg.ScatterPlotItem(xy[rows, 0], xy[rows, 1], data=rows, size=6, pen=None,
-                                      brush=pg.mkBrush(colour), hoverable=True, hoverSize=9, name=name)
+            item = pg.ScatterPlotItem(xy[rows, 0], xy[rows, 1], data=rows, pen=None, hoverable=True, name=name)
+            self._classes[item] = 0 if c is None else int(c)
+            self._style_points(item)
             item.sigClicked.connect(self._on_clicked)
             self.plot.addItem(item)
             self._items.append(item)
