@@ -118,10 +118,12 @@ class KLGaussiansView(QWidget):
             plot.setXRange(*X_RANGE, padding=0)
             plot.setMouseEnabled(x=False, y=False)
         self.integrand_plot.setXLink(self.density_plot)
-        self.density_plot.addLegend(offset=(8, 8), brush=pg.mkBrush(theme.PALETTE.plot_overlay))
+        self.density_plot.addLegend(offset=(8, 8), brush=pg.mkBrush(theme.PALETTE.plot_overlay),
+                                      pen=pg.mkPen(theme.PALETTE.legend_border))
         self.q_curve = self.density_plot.plot(pen=pg.mkPen(Q_COLOUR, width=3), name="q(x)")
         self.p_curve = self.density_plot.plot(pen=pg.mkPen(P_COLOUR, width=3), name="p(x)")
-        self.integrand_plot.addLegend(offset=(8, 8), brush=pg.mkBrush(theme.PALETTE.plot_overlay))
+        self.integrand_plot.addLegend(offset=(8, 8), brush=pg.mkBrush(theme.PALETTE.plot_overlay),
+                                      pen=pg.mkPen(theme.PALETTE.legend_border))
         self.forward_curve = self.integrand_plot.plot(
             pen=pg.mkPen(Q_COLOUR, width=2.5), fillLevel=0.0, brush=theme.translucent(Q_COLOUR, 0x55),
             name="q log(q/p): area KL(q‖p)")
@@ -134,8 +136,7 @@ class KLGaussiansView(QWidget):
         for plot in (self.density_plot, self.integrand_plot):
             theme.style_axes(plot, look)
             plot.setTitle(plot.titleLabel.text, size=look.size(11), color=look.title_colour)  # 11pt: pyqtgraph's
-            for _, label in plot.legend.items:
-                label.setText(label.text, size=look.size(9), color=look.title_colour)
+            theme.style_legend(plot.legend, look)
 
     def _build_table(self) -> dict[str, QLabel]:
         """Labels of the results grid, by (direction, column): 'forward'/'backward' x 'closed'/'mc'."""

@@ -120,7 +120,8 @@ class PlaygroundView(QWidget):
         self.arrows = pg.PlotCurveItem(connect="pairs", pen=pg.mkPen(ARROW_COLOUR, width=1.2))  # set_look restyles all three
         for shown in (self.real, self.arrows, self.fake):
             item.addItem(shown)
-        self.legend = item.addLegend(offset=(8, 8), brush=pg.mkBrush(theme.PALETTE.plot_overlay))
+        self.legend = item.addLegend(offset=(8, 8), brush=pg.mkBrush(theme.PALETTE.plot_overlay),
+                                     pen=pg.mkPen(theme.PALETTE.legend_border))
         self.legend.addItem(self.real, "real data")
         self.legend.addItem(self.fake, "generated G(z), fixed z")
         self.legend.addItem(self.arrows, ARROW_KINDS["generator gradient"][1])
@@ -162,12 +163,9 @@ class PlaygroundView(QWidget):
         heat = pg.ColorMap([0.0, 0.5, 1.0], list(palette.heat))
         self.heat.setColorMap(heat)
         self.colour_bar.setColorMap(heat)
-        self.legend.opts.update(labelTextSize=look.size(9), labelTextColor=look.title_colour)
-        for _, label in self.legend.items:  # drawn again, in the new size and colour
-            label.setText(label.text, size=look.size(9), color=look.title_colour)
+        theme.style_legend(self.legend, look)
         theme.style_axes(self.colour_bar, look)  # its ticks, and its label on the other side
         self.colour_bar.axis.setWidth(round(COLOUR_BAR_AXIS * look.font_scale))
-        self.legend.setBrush(pg.mkBrush(palette.plot_overlay))
 
     def add_snapshot(self, event: dict) -> None:
         """Show a playground event (see `kgen.services.playground.PlaygroundProbe`): at once, or the newest

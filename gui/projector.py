@@ -37,9 +37,6 @@ from gui.lesson_views.history import settings
 FONT_SCALE = theme.PROJECTOR_LOOK.font_scale
 SETTING_ON = "projector/on"
 SETTING_VIEW = "projector/view"  # the name of the view projector mode maximises ("" for none)
-# Views a window without `view_widgets` (older windows) offers, by the lessons' names for them.
-FALLBACK_VIEWS = {"curves": "curves", "samples": "samples", "latent": "latent_view", "evaluate": "evaluate_view",
-                  "playground": "playground", "compare": "compare_view"}
 NOT_MAXIMISED = ("setup",)  # views that are never maximised: the setup form is no view of a run
 PROJECTOR_KEYS = ("F5", "Ctrl+Shift+P")
 NEXT_VIEW_KEY = "F6"
@@ -277,10 +274,7 @@ class Projector(QObject):
     def views(self) -> dict[str, QWidget]:
         """The views that can be maximised, by name, in the window's order; hidden tabs (the GAN
         playground without a toy GAN) are left out."""
-        found = getattr(self.window, "view_widgets", None)
-        if not isinstance(found, dict):
-            found = {name: getattr(self.window, attr) for name, attr in FALLBACK_VIEWS.items()
-                     if hasattr(self.window, attr)}
+        found = self.window.view_widgets
         if hasattr(self.window, "lesson_panel"):  # the open lesson: its formulas and live values, large
             found = {**found, "lesson": self.window.lesson_panel}
         return {name: widget for name, widget in found.items() if name not in NOT_MAXIMISED and _offered(widget)}
@@ -327,7 +321,8 @@ class Projector(QObject):
                 action.setText(f"{name}\tCtrl+{number}")
 
     def _set_look(self, look: theme.Look) -> None:
-        for widget in self.window.findChildren(QWidget):
+        """Each view draws itself in ``look`` (a view made of others hands it on to them)."""
+        for widget in self.window.view_widgets.values():
             if callable(getattr(widget, "set_look", None)):
                 widget.set_look(look)
 

@@ -8,6 +8,8 @@ the CLI's help and the setup panel's tooltips read that. Model kinds live in kge
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -284,6 +286,12 @@ class RunConfig(_Config):
 
     def to_dict(self) -> dict[str, Any]:
         return {"train": self.train.to_dict(), "model": self.model.to_dict()}
+
+    def fingerprint(self) -> str:
+        """A hash of the whole config: two runs that would train alike share it (a class pack
+        retrains a lesson run whose fingerprint changed; the studio forgets its has-run mark)."""
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), default=str)
+        return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:

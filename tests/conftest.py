@@ -67,3 +67,22 @@ def vae_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("vae") / "vae.keras"
     build_model(RunConfig(TrainConfig(), VAEConfig(latent_dim=2, hidden=(16,))), (8, 8, 1)).save(path)
     return path
+
+
+@pytest.fixture
+def studio(qtbot, tmp_path):
+    """Makes main windows (``studio(controller=None, **options)``) with runs under tmp_path; each
+    closed after the test, which stops a run it left going."""
+    from gui.main_window import MainWindow
+
+    made = []
+
+    def make(controller=None, **options):
+        window = MainWindow(runs_root=tmp_path / "runs", controller=controller, **options)
+        qtbot.addWidget(window)
+        made.append(window)
+        return window
+
+    yield make
+    for window in made:
+        window.close()

@@ -69,19 +69,12 @@ def history(tmp_path) -> LessonHistory:
 
 
 @pytest.fixture
-def make_window(qtbot, tmp_path):
-    windows = []
-
+def make_window(studio, tmp_path):
     def make(**kwargs):
         kwargs.setdefault("history", history(tmp_path))
-        window = MainWindow(runs_root=tmp_path / "runs", controller=FakeController(), **kwargs)
-        qtbot.addWidget(window)
-        windows.append(window)
-        return window
+        return studio(FakeController(), **kwargs)
 
-    yield make
-    for window in windows:
-        window.close()
+    return make
 
 
 def shown_names(window) -> list[str]:

@@ -168,23 +168,6 @@ class FakeController:
         return events
 
 
-@pytest.fixture
-def studio(qtbot, tmp_path):
-    from gui.main_window import MainWindow
-
-    made = []
-
-    def make(controller=None):
-        window = MainWindow(runs_root=tmp_path / "runs", controller=controller)
-        qtbot.addWidget(window)
-        made.append(window)
-        return window
-
-    yield make
-    for window in made:
-        window.close()
-
-
 def all_player_buttons(window):
     return [window.player_steps.step_d, window.player_steps.step_g,
             window.playground.player_steps.step_d, window.playground.player_steps.step_g]

@@ -5,7 +5,6 @@ lesson whose runs a teacher edits has not run yet)."""
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 from PySide6.QtCore import QSettings
@@ -22,10 +21,9 @@ def settings() -> QSettings:
 
 
 def lesson_key(lesson: Lesson) -> str:
-    """The lesson's name and a short hash of its runs as written (their sections)."""
-    runs = [[run.name, run.sections] for run in lesson.runs]
-    digest = hashlib.sha256(json.dumps(runs, sort_keys=True, default=str).encode()).hexdigest()[:12]
-    return f"{lesson.name}-{digest}"
+    """The lesson's name and a short hash of its runs' names and configs."""
+    runs = "".join(f"{run.name}:{run.config.fingerprint()};" for run in lesson.runs)
+    return f"{lesson.name}-{hashlib.sha256(runs.encode()).hexdigest()[:12]}"
 
 
 class LessonHistory:

@@ -14,7 +14,6 @@ imports TensorFlow only inside `prepare_pack` (the window's process opens packs)
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import re
@@ -50,9 +49,8 @@ class PackError(KgenError):
 
 
 def config_hash(config: RunConfig) -> str:
-    """A fingerprint of a run's whole config: a lesson whose run changed gets another one."""
-    text = json.dumps(config.to_dict(), sort_keys=True, separators=(",", ":"))
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """What pack.json records of a run's config (`RunConfig.fingerprint`)."""
+    return config.fingerprint()
 
 
 def run_folder(lesson: str, run: str) -> str:
