@@ -254,6 +254,41 @@ class GANConfig(_Config):
         )
 
 
+DRAW_ATTENTION = ("gaussian", "none")
+
+
+@dataclass
+class DRAWConfig(_Config):
+    """DRAW, the recurrent VAE: how many steps it draws in, its latents per step, its LSTMs and
+    its attention. An image's latent is the steps' draws end to end (``latent_dim``)."""
+
+    steps: int = option(16, help="T: drawing steps, each adding to the canvas and drawing its own z_t", type="int")
+    z_size: int = option(10, help="latents drawn at each step (an image has steps x z_size)", type="int")
+    width: int = option(256, help="units of the encoder LSTM and of the decoder LSTM", type="int")
+    attention: str = option("gaussian", type="str", choices=DRAW_ATTENTION,
+                            help="gaussian: read and write through N x N grids of Gaussian filters the decoder "
+                                 "places; none: read the whole image and write every pixel")
+    read_size: int = option(2, help="N of the read grid: each glimpse is N x N (attention gaussian)", type="int")
+    write_size: int = option(5, help="N of the write grid: each patch is N x N (attention gaussian)", type="int")
+    binarize: bool = option(False, type="switch",
+                            help="draw binary pixels ~ Bernoulli(x) afresh for every batch (dynamic binarisation)")
+
+    def __post_init__(self) -> None:
+        _positive_int(self.steps, "steps", 256)
+        _positive_int(self.z_size, "z_size", 1024)
+        _require(self.latent_dim <= 4096, f"steps x z_size must be <= 4096, got {self.latent_dim}")
+        _positive_int(self.width, "width", MAX_WIDTH)
+        _choice(self.attention, "attention", DRAW_ATTENTION)
+        _positive_int(self.read_size, "read_size", MAX_SIDE)
+        _positive_int(self.write_size, "write_size", MAX_SIDE)
+        _require(isinstance(self.binarize, bool), f"binarize must be true or false, got {self.binarize!r}")
+
+    @property
+    def latent_dim(self) -> int:
+        """The latent of one image: every step's z_t, end to end."""
+        return self.steps * self.z_size
+
+
 def model_config(kind: str) -> type[_Config]:
     """The config class of model ``kind`` (kgen.registry)."""
     from kgen import registry
@@ -280,7 +315,7 @@ class RunConfig(_Config):
         if getattr(self.model, "latent_dim", 0) is None:  # a GAN's z: small for a 2-D toy
             self.model.latent_dim = 2 if self.train.dataset in TOYS else 64
         _require(
-            not (spec.auto_arch == "conv" and self.model.arch == "mlp"),
+            not (spec.auto_arch == "conv" and getattr(self.model, "arch", None) == "mlp"),
             f"{spec.name} is the convolutional GAN; use arch conv or auto (an MLP GAN is the gan model)",
         )
 

@@ -12,12 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kgen.config import AEConfig, GANConfig, VAEConfig
+from kgen.config import AEConfig, DRAWConfig, GANConfig, VAEConfig
 from kgen.errors import ConfigError
 
 # Views of the app that can apply to a kind: inputs over their reconstructions while training,
 # the GAN playground on 2-D toys, class names over the columns of conditional sample grids.
-VIEWS = ("reconstructions", "playground", "class_names")
+# DRAW's step scrubber: the canvas at every step, its attention windows and the KL of each step.
+VIEWS = ("reconstructions", "playground", "class_names", "drawing_steps")
 # Test scores that can apply: ELBO/IWAE bounds on log p(x), the reconstruction error,
 # classifier-based image quality, modes covered on 2-D toys, error of inverting test images.
 SCORES = ("likelihood", "reconstruction", "image_quality", "toy_modes", "inversion")
@@ -55,9 +56,12 @@ class ModelSpec:
     auto_arch: str = "mlp"  # what arch="auto" means (AUTO_ARCHS); "conv" also refuses arch="mlp"
     views: frozenset[str] = field(default_factory=frozenset)
     scores: frozenset[str] = field(default_factory=frozenset)
+    # "module:function" of (RunConfig, data_shape, num_classes) -> kgen.sizes.Net tuple, for kinds
+    # whose networks are not the AE/VAE or GAN ones kgen.sizes knows (TensorFlow-free).
+    sizes: str | None = None
 
     def __post_init__(self) -> None:
-        for path in (self.build, self.model_class):
+        for path in (self.build, self.model_class, *([self.sizes] if self.sizes else [])):
             if path.count(":") != 1:
                 raise ConfigError(f"model {self.name}: {path!r} is not a 'module:name' path")
         unknown = sorted((set(self.views) - set(VIEWS)) | (set(self.scores) - set(SCORES)))
@@ -160,3 +164,8 @@ register(ModelSpec(
     config=GANConfig, build="kgen.models:build_gan", model_class="kgen.models.gan:CGAN",
     step_metrics=GAN_METRICS, defaults=GAN_DEFAULTS, conditional=True, adversarial=True, player_steps=True,
     auto_arch="conv-on-images", views=frozenset({"class_names"}), scores=GAN_SCORES))
+register(ModelSpec(
+    name="draw", description="DRAW (Gregor et al. 2015): a recurrent VAE that draws on a canvas in T steps, with attention",
+    config=DRAWConfig, build="kgen.models:build_draw", model_class="kgen.models.draw:DRAW",
+    step_metrics=VAE_METRICS, defaults=TrainDefaults(1e-3, 64, 20), variational=True,
+    views=frozenset({"reconstructions", "drawing_steps"}), scores=VAE_SCORES, sizes="kgen.sizes:draw_networks"))

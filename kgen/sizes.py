@@ -109,6 +109,8 @@ def networks(config: RunConfig, data_shape: tuple[int, ...], num_classes: int = 
     build them."""
     kind, m = config.train.model, config.model
     spec = registry.spec(kind)
+    if spec.sizes:
+        return registry.load(spec.sizes)(config, data_shape, num_classes)
     classes = num_classes if spec.conditional else 0
     if spec.adversarial:
         if gan_arch(kind, m.arch, data_shape) == "conv":
@@ -125,6 +127,36 @@ def networks(config: RunConfig, data_shape: tuple[int, ...], num_classes: int = 
             conv_decoder(data_shape, m.latent_dim, m.filters, channels, classes)
     return mlp_encoder(data_shape, m.latent_dim, m.hidden, classes, heads), \
         mlp_decoder(data_shape, m.latent_dim, m.hidden, channels, classes)
+
+
+def draw_networks(config: RunConfig, data_shape: tuple[int, ...], num_classes: int = 0) -> tuple[Net, Net]:
+    """DRAW's (encoder, decoder) as kgen.models.draw builds them; a training step keeps every one
+    of the T steps' activations (LSTM gates and states, glimpses, filterbanks, the canvas)."""
+    m = config.model
+    if len(data_shape) != 3:
+        return Net(), Net()
+    height, width, channels = data_shape
+    pixels = height * width * channels
+    gaussian = m.attention == "gaussian"
+    read_dim = 2 * channels * (m.read_size**2 if gaussian else height * width)
+    write_dim = channels * (m.write_size**2 if gaussian else height * width)
+    windows = dense(m.width, 5) + dense(m.width, 5) if gaussian else Net()
+    encoder = lstm(read_dim + m.width, m.width) + dense(m.width, m.z_size) + dense(m.width, m.z_size)
+    decoder = lstm(m.z_size, m.width) + dense(m.width, write_dim) + windows
+    filters = (m.read_size + m.write_size) * (height + width) * 2 if gaussian else 0
+    per_step = Net(activations=2 * pixels + read_dim + filters)
+    return _repeat_steps(encoder, m.steps, per_step), _repeat_steps(decoder, m.steps, per_step)
+
+
+def lstm(n_in: int, units: int) -> Net:
+    """One LSTM cell's weights and one step's activations (four gates, the cell and h)."""
+    weights = 4 * units * (n_in + units)
+    return Net(weights + 4 * units, weights + 4 * units, 4 * units * max(n_in, units), 6 * units)
+
+
+def _repeat_steps(net: Net, steps: int, per_step: Net) -> Net:
+    """A network applied at each of ``steps`` steps: its weights once, its activations per step."""
+    return Net(net.params, net.trainable, net.largest, steps * (net.activations + per_step.activations))
 
 
 def gan_arch(kind: str, arch: str, data_shape: tuple[int, ...]) -> str:

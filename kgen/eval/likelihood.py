@@ -35,39 +35,34 @@ def _batches(x: np.ndarray, labels: np.ndarray | None, size: int):
 
 
 def log_weights(model, x: np.ndarray, k: int, seed: int = 0, labels: np.ndarray | None = None) -> np.ndarray:
-    """log p(x, z_i) - log q(z_i|x) for k draws z_i per image: float64 array (N, k)."""
+    """log p(x, z_i) - log q(z_i|x) for k draws z_i per image: float64 array (N, k).
+
+    Each draw is the model's own (``sample_terms``): z = mu + sigma * eps for a VAE, all T
+    latents of the recurrence for DRAW."""
     rng = np.random.default_rng(seed)
     step = _log_weight_step(model)
     rows = []
     images_per_pass = max(1, _DECODE_BUDGET // k)
     samples_per_pass = min(k, _DECODE_BUDGET)
     for xb, lb in _batches(x, labels, images_per_pass):
-        z_mean, z_log_var = model.encode(xb, lb)
         lb = np.zeros(len(xb), "int32") if lb is None else lb.astype("int32")
         chunks = []
         for done in range(0, k, samples_per_pass):
             kc = min(samples_per_pass, k - done)
             eps = rng.standard_normal((len(xb), kc, model.latent_dim)).astype("float32")
-            chunks.append(step(xb, lb, z_mean, z_log_var, eps).numpy())
+            chunks.append(step(xb, lb, eps).numpy())
         rows.append(np.concatenate(chunks, axis=1))
     return np.concatenate(rows).astype("float64")
 
 
 def _log_weight_step(model):
     @tf.function(reduce_retracing=True)
-    def step(x, labels, z_mean, z_log_var, eps):
+    def step(x, labels, eps):
         batch, kc, dim = tf.shape(eps)[0], tf.shape(eps)[1], tf.shape(eps)[2]
-        mean = tf.repeat(z_mean, kc, axis=0)
-        log_var = tf.repeat(z_log_var, kc, axis=0)
-        z = losses.reparameterize(mean, log_var, tf.reshape(eps, (-1, dim)))
         images = tf.repeat(x, kc, axis=0)
         labels = tf.repeat(labels, kc, axis=0) if model.num_classes else None
-        log_w = (
-            model.log_likelihood(images, model.decoder_params(z, labels))
-            + losses.log_standard_normal(z)
-            - losses.log_normal(z, mean, log_var)
-        )
-        return tf.reshape(log_w, (batch, kc))
+        terms = model.sample_terms(images, labels, tf.reshape(eps, (-1, dim)))
+        return tf.reshape(terms["log_px_z"] + terms["log_pz"] - terms["log_qz"], (batch, kc))
 
     return step
 
@@ -88,11 +83,10 @@ def elbo_parts(
     rng = np.random.default_rng(seed)
     recon, kl = [], []
     for xb, lb in _batches(x, labels, batch_size):
-        z_mean, z_log_var = model.encode(xb, lb)
-        eps = rng.standard_normal(tuple(z_mean.shape)).astype("float32")
-        z = losses.reparameterize(z_mean, z_log_var, eps)
-        recon.append(-np.asarray(model.log_likelihood(xb, model.decoder_params(z, lb))))
-        kl.append(np.asarray(losses.kl_to_standard_normal(z_mean, z_log_var)))
+        eps = rng.standard_normal((len(xb), model.latent_dim)).astype("float32")
+        terms = model.sample_terms(xb, lb, eps)
+        recon.append(-np.asarray(terms["log_px_z"]))
+        kl.append(np.asarray(terms["kl"]))
     recon_mean, kl_mean = float(np.concatenate(recon).mean()), float(np.concatenate(kl).mean())
     return {"elbo": -(recon_mean + kl_mean), "reconstruction": recon_mean, "kl": kl_mean}
 

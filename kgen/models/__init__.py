@@ -13,13 +13,14 @@ from kgen.config import RunConfig
 from kgen.errors import ConfigError
 from kgen.models.ae import AE
 from kgen.models.base import EncoderDecoder
+from kgen.models.draw import DRAW
 from kgen.models.gan import CGAN, GAN
 from kgen.models.gan_nets import build_gan_networks
 from kgen.models.nets import build_encoder_decoder
 from kgen.models.vae import CVAE, VAE
 from kgen.sizes import gan_arch
 
-__all__ = ["AE", "CGAN", "CVAE", "GAN", "VAE", "EncoderDecoder", "build_model"]
+__all__ = ["AE", "CGAN", "CVAE", "DRAW", "GAN", "VAE", "EncoderDecoder", "build_model"]
 
 
 def build_model(config: RunConfig, image_shape: Sequence[int], num_classes: int = 0) -> keras.Model:
@@ -63,6 +64,16 @@ def build_cvae(config: RunConfig, image_shape: tuple[int, ...], num_classes: int
     """The class-conditional VAE: both networks take the one-hot label too."""
     nets = build_encoder_decoder(image_shape, config.model, num_classes=num_classes)
     model = CVAE(*nets, beta=config.model.beta, num_classes=num_classes, **_encoder_decoder_options(config))
+    return _compiled(model, config)
+
+
+def build_draw(config: RunConfig, image_shape: tuple[int, ...], num_classes: int = 0) -> DRAW:
+    """DRAW with the config's steps, latents, LSTM width and attention."""
+    if len(image_shape) != 3:
+        raise ConfigError("the draw model needs images; 2-D points have no canvas to draw on")
+    m = config.model
+    model = DRAW(image_shape, steps=m.steps, z_size=m.z_size, width=m.width, attention=m.attention == "gaussian",
+                 read_size=m.read_size, write_size=m.write_size, binarize=m.binarize, seed=config.train.seed)
     return _compiled(model, config)
 
 

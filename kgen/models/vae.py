@@ -30,20 +30,31 @@ class VAE(EncoderDecoder):
         z_mean, z_log_var = self.encoder_outputs(x, labels, training=training)
         return z_mean, z_log_var
 
-    def compute_losses(self, x, labels=None, training=False):
-        """Batch means of loss, reconstruction and kl for one reparameterised sample per image."""
+    def sample_terms(self, x, labels=None, eps=None, training=False) -> dict:
+        """For images x and noise eps (N, latent_dim; fresh when None): per-example log p(x|z),
+        log p(z), log q(z|x) of z = mu + sigma * eps, and the analytic KL(q(z|x) || p(z))."""
         # Encode: the parameters of q(z|x).
         z_mean, z_log_var = self.encode(x, labels, training=training)
         # Reparameterise: z = mu + sigma * eps keeps the sample differentiable.
-        eps = replicas.normal(ops.shape(z_mean), self.seed_generator)
+        if eps is None:
+            eps = replicas.normal(ops.shape(z_mean), self.seed_generator)
         z = losses.reparameterize(z_mean, z_log_var, eps)
-        # Decode and score: -log p(x|z) and the analytic KL to the prior.
-        reconstruction = -self.log_likelihood(x, self.decoder_params(z, labels, training=training))
-        kl = losses.kl_to_standard_normal(z_mean, z_log_var)
+        # Decode and score.
         return {
-            "loss": ops.mean(reconstruction + self.beta * kl),
+            "log_px_z": self.log_likelihood(x, self.decoder_params(z, labels, training=training)),
+            "log_pz": losses.log_standard_normal(z),
+            "log_qz": losses.log_normal(z, z_mean, z_log_var),
+            "kl": losses.kl_to_standard_normal(z_mean, z_log_var),
+        }
+
+    def compute_losses(self, x, labels=None, training=False):
+        """Batch means of loss, reconstruction and kl for one reparameterised sample per image."""
+        terms = self.sample_terms(x, labels, training=training)
+        reconstruction = -terms["log_px_z"]
+        return {
+            "loss": ops.mean(reconstruction + self.beta * terms["kl"]),
             "reconstruction": ops.mean(reconstruction),
-            "kl": ops.mean(kl),
+            "kl": ops.mean(terms["kl"]),
         }
 
     def get_config(self):
