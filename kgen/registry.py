@@ -18,7 +18,7 @@ from kgen.errors import ConfigError
 # Views of the app that can apply to a kind: inputs over their reconstructions while training,
 # the GAN playground on 2-D toys, class names over the columns of conditional sample grids.
 # DRAW's step scrubber: the canvas at every step, its attention windows and the KL of each step.
-VIEWS = ("reconstructions", "playground", "class_names", "drawing_steps")
+VIEWS = ("reconstructions", "playground", "class_names", "draw_steps")
 # Test scores that can apply: ELBO/IWAE bounds on log p(x), the reconstruction error,
 # classifier-based image quality, modes covered on 2-D toys, error of inverting test images.
 SCORES = ("likelihood", "reconstruction", "image_quality", "toy_modes", "inversion")
@@ -168,4 +168,4 @@ register(ModelSpec(
     name="draw", description="DRAW (Gregor et al. 2015): a recurrent VAE that draws on a canvas in T steps, with attention",
     config=DRAWConfig, build="kgen.models:build_draw", model_class="kgen.models.draw:DRAW",
     step_metrics=VAE_METRICS, defaults=TrainDefaults(1e-3, 64, 20), variational=True,
-    views=frozenset({"reconstructions", "drawing_steps"}), scores=VAE_SCORES, sizes="kgen.sizes:draw_networks"))
+    views=frozenset({"reconstructions", "draw_steps"}), scores=VAE_SCORES, sizes="kgen.sizes:draw_networks"))
