@@ -41,7 +41,7 @@ RESULTS_PATH = common.RESULTS / "draw_likelihood.json"
 # kgen's MLPs are ReLU), trained as they did: batch 100, Adam 1e-3.
 VAE_OPTIONS = {"latent_dim": 50, "arch": "mlp", "hidden": (200, 200), "binarize": True}
 VAE_TRAIN = {"batch_size": 100, "lr": 1e-3}
-DRAW_FLAGS = ("steps", "width", "z_size", "attention")  # DRAWConfig fields the flags set
+DRAW_FLAGS = ("steps", "width", "z_size", "attention", "read_size", "write_size")  # DRAWConfig fields the flags set
 _CHECKPOINT = re.compile(r"^(?:latest-(\d+)|interrupted-(\d+)-(\d+))\.keras$")
 
 
@@ -300,8 +300,9 @@ def commands(args: argparse.Namespace) -> None:
         flags = shared + (draw_flags if model == "draw" else [])
         print(f"nohup nice -n 10 {python} {script} train --model {model} {' '.join(flags)} "
               f"> {shlex.quote(str(args.out))}-{model}.log 2>&1 &")
-    print(f"{python} {script} eval --out {shlex.quote(str(args.out))} -k {args.k} --limit {args.limit}")
-    print(f"{python} {script} report")
+    results = f" --results {shlex.quote(str(args.results))}" if args.results != RESULTS_PATH else ""
+    print(f"{python} {script} eval --out {shlex.quote(str(args.out))} -k {args.k} --limit {args.limit}{results}")
+    print(f"{python} {script} report{results}")
 
 
 # --- command line
@@ -333,6 +334,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=int, help="DRAW: LSTM units")
     p.add_argument("--z-size", type=int, help="DRAW: latents per step")
     p.add_argument("--attention", choices=("gaussian", "none"), help="DRAW: read/write attention")
+    p.add_argument("--read-size", type=int, help="DRAW: N of the N x N read glimpse (attention gaussian)")
+    p.add_argument("--write-size", type=int, help="DRAW: N of the N x N write patch (attention gaussian)")
     p.add_argument("--batch-size", type=int, help="DRAW: batch size (the VAE's is 100)")
     p.add_argument("--lr", type=float, help="DRAW: Adam learning rate (the VAE's is 1e-3)")
     p.add_argument("-k", type=int, default=1000, help="eval: importance samples of IWAE-k")

@@ -22,6 +22,7 @@ def _train(out: Path, marks: str) -> dict:
     return json.loads((out / "draw-budget.json").read_text())
 
 
+@pytest.mark.slow  # trains for about 15 CPU seconds
 def test_budget_saves_each_mark_stops_at_the_last_and_continues(tmp_path, capsys):
     from kgen.models.saving import load_run_model
     from kgen.runs import Run
