@@ -295,13 +295,13 @@ def commands(args: argparse.Namespace) -> None:
               f"--dataset {args.dataset}", f"--data-dir {shlex.quote(args.data_dir)}", *(["--wall"] if args.wall else [])]
     draw_flags = [f"--{name.replace('_', '-')} {getattr(args, name)}" for name in (*DRAW_FLAGS, "batch_size", "lr")
                   if getattr(args, name) is not None]
-    python = shlex.quote(sys.executable)
+    python, out = shlex.quote(sys.executable), shlex.quote(str(args.out))
+    print(f"mkdir -p {out}")
     for model in MODELS:
         flags = shared + (draw_flags if model == "draw" else [])
-        print(f"nohup nice -n 10 {python} {script} train --model {model} {' '.join(flags)} "
-              f"> {shlex.quote(str(args.out))}-{model}.log 2>&1 &")
+        print(f"nohup nice -n 10 {python} {script} train --model {model} {' '.join(flags)} > {out}/{model}.log 2>&1 &")
     results = f" --results {shlex.quote(str(args.results))}" if args.results != RESULTS_PATH else ""
-    print(f"{python} {script} eval --out {shlex.quote(str(args.out))} -k {args.k} --limit {args.limit}{results}")
+    print(f"{python} {script} eval --out {out} -k {args.k} --limit {args.limit}{results}")
     print(f"{python} {script} report{results}")
 
 
