@@ -105,7 +105,7 @@ class Ledger:
         return [m for m in self.marks if m not in done]
 
     def spent_at(self, checkpoint: Path | None) -> dict:
-        """Minutes and steps spent when ``checkpoint`` was saved (zero without one); a checkpoint
+        """Seconds (both clocks) and steps spent when ``checkpoint`` was saved (zero without one); a checkpoint
         saved just before a kill, without its record, gets the latest record before it."""
         if checkpoint is None:
             return {"cpu_s": 0.0, "wall_s": 0.0, "steps": 0}
@@ -124,7 +124,7 @@ def checkpoint_key(name: str) -> str:
     if found is None:
         raise ValueError(f"{name} is not a kgen checkpoint name")
     latest, epochs, batches = found.groups()
-    return f"{latest}-0" if latest is not None else f"{int(epochs)}-{int(batches)}"
+    return f"{int(latest)}-0" if latest is not None else f"{int(epochs)}-{int(batches)}"
 
 
 def _order(key: str) -> tuple[int, int]:

@@ -22,6 +22,11 @@ def _train(out: Path, marks: str) -> dict:
     return json.loads((out / "draw-budget.json").read_text())
 
 
+def test_checkpoint_keys_match_the_budget_records():
+    assert bench.checkpoint_key("latest-0012.keras") == "12-0"
+    assert bench.checkpoint_key("interrupted-0003-000042.keras") == "3-42"
+
+
 @pytest.mark.slow  # trains for about 15 CPU seconds
 def test_budget_saves_each_mark_stops_at_the_last_and_continues(tmp_path, capsys):
     from kgen.models.saving import load_run_model
