@@ -172,10 +172,17 @@ class BudgetClock(keras.callbacks.Callback):
                 self.model.stop_training = True
 
     def on_test_begin(self, logs=None):
+        self._pause()
+
+    def on_test_end(self, logs=None):
+        self._unpause()
+
+    def _pause(self) -> None:
         wall, cpu = common.clock()
         self.paused_at = {"wall_s": wall, "cpu_s": cpu}
 
-    def on_test_end(self, logs=None):
+    def _unpause(self) -> None:
+        """Leave the time since `_pause` out of the count."""
         wall, cpu = common.clock()
         self.left_out["cpu_s"] += cpu - self.paused_at["cpu_s"]
         self.left_out["wall_s"] += wall - self.paused_at["wall_s"]
@@ -204,11 +211,11 @@ class BudgetClock(keras.callbacks.Callback):
               f"{record['wall_min']} wall min", flush=True)
 
     def _leave_out(self, work) -> None:
-        self.on_test_begin()
+        self._pause()
         try:
             work()
         finally:
-            self.on_test_end()
+            self._unpause()
 
 
 # --- train, evaluate, report
@@ -237,7 +244,9 @@ def train_model(args: argparse.Namespace) -> None:
           flush=True)
 
     def save_mark(trained, record: dict) -> None:
-        mark = Run.create(out / "marks" / record["folder"], config)
+        folder = out / "marks" / record["folder"]
+        unfinished = (folder / "config.json").is_file() and not (folder / "mark.json").exists()  # killed saving it
+        mark = Run(folder) if unfinished else Run.create(folder, config)
         with atomic_path(mark.model_path) as tmp:
             trained.save(tmp)
         atomic_write_text(mark.path / "mark.json", json.dumps(record, indent=1) + "\n")
