@@ -148,6 +148,7 @@ class DrawStepsView(QWidget):
         kl_item.setMenuEnabled(False)
         kl_item.setMouseEnabled(False, False)
         kl_item.setLabel("left", "KL (nats)")
+        kl_item.getAxis("left").enableAutoSIPrefix(False)  # nats as they are, not "(x0.001)"
         kl_item.setLabel("bottom", "step t")
         self.bars = pg.BarGraphItem(x=[], height=[], width=BAR_WIDTH)
         kl_item.addItem(self.bars)
@@ -219,6 +220,9 @@ class DrawStepsView(QWidget):
         for outlines in (self.sample_writes, self.recon_reads, self.recon_writes):
             outlines.clear()
         self.bars.setOpts(x=[], height=[])
+        self.slider.blockSignals(True)
+        self.slider.setMaximum(1)  # the next run's first snapshot opens at its finished drawing
+        self.slider.blockSignals(False)
         self.status.setText(WAITING)
         self.step_label.setText("step –")
         self._update_controls()
