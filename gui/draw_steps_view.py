@@ -16,6 +16,7 @@ import os
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -56,34 +57,53 @@ def tile_origin(index: int, columns: int, height: int, width: int) -> tuple[int,
     return PAD + column * (width + PAD), PAD + row * (height + PAD)
 
 
+def box_corners(box, index: int, columns: int, height: int, width: int) -> tuple[float, float, float, float]:
+    """x0, y0, x1, y1 on a picture of a window (x0, y0, x1, y1 in image pixels, counted from 0)
+    over its tile ``index``. Pixel i covers [i, i + 1) on screen, so a centre at i is drawn at
+    i + 0.5; the window is cut to its tile so it never spills over a neighbour."""
+    left, top = tile_origin(index, columns, height, width)
+    x0, y0, x1, y1 = (float(v) + 0.5 for v in box)
+    return (left + np.clip(x0, 0.0, width), top + np.clip(y0, 0.0, height),
+            left + np.clip(x1, 0.0, width), top + np.clip(y1, 0.0, height))
+
+
 def box_outlines(boxes: np.ndarray, first: int, columns: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """x and y of the outlines of (N, 4) windows (x0, y0, x1, y1 in image pixels, counted from 0)
-    over tiles ``first``, ``first`` + 1, ... of a picture, NaN between them (pyqtgraph draws each
-    as its own line). Pixel i covers [i, i + 1) on screen, so a centre at i is drawn at i + 0.5;
-    windows are cut to their tile so none spills over a neighbour."""
+    """x and y of the outlines of (N, 4) windows over tiles ``first``, ``first`` + 1, ... of a
+    picture (`box_corners`), NaN between them: pyqtgraph draws each as its own line."""
     xs, ys = [], []
-    for i, (x0, y0, x1, y1) in enumerate(np.asarray(boxes, np.float64)):
-        left, top = tile_origin(first + i, columns, height, width)
-        x0, x1 = (left + np.clip(v + 0.5, 0.0, width) for v in (x0, x1))
-        y0, y1 = (top + np.clip(v + 0.5, 0.0, height) for v in (y0, y1))
+    for i, box in enumerate(boxes):
+        x0, y0, x1, y1 = box_corners(box, first + i, columns, height, width)
         xs += [x0, x1, x1, x0, x0, np.nan]
         ys += [y0, y0, y1, y1, y0, np.nan]
     return np.array(xs), np.array(ys)
 
 
-def drawing_frames(canvases: np.ndarray) -> np.ndarray:
-    """One frame per step of uint8 canvases (N, T, H, W, C): the N drawings side by side, as
-    floats in [0, 1] for `kgen.pictures.save_gif`."""
-    frames = [step_picture(canvases, t, len(canvases)) for t in range(canvases.shape[1])]
+def drawing_frames(canvases: np.ndarray, boxes: np.ndarray | None = None, colour: str = theme.PALETTE.live) -> np.ndarray:
+    """One RGB frame per step of uint8 canvases (N, T, H, W, C): the N drawings side by side,
+    enlarged to be seen (`display_scale`), each step's (N, T, 4) write ``boxes`` outlined in
+    ``colour``; floats in [0, 1] for `kgen.pictures.save_gif`."""
+    count, steps, height, width, _ = canvases.shape
+    scale = display_scale(height)
+    ink = np.array(QColor(colour).getRgb()[:3], np.uint8)
+    frames = []
+    for t in range(steps):
+        frame = step_picture(canvases, t, count).repeat(scale, 0).repeat(scale, 1)
+        frame = np.ascontiguousarray(np.broadcast_to(frame, (*frame.shape[:2], 3)))
+        for index, box in enumerate(() if boxes is None else boxes[:, t]):
+            corners, limits = box_corners(box, index, count, height, width), (frame.shape[1], frame.shape[0]) * 2
+            x0, y0, x1, y1 = (min(round(v * scale), limit - 1) for v, limit in zip(corners, limits, strict=True))
+            frame[y0, x0:x1 + 1] = frame[y1, x0:x1 + 1] = ink
+            frame[y0:y1 + 1, x0] = frame[y0:y1 + 1, x1] = ink
+        frames.append(frame)
     return np.stack(frames).astype(np.float32) / 255.0
 
 
-def save_drawing_gif(canvases: np.ndarray, path: str | os.PathLike) -> None:
-    """An animated GIF of the drawings in uint8 canvases (N, T, H, W, C): one frame per step, the
-    last held (`GIF_HOLD_MS`), small images enlarged to be seen; written atomically."""
-    frames = drawing_frames(canvases)
+def save_drawing_gif(canvases: np.ndarray, path: str | os.PathLike, boxes: np.ndarray | None = None) -> None:
+    """An animated GIF of the drawings in uint8 canvases (N, T, H, W, C) with their write
+    ``boxes`` (`drawing_frames`): one frame per step, the last held (`GIF_HOLD_MS`); written atomically."""
+    frames = drawing_frames(canvases, boxes)
     held = np.repeat(frames[-1:], max(1, GIF_HOLD_MS // GIF_STEP_MS), axis=0)  # save_gif merges them into one
-    save_gif(np.concatenate([frames, held]), path, duration_ms=GIF_STEP_MS, scale=display_scale(canvases.shape[2]))
+    save_gif(np.concatenate([frames, held]), path, duration_ms=GIF_STEP_MS)
 
 
 class BoxOutlines:
@@ -247,10 +267,11 @@ class DrawStepsView(QWidget):
             self._player.stop()
 
     def save_gif(self, path: str | os.PathLike) -> None:
-        """Write the samples of the snapshot shown being drawn as an animated GIF (`save_drawing_gif`)."""
+        """Write the samples of the snapshot shown being drawn, with their write windows, as an
+        animated GIF (`save_drawing_gif`)."""
         if self.shown is None:
             raise ValueError("there is no drawing to save yet")
-        save_drawing_gif(self.shown.generated, path)
+        save_drawing_gif(self.shown.generated, path, self.shown.generated_writes)
 
     def set_look(self, look: theme.Look) -> None:
         """Draw in ``look`` (projector mode: larger titles and axes, thicker windows, its palette)."""

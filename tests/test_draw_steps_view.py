@@ -221,24 +221,34 @@ def test_newest_snapshot_wins_and_the_pacer_skips_the_rest(view):
     assert view.shown.step == 4 and not view._pacer.waiting
 
 
-def test_export_gif_writes_one_frame_per_step(view, tmp_path):
+@pytest.mark.parametrize("attention", [False, True])
+def test_export_gif_writes_one_frame_per_step(view, tmp_path, attention):
     from PIL import Image
 
     from gui.draw_steps_view import GIF_HOLD_MS, GIF_STEP_MS
 
-    view.add_snapshot(snapshot())
+    event = snapshot(attention=attention)
+    view.add_snapshot(event)
     path = tmp_path / "drawing.gif"
     view.save_gif(path)
     with Image.open(path) as gif:
         assert gif.n_frames == STEPS
-        durations = []
+        assert gif.size == (28 * 7, 10 * 7)  # three 8x8 tiles side by side, 1-pixel gaps, enlarged 7 times
+        durations, frames = [], []
         for frame in range(gif.n_frames):
             gif.seek(frame)
             durations.append(gif.info["duration"])
-        assert gif.size == (28 * 7, 10 * 7)  # three 8x8 tiles side by side, enlarged 7 times
-        gif.seek(1)
-        assert np.array(gif.convert("L"))[7 * 2, 7 * 2] == 10 * 2
+            frames.append(np.array(gif.convert("RGB")).astype(int))
     assert durations[:-1] == [GIF_STEP_MS] * (STEPS - 1) and durations[-1] >= GIF_HOLD_MS
+    coloured = [(np.abs(f[..., 0] - f[..., 1]) > 40) for f in frames]  # the write windows' outlines
+    if not attention:
+        assert not any(c.any() for c in coloured)
+        assert frames[1][7 * 2, 7 * 2, 0] == 10 * 2  # step 2's canvas of the first sample
+        return
+    x0, y0, x1, y1 = event.generated_writes[0, 1]  # the first sample's window at step 2
+    left, top = (round((1 + x0 + 0.5) * 7), round((1 + y0 + 0.5) * 7))
+    assert coloured[1][top, left] and coloured[1][top, round((1 + x1 + 0.5) * 7)]
+    assert coloured[1][:, : 9 * 7].sum() > 4 * 7  # an outline, not a speck
 
 
 def test_projector_look_restyles_the_view(view):
