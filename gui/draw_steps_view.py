@@ -33,6 +33,7 @@ from gui.samples_view import _fit_on_resize, _picture_plot
 from kgen.pictures import display_scale, image_grid, save_gif
 
 PAD = 1  # pixels between the tiles of a picture (image_grid's default)
+COLUMNS = 4  # images a row: two rows of four are twice as large as one of eight in the same tab
 PLAY_MS = 300  # Play shows about three steps a second ...
 HOLD_TICKS = 4  # ... and holds the finished drawing this many ticks before it starts again
 GIF_STEP_MS = 250  # an exported GIF shows each step this long ...
@@ -57,6 +58,22 @@ def tile_origin(index: int, columns: int, height: int, width: int) -> tuple[int,
     return PAD + column * (width + PAD), PAD + row * (height + PAD)
 
 
+def paired_tiles(count: int, columns: int) -> tuple[np.ndarray, np.ndarray]:
+    """Tile numbers of ``count`` images and of their partners when rows alternate: ``columns``
+    images, then their partners just below them, then the next ``columns`` images, ..."""
+    index = np.arange(count)
+    tiles = index // columns * 2 * columns + index % columns
+    return tiles, tiles + columns
+
+
+def paired_picture(images: np.ndarray, partners: np.ndarray, columns: int) -> np.ndarray:
+    """The uint8 picture of uint8 (N, H, W, C) images over their partners (`paired_tiles`)."""
+    tiles, partner_tiles = paired_tiles(len(images), columns)
+    laid = np.zeros((int(partner_tiles.max()) + 1, *images.shape[1:]), np.uint8)
+    laid[tiles], laid[partner_tiles] = images, partners
+    return image_grid(laid / 255.0, columns, pad=PAD)
+
+
 def box_corners(box, index: int, columns: int, height: int, width: int) -> tuple[float, float, float, float]:
     """x0, y0, x1, y1 on a picture of a window (x0, y0, x1, y1 in image pixels, counted from 0)
     over its tile ``index``. Pixel i covers [i, i + 1) on screen, so a centre at i is drawn at
@@ -67,12 +84,12 @@ def box_corners(box, index: int, columns: int, height: int, width: int) -> tuple
             left + np.clip(x1, 0.0, width), top + np.clip(y1, 0.0, height))
 
 
-def box_outlines(boxes: np.ndarray, first: int, columns: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """x and y of the outlines of (N, 4) windows over tiles ``first``, ``first`` + 1, ... of a
-    picture (`box_corners`), NaN between them: pyqtgraph draws each as its own line."""
+def box_outlines(boxes: np.ndarray, tiles, columns: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """x and y of the outlines of (N, 4) windows over the N ``tiles`` of a picture
+    (`box_corners`), NaN between them: pyqtgraph draws each as its own line."""
     xs, ys = [], []
-    for i, box in enumerate(boxes):
-        x0, y0, x1, y1 = box_corners(box, first + i, columns, height, width)
+    for box, tile in zip(boxes, tiles, strict=True):
+        x0, y0, x1, y1 = box_corners(box, int(tile), columns, height, width)
         xs += [x0, x1, x1, x0, x0, np.nan]
         ys += [y0, y0, y1, y1, y0, np.nan]
     return np.array(xs), np.array(ys)
@@ -323,17 +340,18 @@ class DrawStepsView(QWidget):
         index = min(max(t, 1), self.steps) - 1
         samples, recon = event.generated, event.reconstructed
         _, _, height, width, _ = samples.shape
-        columns = len(recon)  # the test images' row over their reconstructions' row
-        self._set_image(self.sample_plot, self.sample_image, step_picture(samples, index, len(samples)))
-        self._set_image(self.recon_plot, self.recon_image,
-                        image_grid(np.concatenate([event.inputs, recon[:, index]]) / 255.0, columns, pad=PAD))
-        for outlines, boxes, first, per_row in ((self.sample_writes, event.generated_writes, 0, len(samples)),
-                                                (self.recon_reads, event.read_boxes, 0, columns),
-                                                (self.recon_writes, event.write_boxes, columns, columns)):
+        sample_columns, recon_columns = min(COLUMNS, len(samples)), min(COLUMNS, len(recon))
+        self._set_image(self.sample_plot, self.sample_image, step_picture(samples, index, sample_columns))
+        self._set_image(self.recon_plot, self.recon_image, paired_picture(event.inputs, recon[:, index], recon_columns))
+        input_tiles, recon_tiles = paired_tiles(len(recon), recon_columns)
+        for outlines, boxes, tiles, columns in ((self.sample_writes, event.generated_writes, range(len(samples)),
+                                                 sample_columns),
+                                                (self.recon_reads, event.read_boxes, input_tiles, recon_columns),
+                                                (self.recon_writes, event.write_boxes, recon_tiles, recon_columns)):
             if boxes is None:
                 outlines.clear()
             else:
-                outlines.set_data(*box_outlines(boxes[:, index], first, per_row, height, width))
+                outlines.set_data(*box_outlines(boxes[:, index], tiles, columns, height, width))
         self._set_title(self.sample_plot, f"samples of fixed noise z ~ N(0, I): the canvas after step {index + 1}")
         self._set_title(self.recon_plot, f"test images over their reconstruction after step {index + 1}")
         self.step_label.setText(f"step {index + 1} / {self.steps}")

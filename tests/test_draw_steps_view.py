@@ -116,16 +116,16 @@ def snapshot(samples=3, images=2, steps=STEPS, size=8, attention=True, step=10):
         values = 10 * np.arange(1, steps + 1)[None, :] + first + np.arange(n)[:, None]
         return np.broadcast_to(values[:, :, None, None, None], (n, steps, size, size, 1)).astype(np.uint8)
 
-    def boxes(n):
-        rng = np.random.default_rng(n)
+    def boxes(n, seed):
+        rng = np.random.default_rng(seed)
         corner = rng.uniform(0, size / 2, (n, steps, 2))
         return np.concatenate([corner, corner + rng.uniform(1, size / 2 - 1, (n, steps, 2))], -1).astype(np.float32)
 
     return DrawSteps(step=step, epoch=1, generated=canvases(samples, 0), reconstructed=canvases(images, 5),
                      inputs=np.full((images, size, size, 1), 200, np.uint8),
-                     generated_writes=boxes(samples) if attention else None,
-                     read_boxes=boxes(images + 10) if attention else None,
-                     write_boxes=boxes(images + 20) if attention else None,
+                     generated_writes=boxes(samples, 0) if attention else None,
+                     read_boxes=boxes(images, 1) if attention else None,
+                     write_boxes=boxes(images, 2) if attention else None,
                      kl_steps=np.array([3.0, 1.5, 0.5, 0.25][:steps], np.float32))
 
 
@@ -151,6 +151,23 @@ def test_the_view_shows_the_canvas_of_the_step_chosen(view):
     left, top = tile_origin(2 + 1, 2, 8, 8)  # the second reconstruction, under the second test image
     assert recon[top, left] == 10 * 2 + 5 + 1 and recon[1, 1] == 200
     assert "step 2 / 4" in view.step_label.text()
+
+
+def test_more_images_than_a_row_alternate_with_their_reconstructions(view):
+    from gui.draw_steps_view import COLUMNS, tile_origin
+
+    event = snapshot(samples=6, images=6)
+    view.add_snapshot(event)
+    view.set_step(1)
+    assert view.sample_image.image.shape == (2 * 9 + 1, COLUMNS * 9 + 1)  # two rows of four
+    recon = view.recon_image.image
+    left, top = tile_origin(2 * COLUMNS + 1, COLUMNS, 8, 8)  # the sixth test image: third row, second column
+    assert recon[top, left] == 200
+    left, top = tile_origin(3 * COLUMNS + 1, COLUMNS, 8, 8)  # its reconstruction, just below it
+    assert recon[top, left] == 10 + 5 + 5
+    xs, ys = view.recon_writes.line.getData()
+    x0, y0, _, _ = event.write_boxes[5, 0]
+    assert np.isclose(xs[6 * 5], left + x0 + 0.5) and np.isclose(ys[6 * 5], top + y0 + 0.5)
 
 
 def test_play_moves_the_step_and_holds_the_finished_drawing(view, qtbot):
