@@ -33,7 +33,8 @@ from gui.samples_view import _fit_on_resize, _picture_plot
 from kgen.pictures import display_scale, image_grid, save_gif
 
 PAD = 1  # pixels between the tiles of a picture (image_grid's default)
-COLUMNS = 4  # images a row: two rows of four are twice as large as one of eight in the same tab
+COLUMNS = 4  # images a row: two rows of four are twice as large as one of eight in a narrow tab
+# (a maximised view, as in projector mode, has the width for them all in one row)
 PLAY_MS = 300  # Play shows about three steps a second ...
 HOLD_TICKS = 4  # ... and holds the finished drawing this many ticks before it starts again
 GIF_STEP_MS = 250  # an exported GIF shows each step this long ...
@@ -305,7 +306,7 @@ class DrawStepsView(QWidget):
             f"<span style='color:{self.recon_reads.colour(look)}'>■</span> read window: where the encoder looks"
             f" &nbsp; <span style='color:{self.recon_writes.colour(look)}'>■</span> write window: where the"
             " decoder draws")
-        self._colour_bars()
+        self._show_step(self.step)  # the pictures' rows, and the bars' colours
 
     # Inside -----------------------------------------------------------------------------
 
@@ -340,7 +341,8 @@ class DrawStepsView(QWidget):
         index = min(max(t, 1), self.steps) - 1
         samples, recon = event.generated, event.reconstructed
         _, _, height, width, _ = samples.shape
-        sample_columns, recon_columns = min(COLUMNS, len(samples)), min(COLUMNS, len(recon))
+        most = max(len(samples), len(recon)) if self._look.side_by_side else COLUMNS
+        sample_columns, recon_columns = min(most, len(samples)), min(most, len(recon))
         self._set_image(self.sample_plot, self.sample_image, step_picture(samples, index, sample_columns))
         self._set_image(self.recon_plot, self.recon_image, paired_picture(event.inputs, recon[:, index], recon_columns))
         input_tiles, recon_tiles = paired_tiles(len(recon), recon_columns)

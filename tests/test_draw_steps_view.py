@@ -271,12 +271,15 @@ def test_export_gif_writes_one_frame_per_step(view, tmp_path, attention):
 def test_projector_look_restyles_the_view(view):
     from gui import theme
 
-    view.add_snapshot(snapshot())
+    view.add_snapshot(snapshot(samples=6, images=6))
     view.set_look(theme.PROJECTOR_LOOK)
     assert view.recon_reads.line.opts["pen"].widthF() == pytest.approx(theme.PROJECTOR_LOOK.width(1.5))
     assert theme.PROJECTOR_PALETTE.waiting in view.legend.text()
+    assert view.sample_image.image.shape == (10, 6 * 9 + 1)  # maximised: every sample in one row
+    assert view.recon_image.image.shape == (19, 6 * 9 + 1)
     view.set_look(theme.NORMAL_LOOK)
     assert view.recon_reads.line.opts["pen"].widthF() == pytest.approx(1.5)
+    assert view.sample_image.image.shape == (19, 4 * 9 + 1)
 
 
 # The window ----------------------------------------------------------------------------------
