@@ -33,8 +33,9 @@ from gui.samples_view import _fit_on_resize, _picture_plot
 from kgen.pictures import display_scale, image_grid, save_gif
 
 PAD = 1  # pixels between the tiles of a picture (image_grid's default)
-COLUMNS = 4  # images a row: two rows of four are twice as large as one of eight in a narrow tab
-# (a maximised view, as in projector mode, has the width for them all in one row)
+COLUMNS = 4  # samples a row: two rows of four are twice as large as one of eight in a narrow tab
+# (a maximised view, as in projector mode, has the width for them all in one row) ...
+RECON_COLUMNS = 8  # ... and test images a row, each over its reconstruction
 PLAY_MS = 300  # Play shows about three steps a second ...
 HOLD_TICKS = 4  # ... and holds the finished drawing this many ticks before it starts again
 GIF_STEP_MS = 250  # an exported GIF shows each step this long ...
@@ -296,6 +297,9 @@ class DrawStepsView(QWidget):
         self._look = look
         palette = look.palette
         self.graphics.setBackground(palette.plot_background)
+        rows = self.graphics.ci.layout  # the height each picture needs: samples in one row or two
+        rows.setRowStretchFactor(0, 1 if look.side_by_side else 2)
+        rows.setRowStretchFactor(1, 2 if look.side_by_side else 1)
         self.kl_plot.setBackground(palette.plot_background)
         for plot in (self.sample_plot, self.recon_plot, self.kl_plot.getPlotItem()):
             self._set_title(plot, plot.titleLabel.text)
@@ -341,8 +345,8 @@ class DrawStepsView(QWidget):
         index = min(max(t, 1), self.steps) - 1
         samples, recon = event.generated, event.reconstructed
         _, _, height, width, _ = samples.shape
-        most = max(len(samples), len(recon)) if self._look.side_by_side else COLUMNS
-        sample_columns, recon_columns = min(most, len(samples)), min(most, len(recon))
+        sample_columns = len(samples) if self._look.side_by_side else min(COLUMNS, len(samples))
+        recon_columns = min(RECON_COLUMNS, len(recon))
         self._set_image(self.sample_plot, self.sample_image, step_picture(samples, index, sample_columns))
         self._set_image(self.recon_plot, self.recon_image, paired_picture(event.inputs, recon[:, index], recon_columns))
         input_tiles, recon_tiles = paired_tiles(len(recon), recon_columns)

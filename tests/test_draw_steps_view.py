@@ -154,20 +154,21 @@ def test_the_view_shows_the_canvas_of_the_step_chosen(view):
 
 
 def test_more_images_than_a_row_alternate_with_their_reconstructions(view):
-    from gui.draw_steps_view import COLUMNS, tile_origin
+    from gui.draw_steps_view import COLUMNS, RECON_COLUMNS, tile_origin
 
-    event = snapshot(samples=6, images=6)
+    event = snapshot(samples=6, images=RECON_COLUMNS + 2)
     view.add_snapshot(event)
     view.set_step(1)
     assert view.sample_image.image.shape == (2 * 9 + 1, COLUMNS * 9 + 1)  # two rows of four
     recon = view.recon_image.image
-    left, top = tile_origin(2 * COLUMNS + 1, COLUMNS, 8, 8)  # the sixth test image: third row, second column
+    columns = RECON_COLUMNS
+    left, top = tile_origin(2 * columns + 1, columns, 8, 8)  # the last test image: third row, second column
     assert recon[top, left] == 200
-    left, top = tile_origin(3 * COLUMNS + 1, COLUMNS, 8, 8)  # its reconstruction, just below it
-    assert recon[top, left] == 10 + 5 + 5
+    left, top = tile_origin(3 * columns + 1, columns, 8, 8)  # its reconstruction, just below it
+    assert recon[top, left] == 10 + 5 + columns + 1
     xs, ys = view.recon_writes.line.getData()
-    x0, y0, _, _ = event.write_boxes[5, 0]
-    assert np.isclose(xs[6 * 5], left + x0 + 0.5) and np.isclose(ys[6 * 5], top + y0 + 0.5)
+    x0, y0, _, _ = event.write_boxes[columns + 1, 0]
+    assert np.isclose(xs[6 * (columns + 1)], left + x0 + 0.5) and np.isclose(ys[6 * (columns + 1)], top + y0 + 0.5)
 
 
 def test_play_moves_the_step_and_holds_the_finished_drawing(view, qtbot):
