@@ -298,8 +298,8 @@ class DrawStepsView(QWidget):
         palette = look.palette
         self.graphics.setBackground(palette.plot_background)
         rows = self.graphics.ci.layout  # the height each picture needs: samples in one row or two
-        rows.setRowStretchFactor(0, 1 if look.side_by_side else 3)
-        rows.setRowStretchFactor(1, 2)
+        rows.setRowStretchFactor(0, 2 if look.side_by_side else 3)
+        rows.setRowStretchFactor(1, 3 if look.side_by_side else 2)
         self.kl_plot.setBackground(palette.plot_background)
         for plot in (self.sample_plot, self.recon_plot, self.kl_plot.getPlotItem()):
             self._set_title(plot, plot.titleLabel.text)
