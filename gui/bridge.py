@@ -59,6 +59,7 @@ class ControllerBridge(QObject):
     samples = Signal(int, object)  # epoch, uint8 picture (H, W) or (H, W, 3)
     reconstructions = Signal(int, object)  # epoch, uint8 picture: test images over their reconstructions
     playground = Signal(object)  # events.Playground: a GAN on a 2-D toy
+    draw_steps = Signal(object)  # events.DrawSteps: a DRAW model drawing, step by step
     evaluated = Signal(object)  # events.Eval: the test scores the run wrote as it ended
     finished = Signal(object)  # events.Finished: status, run_dir, epochs_done, test, seconds
     hparam = Signal(object)  # events.Hparam: step, name, old, new: a hyperparameter changed mid-run
@@ -120,13 +121,13 @@ class ControllerBridge(QObject):
         return ended
 
     def poll(self) -> None:
-        playground = None  # of several snapshots in one poll only the latest is worth drawing
+        latest = {}  # of several snapshots of a kind in one poll only the latest is worth drawing
         for event in self.controller.poll():
             if emit_run_event(self, event):
                 continue
             kind = event.kind
-            if kind == "playground":
-                playground = event
+            if kind in ("playground", "draw_steps"):
+                latest[kind] = event
             elif kind == "saved":
                 self.notice.emit(f"saved the model at step {event.step} to {event.path}")
             elif kind == "finished":
@@ -135,5 +136,5 @@ class ControllerBridge(QObject):
             elif kind == "error":
                 self._timer.stop()
                 self.failed.emit(event.message)
-        if playground is not None:
-            self.playground.emit(playground)
+        for kind, event in latest.items():
+            getattr(self, kind).emit(event)

@@ -26,6 +26,7 @@ from gui import projector, theme
 from gui.bridge import ControllerBridge
 from gui.compare_view import CompareView
 from gui.curves_view import CurvesView
+from gui.draw_steps_view import DrawStepsView
 from gui.drawing_pad import DrawingPad
 from gui.evaluate_view import EvaluateView
 from gui.kl_gaussians_view import KLGaussiansView
@@ -83,6 +84,9 @@ class MainWindow(QMainWindow):
         self.playground = PlaygroundView()  # shown while a GAN on a 2-D toy runs
         self.tabs.addTab(self.playground, "GAN playground")
         self.tabs.setTabVisible(self.tabs.indexOf(self.playground), False)
+        self.draw_steps = DrawStepsView()  # shown while a model with the draw_steps view (DRAW) runs
+        self.tabs.addTab(self.draw_steps, "Draw steps")
+        self.tabs.setTabVisible(self.tabs.indexOf(self.draw_steps), False)
         self.compare_view = CompareView()
         self.tabs.addTab(self.compare_view, "Compare")
         self.kl_gaussians = KLGaussiansView()  # slide 14; a lesson opens it as the view "kl_gaussians"
@@ -139,7 +143,7 @@ class MainWindow(QMainWindow):
         self.view_widgets: dict[str, QWidget] = {
             "setup": self.setup_panel, "curves": self.curves, "samples": self.samples, "latent": self.latent_view,
             "evaluate": self.evaluate_view, "playground": self.playground, "compare": self.compare_view,
-            "kl_gaussians": self.kl_gaussians, "drawing_pad": self.drawing_pad}
+            "kl_gaussians": self.kl_gaussians, "drawing_pad": self.drawing_pad, "draw_steps": self.draw_steps}
 
         self.device_label, self.step_label, self.epoch_label = QLabel(), QLabel(), QLabel()
         self.speed_label, self.elapsed_label, self.remaining_label = QLabel(), QLabel(), QLabel()
@@ -172,6 +176,7 @@ class MainWindow(QMainWindow):
         self.bridge.samples.connect(self.samples.add_grid)
         self.bridge.reconstructions.connect(self.samples.add_reconstructions)
         self.bridge.playground.connect(self.playground.add_snapshot)
+        self.bridge.draw_steps.connect(self.draw_steps.add_snapshot)
         self.bridge.finished.connect(self._on_finished)
         self.bridge.failed.connect(self._on_failed)
         self._init_monitor(left_layout)
@@ -208,7 +213,8 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"loading {config.train.dataset} and building the {config.train.model}…")
 
     def _prepare_live_views(self, config) -> None:
-        """Class names over conditional grids; the GAN playground tab, brought forward, for a toy GAN."""
+        """Class names over conditional grids; the GAN playground tab, brought forward, for a toy GAN;
+        the draw-steps tab for a model that draws in steps."""
         conditional = "class_names" in registry.spec(config.train.model).views
         self.samples.set_class_columns(builtin_class_names(config.train.dataset), config.train.grid_size * conditional)
         toy_gan = "playground" in registry.spec(config.train.model).views and config.train.dataset in TOYS
@@ -216,6 +222,11 @@ class MainWindow(QMainWindow):
         self.playground.clear()
         if toy_gan:
             self.tabs.setCurrentWidget(self.playground)
+        drawn_in_steps = "draw_steps" in registry.spec(config.train.model).views
+        index = self.tabs.indexOf(self.draw_steps)
+        self.tabs.setTabVisible(index, drawn_in_steps)
+        self.tabs.setTabEnabled(index, drawn_in_steps)
+        self.draw_steps.clear()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
         if self.bridge.is_running:
@@ -354,6 +365,7 @@ class MainWindow(QMainWindow):
         self._show_status()
         self.samples.flush()  # the last pictures, if they wait for their pacers
         self.playground.flush()
+        self.draw_steps.flush()
         self._clock.stop()
         self._update_elapsed()
         self.curves.redraw()

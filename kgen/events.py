@@ -332,6 +332,24 @@ class Playground(_PipeEvent):
 
 
 @_finish
+class DrawSteps(_PipeEvent):
+    """A DRAW model drawing, step by step (kgen.services.probes.DrawStepsProbe): the canvas after
+    every step for samples of fixed noise and for fixed test images, its attention windows, and
+    the KL each step costs."""
+
+    kind = "draw_steps"
+    step: int = 0
+    epoch: int = 0
+    generated: Any = _field(memory=True)  # uint8 (S, T, H, W, C): canvases of S fixed prior draws
+    generated_writes: Any = _field(memory=True)  # (S, T, 4) write windows x0, y0, x1, y1 (None: no attention)
+    inputs: Any = _field(memory=True)  # uint8 (R, H, W, C): fixed test images
+    reconstructed: Any = _field(memory=True)  # uint8 (R, T, H, W, C): canvases of their mean path
+    read_boxes: Any = _field(memory=True)  # (R, T, 4) read windows over the inputs (None: no attention)
+    write_boxes: Any = _field(memory=True)  # (R, T, 4) write windows of the reconstructions
+    kl_steps: Any = _field(memory=True)  # (T,) mean KL of each step in nats, over the epoch's batches so far
+
+
+@_finish
 class Finished(_PipeEvent):
     """The training process's last event when it did not fail: what the run left behind."""
 

@@ -35,7 +35,8 @@ EXAMPLES = [
     ev.Error(time=5.5, message="training diverged", fault="non-finite", step=6, epoch=2),
 ]
 PIPE_ONLY = [ev.WarningEvent(message="m"), ev.Saved(step=1, path="p"), ev.Reconstructions(epoch=1, picture=PICTURE),
-             ev.Playground(step=1, epoch=1), ev.Finished(run_dir="r"), ev.Reset(reason="r")]
+             ev.Playground(step=1, epoch=1), ev.DrawSteps(step=1, epoch=1), ev.Finished(run_dir="r"),
+             ev.Reset(reason="r")]
 
 
 def test_every_kind_has_an_example():

@@ -1,9 +1,9 @@
 """Live views an interface shows while a run trains, computed inside the training thread.
 
 `live_probes` picks them for a config, as the model's registry entry lists its views: the GAN
-playground (`kgen.services.playground`) on a 2-D toy, and `ReconstructionProbe` (inputs above their
-reconstructions, every epoch, at most two a second). Every probe hands plain dicts of NumPy copies to a sink,
-e.g. a queue's ``put``.
+playground (`kgen.services.playground`) on a 2-D toy, `ReconstructionProbe` (inputs above their
+reconstructions, every epoch, at most two a second) and `DrawStepsProbe` (a DRAW model's canvases
+step by step). Every probe hands records of NumPy copies to a sink, e.g. a queue's ``put``.
 """
 
 from __future__ import annotations
@@ -14,11 +14,14 @@ from collections.abc import Callable
 
 import keras
 import numpy as np
+import tensorflow as tf
+from keras import ops
 
 from kgen import registry
 from kgen.config import RunConfig
 from kgen.data import TOYS, load_dataset
-from kgen.events import Event, Reconstructions
+from kgen.events import DrawSteps, Event, Reconstructions, global_step
+from kgen.models.sampling import latent_noise
 from kgen.pictures import image_grid
 from kgen.services.playground import PlaygroundProbe
 from kgen.train.training import GRID_SEED_OFFSET
@@ -30,6 +33,9 @@ PLAYGROUND_SECONDS = 0.2
 # and probing each would cost training a few percent for pictures nobody can follow.
 RECONSTRUCTION_SECONDS = 0.5
 RECONSTRUCTION_COLUMNS = 8
+DRAW_SAMPLES = 8  # prior draws and test images the draw-steps view shows drawing
+DRAW_SECONDS = 0.5  # draw-steps snapshots at most this often ...
+DRAW_SHARE = 0.03  # ... and taking at most about this share of the training thread's time
 
 
 def spread_over_classes(labels: np.ndarray, n: int) -> np.ndarray:
@@ -85,13 +91,100 @@ class ReconstructionProbe(keras.callbacks.Callback):
         self.sink(Reconstructions(epoch=done, picture=reconstruction_picture(self.images, outputs)))
 
 
+def to_uint8(images) -> np.ndarray:
+    """Images in [0, 1] as uint8 0-255 (a quarter of the bytes to send over the pipe)."""
+    return np.round(np.clip(np.asarray(images, np.float32), 0.0, 1.0) * 255).astype(np.uint8)
+
+
+def draw_traces(model, z, x) -> dict:
+    """A DRAW model's recorded passes as tensors: ``generate`` of latents z and the mean path
+    (zero noise, as its reconstructions take) of images x; `DrawStepsProbe` compiles it."""
+    generated = model.generate(z, record=True)
+    unrolled = model.unroll(x, ops.zeros((ops.shape(x)[0], model.latent_dim)), record=True)
+    traces = {"generated": generated["canvases"], "reconstructed": unrolled["canvases"]}
+    for name, found in (("generated_writes", generated.get("write_boxes")), ("read_boxes", unrolled.get("read_boxes")),
+                        ("write_boxes", unrolled.get("write_boxes"))):
+        if found is not None:  # a model with attention
+            traces[name] = ops.cast(found, "float32")
+    return traces
+
+
+class DrawStepsProbe(keras.callbacks.Callback):
+    """A DRAW model drawing, for the studio's draw-steps view: `kgen.events.DrawSteps` records
+    handed to ``sink`` after a batch, at most every ``min_seconds`` and taking at most about
+    ``max_share`` of the thread's time; always after the last batch, and after every batch
+    while ``stepping()`` is true (a run paused and stepped by hand).
+
+    It records every step's canvas for ``samples`` fixed prior draws (``latent_noise`` of
+    ``seed``) and for ``images``' mean-path reconstructions, their windows, and the model's
+    mean KL per step (`DRAW.kl_per_step`).
+    """
+
+    def __init__(self, sink: Callable[[Event], None], images: np.ndarray, *, seed: int = 0,
+                 samples: int = DRAW_SAMPLES, min_seconds: float = 0.0, max_share: float | None = DRAW_SHARE,
+                 stepping: Callable[[], bool] | None = None):
+        super().__init__()
+        self.sink, self.seed, self.samples = sink, int(seed), int(samples)
+        self.min_seconds, self.max_share, self.stepping = float(min_seconds), max_share, stepping
+        self.images = np.asarray(images, np.float32)
+        self.inputs = to_uint8(self.images)
+        self.noise: np.ndarray | None = None
+        self.probes = 0
+        self.probe_seconds = 0.0  # time spent probing, for benchmarks
+        self._compute: Callable = draw_traces
+        self._last_cost = 0.0  # seconds the latest probe took (0 for the first: it traces)
+        self._last_end = -math.inf
+        self._epoch = 0
+        self._step = 0
+        self._probed_step = -1
+
+    def on_train_begin(self, logs=None):
+        self.noise = latent_noise(self.samples, self.model.latent_dim, self.seed)
+        # Compiled once (the T steps unrolled in one graph): far faster than eager calls each time.
+        self._compute = tf.function(draw_traces, autograph=False)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._step = global_step(self._epoch, batch, self.params.get("steps") or 0)
+        if (self.stepping is not None and self.stepping()) or self._within_budget():
+            self.probe(self._step)
+
+    def on_train_end(self, logs=None):
+        if self._probed_step != self._step:  # show where training ended
+            self.probe(self._step)
+
+    def probe(self, step: int) -> None:
+        """Record the model drawing now and hand it to the sink."""
+        start = time.monotonic()
+        traces = {name: np.asarray(value) for name, value in self._compute(self.model, self.noise, self.images).items()}
+        self.sink(DrawSteps(
+            step=int(step), epoch=self._epoch + 1, inputs=self.inputs,
+            generated=to_uint8(traces["generated"]), reconstructed=to_uint8(traces["reconstructed"]),
+            generated_writes=traces.get("generated_writes"), read_boxes=traces.get("read_boxes"),
+            write_boxes=traces.get("write_boxes"), kl_steps=np.asarray(self.model.kl_per_step(), np.float32)))
+        self._last_end = time.monotonic()
+        self._last_cost = (self._last_end - start) if self.probes else 0.0
+        self.probe_seconds += self._last_end - start
+        self._probed_step = step
+        self.probes += 1
+
+    def _within_budget(self) -> bool:
+        gap = time.monotonic() - self._last_end
+        if gap < self.min_seconds:
+            return False
+        return self.max_share is None or self._last_cost <= self.max_share * (gap + self._last_cost)
+
+
 def live_probes(config: RunConfig, sink: Callable[[Event], None],
                 stepping: Callable[[], bool] | None = None) -> list[keras.callbacks.Callback]:
     """The probes a run of ``config`` shows live, each handing its events to ``sink``.
 
     A model with the playground view on a 2-D toy gets the playground (``stepping``: see
-    `PlaygroundProbe`), one with the reconstructions view gets them on images, the others none.
-    Loads the dataset as training will; call it in the training thread.
+    `PlaygroundProbe`), one with the reconstructions view gets them on images, one with the
+    draw-steps view `DrawStepsProbe` too; the others none. Loads the dataset as training will;
+    call it in the training thread.
     """
     t = config.train
     spec = registry.spec(t.model)
@@ -100,7 +193,7 @@ def live_probes(config: RunConfig, sink: Callable[[Event], None],
         # The samples' fixed noise: the playground's points are the first of the sample cloud.
         return [PlaygroundProbe(sink, data.x_test, seed=t.seed + GRID_SEED_OFFSET, min_seconds=PLAYGROUND_SECONDS,
                                 stepping=stepping)]
-    if "reconstructions" not in spec.views:
+    if not {"reconstructions", "draw_steps"} & spec.views:
         return []
     data = load_dataset(t.dataset, image_size=t.image_size, data_dir=t.data_dir, seed=t.seed)
     if data.kind != "images":
@@ -110,4 +203,10 @@ def live_probes(config: RunConfig, sink: Callable[[Event], None],
     else:
         pick = spread_over_classes(data.y_test, RECONSTRUCTION_IMAGES)
     labels = data.y_test[pick] if spec.conditional and data.y_test is not None else None
-    return [ReconstructionProbe(sink, data.x_test[pick], labels, min_seconds=RECONSTRUCTION_SECONDS)]
+    probes = []
+    if "reconstructions" in spec.views:
+        probes.append(ReconstructionProbe(sink, data.x_test[pick], labels, min_seconds=RECONSTRUCTION_SECONDS))
+    if "draw_steps" in spec.views:  # the sample grid's first prior draws, and its first test images
+        probes.append(DrawStepsProbe(sink, data.x_test[pick[:DRAW_SAMPLES]], seed=t.seed + GRID_SEED_OFFSET,
+                                     min_seconds=DRAW_SECONDS, stepping=stepping))
+    return probes
