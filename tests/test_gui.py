@@ -344,3 +344,17 @@ def test_the_window_fits_a_1280_pixel_screen_with_every_tab_and_a_lesson_open(qt
     assert window.minimumSizeHint().width() <= 1280
     window.open_lesson("elbo-kl")
     assert window.minimumSizeHint().width() <= 1280
+
+
+def test_setup_panel_sets_draws_steps_and_attention(qtbot):
+    panel = SetupPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    assert not panel.steps.isVisible() and not panel.attention.isVisible()
+    panel.model.setCurrentText("draw")
+    assert panel.steps.isVisible() and panel.attention.isVisible() and not panel.latent_dim.isVisible()
+    assert [panel.attention.itemText(i) for i in range(panel.attention.count())] == ["gaussian", "none"]
+    panel.steps.setValue(6)
+    panel.attention.setCurrentText("none")
+    config = panel.config()
+    assert (config.model.steps, config.model.attention, config.model.latent_dim) == (6, "none", 6 * config.model.z_size)
