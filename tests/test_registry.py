@@ -16,6 +16,7 @@ from kgen import registry
 from kgen.cli import build_parser, format_scores, main, train_options
 from kgen.config import (
     AEConfig,
+    DRAWConfig,
     GANConfig,
     OptionError,
     RunConfig,
@@ -151,8 +152,9 @@ def test_each_built_in_entry_matches_its_model(kind):
     from kgen.models import build_model
 
     spec = registry.spec(kind)
-    small = {"filters": 4} if spec.config is GANConfig else {}
-    config = RunConfig(TrainConfig(model=kind), spec.config(latent_dim=2, hidden=(8,), **small))
+    small = {GANConfig: {"latent_dim": 2, "hidden": (8,), "filters": 4},
+             DRAWConfig: {"steps": 2, "z_size": 1, "width": 8}}  # DRAW's latent is steps x z_size
+    config = RunConfig(TrainConfig(model=kind), spec.config(**small.get(spec.config, {"latent_dim": 2, "hidden": (8,)})))
     model = build_model(config, (8, 8, 1), 3)  # checks its step metrics against the model's own
     assert type(model) is spec.keras_class()
     assert bool(model.num_classes) == spec.conditional and model.variational == spec.variational
@@ -167,7 +169,7 @@ def test_reading_the_registry_and_the_cli_parser_never_imports_tensorflow():
 
 
 def test_an_unknown_kind_or_a_bad_spec_is_one_clear_line():
-    with pytest.raises(ConfigError, match=r"^model must be one of ae, vae, cvae, gan, dcgan, cgan; got 'nope'$"):
+    with pytest.raises(ConfigError, match=r"^model must be one of ae, vae, cvae, gan, dcgan, cgan, draw; got 'nope'$"):
         TrainConfig(model="nope")
     with pytest.raises(ConfigError, match="is not a 'module:name' path"):
         registry.ModelSpec(**{**SPEC.__dict__, "build": "no_colon"})

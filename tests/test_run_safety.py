@@ -9,7 +9,7 @@ import pytest
 
 from kgen import registry
 from kgen.cli import main
-from kgen.config import RunConfig, TrainConfig, VAEConfig, model_config, resumed_config
+from kgen.config import DRAWConfig, RunConfig, TrainConfig, VAEConfig, model_config, resumed_config
 from kgen.errors import ConfigError, RunError
 from kgen.models.saving import load_run_model
 from kgen.runs import Run, check_new_run_dir, remove_temporaries
@@ -174,9 +174,13 @@ def saved_models(tmp_path_factory):
 
 
 def small_config(kind: str, latent_dim: int = 3, dataset: str = "digits") -> RunConfig:
-    """A small config of ``kind``: 16-wide MLPs, or 8-filter convolutions for dcgan and cgan."""
-    size = {"filters": 8} if kind in ("dcgan", "cgan") else {"hidden": (16,)}
-    model = model_config(kind)(latent_dim=latent_dim, **size)
+    """A small config of ``kind``: 16-wide MLPs, 8-filter convolutions for dcgan and cgan, or
+    16-wide LSTMs for DRAW, whose latent is ``latent_dim`` steps of one number each."""
+    if model_config(kind) is DRAWConfig:
+        model = DRAWConfig(steps=latent_dim, z_size=1, width=16)
+    else:
+        size = {"filters": 8} if kind in ("dcgan", "cgan") else {"hidden": (16,)}
+        model = model_config(kind)(latent_dim=latent_dim, **size)
     return RunConfig(TrainConfig(model=kind, dataset=dataset, epochs=2, batch_size=16), model)
 
 
