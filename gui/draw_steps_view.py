@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from gui import theme
 from gui.pacing import Pacer
-from gui.samples_view import _fit_on_resize, _picture_plot
+from gui.samples_view import fit_on_resize, picture_plot
 from kgen.pictures import display_scale, image_grid, save_gif
 
 PAD = 1  # pixels between the tiles of a picture (image_grid's default)
@@ -167,16 +167,16 @@ class DrawStepsView(QWidget):
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground(theme.PALETTE.plot_background)
-        self.sample_plot = _picture_plot("samples of fixed noise z ~ N(0, I)")
-        self.recon_plot = _picture_plot("test images (read windows) over their reconstruction")
+        self.sample_plot = picture_plot("samples of fixed noise z ~ N(0, I)")
+        self.recon_plot = picture_plot("test images (read windows) over their reconstruction")
         self.graphics.addItem(self.sample_plot, row=0, col=0)
         self.graphics.addItem(self.recon_plot, row=1, col=0)
         self.sample_image = pg.ImageItem(axisOrder="row-major")
         self.recon_image = pg.ImageItem(axisOrder="row-major")
         self.sample_plot.addItem(self.sample_image)
         self.recon_plot.addItem(self.recon_image)
-        _fit_on_resize(self.sample_plot, self.sample_image)
-        _fit_on_resize(self.recon_plot, self.recon_image)
+        fit_on_resize(self.sample_plot, self.sample_image)
+        fit_on_resize(self.recon_plot, self.recon_image)
         self.sample_writes = BoxOutlines(self.sample_plot, "live")
         self.recon_reads = BoxOutlines(self.recon_plot, "waiting")
         self.recon_writes = BoxOutlines(self.recon_plot, "live")

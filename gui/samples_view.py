@@ -48,13 +48,13 @@ def column_ticks(width: int, names: Sequence[str]) -> list[tuple[float, str]]:
     return [((c + 0.5) * width / len(names), name) for c, name in enumerate(names)]
 
 
-def _fit_on_resize(plot: pg.PlotItem, image: pg.ImageItem) -> None:
+def fit_on_resize(plot: pg.PlotItem, image: pg.ImageItem) -> None:
     """Keep the whole picture in view whenever the plot changes size (or is first shown)."""
     view = plot.getViewBox()
     view.sigResized.connect(lambda *_: image.image is not None and view.autoRange(padding=0.01))
 
 
-def _picture_plot(title: str) -> pg.PlotItem:
+def picture_plot(title: str) -> pg.PlotItem:
     """A plot showing one picture pixel for pixel: y down, square pixels, no mouse, no axes."""
     plot = pg.PlotItem()
     plot.setTitle(title, size=TITLE_SIZE)
@@ -101,7 +101,7 @@ class SamplesView(QWidget):
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground(theme.PALETTE.plot_background)
-        self.plot = _picture_plot("samples from fixed noise")
+        self.plot = picture_plot("samples from fixed noise")
         self.graphics.addItem(self.plot)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.image)
@@ -109,13 +109,13 @@ class SamplesView(QWidget):
 
         self.recon_graphics = pg.GraphicsLayoutWidget()
         self.recon_graphics.setBackground(theme.PALETTE.plot_background)
-        self.recon_plot = _picture_plot("test images above their reconstructions")
+        self.recon_plot = picture_plot("test images above their reconstructions")
         self.recon_graphics.addItem(self.recon_plot)
         self.recon_image = pg.ImageItem(axisOrder="row-major")
         self.recon_plot.addItem(self.recon_image)
         self.recon_graphics.setVisible(False)  # until a run sends reconstructions
-        _fit_on_resize(self.plot, self.image)
-        _fit_on_resize(self.recon_plot, self.recon_image)
+        fit_on_resize(self.plot, self.image)
+        fit_on_resize(self.recon_plot, self.recon_image)
         self.class_key = QLabel()  # "0 T-shirt/top · 1 Trouser · ..." when names are too long for the columns
         self.class_key.setWordWrap(True)
         self.class_key.setVisible(False)
