@@ -126,11 +126,13 @@ class Contender:
     def __init__(self, name: str, data: tf.data.Dataset, make):
         self.name, self.data, self.make = name, data, make
 
-    def first(self) -> float:
-        start = time.perf_counter()
+    def first(self) -> tuple[float, float]:
+        """(wall, CPU) seconds to build the model and take its first step (tracing, compiling)."""
+        wall, cpu = common.clock()
         self.train = self.make()
         self.train(1)
-        return time.perf_counter() - start
+        end_wall, end_cpu = common.clock()
+        return end_wall - wall, end_cpu - cpu
 
     def round(self, batches: int) -> tuple[float, float]:
         """(wall, CPU) seconds of ``batches`` training steps."""
@@ -198,7 +200,7 @@ def measure(attention: str, args) -> tuple[list[list], dict]:
     size = f"T={m.steps}, width {m.width}, z {m.z_size}" + (
         f", read {m.read_size}, write {m.write_size}" if attention == "gaussian" else "")
     rows = [[attention, size, c.name, common.median(walls[c.name]), common.median(walls[c.name]) / base,
-             common.median(cpus[c.name]) / base_cpu, firsts[c.name]] for c in contenders]
+             common.median(cpus[c.name]) / base_cpu, *firsts[c.name]] for c in contenders]
     return rows, {"images_per_s": walls, "images_per_cpu_s": cpus, "first_step_s": firsts, "size": size}
 
 
@@ -305,7 +307,8 @@ def main() -> None:
         found, raw[attention] = measure(attention, args)
         rows += found
     header = ["attention", "size", "DRAW", "images/s (median)", "vs plain Keras", "same in CPU time",
-              "build + first step (s)"]
+              "build + first step (s)",
+              "same in CPU s"]
     notes = [f"batch {args.batch}, 28 x 28 x 1 random binary images (speed does not depend on the pixels); "
              f"{args.rounds} rounds of {args.batches} batches each, contenders alternating; kgen: "
              "`build_model` + `model.fit`; plain Keras: LSTMCell/Dense, GradientTape step under tf.function."]
