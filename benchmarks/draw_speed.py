@@ -142,12 +142,13 @@ class Contender:
         return end_wall - wall, end_cpu - cpu
 
 
-def kgen_maker(config, data: tf.data.Dataset, jit: bool):
+def kgen_maker(config, data: tf.data.Dataset, jit: bool, symbolic_loop: bool = True):
     from kgen.models import build_model  # imported before the clock starts
 
     def make():
         keras.utils.set_random_seed(0)
         model = build_model(config, (HEIGHT, WIDTH, 1))
+        model.symbolic_loop = symbolic_loop
         if jit:
             model.compile(optimizer=model.optimizer, jit_compile=True)
         return lambda n: model.fit(data, epochs=1, steps_per_epoch=n, shuffle=False, verbose=0)
@@ -180,6 +181,8 @@ def measure(attention: str, args) -> tuple[list[list], dict]:
     data = tf.data.Dataset.from_tensor_slices(images).batch(args.batch, drop_remainder=True).cache().repeat()
     contenders = [Contender("kgen", data, kgen_maker(config, data, jit=False)),
                   Contender("plain Keras", data, plain_maker(config, data, jit=False))]
+    if args.unrolled:
+        contenders.append(Contender("kgen, steps unrolled", data, kgen_maker(config, data, False, False)))
     if args.xla:
         contenders += [Contender("kgen, XLA", data, kgen_maker(config, data, jit=True)),
                        Contender("plain Keras, XLA", data, plain_maker(config, data, jit=True))]
@@ -291,6 +294,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=20, help="training batches a round")
     parser.add_argument("--batch", type=int, default=None, help="batch size (default: kgen's for draw)")
     parser.add_argument("--xla", action="store_true", help="also both with jit_compile=True")
+    parser.add_argument("--unrolled", action="store_true", help="also kgen's DRAW with its steps unrolled in Python")
     args = parser.parse_args()
     started = time.monotonic()
     if args.trial:
