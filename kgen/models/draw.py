@@ -190,7 +190,7 @@ class DRAW(EncoderDecoder):
 
         def body(t, carry, arrays):
             carry, out = step(t, carry)
-            return t + 1, carry, {name: arrays[name].write(t, out[name]) for name in names}
+            return t + 1, carry, {name: arrays[name].write(t, ops.cast(out[name], "float32")) for name in names}
 
         _, carry, arrays = tf.while_loop(lambda t, *_: t < self.steps, body, (ops.convert_to_tensor(0), carry, arrays),
                                          maximum_iterations=self.steps)
