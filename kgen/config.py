@@ -262,13 +262,15 @@ class DRAWConfig(_Config):
     """DRAW, the recurrent VAE: how many steps it draws in, its latents per step, its LSTMs and
     its attention. An image's latent is the steps' draws end to end (``latent_dim``)."""
 
+    # Defaults chosen by short runs on 2 CPU cores, digits and binarised MNIST (docs/BENCHMARKS.md, "DRAW:
+    # speed and default sizes"): 5 x 5 reads learn where 2 x 2 let the KL collapse; width 128 beats 256 per CPU second.
     steps: int = option(16, help="T: drawing steps, each adding to the canvas and drawing its own z_t", type="int")
     z_size: int = option(10, help="latents drawn at each step (an image has steps x z_size)", type="int")
-    width: int = option(256, help="units of the encoder LSTM and of the decoder LSTM", type="int")
+    width: int = option(128, help="units of the encoder LSTM and of the decoder LSTM", type="int")
     attention: str = option("gaussian", type="str", choices=DRAW_ATTENTION,
                             help="gaussian: read and write through N x N grids of Gaussian filters the decoder "
                                  "places; none: read the whole image and write every pixel")
-    read_size: int = option(2, help="N of the read grid: each glimpse is N x N (attention gaussian)", type="int")
+    read_size: int = option(5, help="N of the read grid: each glimpse is N x N (attention gaussian)", type="int")
     write_size: int = option(5, help="N of the write grid: each patch is N x N (attention gaussian)", type="int")
     binarize: bool = option(False, type="switch",
                             help="draw binary pixels ~ Bernoulli(x) afresh for every batch (dynamic binarisation)")

@@ -164,6 +164,8 @@ register(ModelSpec(
     config=GANConfig, build="kgen.models:build_gan", model_class="kgen.models.gan:CGAN",
     step_metrics=GAN_METRICS, defaults=GAN_DEFAULTS, conditional=True, adversarial=True, player_steps=True,
     auto_arch="conv-on-images", views=frozenset({"class_names"}), scores=GAN_SCORES))
+# DRAW's training defaults, measured on digits with 2 CPU cores (docs/BENCHMARKS.md, "DRAW: speed and default
+# sizes"): a 20-epoch lesson in about 47 CPU s; batch 32 at lr 2e-3 gains 0.7 nats for 40% more time.
 register(ModelSpec(
     name="draw", description="DRAW (Gregor et al. 2015): a recurrent VAE that draws on a canvas in T steps, with attention",
     config=DRAWConfig, build="kgen.models:build_draw", model_class="kgen.models.draw:DRAW",

@@ -14,6 +14,7 @@ fixed noise, sample grids and latent walks treat DRAW like any other model.
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 from keras import layers, ops
 
 from kgen.models import attention, losses, replicas
@@ -49,9 +50,12 @@ class DRAW(EncoderDecoder):
 
     loss_names = ("loss", "reconstruction", "kl")
     variational = True
+    # One tf.while_loop over the steps (True) or the steps unrolled in Python (False): the same
+    # numbers; the loop traces once, so the first training step comes much sooner (docs/BENCHMARKS.md).
+    symbolic_loop = True
 
     def __init__(self, image_shape, steps: int = 16, z_size: int = 10, width: int = 128,
-                 attention: bool = True, read_size: int = 2, write_size: int = 5, binarize: bool = False,
+                 attention: bool = True, read_size: int = 5, write_size: int = 5, binarize: bool = False,
                  seed: int = 0, name: str = "draw", **kwargs):
         super().__init__(None, None, likelihood="bernoulli", binarize=binarize, seed=seed, name=name, **kwargs)
         self.shape_hwc = tuple(int(d) for d in image_shape)
@@ -107,7 +111,7 @@ class DRAW(EncoderDecoder):
         return attention.write(patch, grid, height, width), attention.corners(grid, self.write_size)
 
     def _z_step(self, eps, t):
-        return eps[:, t * self.z_size : (t + 1) * self.z_size]
+        return ops.slice(eps, (0, t * self.z_size), (ops.shape(eps)[0], self.z_size))
 
     # --- the unrolled recurrences
 
@@ -120,11 +124,9 @@ class DRAW(EncoderDecoder):
         """
         x = ops.transpose(ops.cast(x, "float32"), (0, 3, 1, 2))
         batch = ops.shape(x)[0]
-        canvas = ops.zeros_like(x)
-        h_dec = ops.zeros((batch, self.width))
-        enc_state, dec_state = self._zero_state(batch), self._zero_state(batch)
-        log_pz, log_qz, kl_steps, means, log_vars, trace = 0.0, 0.0, [], [], [], _Trace(record)
-        for t in range(self.steps):
+
+        def step(t, carry):
+            canvas, h_dec, enc_state, dec_state, log_pz, log_qz = carry
             # Read the image and what the canvas still gets wrong, and encode it with h_dec_{t-1}.
             glimpse, read_box = self._read(x, x - ops.sigmoid(canvas), h_dec)
             h_enc, enc_state = self.encoder_cell(ops.concatenate([glimpse, h_dec], axis=-1), enc_state,
@@ -132,33 +134,67 @@ class DRAW(EncoderDecoder):
             # Sample z_t ~ q(z_t | h_enc_t) by reparameterisation.
             z_mean, z_log_var = self.z_mean_head(h_enc), self.z_log_var_head(h_enc)
             z = losses.reparameterize(z_mean, z_log_var, self._z_step(eps, t))
-            means.append(z_mean)
-            log_vars.append(z_log_var)
             log_qz += losses.log_normal(z, z_mean, z_log_var)
             log_pz += losses.log_standard_normal(z)
-            kl_steps.append(losses.kl_to_standard_normal(z_mean, z_log_var))
             # Decode z_t and add the write to the canvas.
             h_dec, dec_state = self.decoder_cell(z, dec_state, training=training)
             update, write_box = self._write(h_dec)
             canvas = canvas + update
-            trace.add(canvas, read_box, write_box)
+            out = {"kl_steps": losses.kl_to_standard_normal(z_mean, z_log_var), "z_mean": z_mean,
+                   "z_log_var": z_log_var, **_recorded(record, canvas, read_box, write_box)}
+            return (canvas, h_dec, enc_state, dec_state, log_pz, log_qz), out
+
+        zeros = ops.zeros((batch,))
+        carry = (ops.zeros_like(x), ops.zeros((batch, self.width)), self._zero_state(batch),
+                 self._zero_state(batch), zeros, zeros)
+        names = ("kl_steps", "z_mean", "z_log_var", *self._recorded_names(record, reads=True))
+        (canvas, _, _, _, log_pz, log_qz), out = self._steps(step, carry, names)
         return {"logits": _channels_last(canvas), "log_pz": log_pz, "log_qz": log_qz,
-                "kl_steps": ops.stack(kl_steps, axis=1), "z_mean": ops.concatenate(means, axis=-1),
-                "z_log_var": ops.concatenate(log_vars, axis=-1), **trace.arrays()}
+                "kl_steps": out.pop("kl_steps"), "z_mean": _flat(out.pop("z_mean")),
+                "z_log_var": _flat(out.pop("z_log_var")), **out}
 
     def generate(self, z, record: bool = False, training: bool = False) -> dict:
         """The decoder alone on latents z (N, T * z_size): canvas ``logits`` (N, H, W, C); with
         ``record``, the ``canvases`` of every step and the write windows' corners."""
         batch = ops.shape(z)[0]
         height, width, channels = self.shape_hwc
-        canvas = ops.zeros((batch, channels, height, width))
-        dec_state, trace = self._zero_state(batch), _Trace(record)
-        for t in range(self.steps):
+
+        def step(t, carry):
+            canvas, dec_state = carry
             h_dec, dec_state = self.decoder_cell(self._z_step(z, t), dec_state, training=training)
             update, write_box = self._write(h_dec)
             canvas = canvas + update
-            trace.add(canvas, None, write_box)
-        return {"logits": _channels_last(canvas), **trace.arrays()}
+            return (canvas, dec_state), _recorded(record, canvas, None, write_box)
+
+        carry = (ops.zeros((batch, channels, height, width)), self._zero_state(batch))
+        (canvas, _), out = self._steps(step, carry, self._recorded_names(record, reads=False))
+        return {"logits": _channels_last(canvas), **out}
+
+    def _recorded_names(self, record: bool, reads: bool) -> tuple[str, ...]:
+        """The per-step outputs `_recorded` gives: canvases, and the windows attention places."""
+        if not record:
+            return ()
+        windows = (("read_boxes",) if reads else ()) + ("write_boxes",)
+        return ("canvases", *(windows if self.attention else ()))
+
+    def _steps(self, step, carry, names):
+        """Run ``step(t, carry) -> (carry, outputs)`` for t = 0..T-1 as one symbolic loop (traced
+        once, not T times: a quicker first step); the outputs ``names`` stacked to (N, T, ...)."""
+        if not self.symbolic_loop:
+            outs = []
+            for t in range(self.steps):
+                carry, out = step(t, carry)
+                outs.append(out)
+            return carry, {name: ops.stack([out[name] for out in outs], axis=1) for name in names}
+        arrays = {name: tf.TensorArray("float32", size=self.steps) for name in names}
+
+        def body(t, carry, arrays):
+            carry, out = step(t, carry)
+            return t + 1, carry, {name: arrays[name].write(t, ops.cast(out[name], "float32")) for name in names}
+
+        _, carry, arrays = tf.while_loop(lambda t, *_: t < self.steps, body, (ops.convert_to_tensor(0), carry, arrays),
+                                         maximum_iterations=self.steps)
+        return carry, {name: ops.moveaxis(arrays[name].stack(), 0, 1) for name in names}
 
     # --- the EncoderDecoder interface
 
@@ -215,26 +251,12 @@ class DRAW(EncoderDecoder):
         return cls(**config)
 
 
-class _Trace:
-    """What an unrolled pass records at each step when asked: canvases and windows."""
-
-    def __init__(self, record: bool):
-        self.record = record
-        self.canvases, self.read_boxes, self.write_boxes = [], [], []
-
-    def add(self, canvas, read_box, write_box):
-        if not self.record:
-            return
-        self.canvases.append(ops.sigmoid(_channels_last(canvas)))
-        for boxes, box in ((self.read_boxes, read_box), (self.write_boxes, write_box)):
-            if box is not None:
-                boxes.append(box)
-
-    def arrays(self) -> dict:
-        if not self.record:
-            return {}
-        found = {"canvases": self.canvases, "read_boxes": self.read_boxes, "write_boxes": self.write_boxes}
-        return {name: ops.stack(values, axis=1) for name, values in found.items() if values}
+def _recorded(record: bool, canvas, read_box, write_box) -> dict:
+    """What one step records when asked: the canvas in [0, 1] and the windows it has."""
+    if not record:
+        return {}
+    found = {"canvases": ops.sigmoid(_channels_last(canvas)), "read_boxes": read_box, "write_boxes": write_box}
+    return {name: value for name, value in found.items() if value is not None}
 
 
 def _built(layer, input_dim: int):
