@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kgen.config import GANConfig, RunConfig, TrainConfig, VAEConfig
+from kgen.config import DRAWConfig, GANConfig, RunConfig, TrainConfig, VAEConfig
 from kgen.errors import ConfigError
 
 SCRIPT = Path(__file__).with_name("distributed_run.py")
@@ -135,15 +135,16 @@ def _first_steps(config: RunConfig, tmp_path: Path, name: str) -> tuple[list[dic
     return steps, dtypes.compute, dtypes.variables
 
 
-@pytest.mark.parametrize(("model", "policy"), [("vae", "mixed_bfloat16"), ("cgan", "mixed_float16")])
+@pytest.mark.parametrize(("model", "policy"), [("vae", "mixed_bfloat16"), ("cgan", "mixed_float16"),
+                                               ("draw", "mixed_float16")])
 def test_mixed_precision_computes_low_keeps_float32(model, policy, blobs, tmp_path):
     """Layers compute in float16/bfloat16, variables stay float32, losses stay finite and start
     where float32 starts (float16's loss scale is taken out of the reported gradient norms),
     and the thread's dtype policy is restored afterwards."""
     import keras
 
-    model_config = VAEConfig(latent_dim=4, hidden=(32,)) if model == "vae" else GANConfig(latent_dim=4, hidden=(32,),
-                                                                                         arch="mlp")
+    model_config = {"vae": VAEConfig(latent_dim=4, hidden=(32,)), "cgan": GANConfig(latent_dim=4, hidden=(32,), arch="mlp"),
+                    "draw": DRAWConfig(steps=3, z_size=2, width=16, read_size=2, write_size=3)}[model]
     common = {"model": model, "dataset": f"npz:{blobs}", "epochs": 1, "batch_size": 16, "grid_size": 2}
     reference, _, _ = _first_steps(RunConfig(TrainConfig(**common), model_config), tmp_path, "f32")
     steps, compute, variables = _first_steps(

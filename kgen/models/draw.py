@@ -19,6 +19,7 @@ from keras import layers, ops
 
 from kgen.models import attention, losses, replicas
 from kgen.models.base import EncoderDecoder
+from kgen.models.replicas import to_float32
 
 
 class StepMean(keras.metrics.Metric):
@@ -96,18 +97,18 @@ class DRAW(EncoderDecoder):
         """The encoder's view of the image and the canvas's error: whole, or through a glimpse."""
         if not self.attention:
             return ops.concatenate([_flat(x), _flat(x_error)], axis=-1), None
-        grid = attention.window(self.read_window(h_dec), *self.shape_hwc[:2], self.read_size)
+        grid = attention.window(to_float32(self.read_window(h_dec)), *self.shape_hwc[:2], self.read_size)
         glimpses = [_flat(attention.read(image, grid, self.read_size)) for image in (x, x_error)]
         return ops.concatenate(glimpses, axis=-1), attention.corners(grid, self.read_size)
 
     def _write(self, h_dec):
         """What the decoder adds to the canvas (channels first), and its window's corners."""
         height, width, channels = self.shape_hwc
-        out = self.writer(h_dec)
+        out = to_float32(self.writer(h_dec))
         if not self.attention:
             return ops.reshape(out, (-1, channels, height, width)), None
         patch = ops.reshape(out, (-1, channels, self.write_size, self.write_size))
-        grid = attention.window(self.write_window(h_dec), height, width, self.write_size)
+        grid = attention.window(to_float32(self.write_window(h_dec)), height, width, self.write_size)
         return attention.write(patch, grid, height, width), attention.corners(grid, self.write_size)
 
     def _z_step(self, eps, t):
@@ -129,15 +130,15 @@ class DRAW(EncoderDecoder):
             canvas, h_dec, enc_state, dec_state, log_pz, log_qz = carry
             # Read the image and what the canvas still gets wrong, and encode it with h_dec_{t-1}.
             glimpse, read_box = self._read(x, x - ops.sigmoid(canvas), h_dec)
-            h_enc, enc_state = self.encoder_cell(ops.concatenate([glimpse, h_dec], axis=-1), enc_state,
-                                                 training=training)
+            h_enc, enc_state = to_float32(self.encoder_cell(ops.concatenate([glimpse, h_dec], axis=-1), enc_state,
+                                                      training=training))
             # Sample z_t ~ q(z_t | h_enc_t) by reparameterisation.
-            z_mean, z_log_var = self.z_mean_head(h_enc), self.z_log_var_head(h_enc)
+            z_mean, z_log_var = to_float32((self.z_mean_head(h_enc), self.z_log_var_head(h_enc)))
             z = losses.reparameterize(z_mean, z_log_var, self._z_step(eps, t))
             log_qz += losses.log_normal(z, z_mean, z_log_var)
             log_pz += losses.log_standard_normal(z)
             # Decode z_t and add the write to the canvas.
-            h_dec, dec_state = self.decoder_cell(z, dec_state, training=training)
+            h_dec, dec_state = to_float32(self.decoder_cell(z, dec_state, training=training))
             update, write_box = self._write(h_dec)
             canvas = canvas + update
             out = {"kl_steps": losses.kl_to_standard_normal(z_mean, z_log_var), "z_mean": z_mean,
@@ -161,7 +162,7 @@ class DRAW(EncoderDecoder):
 
         def step(t, carry):
             canvas, dec_state = carry
-            h_dec, dec_state = self.decoder_cell(self._z_step(z, t), dec_state, training=training)
+            h_dec, dec_state = to_float32(self.decoder_cell(self._z_step(z, t), dec_state, training=training))
             update, write_box = self._write(h_dec)
             canvas = canvas + update
             return (canvas, dec_state), _recorded(record, canvas, None, write_box)
