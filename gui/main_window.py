@@ -177,6 +177,8 @@ class MainWindow(QMainWindow):
         self.bridge.reconstructions.connect(self.samples.add_reconstructions)
         self.bridge.playground.connect(self.playground.add_snapshot)
         self.bridge.draw_steps.connect(self.draw_steps.add_snapshot)
+        self.latent_view.model_loaded.connect(self._on_explored_model)
+        self.latent_view.draw_steps.connect(self.draw_steps.add_snapshot)
         self.bridge.finished.connect(self._on_finished)
         self.bridge.failed.connect(self._on_failed)
         self._init_monitor(left_layout)
@@ -222,11 +224,23 @@ class MainWindow(QMainWindow):
         self.playground.clear()
         if toy_gan:
             self.tabs.setCurrentWidget(self.playground)
-        drawn_in_steps = "draw_steps" in registry.spec(config.train.model).views
-        index = self.tabs.indexOf(self.draw_steps)
-        self.tabs.setTabVisible(index, drawn_in_steps)
-        self.tabs.setTabEnabled(index, drawn_in_steps)
         self.draw_steps.clear()
+        self._show_draw_steps_tab("draw_steps" in registry.spec(config.train.model).views)
+
+    def _show_draw_steps_tab(self, shown: bool) -> None:
+        index = self.tabs.indexOf(self.draw_steps)
+        self.tabs.setTabVisible(index, shown)
+        self.tabs.setTabEnabled(index, shown)
+
+    def _on_explored_model(self, event: dict) -> None:
+        """The latent explorer loaded a run's model (trained here, followed or opened): the Draw
+        steps tab shows for a kind that draws in steps, filled by the explorer's worker."""
+        if self.bridge.is_running:  # a model opened in the explorer while a run trains: the run's tabs stay
+            return
+        drawn_in_steps = "draw_steps" in event["views"]
+        if not drawn_in_steps:
+            self.draw_steps.clear()
+        self._show_draw_steps_tab(drawn_in_steps)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
         if self.bridge.is_running:

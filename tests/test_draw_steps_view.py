@@ -2,6 +2,7 @@
 pipe, the bridge's signal, and the tab (scrubber, windows, KL bars, GIF export, projector look)."""
 
 import pickle
+import time
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from kgen.config import DRAWConfig, RunConfig, TrainConfig, VAEConfig
 from kgen.events import DrawSteps
 from kgen.models import build_model
+from kgen.models.sampling import latent_noise
 from kgen.services.probes import DrawStepsProbe, live_probes
 from kgen.train.training import GRID_SEED_OFFSET
 
@@ -327,3 +329,62 @@ def test_the_tab_is_there_only_for_models_that_draw_in_steps(studio):
     window._prepare_live_views(RunConfig(TrainConfig(model="vae", dataset="digits"), VAEConfig()))
     assert not window.tabs.isTabVisible(index) and not window.tabs.isTabEnabled(index)
     assert window.draw_steps.shown is None
+
+
+@pytest.fixture(scope="module")
+def draw_run(tmp_path_factory):
+    """A DRAW trained 2 epochs on digits: the run directory."""
+    from kgen.train.training import train
+
+    config = RunConfig(TrainConfig(model="draw", dataset="digits", epochs=2, batch_size=64, grid_size=2),
+                       DRAWConfig(steps=STEPS, z_size=3, width=16, read_size=2, write_size=3))
+    return train(config, tmp_path_factory.mktemp("draw") / "run", verbose=0).run.path
+
+
+def test_an_opened_draw_run_is_drawn_by_the_explorers_worker(draw_run):
+    """A run not trained live gets its Draw steps from the explorer's worker: the run's fixed noise
+    and shown test images, as the live probe takes them, and the KL of each step on test images."""
+    from kgen.data import load_dataset
+    from kgen.eval.likelihood import elbo_parts
+    from kgen.models.saving import load_run_model
+    from kgen.runs import Run
+    from kgen.services.explorer import DecodeService
+    from kgen.services.probes import draw_traces, shown_test_images
+
+    service = DecodeService(run_dir=draw_run)
+    try:
+        assert service.wait_loaded(120) and "draw_steps" in service.views
+        events = []
+        deadline = time.monotonic() + 120
+        while not any(e["type"] == "data" for e in events) and time.monotonic() < deadline:
+            events += service.events()
+        service.request_draw_steps()
+        while not any(e["type"] in ("draw_steps", "error") for e in events) and time.monotonic() < deadline:
+            events += service.events()
+            time.sleep(0.05)
+    finally:
+        service.close()
+    found = next(e for e in events if e["type"] in ("draw_steps", "error"))
+    assert found["type"] == "draw_steps", found
+    event = found["event"]
+    model = load_run_model(Run.open(draw_run))
+    data = load_dataset("digits")
+    images = data.x_test[shown_test_images(data)[:8]]
+    noise = latent_noise(8, model.latent_dim, GRID_SEED_OFFSET)
+    expected = np.asarray(draw_traces(model, noise, images)["generated"])
+    assert event.generated.shape == (8, STEPS, 8, 8, 1) and event.epoch == 2 and event.step > 0
+    np.testing.assert_allclose(event.generated / 255.0, expected, atol=1 / 255)
+    np.testing.assert_array_equal(event.inputs, np.round(images * 255).astype(np.uint8))
+    kl = elbo_parts(model, data.x_test)["kl"]  # the test KL, summed over steps: another draw of each z
+    assert event.kl_steps.shape == (STEPS,) and event.kl_steps.sum() == pytest.approx(kl, rel=0.1)
+
+
+def test_the_studio_shows_an_opened_draw_runs_drawing(studio, qtbot, draw_run, vae_file):
+    window = studio(controller=Queue())
+    index = window.tabs.indexOf(window.draw_steps)
+    window.latent_view.load_run(draw_run)
+    qtbot.waitUntil(lambda: window.draw_steps.snapshot is not None, timeout=120_000)
+    assert window.tabs.isTabVisible(index) and window.draw_steps.snapshot.kl_steps.shape == (STEPS,)
+    window.latent_view.load_model(vae_file)  # a model that does not draw in steps: the tab goes
+    qtbot.waitUntil(lambda: not window.tabs.isTabVisible(index), timeout=120_000)
+    assert window.draw_steps.snapshot is None

@@ -60,7 +60,8 @@ def test_loads_and_reports_the_model(service):
     assert (service.latent_dim, service.num_classes, service.image_shape) == (2, 0, (8, 8, 1))
     events = service.events()
     assert events == [{"type": "loaded", "latent_dim": 2, "num_classes": 0, "image_shape": (8, 8, 1),
-                       "points": False, "encoder": True}]
+                       "points": False, "encoder": True, "views": ["reconstructions"]}]
+    assert service.views == {"reconstructions"}
 
 
 def test_rapid_requests_end_with_the_last_code_decoded(service, vae_file):

@@ -87,6 +87,7 @@ class LatentView(QWidget):
     model_loaded = Signal(dict)  # the worker's "loaded" event
     data_loaded = Signal(object)  # the run's ExplorerData
     encoded = Signal(dict)  # an "encoded" event (the drawing pad's request)
+    draw_steps = Signal(object)  # a DRAW run's kgen.events.DrawSteps, asked for once its data is in
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -319,6 +320,8 @@ class LatentView(QWidget):
             self._set_class_names(list(data.class_names))
         self.nearest_button.setEnabled(True)
         self.data_loaded.emit(data)
+        if "draw_steps" in service.views:  # the Draw steps tab of a run not trained live
+            service.request_draw_steps()
         self._set_status(f"{self._model_status} · {data.dataset}: {len(data.images)} test images shown")
         if data.kl is not None:
             self.kl_bars.set_kl(data.kl, data.active)
@@ -543,7 +546,7 @@ class LatentView(QWidget):
         handlers = {"loaded": self._on_loaded, "data": self._on_data, "manifold": self._on_manifold,
                     "interpolation": self._on_interpolation, "nearest": self._on_nearest,
                     "projection": self._on_projection, "encoded": self.encoded.emit,
-                    "draws": self.draws.show_draws}
+                    "draws": self.draws.show_draws, "draw_steps": lambda event: self.draw_steps.emit(event["event"])}
         for event in service.events():
             handler = handlers.get(event["type"])
             if handler is not None:

@@ -97,6 +97,7 @@ class DecodeService:
         self.image_shape: tuple[int, ...] | None = None
         self.points = False  # a GAN on 2-D points: its decode gives points, not images
         self.encoder = False  # True for the AE/VAE/CVAE: it has codes for images
+        self.views: frozenset[str] = frozenset()  # the registry views of the model's kind
         self.error: str | None = None  # why the model could not be loaded
         self.loaded = False  # the model is loaded, or failed to load
         self.requests = 0  # how many codes were requested
@@ -166,6 +167,11 @@ class DecodeService:
         """Ask for the training image nearest to code z: by encoder mean, or (a GAN) in pixels."""
         self._submit("nearest", z=np.array(z, dtype="float32"), label=label)
 
+    def request_draw_steps(self) -> None:
+        """Ask a DRAW model (a run directory's) for its drawing step by step: a "draw_steps" event
+        whose "event" is the `kgen.events.DrawSteps` its live probe would send."""
+        self._submit("draw_steps")
+
     def request_projection(self, method: str = "pca") -> None:
         """Ask for the scatter coordinates of the encoded test images by ``method`` (pca, tsne)."""
         self._submit("projection", method=method)
@@ -178,7 +184,7 @@ class DecodeService:
 
     def events(self) -> list[dict[str, Any]]:
         """Events since the last call, each {"type": ...}: "loaded", "data" (an `ExplorerData`),
-        "encoded", "manifold", "interpolation", "nearest", "draws", "projection", or "error" with a
+        "encoded", "manifold", "interpolation", "nearest", "draws", "draw_steps", "projection", or "error" with a
         one-line "message"."""
         self._receive()
         events, self._events = self._events, []
@@ -288,6 +294,7 @@ class DecodeService:
             return
         self.latent_dim, self.num_classes = event["latent_dim"], event["num_classes"]
         self.image_shape, self.points, self.encoder = event["image_shape"], event["points"], event["encoder"]
+        self.views = frozenset(event["views"])
         if not self._restarted:
             self._events.append(event)
         elif self.run_dir is None:

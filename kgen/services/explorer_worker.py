@@ -22,6 +22,8 @@ from kgen.errors import ConfigError, RunError, one_line
 from kgen.services.explorer import SCATTER_POINTS, ExplorerData
 from kgen.services.jobs import BACKGROUND_NICE
 
+KL_IMAGES = 1000  # test images the KL of each step is averaged over for an opened DRAW run
+
 
 def serve(conn: Connection, model_file: str | os.PathLike | None, run_dir: str | os.PathLike | None) -> None:
     """Load the model, reply with a "loaded" (or "error") event, then answer requests until told to exit."""
@@ -83,7 +85,7 @@ class ExplorerWorker:
         self._plane = LatentPlane.first_dims(int(model.latent_dim))
         return {"latent_dim": int(model.latent_dim), "num_classes": self.num_classes,
                 "image_shape": tuple(int(s) for s in model.image_shape), "points": self.points,
-                "encoder": self.encoder}
+                "encoder": self.encoder, "views": sorted(model_views(model))}
 
     def decode(self, z: np.ndarray, label: int | None) -> tuple[np.ndarray, np.ndarray] | dict[str, Any]:
         """(z, its image float32 (H, W, C) in [0, 1]), or an error event (a code of the wrong size)."""
@@ -209,6 +211,30 @@ class ExplorerWorker:
         return {"z": z, "label": label, "mean": mean, "draws": draws, "likelihood": likelihood,
                 "sigma": None if sigma is None else float(np.mean(sigma))}
 
+    def _job_draw_steps(self) -> dict[str, Any]:
+        """A DRAW model drawing, as its live probe shows it while training (the run's fixed noise
+        and shown test images), with the KL of each step averaged over test images."""
+        from kgen.models.sampling import latent_noise
+        from kgen.runs import Run, read_events
+        from kgen.services.probes import (
+            DRAW_SAMPLES,
+            draw_steps_record,
+            draw_traces,
+            shown_test_images,
+            to_uint8,
+        )
+        from kgen.train.training import GRID_SEED_OFFSET
+
+        if "draw_steps" not in model_views(self.model):
+            raise ConfigError("only a DRAW model draws in steps")
+        data, model, run = self._dataset(), self.model, Run.open(self.run_dir)
+        images = data.x_test[shown_test_images(data)[:DRAW_SAMPLES]]
+        noise = latent_noise(DRAW_SAMPLES, model.latent_dim, run.config().train.seed + GRID_SEED_OFFSET)
+        epochs = [e for e in read_events(run.events_path) if e.kind == "epoch"] if run.events_path.exists() else []
+        step, epoch = (epochs[-1]["step"], epochs[-1]["epoch"]) if epochs else (0, 0)
+        kl = test_kl_per_step(model, data.x_test[:KL_IMAGES])
+        return {"event": draw_steps_record(draw_traces(model, noise, images), to_uint8(images), kl, step, epoch)}
+
     def _job_projection(self, method) -> None:
         """Project in a thread of its own, so the sliders keep decoding; the event follows later."""
         from kgen.eval.latent import PROJECTIONS, project_2d
@@ -234,6 +260,29 @@ class ExplorerWorker:
     def _label(self, label: int | None) -> int | None:
         """The class id for a conditional model (class 0 if none given); None otherwise."""
         return (0 if label is None else int(label)) if self.num_classes else None
+
+
+def model_views(model) -> frozenset[str]:
+    """The registry views of a loaded model's kind (none for a kind the registry lacks)."""
+    from kgen import registry
+    from kgen.models.saving import model_kind
+
+    kind = model_kind(model)
+    return registry.spec(kind).views if kind in registry.kinds() else frozenset()
+
+
+def test_kl_per_step(model, images: np.ndarray, batch_size: int = 250, seed: int = 0) -> np.ndarray:
+    """A DRAW model's mean KL of each step (T,) over ``images`` (binarised once for a binarising
+    model, as its likelihood is scored), one posterior draw each."""
+    from kgen.eval.likelihood import evaluation_images
+
+    images, rng = evaluation_images(model, images, seed), np.random.default_rng(seed)
+    total = np.zeros(model.steps)
+    for start in range(0, len(images), batch_size):
+        x = images[start : start + batch_size]
+        eps = rng.standard_normal((len(x), model.latent_dim)).astype("float32")
+        total += np.asarray(model.sample_terms(x, eps=eps)["kl_steps"]).sum(axis=0)
+    return (total / max(len(images), 1)).astype("float32")
 
 
 def draw_pixels(mean: np.ndarray, sigma: np.ndarray | None, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -45,6 +45,14 @@ def spread_over_classes(labels: np.ndarray, n: int) -> np.ndarray:
     return np.array(picked[:n], np.int64)
 
 
+def shown_test_images(data) -> np.ndarray:
+    """Indices of the test images the live views show: up to RECONSTRUCTION_IMAGES, spread over
+    the classes when the dataset has labels (the same for a run live and opened later)."""
+    if data.y_test is None:
+        return np.arange(min(RECONSTRUCTION_IMAGES, len(data.x_test)))
+    return spread_over_classes(data.y_test, RECONSTRUCTION_IMAGES)
+
+
 def reconstruction_picture(images: np.ndarray, reconstructions: np.ndarray,
                            columns: int = RECONSTRUCTION_COLUMNS) -> np.ndarray:
     """One uint8 picture of (N, H, W, C) images in [0, 1] over their reconstructions.
@@ -109,6 +117,16 @@ def draw_traces(model, z, x) -> dict:
     return traces
 
 
+def draw_steps_record(traces: dict, inputs: np.ndarray, kl_steps, step: int, epoch: int) -> DrawSteps:
+    """The `DrawSteps` event of `draw_traces`' output for uint8 ``inputs`` and the KL of each step."""
+    traces = {name: np.asarray(value) for name, value in traces.items()}
+    return DrawSteps(
+        step=int(step), epoch=int(epoch), inputs=inputs,
+        generated=to_uint8(traces["generated"]), reconstructed=to_uint8(traces["reconstructed"]),
+        generated_writes=traces.get("generated_writes"), read_boxes=traces.get("read_boxes"),
+        write_boxes=traces.get("write_boxes"), kl_steps=np.asarray(kl_steps, np.float32))
+
+
 class DrawStepsProbe(keras.callbacks.Callback):
     """A DRAW model drawing, for the studio's draw-steps view: `kgen.events.DrawSteps` records
     handed to ``sink`` after a batch, at most every ``min_seconds`` and taking at most about
@@ -158,12 +176,8 @@ class DrawStepsProbe(keras.callbacks.Callback):
     def probe(self, step: int) -> None:
         """Record the model drawing now and hand it to the sink."""
         start = time.monotonic()
-        traces = {name: np.asarray(value) for name, value in self._compute(self.model, self.noise, self.images).items()}
-        self.sink(DrawSteps(
-            step=int(step), epoch=self._epoch + 1, inputs=self.inputs,
-            generated=to_uint8(traces["generated"]), reconstructed=to_uint8(traces["reconstructed"]),
-            generated_writes=traces.get("generated_writes"), read_boxes=traces.get("read_boxes"),
-            write_boxes=traces.get("write_boxes"), kl_steps=np.asarray(self.model.kl_per_step(), np.float32)))
+        traces = self._compute(self.model, self.noise, self.images)
+        self.sink(draw_steps_record(traces, self.inputs, self.model.kl_per_step(), step, self._epoch + 1))
         self._last_end = time.monotonic()
         self._last_cost = (self._last_end - start) if self.probes else 0.0
         self.probe_seconds += self._last_end - start
@@ -198,10 +212,7 @@ def live_probes(config: RunConfig, sink: Callable[[Event], None],
     data = load_dataset(t.dataset, image_size=t.image_size, data_dir=t.data_dir, seed=t.seed)
     if data.kind != "images":
         return []  # training refuses it with a clear message
-    if data.y_test is None:
-        pick = np.arange(min(RECONSTRUCTION_IMAGES, len(data.x_test)))
-    else:
-        pick = spread_over_classes(data.y_test, RECONSTRUCTION_IMAGES)
+    pick = shown_test_images(data)
     labels = data.y_test[pick] if spec.conditional and data.y_test is not None else None
     probes = []
     if "reconstructions" in spec.views:
