@@ -8,10 +8,8 @@ thread and hands NumPy copies to a sink (for example a queue's ``put``), as GAN 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
-import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
@@ -19,6 +17,7 @@ from keras import ops
 from kgen.events import Event, Playground, global_step
 from kgen.models.gan import GAN, GENERATOR_LOSSES
 from kgen.models.sampling import latent_noise
+from kgen.services.paced_probe import PacedProbe
 
 GRID_RESOLUTION = 48  # the heat map is this many cells a side (64 costs ~1.5x the time)
 PROBE_POINTS = 200  # generated points (one fixed z each) shown with their arrows
@@ -89,15 +88,12 @@ def playground_snapshot(
             "generated": generated, "descent": np.asarray(descent, np.float32), "moves": moves}
 
 
-class PlaygroundProbe(keras.callbacks.Callback):
-    """Every ``every`` steps, a `playground_snapshot` event handed to ``sink``.
+class PlaygroundProbe(PacedProbe):
+    """Every ``every`` steps, a `playground_snapshot` event handed to ``sink``, paced as
+    `PacedProbe` says (``max_share``, ``min_seconds``, ``stepping``).
 
     Events: `kgen.events.Playground` records (step, epoch, real, and the snapshot's arrays); the
-    first comes before the first batch, the last after it. To keep training fast a due snapshot is skipped until the
-    time since the last one is long enough for it to cost at most ``max_share`` of the thread's
-    time (None: never skip), and at least ``min_seconds`` (a window that draws a few snapshots a
-    second gains nothing from more). While ``stepping()`` is true (the run is paused and stepped
-    by hand) every batch is probed.
+    first comes before the first batch, the last after it.
     """
 
     def __init__(
@@ -113,59 +109,27 @@ class PlaygroundProbe(keras.callbacks.Callback):
         min_seconds: float = 0.0,
         stepping: Callable[[], bool] | None = None,
     ):
-        super().__init__()
-        if every < 1:
-            raise ValueError(f"every must be >= 1, got {every}")
-        self.sink, self.every, self.resolution = sink, int(every), int(resolution)
-        self.max_share, self.min_seconds, self.stepping = max_share, float(min_seconds), stepping
+        super().__init__(every=every, min_seconds=min_seconds, max_share=max_share, stepping=stepping)
+        self.sink, self.resolution = sink, int(resolution)
         self.real = np.array(real_points[:REAL_POINTS], np.float32)
         self.real.setflags(write=False)  # one array shared by every event: nobody may change it
         self.box = data_box(np.asarray(real_points))
         self.points, self.seed = int(points), int(seed)
         self.noise: np.ndarray | None = None
-        self.probe_seconds = 0.0  # time spent in snapshots, for benchmarks
-        self.probes = 0
-        self._last_cost = 0.0  # seconds the latest snapshot took (0 for the first: it traces)
-        self._last_end = 0.0
         self._previous: np.ndarray | None = None
         self._compute: Callable = snapshot_tensors
-        self._epoch = 0
-        self._step = 0  # the latest batch's step
-        self._probed_step = -1  # the step of the latest snapshot
 
     def on_train_begin(self, logs=None):
         self.noise = latent_noise(self.points, self.model.latent_dim, self.seed)
         self._compute = tf.function(snapshot_tensors)  # traced once: 2-3x faster than eager
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch
+        super().on_epoch_begin(epoch, logs)
         if self.probes == 0:
             self.probe(global_step(epoch, -1, self.params.get("steps") or 0))  # before the epoch's first batch
 
-    def on_train_batch_end(self, batch, logs=None):
-        step = self._step = global_step(self._epoch, batch, self.params.get("steps") or 0)
-        stepped = self.stepping is not None and self.stepping()
-        if stepped or (step % self.every == 0 and self._within_budget()):
-            self.probe(step)
-
-    def on_train_end(self, logs=None):
-        if self.probes and self._probed_step != self._step:  # show where training ended
-            self.probe(self._step)
-
-    def probe(self, step: int) -> None:
-        """Take one snapshot now and hand it to the sink."""
-        start = time.monotonic()
+    def take(self, step: int) -> None:
         snapshot = playground_snapshot(self.model, self.noise, self.box, self.resolution, self._previous,
                                        self._compute)
-        self._previous, self._probed_step = snapshot["generated"], step
+        self._previous = snapshot["generated"]
         self.sink(Playground(step=int(step), epoch=self._epoch + 1, real=self.real, **snapshot))
-        self._last_end = time.monotonic()
-        self._last_cost = (self._last_end - start) if self.probes else 0.0
-        self.probe_seconds += self._last_end - start
-        self.probes += 1
-
-    def _within_budget(self) -> bool:
-        gap = time.monotonic() - self._last_end
-        if gap < self.min_seconds:
-            return False
-        return self.max_share is None or self._last_cost <= self.max_share * (gap + self._last_cost)

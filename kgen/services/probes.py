@@ -20,9 +20,10 @@ from keras import ops
 from kgen import registry
 from kgen.config import RunConfig
 from kgen.data import TOYS, load_dataset
-from kgen.events import DrawSteps, Event, Reconstructions, global_step
+from kgen.events import DrawSteps, Event, Reconstructions
 from kgen.models.sampling import latent_noise
 from kgen.pictures import image_grid
+from kgen.services.paced_probe import PacedProbe
 from kgen.services.playground import PlaygroundProbe
 from kgen.train.training import GRID_SEED_OFFSET
 
@@ -127,11 +128,9 @@ def draw_steps_record(traces: dict, inputs: np.ndarray, kl_steps, step: int, epo
         write_boxes=traces.get("write_boxes"), kl_steps=np.asarray(kl_steps, np.float32))
 
 
-class DrawStepsProbe(keras.callbacks.Callback):
+class DrawStepsProbe(PacedProbe):
     """A DRAW model drawing, for the studio's draw-steps view: `kgen.events.DrawSteps` records
-    handed to ``sink`` after a batch, at most every ``min_seconds`` and taking at most about
-    ``max_share`` of the thread's time; always after the last batch, and after every batch
-    while ``stepping()`` is true (a run paused and stepped by hand).
+    handed to ``sink``, paced as `PacedProbe` says (``min_seconds``, ``max_share``, ``stepping``).
 
     It records every step's canvas for ``samples`` fixed prior draws (``latent_noise`` of
     ``seed``) and for ``images``' mean-path reconstructions, their windows, and the model's
@@ -141,54 +140,21 @@ class DrawStepsProbe(keras.callbacks.Callback):
     def __init__(self, sink: Callable[[Event], None], images: np.ndarray, *, seed: int = 0,
                  samples: int = DRAW_SAMPLES, min_seconds: float = 0.0, max_share: float | None = DRAW_SHARE,
                  stepping: Callable[[], bool] | None = None):
-        super().__init__()
+        super().__init__(min_seconds=min_seconds, max_share=max_share, stepping=stepping)
         self.sink, self.seed, self.samples = sink, int(seed), int(samples)
-        self.min_seconds, self.max_share, self.stepping = float(min_seconds), max_share, stepping
         self.images = np.asarray(images, np.float32)
         self.inputs = to_uint8(self.images)
         self.noise: np.ndarray | None = None
-        self.probes = 0
-        self.probe_seconds = 0.0  # time spent probing, for benchmarks
         self._compute: Callable = draw_traces
-        self._last_cost = 0.0  # seconds the latest probe took (0 for the first: it traces)
-        self._last_end = -math.inf
-        self._epoch = 0
-        self._step = 0
-        self._probed_step = -1
 
     def on_train_begin(self, logs=None):
         self.noise = latent_noise(self.samples, self.model.latent_dim, self.seed)
-        # Compiled once (the T steps unrolled in one graph): far faster than eager calls each time.
+        # Compiled once: far faster than eager calls each time.
         self._compute = tf.function(draw_traces, autograph=False)
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        self._step = global_step(self._epoch, batch, self.params.get("steps") or 0)
-        if (self.stepping is not None and self.stepping()) or self._within_budget():
-            self.probe(self._step)
-
-    def on_train_end(self, logs=None):
-        if self._probed_step != self._step:  # show where training ended
-            self.probe(self._step)
-
-    def probe(self, step: int) -> None:
-        """Record the model drawing now and hand it to the sink."""
-        start = time.monotonic()
+    def take(self, step: int) -> None:
         traces = self._compute(self.model, self.noise, self.images)
         self.sink(draw_steps_record(traces, self.inputs, self.model.kl_per_step(), step, self._epoch + 1))
-        self._last_end = time.monotonic()
-        self._last_cost = (self._last_end - start) if self.probes else 0.0
-        self.probe_seconds += self._last_end - start
-        self._probed_step = step
-        self.probes += 1
-
-    def _within_budget(self) -> bool:
-        gap = time.monotonic() - self._last_end
-        if gap < self.min_seconds:
-            return False
-        return self.max_share is None or self._last_cost <= self.max_share * (gap + self._last_cost)
 
 
 def live_probes(config: RunConfig, sink: Callable[[Event], None],
