@@ -159,6 +159,7 @@ class SetupPanel(QWidget):
                 differ += [f"{f.name} = {_short(getattr(section, f.name), 30)}" for f in dataclasses.fields(section)
                            if f.name not in shown and getattr(section, f.name) != getattr(default, f.name)]
         self.carried.setText("also set: " + ", ".join(differ))
+        self.carried.setProperty("options", bool(differ))
         self.form.setRowVisible(self.carried, bool(differ))
 
     def show_followed(self, info: dict | None) -> None:
@@ -173,6 +174,7 @@ class SetupPanel(QWidget):
         known = info is None or config is not None
         for row in range(1, self.form.rowCount()):
             self.form.setRowVisible(row, known)
+        self.form.setRowVisible(self.carried, known and bool(self.carried.property("options")))
         if known:
             self._show_rows(self.model.currentText())
 

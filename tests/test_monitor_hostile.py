@@ -388,6 +388,7 @@ def test_the_setup_panel_shows_the_followed_runs_config(window, tmp_path):
         "mnist", 50, 300, 100)
     assert (panel.lr.value(), panel.seed.value(), panel.beta.value()) == (0.0005, 3, 2.0)
     assert not panel.isEnabled() and "followed run's settings" in panel.followed.text()
+    assert not panel.carried.isVisibleTo(panel)  # every option it sets has a row: nothing "also set"
     window.stop_following()
     assert panel.isEnabled() and panel.followed.text() == ""
 
