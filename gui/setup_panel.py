@@ -159,7 +159,6 @@ class SetupPanel(QWidget):
                 differ += [f"{f.name} = {_short(getattr(section, f.name), 30)}" for f in dataclasses.fields(section)
                            if f.name not in shown and getattr(section, f.name) != getattr(default, f.name)]
         self.carried.setText("also set: " + ", ".join(differ))
-        self.carried.setProperty("options", bool(differ))
         self.form.setRowVisible(self.carried, bool(differ))
 
     def show_followed(self, info: dict | None) -> None:
@@ -174,8 +173,8 @@ class SetupPanel(QWidget):
         known = info is None or config is not None
         for row in range(1, self.form.rowCount()):
             self.form.setRowVisible(row, known)
-        self.form.setRowVisible(self.carried, known and bool(self.carried.property("options")))
         if known:
+            self._show_carried(self._carried)  # its row only when the run sets options without a widget
             self._show_rows(self.model.currentText())
 
     def _add_dataset_item(self, name: str, tooltip: str, available: bool) -> None:
