@@ -217,15 +217,16 @@ class MainWindow(QMainWindow):
     def _prepare_live_views(self, config) -> None:
         """Class names over conditional grids; the GAN playground tab, brought forward, for a toy GAN;
         the draw-steps tab for a model that draws in steps."""
-        conditional = "class_names" in registry.spec(config.train.model).views
+        views = registry.spec(config.train.model).views
+        conditional = "class_names" in views
         self.samples.set_class_columns(builtin_class_names(config.train.dataset), config.train.grid_size * conditional)
-        toy_gan = "playground" in registry.spec(config.train.model).views and config.train.dataset in TOYS
+        toy_gan = "playground" in views and config.train.dataset in TOYS
         self.tabs.setTabVisible(self.tabs.indexOf(self.playground), toy_gan)
         self.playground.clear()
         if toy_gan:
             self.tabs.setCurrentWidget(self.playground)
         self.draw_steps.clear()
-        self._show_draw_steps_tab("draw_steps" in registry.spec(config.train.model).views)
+        self._show_draw_steps_tab("draw_steps" in views)
 
     def _show_draw_steps_tab(self, shown: bool) -> None:
         index = self.tabs.indexOf(self.draw_steps)
