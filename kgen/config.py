@@ -23,6 +23,10 @@ LIKELIHOODS = ("bernoulli", "gaussian", "gaussian-learned")
 ARCHITECTURES = ("mlp", "conv")
 GENERATOR_LOSSES = ("non-saturating", "saturating")
 GAN_ARCHITECTURES = ("auto", "mlp", "conv")
+# How a VAE gets the encoder's gradient through its sample z (kgen.models.estimators): for Gaussian
+# latents, and for binary latents z in {0, 1}^d (the bvae model).
+GAUSSIAN_ESTIMATORS = ("reparameterisation", "reinforce", "nvil")
+BINARY_ESTIMATORS = ("reinforce", "nvil", "straight-through", "relaxed")
 # The value types of options, as the CLI parses them: "widths" is a comma-separated list of
 # whole numbers, "switch" an option that is off unless given.
 OPTION_TYPES = ("int", "float", "str", "widths", "switch")
@@ -161,10 +165,32 @@ class VAEConfig(AEConfig):
     """The (conditional) variational autoencoder: an AEConfig plus the weight on the KL term."""
 
     beta: float = option(1.0, help="weight on the KL term: 1 trains the ELBO, > 1 a beta-VAE", type="float")
+    estimator: str = option("reparameterisation", type="str", choices=GAUSSIAN_ESTIMATORS,
+                            help="the encoder's gradient through z: reparameterisation (z = mu + sigma * eps), "
+                                 "reinforce (score function), or nvil (score function with a learned baseline)")
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _positive_float(self.beta, "beta", upper=1e6)
+        _choice(self.estimator, "estimator", options(type(self))["estimator"].metadata["choices"])
+
+
+@dataclass
+class BinaryVAEConfig(VAEConfig):
+    """The VAE with binary latents z in {0, 1}^d: its own estimators and the relaxation's temperature."""
+
+    # Default picked on digits, 5 epochs, latent 16 (docs of kgen.models.vae.BinaryVAE): relaxed reached
+    # the lowest test -ELBO of the four.
+    estimator: str = option("relaxed", type="str", choices=BINARY_ESTIMATORS,
+                            help="the encoder's gradient through binary z: reinforce, nvil, straight-through "
+                                 "(binary forward, identity backward) or relaxed (a relaxed Bernoulli sample)")
+    temperature: float = option(0.5, type="float",
+                                help="temperature of the relaxed Bernoulli (estimator relaxed): lower is closer "
+                                     "to binary and noisier")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _positive_float(self.temperature, "temperature", upper=100.0)
 
 
 @dataclass
