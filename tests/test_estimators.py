@@ -349,3 +349,13 @@ def test_each_estimator_trains_and_its_model_saves_and_loads(kind, estimator, tm
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     if estimator == "nvil":  # the baseline and its moments travel with the file
         assert loaded.baseline is not None and float(loaded.signal_variance) == float(model.signal_variance) != 1.0
+
+
+def test_the_binary_vaes_kl_per_unit_sums_to_its_kl(digits):
+    from kgen.eval.latent import kl_per_dimension
+
+    model = binary_model(latent=5)
+    x = digits[1][:100]
+    expected = float(np.mean(losses.kl_to_fair_bernoulli(model.encoder_outputs(x))))
+    assert expected > 0.01
+    np.testing.assert_allclose(kl_per_dimension(model, x).sum(), expected, rtol=1e-4)
