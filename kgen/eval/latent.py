@@ -240,7 +240,7 @@ def kl_per_dimension(model, x: np.ndarray, labels=None) -> np.ndarray:
     The prior is N(0, 1), or Bernoulli(1/2) for a variational model whose codes have no variance
     (binary latents: its code means are q = P(z_u = 1 | x))."""
     codes = encode_dataset(model, x, labels)
-    if codes.log_var is None and model.variational:
+    if codes.log_var is None and getattr(model, "variational", False):
         return fair_bernoulli_kl_of_means(codes.mean)
     return kl_of_codes(codes)
 
