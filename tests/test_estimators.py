@@ -359,3 +359,10 @@ def test_the_binary_vaes_kl_per_unit_sums_to_its_kl(digits):
     expected = float(np.mean(losses.kl_to_fair_bernoulli(model.encoder_outputs(x))))
     assert expected > 0.01
     np.testing.assert_allclose(kl_per_dimension(model, x).sum(), expected, rtol=1e-4)
+
+
+def test_reparameterisation_differentiates_the_reported_loss_itself():
+    model = tiny(VAE, "reparameterisation", latent=2)
+    parts = model.compute_losses(np.repeat(X[None], 4, axis=0), training=True)
+    assert parts["surrogate"] is parts["loss"] and model.baseline is None
+    assert {"loss", "reconstruction", "kl"} <= set(parts)
