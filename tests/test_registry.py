@@ -219,7 +219,7 @@ def test_the_estimator_options_reach_the_cli_and_the_setup_panel(qtbot):
     assert flags["estimator"].help().startswith("vae, cvae: " + option_help(VAEConfig, "estimator"))
     assert "bvae: " + option_help(BinaryVAEConfig, "estimator") in flags["estimator"].help()
     assert flags["estimator"].choices == ("reparameterisation", "reinforce", "nvil", "straight-through", "relaxed")
-    assert flags["temperature"].help().startswith("bvae: ") and "(default 0.5)" in flags["temperature"].help()
+    assert flags["temperature"].help().startswith("bvae: ") and "(default 0.25)" in flags["temperature"].help()
     from gui.setup_panel import SetupPanel
 
     panel = SetupPanel()
@@ -228,13 +228,13 @@ def test_the_estimator_options_reach_the_cli_and_the_setup_panel(qtbot):
     assert panel.form.isRowVisible(panel.estimator) and not panel.form.isRowVisible(panel.temperature)
     assert panel.estimator.currentText() == "reparameterisation"
     panel.model.setCurrentText("bvae")
-    assert panel.form.isRowVisible(panel.temperature) and panel.temperature.value() == 0.5
+    assert panel.form.isRowVisible(panel.temperature) and panel.temperature.value() == 0.25
     assert [panel.estimator.itemText(i) for i in range(panel.estimator.count())] == list(
         options(BinaryVAEConfig)["estimator"].metadata["choices"])
     panel.estimator.setCurrentText("nvil")
-    panel.temperature.setValue(0.25)
+    panel.temperature.setValue(0.75)
     config = panel.config()
-    assert (type(config.model), config.model.estimator, config.model.temperature) == (BinaryVAEConfig, "nvil", 0.25)
+    assert (type(config.model), config.model.estimator, config.model.temperature) == (BinaryVAEConfig, "nvil", 0.75)
     panel.model.setCurrentText("gan")
     assert not panel.form.isRowVisible(panel.estimator)
     qtbot.waitUntil(lambda: not panel.preview.busy, timeout=30_000)

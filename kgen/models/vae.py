@@ -154,7 +154,7 @@ class BinaryVAE(VAE):
 
     estimators = BINARY_ESTIMATORS
 
-    def __init__(self, encoder, decoder, estimator: str = "relaxed", temperature: float = 0.5, **kwargs):
+    def __init__(self, encoder, decoder, estimator: str = "relaxed", temperature: float = 0.25, **kwargs):
         super().__init__(encoder, decoder, estimator=estimator, **kwargs)
         if not temperature > 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
