@@ -79,15 +79,19 @@ class VAE(EncoderDecoder):
         """Batch means of loss, reconstruction and kl for one sample per image, and the surrogate
         whose gradient is the estimator's gradient of the loss. Changes no state."""
         terms = self.sample_terms(x, labels, training=training)
+        parts = self.reported(terms)
+        if self.estimator in SCORE_FUNCTION:
+            return self.with_score_function(parts, x, labels, terms["log_px_z"], terms["log_qz"], training)
+        return {**parts, "surrogate": parts["loss"]}
+
+    def reported(self, terms: dict) -> dict:
+        """Batch means of the loss (-ELBO, with beta on the KL), reconstruction and kl of per-example terms."""
         reconstruction = -terms["log_px_z"]
-        parts = {
+        return {
             "loss": ops.mean(reconstruction + self.beta * terms["kl"]),
             "reconstruction": ops.mean(reconstruction),
             "kl": ops.mean(terms["kl"]),
         }
-        if self.estimator in SCORE_FUNCTION:
-            return self.with_score_function(parts, x, labels, terms["log_px_z"], terms["log_qz"], training)
-        return {**parts, "surrogate": parts["loss"]}
 
     def with_score_function(self, parts: dict, x, labels, log_px_z, log_qz, training=False) -> dict:
         """``parts`` with the score-function surrogate of E_q[log p(x|z)] for z drawn without a
@@ -189,17 +193,13 @@ class BinaryVAE(VAE):
         logits = self.encoder_outputs(x, labels, training=training)
         u = self._uniform(logits)
         terms = self._draw_terms(x, labels, logits, u, training)
-        reconstruction = -terms["log_px_z"]
-        parts = {
-            "loss": ops.mean(reconstruction + self.beta * terms["kl"]),
-            "reconstruction": ops.mean(reconstruction),
-            "kl": ops.mean(terms["kl"]),
-        }
+        parts = self.reported(terms)
         if self.estimator in SCORE_FUNCTION:
             return self.with_score_function(parts, x, labels, terms["log_px_z"], terms["log_qz"], training)
         if self.estimator == "straight-through":
             return {**parts, "surrogate": parts["loss"]}
-        # Relaxed: train on the relaxed sample of the same noise (z itself when the temperature is 0).
+        # Relaxed: train on the relaxed sample of the same noise (z itself as the temperature goes to 0),
+        # with the analytic KL of the Bernoulli q.
         relaxed = estimators.relaxed_bernoulli(logits, self.temperature, u)
         log_px_relaxed = self.log_likelihood(x, self.decoder_params(relaxed, labels, training=training))
         return {**parts, "surrogate": ops.mean(-log_px_relaxed + self.beta * terms["kl"])}
