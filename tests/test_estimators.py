@@ -366,3 +366,22 @@ def test_reparameterisation_differentiates_the_reported_loss_itself():
     parts = model.compute_losses(np.repeat(X[None], 4, axis=0), training=True)
     assert parts["surrogate"] is parts["loss"] and model.baseline is None
     assert {"loss", "reconstruction", "kl"} <= set(parts)
+
+
+def test_kgen_train_takes_the_estimator_and_a_resumed_nvil_run_keeps_its_moments(npz, tmp_path, capsys):
+    from kgen.cli import main
+    from kgen.models.saving import load_run_model
+    from kgen.runs import Run
+
+    out = tmp_path / "run"
+    common = ["--dataset", f"npz:{npz}", "--batch-size", "16", "--latent-dim", "3", "--hidden", "16", "--out", str(out)]
+    assert main(["train", "bvae", "--estimator", "nvil", "--temperature", "0.3", "--epochs", "1", *common]) == 0
+    run = Run.open(out)
+    assert (run.config().model.estimator, run.config().model.temperature) == ("nvil", 0.3)
+    first = load_run_model(run)
+    assert float(first.signal_variance) != 1.0  # moved by the epoch's steps
+    assert main(["train", "bvae", "--resume", str(out), "--epochs", "2"]) == 0
+    resumed = load_run_model(Run.open(out))
+    assert resumed.estimator == "nvil" and float(resumed.signal_mean) != float(first.signal_mean)
+    assert main(["train", "vae", "--estimator", "relaxed", *common]) == 2
+    assert "estimator must be one of reparameterisation, reinforce, nvil; got 'relaxed'" in capsys.readouterr().err
