@@ -32,7 +32,8 @@ PATH_FORMS = ("folder:PATH", "npz:PATH")  # listed by list_datasets; offered by 
 PREVIEW_HEIGHT = 48  # pixels of the preview strip of real images, at most
 PREVIEW_WIDTH = 300  # so the strip never widens the setup panel
 # The model options the panel sets; each row shows for the models whose config has the option.
-MODEL_OPTIONS = ("latent_dim", "arch", "likelihood", "beta", "d_steps", "generator_loss", "steps", "attention")
+MODEL_OPTIONS = ("latent_dim", "arch", "likelihood", "beta", "estimator", "temperature", "d_steps", "generator_loss",
+                 "steps", "attention")
 TRAIN_OPTIONS = ("epochs", "batch_size", "lr", "seed")
 
 
@@ -71,6 +72,11 @@ class SetupPanel(QWidget):
         self.beta.setDecimals(3)
         self.beta.setRange(0.0, 1000.0)
         self.beta.setSingleStep(0.5)
+        self.estimator = QComboBox()
+        self.temperature = QDoubleSpinBox()
+        self.temperature.setDecimals(3)
+        self.temperature.setRange(0.0, 100.0)  # 0 is allowed here so that config() can say why it is wrong
+        self.temperature.setSingleStep(0.1)
         self.steps = _spin(1, 256)
         self.attention = QComboBox()
         for name in TRAIN_OPTIONS:
@@ -94,7 +100,8 @@ class SetupPanel(QWidget):
         self.form.addRow("dataset", data_row)
         self.form.addRow("", self.preview)
         for label, widget in (("model", self.model), ("architecture", self.arch), ("latent dim", self.latent_dim),
-                              ("likelihood", self.likelihood), ("beta", self.beta), ("epochs", self.epochs),
+                              ("likelihood", self.likelihood), ("beta", self.beta), ("estimator", self.estimator),
+                              ("temperature", self.temperature), ("epochs", self.epochs),
                               ("batch size", self.batch_size), ("learning rate", self.lr), ("seed", self.seed),
                               ("D steps per G step", self.d_steps), ("generator loss", self.generator_loss),
                               ("drawing steps", self.steps), ("attention", self.attention)):

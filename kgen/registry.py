@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kgen.config import AEConfig, DRAWConfig, GANConfig, VAEConfig
+from kgen.config import AEConfig, BinaryVAEConfig, DRAWConfig, GANConfig, VAEConfig
 from kgen.errors import ConfigError
 
 # Views of the app that can apply to a kind: inputs over their reconstructions while training,
@@ -150,6 +150,11 @@ register(ModelSpec(
     config=VAEConfig, build="kgen.models:build_cvae", model_class="kgen.models.vae:CVAE",
     step_metrics=VAE_METRICS, defaults=ENCODER_DECODER_DEFAULTS, conditional=True, variational=True,
     views=frozenset({"reconstructions", "class_names"}), scores=VAE_SCORES))
+register(ModelSpec(
+    name="bvae", description="VAE with binary latents z in {0,1}^d, prior Bernoulli(1/2)",
+    config=BinaryVAEConfig, build="kgen.models:build_bvae", model_class="kgen.models.vae:BinaryVAE",
+    step_metrics=VAE_METRICS, defaults=ENCODER_DECODER_DEFAULTS, variational=True,
+    views=frozenset({"reconstructions"}), scores=VAE_SCORES, sizes="kgen.sizes:binary_vae_networks"))
 register(ModelSpec(
     name="gan", description="GAN (Goodfellow et al. 2014) with MLP networks; also learns 2-D toy distributions",
     config=GANConfig, build="kgen.models:build_gan", model_class="kgen.models.gan:GAN",

@@ -120,13 +120,34 @@ def networks(config: RunConfig, data_shape: tuple[int, ...], num_classes: int = 
                 dcgan_discriminator(data_shape, m.filters, classes)
         return mlp_generator(data_shape, m.latent_dim, m.hidden, classes), \
             mlp_discriminator(data_shape, m.hidden, classes)
+    return encoder_decoder(config, data_shape, classes, heads=2 if spec.variational else 1)
+
+
+def encoder_decoder(config: RunConfig, data_shape: tuple[int, ...], classes: int, heads: int) -> tuple[Net, Net]:
+    """(encoder, decoder) as kgen.models.nets.build_encoder_decoder builds them, the encoder with
+    ``heads`` dense heads; NVIL's baseline network, when it is the estimator, counts with the encoder."""
+    m = config.model
     channels = data_shape[-1] * (2 if m.likelihood == "gaussian-learned" else 1)
-    heads = 2 if spec.variational else 1
     if m.arch == "conv":
-        return conv_encoder(data_shape, m.latent_dim, m.filters, classes, heads), \
-            conv_decoder(data_shape, m.latent_dim, m.filters, channels, classes)
-    return mlp_encoder(data_shape, m.latent_dim, m.hidden, classes, heads), \
-        mlp_decoder(data_shape, m.latent_dim, m.hidden, channels, classes)
+        encoder = conv_encoder(data_shape, m.latent_dim, m.filters, classes, heads)
+        decoder = conv_decoder(data_shape, m.latent_dim, m.filters, channels, classes)
+    else:
+        encoder = mlp_encoder(data_shape, m.latent_dim, m.hidden, classes, heads)
+        decoder = mlp_decoder(data_shape, m.latent_dim, m.hidden, channels, classes)
+    if getattr(m, "estimator", None) == "nvil":
+        encoder += baseline(data_shape, classes)
+    return encoder, decoder
+
+
+def binary_vae_networks(config: RunConfig, data_shape: tuple[int, ...], num_classes: int = 0) -> tuple[Net, Net]:
+    """The binary VAE's (encoder, decoder): the VAE's networks with one encoder head, the logits."""
+    return encoder_decoder(config, data_shape, 0, heads=1)
+
+
+def baseline(shape, classes: int, hidden: int = 100) -> Net:
+    """NVIL's baseline b(x) (kgen.models.nets.build_baseline): one hidden layer on the flattened input."""
+    n_in = math.prod(shape) + classes
+    return activation(2 * n_in) + dense(n_in, hidden) + dense(hidden, 1)
 
 
 def draw_networks(config: RunConfig, data_shape: tuple[int, ...], num_classes: int = 0) -> tuple[Net, Net]:

@@ -16,6 +16,7 @@ from kgen import registry
 from kgen.cli import build_parser, format_scores, main, train_options
 from kgen.config import (
     AEConfig,
+    BinaryVAEConfig,
     DRAWConfig,
     GANConfig,
     OptionError,
@@ -169,7 +170,7 @@ def test_reading_the_registry_and_the_cli_parser_never_imports_tensorflow():
 
 
 def test_an_unknown_kind_or_a_bad_spec_is_one_clear_line():
-    with pytest.raises(ConfigError, match=r"^model must be one of ae, vae, cvae, gan, dcgan, cgan, draw; got 'nope'$"):
+    with pytest.raises(ConfigError, match=r"^model must be one of ae, vae, cvae, bvae, gan, dcgan, cgan, draw; got 'nope'$"):
         TrainConfig(model="nope")
     with pytest.raises(ConfigError, match="is not a 'module:name' path"):
         registry.ModelSpec(**{**SPEC.__dict__, "build": "no_colon"})
@@ -189,11 +190,11 @@ def test_the_toy_defaults_of_the_gan_come_from_its_entry():
 
 
 def test_every_config_option_is_described_and_every_flag_help_is_its_fields():
-    for config in (TrainConfig, AEConfig, VAEConfig, GANConfig):
+    for config in (TrainConfig, AEConfig, VAEConfig, BinaryVAEConfig, GANConfig):
         assert set(options(config)) == {f.name for f in dataclasses.fields(config)}
     flags = train_options()
     assert option_help(VAEConfig, "beta") in flags["beta"].help()
-    assert flags["beta"].help().startswith("vae, cvae: ")  # the models it applies to
+    assert flags["beta"].help().startswith("vae, cvae, bvae: ")  # the models it applies to
     assert "(default 1)" in flags["beta"].help() and "(default 0)" in flags["seed"].help()
     assert flags["filters"].type == "widths" and flags["binarize"].type == "switch"
     assert "auto" in flags["arch"].choices and "precision" not in flags and "model" not in flags
@@ -210,6 +211,32 @@ def test_the_setup_panels_tooltips_are_the_options_help(qtbot):
     panel.model.setCurrentText("gan")
     assert panel.arch.toolTip() == option_help(GANConfig, "arch")
     assert [panel.arch.itemText(i) for i in range(panel.arch.count())] == ["auto", "mlp", "conv"]
+    qtbot.waitUntil(lambda: not panel.preview.busy, timeout=30_000)
+
+
+def test_the_estimator_options_reach_the_cli_and_the_setup_panel(qtbot):
+    flags = train_options()
+    assert flags["estimator"].help().startswith("vae, cvae: " + option_help(VAEConfig, "estimator"))
+    assert "bvae: " + option_help(BinaryVAEConfig, "estimator") in flags["estimator"].help()
+    assert flags["estimator"].choices == ("reparameterisation", "reinforce", "nvil", "straight-through", "relaxed")
+    assert flags["temperature"].help().startswith("bvae: ") and "(default 0.25)" in flags["temperature"].help()
+    from gui.setup_panel import SetupPanel
+
+    panel = SetupPanel()
+    qtbot.addWidget(panel)
+    panel.model.setCurrentText("vae")
+    assert panel.form.isRowVisible(panel.estimator) and not panel.form.isRowVisible(panel.temperature)
+    assert panel.estimator.currentText() == "reparameterisation"
+    panel.model.setCurrentText("bvae")
+    assert panel.form.isRowVisible(panel.temperature) and panel.temperature.value() == 0.25
+    assert [panel.estimator.itemText(i) for i in range(panel.estimator.count())] == list(
+        options(BinaryVAEConfig)["estimator"].metadata["choices"])
+    panel.estimator.setCurrentText("nvil")
+    panel.temperature.setValue(0.75)
+    config = panel.config()
+    assert (type(config.model), config.model.estimator, config.model.temperature) == (BinaryVAEConfig, "nvil", 0.75)
+    panel.model.setCurrentText("gan")
+    assert not panel.form.isRowVisible(panel.estimator)
     qtbot.waitUntil(lambda: not panel.preview.busy, timeout=30_000)
 
 

@@ -23,6 +23,8 @@ ARCHITECTURES = [
     ("cvae", "mlp", (8, 8, 1), {}), ("ae", "conv", (8, 8, 1), {}), ("vae", "conv", (12, 8, 3), {}),
     ("cvae", "conv", (8, 8, 1), {}), ("gan", "auto", (8, 8, 1), {}), ("gan", "auto", (2,), {}),
     ("dcgan", "auto", (8, 8, 1), {}), ("cgan", "auto", (8, 8, 1), {}), ("cgan", "mlp", (8, 8, 1), {}),
+    ("vae", "mlp", (8, 8, 1), {"estimator": "nvil"}), ("cvae", "conv", (8, 8, 1), {"estimator": "nvil"}),
+    ("bvae", "mlp", (8, 8, 1), {}), ("bvae", "conv", (8, 8, 1), {"estimator": "nvil"}),
 ]
 
 
@@ -38,11 +40,15 @@ def test_weights_counted_as_keras_builds_them(model, arch, shape, options):
 
     classes = 10 if model in ("cvae", "cgan") else 0
     built = build_model(config(model, arch, **options), shape, classes)
-    nets = (built.encoder, built.decoder) if hasattr(built, "encoder") else (built.generator, built.discriminator)
+    if hasattr(built, "encoder"):  # NVIL's baseline network is counted with the encoder
+        baseline = getattr(built, "baseline", None)
+        nets = ([built.encoder] + ([baseline] if baseline is not None else []), [built.decoder])
+    else:
+        nets = ([built.generator], [built.discriminator])
     counted = sizes.networks(config(model, arch, **options), shape, classes)
-    for net, count in zip(nets, counted, strict=True):
-        trainable = sum(int(w.numpy().size) for w in net.trainable_weights)
-        assert (count.params, count.trainable) == (net.count_params(), trainable)
+    for parts, count in zip(nets, counted, strict=True):
+        trainable = sum(int(w.numpy().size) for net in parts for w in net.trainable_weights)
+        assert (count.params, count.trainable) == (sum(net.count_params() for net in parts), trainable)
 
 
 @pytest.mark.parametrize(("model", "arch", "shape", "options"), ARCHITECTURES)

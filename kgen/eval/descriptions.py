@@ -27,7 +27,7 @@ METRICS: dict[str, Metric] = {
                    "nats per image", HIGHER),
     "reconstruction": Metric("negative log-likelihood of the test images under the decoder, given their codes",
                              "nats per image", LOWER),
-    "kl": Metric("KL divergence of the encoder's posterior from the N(0, I) prior", "nats per image"),
+    "kl": Metric("KL divergence of the encoder's posterior from the prior p(z)", "nats per image"),
     "classifier_accuracy": Metric("test accuracy of kgen's classifier for this dataset (the judge)", "share",
                                   HIGHER),
     "fid": Metric("Frechet distance between real and generated features of kgen's classifier", "", LOWER),

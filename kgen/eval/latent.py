@@ -235,8 +235,20 @@ def traverse(model, z=None, dims: Sequence[int] | None = None, values=None, labe
 
 
 def kl_per_dimension(model, x: np.ndarray, labels=None) -> np.ndarray:
-    """Mean over x of KL(q(z_u|x) || N(0, 1)) per latent unit u, (D,): it sums to the mean KL."""
-    return kl_of_codes(encode_dataset(model, x, labels))
+    """Mean over x of KL(q(z_u|x) || p(z_u)) per latent unit u, (D,): it sums to the mean KL.
+
+    The prior is N(0, 1), or Bernoulli(1/2) for a variational model whose codes have no variance
+    (binary latents: its code means are q = P(z_u = 1 | x))."""
+    codes = encode_dataset(model, x, labels)
+    if codes.log_var is None and getattr(model, "variational", False):
+        return fair_bernoulli_kl_of_means(codes.mean)
+    return kl_of_codes(codes)
+
+
+def fair_bernoulli_kl_of_means(q: np.ndarray) -> np.ndarray:
+    """(D,) mean over rows of KL(Bernoulli(q) || Bernoulli(1/2)) = q log 2q + (1 - q) log 2(1 - q)."""
+    q = np.clip(np.asarray(q, dtype="float64"), 1e-12, 1.0 - 1e-12)
+    return (q * np.log(2.0 * q) + (1.0 - q) * np.log(2.0 * (1.0 - q))).mean(axis=0).astype("float32")
 
 
 def kl_of_codes(codes: LatentCodes) -> np.ndarray:

@@ -16,11 +16,11 @@ from kgen.models.base import EncoderDecoder
 from kgen.models.draw import DRAW
 from kgen.models.gan import CGAN, GAN
 from kgen.models.gan_nets import build_gan_networks
-from kgen.models.nets import build_encoder_decoder
-from kgen.models.vae import CVAE, VAE
+from kgen.models.nets import build_baseline, build_encoder_decoder
+from kgen.models.vae import CVAE, VAE, BinaryVAE
 from kgen.sizes import gan_arch
 
-__all__ = ["AE", "CGAN", "CVAE", "DRAW", "GAN", "VAE", "EncoderDecoder", "build_model"]
+__all__ = ["AE", "CGAN", "CVAE", "DRAW", "GAN", "VAE", "BinaryVAE", "EncoderDecoder", "build_model"]
 
 
 def build_model(config: RunConfig, image_shape: Sequence[int], num_classes: int = 0) -> keras.Model:
@@ -54,16 +54,33 @@ def build_ae(config: RunConfig, image_shape: tuple[int, ...], num_classes: int =
     return _compiled(AE(*nets, **_encoder_decoder_options(config)), config)
 
 
+def _estimator_options(config: RunConfig, image_shape: tuple[int, ...], num_classes: int = 0) -> dict:
+    """A VAE's beta and estimator, and NVIL's baseline network when that is the estimator."""
+    m = config.model
+    baseline = build_baseline(image_shape, num_classes=num_classes) if m.estimator == "nvil" else None
+    return {"beta": m.beta, "estimator": m.estimator, "baseline": baseline}
+
+
 def build_vae(config: RunConfig, image_shape: tuple[int, ...], num_classes: int = 0) -> VAE:
     """The VAE: the encoder gives the mean and log-variance of q(z|x)."""
     nets = build_encoder_decoder(image_shape, config.model)
-    return _compiled(VAE(*nets, beta=config.model.beta, **_encoder_decoder_options(config)), config)
+    model = VAE(*nets, **_estimator_options(config, image_shape), **_encoder_decoder_options(config))
+    return _compiled(model, config)
 
 
 def build_cvae(config: RunConfig, image_shape: tuple[int, ...], num_classes: int = 0) -> CVAE:
     """The class-conditional VAE: both networks take the one-hot label too."""
     nets = build_encoder_decoder(image_shape, config.model, num_classes=num_classes)
-    model = CVAE(*nets, beta=config.model.beta, num_classes=num_classes, **_encoder_decoder_options(config))
+    model = CVAE(*nets, num_classes=num_classes, **_estimator_options(config, image_shape, num_classes),
+                 **_encoder_decoder_options(config))
+    return _compiled(model, config)
+
+
+def build_bvae(config: RunConfig, image_shape: tuple[int, ...], num_classes: int = 0) -> BinaryVAE:
+    """The VAE with binary latents: the encoder's one head gives the logits of q(z|x)."""
+    nets = build_encoder_decoder(image_shape, config.model, gaussian=False)
+    model = BinaryVAE(*nets, temperature=config.model.temperature, **_estimator_options(config, image_shape),
+                      **_encoder_decoder_options(config))
     return _compiled(model, config)
 
 

@@ -81,6 +81,10 @@ class EncoderDecoder(keras.Model):
         z_mean, _ = self.encode(x, labels, training=training)
         return self.decode(z_mean, labels)
 
+    def prior_codes(self, noise):
+        """Prior draws of z from standard normal ``noise``: the noise itself for a N(0, I) prior."""
+        return noise
+
     def decode(self, z, labels=None):
         """The decoder's mean image in [0, 1] for latent codes z."""
         location, _ = self.pixel_distribution(self.decoder_params(z, labels))
@@ -123,13 +127,19 @@ class EncoderDecoder(keras.Model):
         x = self.prepare_images(x)
         # Forward pass and losses under the tape (the loss weighted by this replica's share of
         # the global batch, and loss-scaled in mixed float16).
+        # The differentiated scalar is the estimator's surrogate when the model has one.
         with tf.GradientTape() as tape:
             parts = self.compute_losses(x, labels, training=True)
-            loss = replicas.loss_to_differentiate(parts["loss"], self.optimizer)
-        # One optimizer step on encoder and decoder together.
+            loss = replicas.loss_to_differentiate(parts.get("surrogate", parts["loss"]), self.optimizer)
+        # One optimizer step on every trainable network together.
         grads = tape.gradient(loss, self.trainable_weights)
         self.optimizer.apply(grads, self.trainable_weights)
+        # Whatever the estimator keeps across steps (NVIL's running moments) is updated after it.
+        self.after_step(parts)
         return self._track(parts)
+
+    def after_step(self, parts: dict) -> None:
+        """Update state kept across training steps from this step's ``parts``; none here."""
 
     def test_step(self, data):
         x, labels = unpack_batch(data)

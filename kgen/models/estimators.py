@@ -11,6 +11,8 @@ against its formula.
 
 from __future__ import annotations
 
+import math
+
 from keras import ops
 
 # Uniform noise is kept this far from 0 and 1, so the logistic noise is finite.
@@ -60,3 +62,9 @@ def relaxed_bernoulli(logits, temperature, u):
     2016): sigmoid((logits + logistic noise) / temperature), in (0, 1) and differentiable; as the
     temperature goes to 0 it becomes the Bernoulli(sigmoid(logits)) sample of the same noise."""
     return ops.sigmoid((logits + logistic_noise(u)) / temperature)
+
+
+def normal_to_uniform(eps):
+    """Phi(eps), the standard normal CDF: uniform noise made from standard normal noise, so a
+    binary model can take the same eps as a Gaussian one (likelihood evaluation draws normals)."""
+    return 0.5 * (1.0 + ops.erf(eps / math.sqrt(2.0)))

@@ -11,6 +11,7 @@ import math
 from keras import ops
 
 LOG_2PI = math.log(2.0 * math.pi)
+LOG_2 = math.log(2.0)
 
 
 def _sum_per_example(values):
@@ -47,6 +48,18 @@ def log_standard_normal(z):
 def kl_to_standard_normal(mean, log_var):
     """Analytic KL(N(mean, exp(log_var)) || N(0, I)) summed over latent dimensions."""
     return 0.5 * _sum_per_example(ops.exp(log_var) + ops.square(mean) - 1.0 - log_var)
+
+
+def kl_to_fair_bernoulli(logits):
+    """Analytic KL(Bernoulli(sigmoid(logits)) || Bernoulli(1/2)) summed over latent dimensions:
+    log 2 - H(q), with log q = -softplus(-logits) and log (1 - q) = -softplus(logits)."""
+    q = ops.sigmoid(logits)
+    return _sum_per_example(LOG_2 - q * ops.softplus(-logits) - (1.0 - q) * ops.softplus(logits))
+
+
+def log_fair_bernoulli(z):
+    """log p(z) of binary codes under the prior Bernoulli(1/2) per dimension: -d log 2."""
+    return _sum_per_example(ops.zeros_like(z) - LOG_2)
 
 
 def reparameterize(mean, log_var, eps):

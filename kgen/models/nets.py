@@ -80,6 +80,17 @@ def build_encoder_decoder(image_shape: Sequence[int], config, *, num_classes: in
     )
 
 
+def build_baseline(image_shape: Sequence[int], *, num_classes: int = 0, hidden: int = 100) -> keras.Model:
+    """x -> b(x), NVIL's input-dependent baseline (Mnih & Gregor 2014): one ReLU layer of
+    ``hidden`` units on the flattened image (and label), one number per example (N, 1)."""
+    x, label, inputs = label_inputs(tuple(image_shape), "image", num_classes)
+    h = layers.Flatten()(x)
+    if label is not None:
+        h = layers.Concatenate()([h, label])
+    h = layers.Dense(hidden, activation="relu", name="dense_0")(h)
+    return keras.Model(inputs, layers.Dense(1, name="b")(h), name="baseline")
+
+
 def output_channels(likelihood: str, image_channels: int) -> int:
     """Decoder output channels: a learned variance needs a second value per pixel."""
     return image_channels * (2 if likelihood == "gaussian-learned" else 1)

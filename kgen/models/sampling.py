@@ -16,6 +16,13 @@ def latent_noise(n: int, latent_dim: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((n, latent_dim)).astype("float32")
 
 
+def prior_draws(model, noise: np.ndarray) -> np.ndarray:
+    """The model's prior draws of z made from standard normal ``noise`` (its ``prior_codes``: the
+    noise itself for N(0, I), binary codes for Bernoulli(1/2)); models without the hook take the noise."""
+    codes = model.prior_codes(noise) if hasattr(model, "prior_codes") else noise
+    return np.asarray(codes, dtype="float32")
+
+
 def decode_batched(
     model, z: np.ndarray, labels: np.ndarray | None = None, batch_size: int = 256, clip: bool = True
 ) -> np.ndarray:
@@ -41,19 +48,19 @@ def sample_labels(model, n: int, label: int | None = None) -> np.ndarray | None:
 
 
 def sample_images(model, n: int, seed: int = 0, labels: np.ndarray | None = None) -> np.ndarray:
-    """n images decoded from prior draws z ~ N(0, I) (of the given classes, when conditional)."""
+    """n images decoded from prior draws z ~ p(z) (of the given classes, when conditional)."""
     if labels is None:
         labels = sample_labels(model, n)
     points = len(model.image_shape) == 1
-    return decode_batched(model, latent_noise(n, model.latent_dim, seed), labels, clip=not points)
+    return decode_batched(model, prior_draws(model, latent_noise(n, model.latent_dim, seed)), labels, clip=not points)
 
 
 def grid_codes(model, rows: int, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
     """The fixed (z, labels) of a run's sample grids: rows x rows draws, or for a conditional
     model a "style row" grid, one z per row decoded once per class (one class per column)."""
     if len(model.image_shape) == 1:  # 2-D points: a cloud, not a grid
-        return latent_noise(POINT_SAMPLES, model.latent_dim, seed), None
+        return prior_draws(model, latent_noise(POINT_SAMPLES, model.latent_dim, seed)), None
     if not model.num_classes:
-        return latent_noise(rows * rows, model.latent_dim, seed), None
-    z = np.repeat(latent_noise(rows, model.latent_dim, seed), model.num_classes, axis=0)
+        return prior_draws(model, latent_noise(rows * rows, model.latent_dim, seed)), None
+    z = np.repeat(prior_draws(model, latent_noise(rows, model.latent_dim, seed)), model.num_classes, axis=0)
     return z, np.tile(np.arange(model.num_classes, dtype="int32"), rows)
