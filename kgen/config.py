@@ -87,12 +87,15 @@ class OptionError(ConfigError):
 
 
 def option(default: Any = None, *, help: str, type: str, choices: tuple[str, ...] = (),  # noqa: A002
-           cli: bool = True) -> Any:
+           cli: bool = True, later: bool = False) -> Any:
     """A config field described once: ``help`` (one line, no default: that comes from the field),
-    the value ``type`` (OPTION_TYPES), its ``choices``; ``cli`` False keeps it off the command line."""
+    the value ``type`` (OPTION_TYPES), its ``choices``; ``cli`` False keeps it off the command line.
+    ``later`` marks an option added after runs were made without it: at its default it is left out
+    of `RunConfig.fingerprint`, so those runs (and class packs) keep their fingerprints."""
     if type not in OPTION_TYPES:
         raise ValueError(f"option type must be one of {', '.join(OPTION_TYPES)}, got {type!r}")
-    return field(default=default, metadata={"help": help, "type": type, "choices": tuple(choices), "cli": cli})
+    metadata = {"help": help, "type": type, "choices": tuple(choices), "cli": cli, "later": later}
+    return field(default=default, metadata=metadata)
 
 
 def options(config: type) -> dict[str, dataclasses.Field]:
@@ -165,7 +168,7 @@ class VAEConfig(AEConfig):
     """The (conditional) variational autoencoder: an AEConfig plus the weight on the KL term."""
 
     beta: float = option(1.0, help="weight on the KL term: 1 trains the ELBO, > 1 a beta-VAE", type="float")
-    estimator: str = option("reparameterisation", type="str", choices=GAUSSIAN_ESTIMATORS,
+    estimator: str = option("reparameterisation", type="str", choices=GAUSSIAN_ESTIMATORS, later=True,
                             help="the encoder's gradient through z: reparameterisation (z = mu + sigma * eps), "
                                  "reinforce (score function), or nvil (score function with a learned baseline)")
 
@@ -355,7 +358,12 @@ class RunConfig(_Config):
     def fingerprint(self) -> str:
         """A hash of the whole config: two runs that would train alike share it (a class pack
         retrains a lesson run whose fingerprint changed; the studio forgets its has-run mark)."""
-        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), default=str)
+        sections = self.to_dict()
+        for name, section in (("train", self.train), ("model", self.model)):
+            for key, found in options(type(section)).items():
+                if found.metadata["later"] and sections[name][key] == found.default:
+                    del sections[name][key]
+        text = json.dumps(sections, sort_keys=True, separators=(",", ":"), default=str)
         return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     @classmethod

@@ -354,3 +354,15 @@ def test_a_lesson_whose_name_cannot_name_a_file_is_refused_before_anything_is_wr
     with pytest.raises(PackError, match="'my lesson' cannot name a file or folder of the pack"):
         prepare(tmp_path / "pack", [lesson])
     assert not (tmp_path / "pack").exists()
+
+
+def test_an_option_added_later_keeps_older_runs_fingerprints_while_at_its_default():
+    from kgen.config import RunConfig, TrainConfig, VAEConfig
+
+    def config(**model):
+        return RunConfig(train=TrainConfig(model="cvae", dataset="digits", epochs=3), model=VAEConfig(beta=2.0, **model))
+
+    # the fingerprint kgen wrote for this config before VAEs had an estimator option (commit 25f3943)
+    before = "sha256:baea7e052132fe1eee29bd94989da67f1b15e52b98172e1845d64fc7d8ddd621"
+    assert config_hash(config()) == config_hash(config(estimator="reparameterisation")) == before
+    assert config_hash(config(estimator="nvil")) != before  # a changed estimator is a changed run
