@@ -1,0 +1,105 @@
+"""Gradient noise: the statistics against their formula, and the probe on models with known answers."""
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from kgen.config import AEConfig, RunConfig, TrainConfig, VAEConfig
+from kgen.eval.gradient_noise import STD_FLOOR, GradientProbe, gradient_noise, variance_and_snr
+from kgen.models import build_model
+
+
+class TestVarianceAndSnr:
+    def test_matches_the_formula_parameter_by_parameter(self):
+        estimates = np.random.default_rng(0).normal(loc=[0.5, -2.0, 0.1], scale=[1.0, 0.5, 3.0], size=(6, 3))
+        variances, snrs = [], []
+        for p in range(3):
+            column = estimates[:, p]
+            mean = column.sum() / 6
+            variance = ((column - mean) ** 2).sum() / 5
+            variances.append(variance)
+            snrs.append(abs(mean) / (variance**0.5 + STD_FLOOR))
+        stats = variance_and_snr(estimates)
+        assert stats.variance == pytest.approx(np.mean(variances))
+        assert stats.snr == pytest.approx(np.mean(snrs))
+
+    def test_all_zero_parameters_are_left_out_of_the_snr(self):
+        estimates = np.array([[1.0, 0.0], [3.0, 0.0]])
+        stats = variance_and_snr(estimates)
+        assert stats.variance == pytest.approx(1.0)  # (2 + 0) / 2: the zero column counts here
+        assert stats.snr == pytest.approx(2.0 / 2**0.5)
+
+    def test_a_constant_estimate_has_no_variance_and_a_huge_snr(self):
+        stats = variance_and_snr(np.tile([[0.3, -1.0]], (5, 1)))
+        assert stats.variance == 0.0 and stats.snr > 1e10
+
+    def test_needs_two_estimates(self):
+        with pytest.raises(ValueError, match="at least 2"):
+            variance_and_snr(np.ones((1, 4)))
+
+
+class NoisyLinear:
+    """A stand-in model with a known answer: the surrogate mean_n sum_p w_p x_n (c + sigma eps_np)
+    has, at x = 1, the gradient c + sigma * mean_n eps_np for each w_p: mean c, variance sigma^2 / N."""
+
+    def __init__(self, c: float, sigma: float, parameters: int):
+        self.c, self.sigma = c, sigma
+        self.encoder = keras.Sequential([keras.Input((1,)), keras.layers.Dense(parameters, use_bias=False, name="w")])
+        self.seed_generator = keras.random.SeedGenerator(0)
+        self.non_trainable_variables = []
+
+    def prepare_images(self, x):
+        return x
+
+    def compute_losses(self, x, labels=None, training=False):
+        out = self.encoder(x)
+        eps = keras.random.normal(ops.shape(out), seed=self.seed_generator)
+        surrogate = ops.mean(ops.sum(out * (self.c + self.sigma * eps), axis=-1))
+        return {"loss": surrogate + ops.sum(out**2), "surrogate": surrogate}  # the loss alone is not it
+
+
+class TestProbe:
+    def test_known_variance_and_snr(self):
+        n, c, sigma = 16, 0.5, 2.0
+        result = GradientProbe(NoisyLinear(c, sigma, parameters=200), samples=32).measure(np.ones((n, 1), "float32"))
+        assert list(result.layers) == ["w"]
+        assert result.overall.variance == pytest.approx(sigma**2 / n, rel=0.1)
+        assert result.overall.snr == pytest.approx(c * n**0.5 / sigma, rel=0.15)
+
+    def test_deterministic_surrogate_has_no_variance(self, digits):
+        model = build_model(RunConfig(TrainConfig(model="ae", seed=0), AEConfig(latent_dim=4, hidden=(32,))), (8, 8, 1))
+        result = gradient_noise(model, digits[0][:32], samples=4)
+        assert result.overall.variance == pytest.approx(0.0, abs=1e-20)
+        assert result.overall.snr > 1e6
+
+    def test_variance_of_a_vae_falls_as_one_over_the_batch(self, digits):
+        """Copies of one image give i.i.d. per-example gradients: 4 times the copies, a quarter the variance."""
+        model = build_model(RunConfig(TrainConfig(seed=0), VAEConfig(latent_dim=4, hidden=(32,))), (8, 8, 1))
+        probe = GradientProbe(model, samples=16)
+        image = digits[0][:1]
+        small = probe.measure(np.repeat(image, 16, axis=0)).overall.variance
+        large = probe.measure(np.repeat(image, 64, axis=0)).overall.variance
+        assert small > 0 and 3.0 < small / large < 5.3
+        assert probe._estimates.experimental_get_tracing_count() <= 2  # one per batch size at most
+
+    def test_per_layer_names_and_reuse_without_retracing(self, digits):
+        model = build_model(RunConfig(TrainConfig(seed=0), VAEConfig(latent_dim=4, hidden=(32,))), (8, 8, 1))
+        first = gradient_noise(model, digits[0][:32])
+        second = gradient_noise(model, digits[0][32:64])
+        assert list(first.layers) == ["dense_0", "z_mean", "z_log_var"]
+        assert all(np.isfinite([s.variance, s.snr]).all() and s.variance > 0 for s in first.layers.values())
+        assert first.overall != second.overall
+        from kgen.eval.gradient_noise import _PROBES
+
+        assert _PROBES[model][8]._estimates.experimental_get_tracing_count() == 1
+
+    def test_leaves_the_noise_stream_as_it_was(self, digits):
+        model = build_model(RunConfig(TrainConfig(seed=0), VAEConfig(latent_dim=4, hidden=(32,))), (8, 8, 1))
+        before = model.seed_generator.state.numpy().copy()
+        gradient_noise(model, digits[0][:16], samples=2)
+        np.testing.assert_array_equal(model.seed_generator.state.numpy(), before)
+
+    def test_refuses_a_model_without_an_encoder(self):
+        with pytest.raises(ValueError, match="no encoder"):
+            GradientProbe(object())
