@@ -103,3 +103,58 @@ class TestProbe:
     def test_refuses_a_model_without_an_encoder(self):
         with pytest.raises(ValueError, match="no encoder"):
             GradientProbe(object())
+
+
+class TestCallback:
+    @staticmethod
+    def epochs_of(run_path):
+        from kgen.runs import read_events
+
+        return [e for e in read_events(run_path / "events.jsonl") if e.kind == "epoch"]
+
+    def test_a_vae_run_records_finite_noise_in_every_epoch(self, tiny_npz, tmp_path):
+        from kgen.train.training import train
+
+        config = RunConfig(TrainConfig(dataset=f"npz:{tiny_npz}", epochs=2, batch_size=16, grid_size=4),
+                           VAEConfig(latent_dim=2, hidden=(16,)))
+        result = train(config, tmp_path / "run", verbose=0)
+        epochs = self.epochs_of(result.run.path)
+        assert len(epochs) == 2
+        for event in epochs:
+            metrics = event["metrics"]
+            names = {"grad_snr", "grad_log_var", "grad_snr/dense_0", "grad_snr/z_mean", "grad_snr/z_log_var"}
+            assert names <= set(metrics)
+            assert all(np.isfinite(metrics[name]) for name in names)
+            assert metrics["grad_snr"] > 0 and metrics["grad_log_var"] < 0
+        assert epochs[0]["metrics"]["grad_snr"] != epochs[1]["metrics"]["grad_snr"]
+        assert "grad_snr" in result.history  # Keras' history holds it too: the logs were extended
+
+    def test_a_deterministic_model_is_not_measured(self, tiny_npz, tmp_path):
+        from kgen.train.training import train
+
+        config = RunConfig(TrainConfig(model="ae", dataset=f"npz:{tiny_npz}", epochs=1, batch_size=16, grid_size=4),
+                           AEConfig(latent_dim=2, hidden=(16,)))
+        result = train(config, tmp_path / "run", verbose=0)
+        assert not any(k.startswith("grad_") for k in self.epochs_of(result.run.path)[0]["metrics"])
+
+    def test_measurement_does_not_change_the_training(self, tiny_npz, tmp_path, monkeypatch):
+        """The probe restores the noise streams: the same run with and without it trains alike."""
+        from kgen.train import training
+
+        config = RunConfig(TrainConfig(dataset=f"npz:{tiny_npz}", epochs=2, batch_size=16, grid_size=4),
+                           VAEConfig(latent_dim=2, hidden=(16,)))
+        measured = training.train(config, tmp_path / "a", verbose=0).history["loss"]
+        monkeypatch.setattr(training, "gradient_noise_callbacks", lambda *args: [])
+        bare = training.train(config, tmp_path / "b", verbose=0).history["loss"]
+        assert measured == pytest.approx(bare, rel=1e-6)
+
+    def test_probe_batch_is_fixed_by_the_seed(self):
+        from kgen.eval.gradient_noise import probe_batch
+
+        x, y = np.arange(100.0)[:, None], np.arange(100)
+        first, labels = probe_batch(x, y, 64, seed=5)
+        again, _ = probe_batch(x, y, 64, seed=5)
+        np.testing.assert_array_equal(first, again)
+        assert len(np.unique(first)) == 64 and np.all(np.diff(first[:, 0]) > 0)
+        np.testing.assert_array_equal(first[:, 0], labels)
+        assert len(probe_batch(x[:10], None, 64, seed=5)[0]) == 10

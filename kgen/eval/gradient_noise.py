@@ -98,19 +98,33 @@ class GradientProbe:
         import tensorflow as tf
 
         x = self.model.prepare_images(x)  # once: every estimate sees the same (binarised) images
-        rows = []
-        for _ in range(self.samples):  # unrolled: M independent draws in one graph
+
+        def one_estimate(i, rows):
             with tf.GradientTape() as tape:
                 parts = self.model.compute_losses(x, labels, training=True)
                 target = parts.get("surrogate", parts["loss"])
             grads = tape.gradient(target, self.weights)
-            rows.append(tf.concat([_flat(g, w) for g, w in zip(grads, self.weights, strict=True)], axis=0))
-        return tf.stack(rows)
+            row = tf.concat([_flat(g, w) for g, w in zip(grads, self.weights, strict=True)], axis=0)
+            return i + 1, rows.write(i, row)
+
+        # A loop in the graph (traced once, not M times); one iteration at a time, so each draws
+        # its own noise from the model's stream.
+        rows = tf.TensorArray(tf.float32, size=self.samples)
+        _, rows = tf.while_loop(lambda i, _: i < self.samples, one_estimate, (tf.constant(0), rows),
+                                parallel_iterations=1)
+        return rows.stack()
 
 
 def layer_groups(encoder) -> list[tuple[str, list]]:
     """(layer name, its trainable weights) for each encoder layer that has some, in order."""
     return [(layer.name, list(layer.trainable_weights)) for layer in encoder.layers if layer.trainable_weights]
+
+
+def probe_batch(x: np.ndarray, labels: np.ndarray | None, size: int, seed: int):
+    """(images, labels or None): ``size`` training examples (all of them when fewer) drawn once
+    without replacement by ``seed``, in their dataset order: the batch a run's noise is measured on."""
+    chosen = np.sort(np.random.default_rng(seed).choice(len(x), min(size, len(x)), replace=False))
+    return x[chosen], (None if labels is None else labels[chosen])
 
 
 _PROBES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -15,6 +15,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from kgen.eval.gradient_noise import GradientProbe
 from kgen.events import End, Epoch, Samples, Start, Step, global_step
 from kgen.models.sampling import decode_batched
 from kgen.pictures import display_scale, image_grid, save_png, scatter_picture
@@ -100,6 +101,42 @@ class EventLogger(keras.callbacks.Callback):
 
     def _elapsed(self) -> float:
         return round(time.monotonic() - self._start, 3)
+
+
+# A variance of exactly 0 (a deterministic gradient) is logged as log10 of this floor.
+VARIANCE_FLOOR = 1e-30
+
+
+class GradientNoise(keras.callbacks.Callback):
+    """Measures the encoder's gradient noise on a fixed probe batch at the end of every ``every``-th
+    epoch (`kgen.eval.gradient_noise`) and adds it to the epoch's logs, so it lands in the epoch
+    event: ``grad_snr``, ``grad_log_var`` (log10 of the mean per-parameter variance) and, with
+    ``per_layer``, ``grad_snr/<layer>``. It must come before `EventLogger` in the callback list.
+    """
+
+    def __init__(self, x: np.ndarray, labels: np.ndarray | None = None, samples: int = 8, every: int = 1,
+                 per_layer: bool = True):
+        super().__init__()
+        self.x, self.labels, self.samples, self.every, self.per_layer = x, labels, samples, every, per_layer
+        self._probe: GradientProbe | None = None
+
+    def on_train_begin(self, logs=None):
+        if self._probe is None or self._probe.model is not self.model:
+            self._probe = GradientProbe(self.model, self.samples)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None or (epoch + 1) % self.every:
+            return
+        logs.update(self.measure())
+
+    def measure(self) -> dict[str, float]:
+        """The metrics of one measurement on the probe batch."""
+        result = self._probe.measure(self.x, self.labels)
+        values = {"grad_snr": result.overall.snr,
+                  "grad_log_var": math.log10(max(result.overall.variance, VARIANCE_FLOOR))}
+        if self.per_layer:
+            values.update({f"grad_snr/{name}": stats.snr for name, stats in result.layers.items()})
+        return values
 
 
 class TensorBoardLogger(keras.callbacks.Callback):
