@@ -148,6 +148,18 @@ class TestCallback:
         bare = training.train(config, tmp_path / "b", verbose=0).history["loss"]
         assert measured == pytest.approx(bare, rel=1e-6)
 
+    @pytest.mark.parametrize(("budget", "measured"), [(1e9, [1, 2, 3, 4]), (1e-9, [1, 4])])
+    def test_measurements_are_spaced_to_fit_the_budget(self, digits, budget, measured):
+        """A budget far above a measurement's cost measures every epoch; one far below, the first and last."""
+        from kgen.train.callbacks import GradientNoise
+
+        model = build_model(RunConfig(TrainConfig(seed=0), VAEConfig(latent_dim=2, hidden=(16,))), (8, 8, 1))
+        seen = []
+        probe = GradientNoise(digits[0][:32], budget=budget, per_layer=False)
+        record = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: "grad_snr" in logs and seen.append(e + 1))
+        model.fit(digits[0][:64], epochs=4, batch_size=32, verbose=0, callbacks=[probe, record])
+        assert seen == measured
+
     def test_probe_batch_is_fixed_by_the_seed(self):
         from kgen.eval.gradient_noise import probe_batch
 

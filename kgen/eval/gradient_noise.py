@@ -42,15 +42,26 @@ def variance_and_snr(estimates: np.ndarray) -> NoiseStats:
     """Statistics of ``estimates`` (M estimates x P parameters, M >= 2): the unbiased variance
     of each parameter over the M estimates averaged over parameters, and |mean| / (std +
     `STD_FLOOR`) averaged over the parameters with a nonzero estimate (0 when none has one)."""
-    estimates = np.asarray(estimates, dtype=np.float64)
+    return summarise(*parameter_statistics(estimates))
+
+
+def parameter_statistics(estimates: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per parameter (columns of ``estimates``, M >= 2 rows): the unbiased variance over the
+    estimates, |mean| / (std + `STD_FLOOR`), and whether any estimate is nonzero."""
+    estimates = np.asarray(estimates)
     if estimates.ndim != 2 or estimates.shape[0] < 2:
         raise ValueError(f"need at least 2 estimates of a vector (M, P), got shape {estimates.shape}")
-    if estimates.shape[1] == 0:
-        return NoiseStats(0.0, 0.0)
+    estimates = estimates.astype(np.float64, copy=False)
     variance = estimates.var(axis=0, ddof=1)
-    live = np.any(estimates != 0.0, axis=0)
-    snr = np.abs(estimates.mean(axis=0)[live]) / (np.sqrt(variance[live]) + STD_FLOOR)
-    return NoiseStats(float(variance.mean()), float(snr.mean()) if snr.size else 0.0)
+    snr = np.abs(estimates.mean(axis=0)) / (np.sqrt(variance) + STD_FLOOR)
+    return variance, snr, np.any(estimates != 0.0, axis=0)
+
+
+def summarise(variance: np.ndarray, snr: np.ndarray, live: np.ndarray) -> NoiseStats:
+    """A group's `NoiseStats` from its parameters' `parameter_statistics`."""
+    if variance.size == 0:
+        return NoiseStats(0.0, 0.0)
+    return NoiseStats(float(variance.mean()), float(snr[live].mean()) if live.any() else 0.0)
 
 
 class GradientProbe:
@@ -86,13 +97,13 @@ class GradientProbe:
 
     def measure(self, x, labels=None) -> GradientNoiseResult:
         """Per layer and overall `variance_and_snr` of `estimates` on images x (and labels)."""
-        estimates = self.estimates(x, labels)
+        stats = parameter_statistics(self.estimates(x, labels))  # once; the groups are slices
         layers, start = {}, 0
         for name, weights in self.groups:
             size = sum(int(np.prod(w.shape)) for w in weights)
-            layers[name] = variance_and_snr(estimates[:, start:start + size])
+            layers[name] = summarise(*(values[start:start + size] for values in stats))
             start += size
-        return GradientNoiseResult(layers, variance_and_snr(estimates))
+        return GradientNoiseResult(layers, summarise(*stats))
 
     def _trace(self, x, labels=None):
         import tensorflow as tf

@@ -108,26 +108,40 @@ VARIANCE_FLOOR = 1e-30
 
 
 class GradientNoise(keras.callbacks.Callback):
-    """Measures the encoder's gradient noise on a fixed probe batch at the end of every ``every``-th
-    epoch (`kgen.eval.gradient_noise`) and adds it to the epoch's logs, so it lands in the epoch
-    event: ``grad_snr``, ``grad_log_var`` (log10 of the mean per-parameter variance) and, with
+    """Measures the encoder's gradient noise on a fixed probe batch at epoch ends
+    (`kgen.eval.gradient_noise`) and adds it to the epoch's logs, so it lands in the epoch event:
+    ``grad_snr``, ``grad_log_var`` (log10 of the mean per-parameter variance) and, with
     ``per_layer``, ``grad_snr/<layer>``. It must come before `EventLogger` in the callback list.
+
+    Measurements are spaced to take at most ``budget`` of the training time, like checkpoints:
+    every epoch once an epoch outlasts a measurement / budget, otherwise every few epochs; the
+    first and last epochs are always measured. The probe is compiled when training begins.
     """
 
-    def __init__(self, x: np.ndarray, labels: np.ndarray | None = None, samples: int = 8, every: int = 1,
-                 per_layer: bool = True):
+    def __init__(self, x: np.ndarray, labels: np.ndarray | None = None, samples: int = 8,
+                 budget: float = 0.02, per_layer: bool = True):
         super().__init__()
-        self.x, self.labels, self.samples, self.every, self.per_layer = x, labels, samples, every, per_layer
+        self.x, self.labels, self.samples, self.budget, self.per_layer = x, labels, samples, budget, per_layer
         self._probe: GradientProbe | None = None
+        self._cost = 0.0  # what the last measurement took (s)
+        self._measured_at = -math.inf  # when it ended (time.monotonic)
+        self._first = True
 
     def on_train_begin(self, logs=None):
         if self._probe is None or self._probe.model is not self.model:
             self._probe = GradientProbe(self.model, self.samples)
+            self._probe.estimates(self.x, self.labels)  # traces now: an epoch's measurement is the steady cost
+        self._first = True
 
     def on_epoch_end(self, epoch, logs=None):
-        if logs is None or (epoch + 1) % self.every:
+        due = (self._first or epoch + 1 >= self.params.get("epochs", epoch + 1) or self.model.stop_training
+               or time.monotonic() - self._measured_at >= self._cost / self.budget)
+        if logs is None or not due:
             return
+        start = time.monotonic()
         logs.update(self.measure())
+        self._measured_at = time.monotonic()
+        self._cost, self._first = self._measured_at - start, False
 
     def measure(self) -> dict[str, float]:
         """The metrics of one measurement on the probe batch."""
