@@ -103,7 +103,7 @@ def main() -> None:
     common.write_results(
         "gradient_noise_cost", "Gradient-noise measurement: cost per epoch (digits VAE, defaults)",
         ["repeat", "fit s without", "fit s with", "CPU s added %", "hooks' share %", "build + trace s",
-         "ms per measurement", "share of epochs 2..E %"], rows,
+         "measurement ms per epoch", "share of epochs 2..E %"], rows,
         [f"{args.epochs} epochs; a measurement: 8 gradient estimates of the encoder on 64 probe images, "
          "once an epoch; build + trace: the probe's first call (once a run)",
          "hooks' share: the callback's wall time over the whole fit without it; CPU s added: "
