@@ -99,6 +99,7 @@ def main() -> None:
                      100 * with_cb["hooks_wall"] / without["all_wall"], with_cb["first_wall"],
                      1000 * with_cb["rest_wall"] / with_cb["epochs_timed"],
                      100 * with_cb["rest_wall"] / without["wall"]])
+    rows.append(["median", *(common.median(column) for column in list(zip(*rows, strict=True))[1:])])
     shutil.rmtree(args.out, ignore_errors=True)
     common.write_results(
         "gradient_noise_cost", "Gradient-noise measurement: cost per epoch (digits VAE, defaults)",
