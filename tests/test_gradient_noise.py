@@ -59,7 +59,23 @@ class NoisyLinear:
         return {"loss": surrogate + ops.sum(out**2), "surrogate": surrogate}  # the loss alone is not it
 
 
+class BranchingLinear(NoisyLinear):
+    """The same, reaching its surrogate through a Python branch on a tensor (AutoGraph's job)."""
+
+    def compute_losses(self, x, labels=None, training=False):
+        parts = super().compute_losses(x, labels, training)
+        if ops.sum(x) > 0:
+            return parts
+        return {"loss": parts["loss"], "surrogate": -parts["surrogate"]}
+
+
 class TestProbe:
+    def test_python_branches_on_tensors_are_traced_with_autograph(self):
+        probe = GradientProbe(BranchingLinear(0.5, 2.0, parameters=50), samples=8)
+        result = probe.measure(np.ones((16, 1), "float32"))
+        assert result.overall.variance == pytest.approx(4.0 / 16, rel=0.3)
+
+
     def test_known_variance_and_snr(self):
         n, c, sigma = 16, 0.5, 2.0
         result = GradientProbe(NoisyLinear(c, sigma, parameters=200), samples=32).measure(np.ones((n, 1), "float32"))
