@@ -119,7 +119,7 @@ class GradientNoise(keras.callbacks.Callback):
     """
 
     def __init__(self, x: np.ndarray, labels: np.ndarray | None = None, samples: int = 8,
-                 budget: float = 0.02, per_layer: bool = True):
+                 budget: float = 0.01, per_layer: bool = True):
         super().__init__()
         self.x, self.labels, self.samples, self.budget, self.per_layer = x, labels, samples, budget, per_layer
         self._probe: GradientProbe | None = None
