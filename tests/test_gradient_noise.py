@@ -110,6 +110,14 @@ class TestProbe:
 
         assert _PROBES[model][8]._estimates.experimental_get_tracing_count() == 1
 
+    def test_a_cvae_is_measured_with_its_labels(self, digits):
+        config = RunConfig(TrainConfig(model="cvae", seed=0), VAEConfig(latent_dim=2, hidden=(16,)))
+        model = build_model(config, (8, 8, 1), num_classes=10)
+        result = gradient_noise(model, digits[0][:32], labels=np.arange(32) % 10, samples=4)
+        assert result.overall.variance > 0 and np.isfinite(result.overall.snr)
+        with pytest.raises(ValueError, match="conditional"):
+            gradient_noise(model, digits[0][:32], samples=4)
+
     def test_leaves_the_noise_stream_as_it_was(self, digits):
         model = build_model(RunConfig(TrainConfig(seed=0), VAEConfig(latent_dim=4, hidden=(32,))), (8, 8, 1))
         before = model.seed_generator.state.numpy().copy()
