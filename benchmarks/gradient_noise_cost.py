@@ -106,7 +106,7 @@ def main() -> None:
         ["repeat", "fit s without", "fit s with", "CPU s added %", "hooks' share %", "build + trace s",
          "measurement ms per epoch", "share of epochs 2..E %"], rows,
         [f"{args.epochs} epochs; a measurement: 8 gradient estimates of the encoder on 64 probe images, "
-         "once an epoch; build + trace: the probe's first call (once a run)",
+         "at epoch ends spaced to 1% of the training time; build + trace: the probe's first call (once a run)",
          "hooks' share: the callback's wall time over its own run's fit (so load that differs between "
          "runs cancels); CPU s added: the process's CPU seconds with against without (all threads; "
          "the pipeline's too: noisy on a shared machine)"],
