@@ -33,7 +33,8 @@ from kgen.train.progress import choose_progress
 # never coincides with the stream the model trains on.
 GRID_SEED_OFFSET = 1_000_003
 # The gradient-noise probe (variational kinds): this many training images, drawn once from the
-# run's seed plus the offset, and this many gradient estimates at every epoch's end.
+# run's seed plus the offset, and this many gradient estimates a measurement (at epoch ends,
+# spaced to a small share of the training time: `kgen.train.callbacks.GradientNoise`).
 GRAD_PROBE_IMAGES = 64
 GRAD_PROBE_SAMPLES = 8
 GRAD_PROBE_SEED_OFFSET = 2_000_003
@@ -139,7 +140,8 @@ def train(
         stopper = guards.StopCheckpointer(run, steps, initial_epoch)
         progress = choose_progress(verbose, t.epochs)
         callbacks = [
-            *gradient_noise_callbacks(config, model, strategy, data.x_train, y_train),  # adds to the epoch's logs
+            # First: it adds to the epoch's logs, which EventLogger then writes.
+            *gradient_noise_callbacks(config, model, strategy, data.x_train, y_train),
             cb.EventLogger(events, steps, {"epochs": t.epochs, "initial_epoch": initial_epoch,
                                            "steps_per_epoch": steps, "dataset": t.dataset,
                                            "strategy": t.strategy, "replicas": strategy.num_replicas_in_sync,
