@@ -33,19 +33,47 @@ from kgen.errors import show_path
 from kgen.runs import EVENTS_FILE, read_events
 
 MODES = {"per step (smoothed)": "step", "per epoch": "epoch"}
+# What the curves are drawn against: the step (or epoch) count, or the training's wall time, so
+# runs of unequal step costs (gradient estimators, models) compare at equal time spent.
+X_AXES = {"against steps / epochs": "count", "against wall time": "elapsed"}
 # Compare reads at most this much of a run's events.jsonl (~60,000 steps, about half a second on
 # the window's thread): a larger file is compared over its beginning, and the message says so.
 MAX_COMPARE_BYTES = 8 << 20
 
 
-def run_series(events: list[dict], metric: str, mode: str) -> tuple[np.ndarray, np.ndarray]:
-    """(steps, values) of ``metric`` in a run's step events, or (epochs, values) of its epoch events."""
-    points = [(e[mode], e["metrics"][metric]) for e in events
-              if e.get("type") == mode and metric in e.get("metrics", {}) and mode in e]
+def run_series(events: list[dict], metric: str, mode: str, x_axis: str = "count") -> tuple[np.ndarray, np.ndarray]:
+    """(x, values) of ``metric`` in a run's step events (``mode`` "step") or epoch events ("epoch"),
+    x being their step or epoch number (``x_axis`` "count") or `training_seconds` ("elapsed")."""
+    times = training_seconds(events) if x_axis == "elapsed" else None
+    points = []
+    for i, e in enumerate(events):
+        if e.get("type") != mode or metric not in e.get("metrics", {}):
+            continue
+        x = e.get(mode) if times is None else times[i]
+        if x is not None:
+            points.append((x, e["metrics"][metric]))
     if not points:
         return np.empty(0), np.empty(0)
     x, y = np.array(points, dtype=float).T
     return x, y
+
+
+def training_seconds(events: list[dict]) -> list[float | None]:
+    """Each event's seconds of training since the run first started (None where it has no
+    ``elapsed``). ``elapsed`` counts from the start of one training session and restarts when a
+    run is resumed, so each session after the first is shifted by the time the earlier ones took
+    (their last ``elapsed``); time between sessions is not counted."""
+    offset, latest, seconds = 0.0, 0.0, []
+    for event in events:
+        if event.get("type") == "start":
+            offset, latest = offset + latest, 0.0
+        elapsed = event.get("elapsed")
+        if elapsed is None:
+            seconds.append(None)
+            continue
+        latest = max(latest, float(elapsed))
+        seconds.append(offset + float(elapsed))
+    return seconds
 
 
 class CompareView(QWidget):
@@ -64,6 +92,9 @@ class CompareView(QWidget):
         self.metric_box.setMinimumContentsLength(12)
         self.mode = QComboBox()
         self.mode.addItems(list(MODES))
+        self.x_axis = QComboBox()
+        self.x_axis.addItems(list(X_AXES))
+        self.x_axis.setToolTip("wall time: seconds of training (a resumed run's sessions laid end to end)")
         self.smoothing = QDoubleSpinBox()
         self.smoothing.setRange(0.0, 0.99)
         self.smoothing.setSingleStep(0.05)
@@ -90,6 +121,7 @@ class CompareView(QWidget):
         choices.addWidget(QLabel("metric"))
         choices.addWidget(self.metric_box, 1)
         choices.addWidget(self.mode, 1)
+        choices.addWidget(self.x_axis, 1)
         controls = QWidget()
         controls_layout = QVBoxLayout(controls)
         controls_layout.setContentsMargins(0, 0, 0, 0)
@@ -110,6 +142,7 @@ class CompareView(QWidget):
         self.reload_button.clicked.connect(self.reload)
         self.metric_box.currentTextChanged.connect(self.redraw)
         self.mode.currentTextChanged.connect(self._refresh_metrics)
+        self.x_axis.currentTextChanged.connect(self.redraw)
         self.smoothing.valueChanged.connect(self.redraw)
 
     def runs(self) -> list[str]:
@@ -152,6 +185,10 @@ class CompareView(QWidget):
         """``"step"`` (smoothed per-step values) or ``"epoch"`` (epoch means and val_ values)."""
         self.mode.setCurrentText(next(text for text, m in MODES.items() if m == mode))
 
+    def set_x_axis(self, x_axis: str) -> None:
+        """``"count"`` (steps or epochs) or ``"elapsed"`` (seconds of training)."""
+        self.x_axis.setCurrentText(next(text for text, x in X_AXES.items() if x == x_axis))
+
     def metrics(self) -> list[str]:
         """Metrics of the current mode found in at least one run, in first-seen order."""
         mode = MODES[self.mode.currentText()]
@@ -176,11 +213,12 @@ class CompareView(QWidget):
         self._curves.clear()
         self._legend.clear()
         metric, mode = self.metric_box.currentText(), MODES[self.mode.currentText()]
+        x_axis = X_AXES[self.x_axis.currentText()]
         names = _short_names(list(self._events))
         for i, (key, events) in enumerate(self._events.items()):
             item = self.run_list.item(i)
             item.setText(names[key])
-            x, y = run_series(events, metric, mode) if metric else (np.empty(0), np.empty(0))
+            x, y = run_series(events, metric, mode, x_axis) if metric else (np.empty(0), np.empty(0))
             series = self._look.palette.series
             color = series[i % len(series)]
             drawn = bool(x.size)
@@ -199,7 +237,7 @@ class CompareView(QWidget):
                 curve = self.plot.plot(x, y, name=names[key], pen=pg.mkPen(color, width=self._look.width(2)),
                                        symbol="o", symbolSize=self._look.points(5), symbolBrush=color, symbolPen=color)
             self._curves[key] = curve
-        self.plot.setLabel("bottom", mode)
+        self.plot.setLabel("bottom", "training time (s)" if x_axis == "elapsed" else mode)
         self.plot.setLabel("left", metric)
         self.smoothing.setEnabled(mode == "step")
 

@@ -59,7 +59,8 @@ DEFAULT_SMOOTHING = 0.6  # TensorBoard's default weight
 HOVER_HINT = "line: smoothed, faint: raw · ●: epoch mean · □: validation · ★: test · hover a plot to read values"
 COLORS = theme.PALETTE.series
 # (plot title, the metrics it holds); any other metric gets a plot of its own, named after it.
-# A "val_" metric goes on the plot of the metric it validates.
+# A "val_" metric goes on the plot of the metric it validates; a "<name>/<part>" metric (the
+# gradient SNR of one encoder layer) on the plot of <name>.
 GROUPS = (
     ("loss", ("loss",)),
     ("reconstruction", ("reconstruction",)),
@@ -67,6 +68,7 @@ GROUPS = (
     ("GAN losses", ("d_loss", "g_loss")),
     ("discriminator output D(x), D(G(z))", ("d_real", "d_fake")),
     ("gradient norm", ("d_grad_norm", "g_grad_norm")),
+    ("gradient SNR of the encoder: all, per layer", ("grad_snr",)),
 )
 
 
@@ -95,7 +97,8 @@ def stable_range(view: tuple[float, float] | None, lo: float, hi: float, below: 
 def plot_title(key: str) -> str:
     """The plot a metric is drawn on: its group's title, or its own name."""
     base = key.removeprefix("val_")
-    return next((title for title, keys in GROUPS if base in keys), base)
+    root = base.partition("/")[0]
+    return next((title for title, keys in GROUPS if base in keys or root in keys), base)
 
 
 def _plot_rank(key: str) -> int:

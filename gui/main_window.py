@@ -28,6 +28,7 @@ from gui.compare_view import CompareView
 from gui.curves_view import CurvesView
 from gui.draw_steps_view import DrawStepsView
 from gui.drawing_pad import DrawingPad
+from gui.estimator_toy_view import EstimatorToyView
 from gui.evaluate_view import EvaluateView
 from gui.kl_gaussians_view import KLGaussiansView
 from gui.latent_explorer.latent_view import LatentView
@@ -91,6 +92,8 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.compare_view, "Compare")
         self.kl_gaussians = KLGaussiansView()  # slide 14; a lesson opens it as the view "kl_gaussians"
         self.tabs.addTab(self.kl_gaussians, "KL of two Gaussians")
+        self.estimator_toy = EstimatorToyView()  # slide 19; a lesson opens it as the view "estimator_toy"
+        self.tabs.addTab(self.estimator_toy, "Gradient estimators")
         self.start_button = QPushButton("Start")
         self.pause_button = QPushButton("Pause")
         self.step_button = QPushButton("Step")
@@ -143,7 +146,8 @@ class MainWindow(QMainWindow):
         self.view_widgets: dict[str, QWidget] = {
             "setup": self.setup_panel, "curves": self.curves, "samples": self.samples, "latent": self.latent_view,
             "evaluate": self.evaluate_view, "playground": self.playground, "compare": self.compare_view,
-            "kl_gaussians": self.kl_gaussians, "drawing_pad": self.drawing_pad, "draw_steps": self.draw_steps}
+            "kl_gaussians": self.kl_gaussians, "estimator_toy": self.estimator_toy, "drawing_pad": self.drawing_pad,
+            "draw_steps": self.draw_steps}
 
         self.device_label, self.step_label, self.epoch_label = QLabel(), QLabel(), QLabel()
         self.speed_label, self.elapsed_label, self.remaining_label = QLabel(), QLabel(), QLabel()

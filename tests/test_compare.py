@@ -84,3 +84,56 @@ def test_runs_of_the_same_folder_name_get_told_apart(view, tmp_path):
         write_run(tmp_path / parent / "run", np.ones(5))
         view.add_run(tmp_path / parent / "run")
     assert [name for name, _ in view.legend()] == ["x/run", "y/run"]
+
+
+def write_session(log, losses, first_step, elapsed, snr=None):
+    """One training session: a start, a step per loss (elapsed from the session's start), one epoch."""
+    log.write("start", device="CPU", epochs=2, steps_per_epoch=len(losses))
+    for i, loss in enumerate(losses):
+        log.write("step", step=first_step + i, epoch=1, elapsed=elapsed[i], metrics={"loss": float(loss)})
+    metrics = {"loss": float(np.mean(losses)), **({"grad_snr": snr} if snr is not None else {})}
+    log.write("epoch", epoch=1, step=first_step + len(losses) - 1, elapsed=elapsed[-1], metrics=metrics)
+
+
+def test_wall_time_lays_a_resumed_runs_sessions_end_to_end(view, tmp_path):
+    from gui.compare_view import run_series, training_seconds
+
+    (tmp_path / "resumed").mkdir()
+    log = EventLog(tmp_path / "resumed" / "events.jsonl")
+    write_session(log, [3.0, 2.0, 1.5], 1, [0.5, 1.0, 1.5], snr=0.4)
+    log.write("end", status="stopped", elapsed=2.0)
+    write_session(log, [1.2, 1.0], 4, [0.25, 0.75], snr=0.9)  # elapsed restarts with the resume
+    log.close()
+    assert view.add_run(tmp_path / "resumed")
+    view.set_x_axis("elapsed")
+    view.smoothing.setValue(0.0)
+    x, y = view.curve_data(tmp_path / "resumed")
+    np.testing.assert_allclose(x, [0.5, 1.0, 1.5, 2.25, 2.75])  # the second session after the first's 2 s
+    np.testing.assert_allclose(y, [3.0, 2.0, 1.5, 1.2, 1.0])
+    assert view.plot.getPlotItem().getAxis("bottom").labelText == "training time (s)"
+    events = [{"type": "start"}, {"type": "step", "step": 1}, {"type": "step", "step": 2, "elapsed": 3.0}]
+    assert training_seconds(events) == [None, None, 3.0]
+    assert run_series(events, "loss", "step", "elapsed")[0].size == 0  # no metrics: nothing drawn
+    view.set_x_axis("count")
+    assert list(view.curve_data(tmp_path / "resumed")[0]) == [1, 2, 3, 4, 5]
+
+
+def test_gradient_snr_of_two_estimators_overlaid_against_time(view, tmp_path):
+    """Runs of unequal step costs meet on one time axis, one colour each."""
+    for name, seconds_per_step, snr in (("reparam", 0.1, 2.0), ("reinforce", 0.3, 0.05)):
+        (tmp_path / name).mkdir()
+        log = EventLog(tmp_path / name / "events.jsonl")
+        write_session(log, [5.0, 4.0], 1, [seconds_per_step, 2 * seconds_per_step], snr=snr)
+        log.close()
+        view.add_run(tmp_path / name)
+    view.set_mode("epoch")
+    view.set_x_axis("elapsed")
+    view.set_metric("grad_snr")
+    assert view.metrics() == ["loss", "grad_snr"]
+    xs = {name: view.curve_data(tmp_path / name) for name in ("reparam", "reinforce")}
+    assert xs["reparam"][0].tolist() == [0.2] and xs["reinforce"][0].tolist() == [0.6]
+    assert xs["reinforce"][1].tolist() == [0.05]
+    colours = [c for _, c in view.legend()]
+    assert len(set(colours)) == 2
+    view.set_metric("loss")  # the ELBO's negative, the same way
+    assert view.curve_data(tmp_path / "reinforce")[0].tolist() == [0.6]

@@ -258,3 +258,13 @@ def test_the_step_axis_grows_a_few_times_up_to_the_runs_last_step(qtbot, view):
     assert all(lo == 0 and step <= hi <= 1000 for (lo, hi), step in zip(ranges, range(10, 1001, 10), strict=True))
     assert ranges[-1] == pytest.approx((0, 1000))  # reaches the run's end and stops there
     assert len(set(ranges)) <= 10  # a few refits, not one per redraw
+
+
+def test_gradient_snr_of_every_encoder_layer_shares_one_plot(view):
+    view.add_event({"type": "epoch", "epoch": 1, "step": 10,
+                    "metrics": {"loss": 50.0, "grad_snr": 0.8, "grad_snr/dense_0": 0.5, "grad_snr/z_mean": 1.2,
+                                "grad_log_var": -3.0}})
+    view.settle()
+    assert list(view._plots) == ["loss", "gradient SNR of the encoder: all, per layer", "grad_log_var"]
+    assert plot_title("grad_snr/z_log_var") == plot_title("grad_snr") != plot_title("grad_log_var")
+    assert list(view.epoch_data("grad_snr/z_mean")[1]) == [1.2]

@@ -15,6 +15,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from kgen.eval.gradient_noise import GradientProbe
 from kgen.events import End, Epoch, Samples, Start, Step, global_step
 from kgen.models.sampling import decode_batched
 from kgen.pictures import display_scale, image_grid, save_png, scatter_picture
@@ -100,6 +101,56 @@ class EventLogger(keras.callbacks.Callback):
 
     def _elapsed(self) -> float:
         return round(time.monotonic() - self._start, 3)
+
+
+# A variance of exactly 0 (a deterministic gradient) is logged as log10 of this floor.
+VARIANCE_FLOOR = 1e-30
+
+
+class GradientNoise(keras.callbacks.Callback):
+    """Measures the encoder's gradient noise on a fixed probe batch at epoch ends
+    (`kgen.eval.gradient_noise`) and adds it to the epoch's logs, so it lands in the epoch event:
+    ``grad_snr``, ``grad_log_var`` (log10 of the mean per-parameter variance) and, with
+    ``per_layer``, ``grad_snr/<layer>``. It must come before `EventLogger` in the callback list.
+
+    Measurements are spaced to take at most ``budget`` of the training time, like checkpoints:
+    every epoch once an epoch outlasts a measurement / budget, otherwise every few epochs; the
+    first and last epochs are always measured. The probe is compiled when training begins.
+    """
+
+    def __init__(self, x: np.ndarray, labels: np.ndarray | None = None, samples: int = 8,
+                 budget: float = 0.01, per_layer: bool = True):
+        super().__init__()
+        self.x, self.labels, self.samples, self.budget, self.per_layer = x, labels, samples, budget, per_layer
+        self._probe: GradientProbe | None = None
+        self._cost = 0.0  # what the last measurement took (s)
+        self._measured_at = -math.inf  # when it ended (time.monotonic)
+        self._first = True
+
+    def on_train_begin(self, logs=None):
+        if self._probe is None or self._probe.model is not self.model:
+            self._probe = GradientProbe(self.model, self.samples)
+            self._probe.estimates(self.x, self.labels)  # traces now: an epoch's measurement is the steady cost
+        self._first = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        due = (self._first or epoch + 1 >= self.params.get("epochs", epoch + 1) or self.model.stop_training
+               or time.monotonic() - self._measured_at >= self._cost / self.budget)
+        if logs is None or not due:
+            return
+        start = time.monotonic()
+        logs.update(self.measure())
+        self._measured_at = time.monotonic()
+        self._cost, self._first = self._measured_at - start, False
+
+    def measure(self) -> dict[str, float]:
+        """The metrics of one measurement on the probe batch."""
+        result = self._probe.measure(self.x, self.labels)
+        values = {"grad_snr": result.overall.snr,
+                  "grad_log_var": math.log10(max(result.overall.variance, VARIANCE_FLOOR))}
+        if self.per_layer:
+            values.update({f"grad_snr/{name}": stats.snr for name, stats in result.layers.items()})
+        return values
 
 
 class TensorBoardLogger(keras.callbacks.Callback):

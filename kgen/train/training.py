@@ -17,6 +17,7 @@ from kgen import registry, sizes
 from kgen.config import RunConfig, examples_per_step, resumed_config
 from kgen.data import TOY_MODES, Dataset, load_dataset, make_pipeline
 from kgen.errors import ConfigError, RunError, show_path
+from kgen.eval.gradient_noise import probe_batch
 from kgen.eval.likelihood import evaluate_model
 from kgen.events import Eval, Event, Note
 from kgen.models import GAN, build_model
@@ -31,6 +32,12 @@ from kgen.train.progress import choose_progress
 # The fixed noise of a run's sample grids is drawn from the run's seed plus this offset, so it
 # never coincides with the stream the model trains on.
 GRID_SEED_OFFSET = 1_000_003
+# The gradient-noise probe (variational kinds): this many training images, drawn once from the
+# run's seed plus the offset, and this many gradient estimates a measurement (at epoch ends,
+# spaced to a small share of the training time: `kgen.train.callbacks.GradientNoise`).
+GRAD_PROBE_IMAGES = 64
+GRAD_PROBE_SAMPLES = 8
+GRAD_PROBE_SEED_OFFSET = 2_000_003
 
 
 @dataclass
@@ -133,6 +140,8 @@ def train(
         stopper = guards.StopCheckpointer(run, steps, initial_epoch)
         progress = choose_progress(verbose, t.epochs)
         callbacks = [
+            # First: it adds to the epoch's logs, which EventLogger then writes.
+            *gradient_noise_callbacks(config, model, strategy, data.x_train, y_train),
             cb.EventLogger(events, steps, {"epochs": t.epochs, "initial_epoch": initial_epoch,
                                            "steps_per_epoch": steps, "dataset": t.dataset,
                                            "strategy": t.strategy, "replicas": strategy.num_replicas_in_sync,
@@ -172,6 +181,20 @@ def train(
     history = dict(history.history) if isinstance(history, keras.callbacks.History) else {}
     return TrainResult(run, stopper.epochs_done, history, test, time.monotonic() - start,
                        stopped=bool(model.stop_training))
+
+
+def gradient_noise_callbacks(config: RunConfig, model, strategy, x_train, y_train) -> list[keras.callbacks.Callback]:
+    """A `GradientNoise` on the run's probe batch for a variational kind whose q(z|x) is
+    ``model.encoder`` (VAE, CVAE; not DRAW, whose encoder is an LSTM cell inside the model) on one
+    device; else none."""
+    t = config.train
+    encoder = getattr(model, "encoder", None)
+    if (not registry.spec(t.model).variational or not isinstance(encoder, keras.Model)
+            or not hasattr(model, "compute_losses") or strategy.num_replicas_in_sync > 1
+            or t.strategy == "multiworker"):
+        return []
+    x, labels = probe_batch(x_train, y_train, GRAD_PROBE_IMAGES, t.seed + GRAD_PROBE_SEED_OFFSET)
+    return [cb.GradientNoise(x, labels, samples=GRAD_PROBE_SAMPLES)]
 
 
 def final_scores(kind: str, model, data: Dataset, labels, iwae_k: int, seed: int) -> dict[str, float]:

@@ -1,0 +1,228 @@
+"""Gradient estimators of the VAE at equal training time (issue 17): their gradient noise and ELBO.
+
+Each estimator trains kgen's VAE (``--latent gaussian``: model vae; ``binary``: model bvae) on
+dynamically binarised MNIST as a normal kgen run, OUT/<estimator>, until its budget of training
+CPU time (wall time with --wall) runs out, with the budget, marks and resuming of
+benchmarks/draw_likelihood.py (its `Ledger` and `BudgetClock`). At each mark the model is saved
+as OUT/marks/<estimator>-<clock><minutes> and its encoder's gradient noise measured on a fixed
+batch of training images (`kgen.eval.gradient_noise`, ``--samples`` estimates; left out of the
+budget). ``eval`` scores every mark's test ELBO; ``report`` sets each estimator's gradient
+variance beside the reference estimator's at the same mark (their ratio), with SNR and ELBO.
+Every run also records grad_snr and grad_log_var in its epoch events (the Compare view overlays
+them against wall time). Usage:
+    nice -n 10 python benchmarks/estimator_variance.py train --estimator reparameterisation
+    nice -n 10 python benchmarks/estimator_variance.py train --estimator reinforce
+    nice -n 10 python benchmarks/estimator_variance.py train --estimator nvil
+    python benchmarks/estimator_variance.py eval
+    python benchmarks/estimator_variance.py report
+    python benchmarks/estimator_variance.py commands    # the commands above, for the flags given
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import shlex
+import sys
+from pathlib import Path
+
+import _common as common
+import draw_likelihood as budgeted
+
+from kgen.runs import Run
+from kgen.safe_io import atomic_path, atomic_write_text
+
+# The estimators issue 17 gives each kind of latent, and the one each ratio is taken against.
+ESTIMATORS = {"gaussian": ("reparameterisation", "reinforce", "nvil"),
+              "binary": ("reinforce", "nvil", "straight-through", "relaxed")}
+REFERENCE = {"gaussian": "reparameterisation", "binary": "relaxed"}
+KINDS = {"gaussian": "vae", "binary": "bvae"}
+RESULTS_PATH = common.RESULTS / "estimator_variance.json"
+# The VAE of benchmarks/draw_likelihood.py (the IWAE paper's 1-layer MNIST setting), so the
+# reparameterised run is comparable with that benchmark's.
+VAE_OPTIONS = budgeted.VAE_OPTIONS
+VAE_TRAIN = budgeted.VAE_TRAIN
+PROBE_IMAGES = 100
+PROBE_SEED_OFFSET = 3_000_017
+
+
+# --- configs
+
+
+def run_config(latent: str, estimator: str, args: argparse.Namespace):
+    """The RunConfig of the VAE of this ``latent`` trained with ``estimator``; a SystemExit that
+    says what is missing when this kgen lacks the model kind or the estimator option."""
+    from kgen import registry
+    from kgen.config import RunConfig, TrainConfig
+    from kgen.errors import ConfigError
+
+    kind = KINDS[latent]
+    if estimator not in ESTIMATORS[latent]:
+        raise SystemExit(f"a {latent} latent has the estimators {', '.join(ESTIMATORS[latent])}; got {estimator!r}")
+    if kind not in registry.kinds():
+        raise SystemExit(f"this kgen has no model kind {kind!r} (binary latents, issue 17 part 1): "
+                         f"it has {', '.join(registry.kinds())}")
+    config_class = registry.spec(kind).config
+    options = dict(VAE_OPTIONS)
+    if "estimator" in {f.name for f in dataclasses.fields(config_class)}:
+        options["estimator"] = estimator
+    elif estimator != "reparameterisation":  # kgen's VAE before issue 17 is reparameterised
+        raise SystemExit(f"this kgen's {kind} has no 'estimator' option (issue 17 part 1), so it cannot train "
+                         f"with {estimator!r}; only reparameterisation is available")
+    train = TrainConfig(model=kind, dataset=args.dataset, data_dir=args.data_dir, epochs=budgeted.UNREACHED_EPOCHS,
+                        seed=args.seed, sample_every=args.sample_every, **VAE_TRAIN)
+    try:
+        return RunConfig(train, config_class(**options))
+    except ConfigError as error:
+        raise SystemExit(f"{kind} with estimator {estimator!r}: {error}") from None
+
+
+def probe_images(config, size: int):
+    """The fixed batch of training images every mark's gradient noise is measured on (the
+    benchmark's kinds take no labels)."""
+    from kgen.eval.gradient_noise import probe_batch
+    from kgen.train.training import load_training_data
+
+    data = load_training_data(config)
+    return probe_batch(data.x_train, None, size, config.train.seed + PROBE_SEED_OFFSET)[0]
+
+
+def noise_record(result) -> dict:
+    """A mark's gradient noise as JSON: overall variance, log10 variance and SNR, and per layer."""
+    overall = result.overall
+    return {"grad_var": overall.variance, "grad_log_var": math.log10(max(overall.variance, 1e-30)),
+            "grad_snr": overall.snr,
+            "grad_layers": {name: {"var": s.variance, "snr": s.snr} for name, s in result.layers.items()}}
+
+
+# --- train
+
+
+def train_estimator(args: argparse.Namespace) -> None:
+    """Train the VAE with ``args.estimator`` in OUT/<estimator> to its last mark (continuing a run there)."""
+    from kgen.eval.gradient_noise import GradientProbe
+    from kgen.train.training import train
+
+    out, name = Path(args.out), args.estimator
+    config = run_config(args.latent, name, args)
+    clock = "wall" if args.wall else "cpu"
+    ledger = budgeted.Ledger.open(out / f"{name}-budget.json", name, clock, args.marks)
+    if not ledger.pending():
+        print(f"{name}: every mark ({', '.join(f'{m:g}' for m in ledger.marks)} {clock} min) is reached already")
+        return
+    run_dir = out / name
+    resume = (run_dir / "config.json").is_file()
+    latest = Run(run_dir).latest_checkpoint() if resume else None
+    spent = ledger.spent_at(latest[0] if latest else None)
+    if ledger.pending()[0] * 60 <= spent[f"{clock}_s"]:
+        raise SystemExit(f"{name} has trained {spent[f'{clock}_s'] / 60:.2f} {clock} min already, past the mark "
+                         f"{ledger.pending()[0]:g}; choose later marks or another --out")
+    x_probe = probe_images(config, args.probe)
+    probes: dict = {}
+
+    def save_mark(trained, record: dict) -> None:
+        folder = out / "marks" / record["folder"]
+        unfinished = (folder / "config.json").is_file() and not (folder / "mark.json").exists()
+        mark = Run(folder) if unfinished else Run.create(folder, config)
+        with atomic_path(mark.model_path) as tmp:
+            trained.save(tmp)
+        if trained not in probes:
+            probes[trained] = GradientProbe(trained, args.samples)
+        record.update(estimator=name, latent=args.latent, **noise_record(probes[trained].measure(x_probe)))
+        atomic_write_text(mark.path / "mark.json", json.dumps(record, indent=1) + "\n")
+
+    print(f"{name}: {'continuing from ' + latest[0].name if latest else 'starting'} at "
+          f"{spent[f'{clock}_s'] / 60:.2f} {clock} min; marks {', '.join(f'{m:g}' for m in ledger.pending())}",
+          flush=True)
+    train(config, run_dir, resume=resume, extra_callbacks=[budgeted.BudgetClock(ledger, spent, save_mark)],
+          verbose=0)
+
+
+# --- report
+
+
+def mark_rows(marks: list[dict], reference: str) -> list[dict]:
+    """One row per mark record (estimator, mark_min, grad_var, grad_snr, ...), in mark then
+    estimator order, with ``var_ratio``: its gradient variance over the ``reference``
+    estimator's at the same mark (None where that has none)."""
+    base = {r["mark_min"]: r["grad_var"] for r in marks if r["estimator"] == reference}
+    rows = []
+    for record in sorted(marks, key=lambda r: (r["mark_min"], r["estimator"] != reference, r["estimator"])):
+        ref = base.get(record["mark_min"])
+        rows.append({**record, "var_ratio": record["grad_var"] / ref if ref else None})
+    return rows
+
+
+def read_marks(out: Path, results: Path) -> list[dict]:
+    """The mark records of every estimator's ledger in OUT, with the test ELBO ``eval`` found for each."""
+    scores = {Path(key.split(" k=")[0]).name: s for key, s in budgeted.read_results(results)["scores"].items()}
+    marks = []
+    for path in sorted(Path(out).glob("*-budget.json")):
+        for record in json.loads(path.read_text(encoding="utf-8"))["reached"]:
+            if "grad_var" in record:
+                score = scores.get(record["folder"], {})
+                marks.append({**record, "elbo": score.get("elbo")})
+    return marks
+
+
+def report(args: argparse.Namespace) -> None:
+    """Print one row per mark and estimator: epochs, time, gradient variance and its ratio, SNR, ELBO."""
+    rows = mark_rows(read_marks(args.out, args.results), REFERENCE[args.latent])
+    cell = lambda value, fmt: "–" if value is None else format(value, fmt)  # noqa: E731
+    print(f"| mark | estimator | epochs | CPU min | wall min | log10 Var | Var / {REFERENCE[args.latent]} | "
+          "SNR | test ELBO |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['folder']} | {r['estimator']} | {r['epochs']:.2f} | {r['cpu_min']:.2f} | {r['wall_min']:.2f} | "
+              f"{r['grad_log_var']:.2f} | {cell(r['var_ratio'], '.3g')} | {r['grad_snr']:.3g} | "
+              f"{cell(r['elbo'], '.2f')} |")
+
+
+def commands(args: argparse.Namespace) -> None:
+    """Print the commands that train every estimator of the latent, evaluate and report."""
+    script, python, out = "benchmarks/estimator_variance.py", shlex.quote(sys.executable), shlex.quote(str(args.out))
+    shared = [f"--latent {args.latent}", f"--out {out}", f"--marks {','.join(f'{m:g}' for m in args.marks)}",
+              f"--dataset {args.dataset}", f"--data-dir {shlex.quote(args.data_dir)}", *(["--wall"] if args.wall else [])]
+    print(f"mkdir -p {out}")
+    for name in ESTIMATORS[args.latent]:
+        print(f"nohup nice -n 10 {python} {script} train --estimator {name} {' '.join(shared)} > {out}/{name}.log 2>&1 &")
+    print(f"{python} {script} eval --out {out} -k {args.k} --limit {args.limit}")
+    print(f"{python} {script} report --latent {args.latent} --out {out}")
+
+
+# --- command line
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("command", choices=("train", "eval", "report", "commands"))
+    p.add_argument("--latent", choices=tuple(ESTIMATORS), default="gaussian", help="gaussian (vae) or binary (bvae)")
+    p.add_argument("--estimator", help="train: the gradient estimator (see ESTIMATORS)")
+    p.add_argument("--out", type=Path, default=Path("runs/bench-estimators"), help="folder of the runs and marks")
+    p.add_argument("--marks", type=budgeted._minutes, default=[5.0, 15.0, 30.0, 60.0],
+                   help="budget marks in minutes of training CPU time (wall with --wall); the last ends training")
+    p.add_argument("--wall", action="store_true", help="count wall-clock time, not CPU time (a quiet machine)")
+    p.add_argument("--dataset", default="mnist", help="the benchmark's is mnist (digits: a quick check of the script)")
+    p.add_argument("--data-dir", default="/work/shared/data/mnist", help="folder of the MNIST IDX files")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--sample-every", type=int, default=5, help="a sample grid every this many epochs")
+    p.add_argument("--samples", type=int, default=32, help="gradient estimates behind each mark's variance")
+    p.add_argument("--probe", type=int, default=PROBE_IMAGES, help="training images of the gradient-noise batch")
+    p.add_argument("-k", type=int, default=100, help="eval: importance samples of IWAE-k")
+    p.add_argument("--limit", type=int, default=1000, help="eval: the first this many test images")
+    p.add_argument("--results", type=Path, default=RESULTS_PATH, help="eval, report: the results file")
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    if args.command == "train" and args.estimator is None:
+        raise SystemExit(f"train needs --estimator, one of {', '.join(ESTIMATORS[args.latent])}")
+    actions = {"train": train_estimator, "eval": budgeted.evaluate_marks, "report": report, "commands": commands}
+    actions[args.command](args)
+
+
+if __name__ == "__main__":
+    main()
