@@ -82,6 +82,7 @@ class CompareView(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self._events: dict[str, list[dict]] = {}  # run directory -> its events
+        self._labels: dict[str, str] = {}  # run directory -> the name it is shown by, when given one
         self.run_list = QListWidget()
         self.run_list.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
         self.add_button = QPushButton("Add run…")
@@ -148,9 +149,12 @@ class CompareView(QWidget):
     def runs(self) -> list[str]:
         return list(self._events)
 
-    def add_run(self, path: str | os.PathLike) -> bool:
-        """Add the run in ``path``; False (and a message) when it has no events to compare."""
+    def add_run(self, path: str | os.PathLike, label: str | None = None) -> bool:
+        """Add the run in ``path``, named ``label`` in the list and legend (default: its folder's
+        name); False (and a message) when it has no events to compare."""
         key = str(Path(path))
+        if label:
+            self._labels[key] = label
         events = read_events(Path(path) / EVENTS_FILE, MAX_COMPARE_BYTES)
         if not any(e.get("type") in ("step", "epoch") for e in events):
             self.message.setText(f"{show_path(key)} has no training events to compare")
@@ -166,6 +170,7 @@ class CompareView(QWidget):
 
     def remove_run(self, path: str | os.PathLike) -> None:
         key = str(Path(path))
+        self._labels.pop(key, None)
         if self._events.pop(key, None) is not None:
             for row in reversed(range(self.run_list.count())):
                 if self.run_list.item(row).data(Qt.ItemDataRole.UserRole) == key:
@@ -214,7 +219,7 @@ class CompareView(QWidget):
         self._legend.clear()
         metric, mode = self.metric_box.currentText(), MODES[self.mode.currentText()]
         x_axis = X_AXES[self.x_axis.currentText()]
-        names = _short_names(list(self._events))
+        names = {**_short_names(list(self._events)), **self._labels}
         for i, (key, events) in enumerate(self._events.items()):
             item = self.run_list.item(i)
             item.setText(names[key])

@@ -348,3 +348,30 @@ def test_studio_lesson_flag_takes_a_teachers_own_lesson_file(tmp_path):
     own.write_text(text.replace("[[runs]]", "[[runz]]", 1), encoding="utf-8")
     with pytest.raises(LessonError, match=r"my-gan.toml:\d+: "):
         app.start_lessons(app.parse_args(["--lesson", str(own)]))
+
+
+def test_a_lesson_with_the_compare_view_collects_its_finished_runs_there_by_name(qtbot, make_window, tmp_path):
+    window = make_window()
+    lesson = next(x for x in window.lesson_list() if x.name == "ae-vs-vae")
+    assert "compare" in lesson.views
+    window.open_lesson(lesson)
+    controller = window.bridge.controller
+    runs = [tmp_path / "first", tmp_path / "stopped", tmp_path / "tried"]
+    for run in runs:
+        shutil.copytree(V1_RUN, run, ignore=shutil.ignore_patterns("model.keras"))
+    window.lesson_panel.start_button.click()
+    controller.finish(runs[0])
+    qtbot.waitUntil(lambda: window.state == "idle", timeout=5000)
+    window.lesson_panel.start_button.click()
+    controller.finish(runs[1], status="stopped")  # a stopped run is not the lesson's demo
+    qtbot.waitUntil(lambda: window.state == "idle", timeout=5000)
+    step = lesson.tries[0]
+    window.lesson_panel.try_buttons[0].click()
+    controller.finish(runs[2])
+    qtbot.waitUntil(lambda: window.state == "idle", timeout=5000)
+    compare = window.compare_view
+    assert compare.runs() == [str(runs[0]), str(runs[2])]
+    window.compare_view.redraw()
+    names = [compare.run_list.item(i).text() for i in range(compare.run_list.count())]
+    changes = ", ".join(f"{k} {v}" for k, v in step.change.items())
+    assert names == [lesson.runs[0].name, f"{step.run}: {changes}"]

@@ -38,6 +38,7 @@ class LessonDesk(QObject):
         self.lessons: list[Lesson | LessonError] | None = None
         self._pending_lesson: Lesson | None = None  # the lesson whose run Start is about to train
         self._run_lesson: Lesson | None = None  # the lesson whose run trains now
+        self._run_label = ""  # its name in the Compare view: the lesson's run, and the step tried
         self.browser = LessonBrowser()
         self.panel = LessonPanel()
         self._add_tabs()
@@ -90,6 +91,7 @@ class LessonDesk(QObject):
         lesson, self._run_lesson = self._run_lesson, None
         if lesson is not None and event["status"] == "finished":
             self.history.mark_run(lesson, event["run_dir"])
+            self._compare(lesson, event["run_dir"], self._run_label)
             self._refresh_browser()
             if lesson is self.lesson:
                 self.bring_views_forward(lesson.views)  # the views of a finished run, now it has one
@@ -176,14 +178,15 @@ class LessonDesk(QObject):
         """Train the open lesson's run ``run_name`` through the setup form and Start."""
         if self.lesson is None:
             return
-        self._start_for_lesson(self.lesson.run(run_name).config, None)
+        self._start_for_lesson(self.lesson.run(run_name).config, None, run_name)
 
     def try_step(self, step: TryStep) -> None:
         """Apply a "try this" step of the open lesson to its run, start it, and show what to look for."""
         if self.lesson is not None:
-            self._start_for_lesson(step.config(self.lesson), step)
+            changes = ", ".join(f"{name} {value}" for name, value in step.change.items())
+            self._start_for_lesson(step.config(self.lesson), step, f"{step.run}: {changes}")
 
-    def _start_for_lesson(self, config, step: TryStep | None) -> None:
+    def _start_for_lesson(self, config, step: TryStep | None, label: str) -> None:
         window = self.window
         if window.state == "monitoring":
             window.stop_following()  # a prepared run was on screen: Start trains live
@@ -192,6 +195,7 @@ class LessonDesk(QObject):
             return
         window.setup_panel.set_config(config)
         self._pending_lesson = self.lesson
+        self._run_label = label
         window.start_training()
         if window.state == "running":
             self.panel.show_look_for(step)
@@ -206,9 +210,15 @@ class LessonDesk(QObject):
         prepared = self.pack.prepared_run(self.lesson.name, run_name) if self.pack is not None else None
         if prepared is not None:
             self.window.open_run(prepared)
+            self._compare(self.lesson, prepared, run_name)
             return
         self.window.stop_following()
         self.window.setup_panel.set_config(self.lesson.run(run_name).config)
+
+    def _compare(self, lesson: Lesson, run_dir, label: str) -> None:
+        """A lesson that shows the Compare view collects its runs there, as they finish or open."""
+        if "compare" in lesson.views:
+            self.window.compare_view.add_run(run_dir, label)
 
     def _find_lesson(self, lesson_or_name: Lesson | str) -> Lesson:
         if isinstance(lesson_or_name, Lesson):
