@@ -23,6 +23,9 @@ LIKELIHOODS = ("bernoulli", "gaussian", "gaussian-learned")
 ARCHITECTURES = ("mlp", "conv")
 GENERATOR_LOSSES = ("non-saturating", "saturating")
 GAN_ARCHITECTURES = ("auto", "mlp", "conv")
+# What a GAN's generator outputs and its discriminator sees (kgen.models.gan): grey images, or binary
+# pixels through one of four ways to pass D's gradient (or none) back through a binary sample.
+GAN_PIXELS = ("continuous", "probabilities", "straight-through", "relaxed", "reinforce")
 # The value types of options, as the CLI parses them: "widths" is a comma-separated list of
 # whole numbers, "switch" an option that is off unless given.
 OPTION_TYPES = ("int", "float", "str", "widths", "switch")
@@ -235,6 +238,12 @@ class GANConfig(_Config):
                                  help="non-saturating, or saturating: the minimax log(1 - D(G(z)))")
     beta_1: float = option(0.5, help="Adam's first-moment decay for both players (Radford et al. 2015)",
                            type="float")
+    pixels: str = option("continuous", type="str", choices=GAN_PIXELS,
+                         help="continuous: grey images; otherwise binary data (real pixels ~ Bernoulli(x)) and G gives "
+                              "pixel probabilities p that D sees as p itself (probabilities), a Bernoulli(p) sample "
+                              "with the straight-through gradient, a relaxed sample, or a sample trained by REINFORCE")
+    temperature: float = option(0.5, help="temperature of the relaxed Bernoulli samples D sees (pixels relaxed)",
+                                type="float")
 
     def __post_init__(self) -> None:
         if self.latent_dim is not None:
@@ -252,6 +261,8 @@ class GANConfig(_Config):
             isinstance(self.beta_1, (int, float)) and 0 <= self.beta_1 < 1,
             f"beta_1 must be in [0, 1), got {self.beta_1!r}",
         )
+        _choice(self.pixels, "pixels", GAN_PIXELS)
+        _positive_float(self.temperature, "temperature", upper=100.0)
 
 
 DRAW_ATTENTION = ("gaussian", "none")
