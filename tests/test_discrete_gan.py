@@ -208,3 +208,21 @@ def test_grey_probabilities_lose_to_the_discriminator_on_binary_digits():
     grey = final_accuracy("probabilities")
     assert grey > 0.85
     assert grey > final_accuracy("straight-through") + 0.1
+
+
+def test_cli_trains_and_evaluates_a_binary_dcgan(tmp_path, capsys):
+    """The run's grids are binary images; kgen eval scores them against binarised test images and
+    inverts test images through the pixel probabilities."""
+    from PIL import Image
+
+    from kgen.cli import main
+
+    run = tmp_path / "run"
+    args = ["train", "dcgan", "--pixels", "relaxed", "--temperature", "0.3", "--epochs", "1", "--latent-dim", "8",
+            "--filters", "8", "--batch-size", "64", "--out", str(run)]
+    assert main(args) == 0
+    grid = np.array(Image.open(run / "samples" / "epoch_0001.png"))
+    assert set(np.unique(grid)) == {0, 128, 255}  # black and white pixels, and the grid's grey lines
+    assert load_model_file(run / "model.keras").temperature == 0.3
+    assert main(["eval", str(run), "--invert", "2"]) == 0
+    assert "precision" in capsys.readouterr().out
