@@ -211,8 +211,8 @@ def test_grey_probabilities_lose_to_the_discriminator_on_binary_digits():
 
 
 def test_cli_trains_and_evaluates_a_binary_dcgan(tmp_path, capsys):
-    """The run's grids are binary images; kgen eval scores them against binarised test images and
-    inverts test images through the pixel probabilities."""
+    """The run's grids are binary images, generator.keras gives the pixel logits; kgen eval scores
+    the samples against binarised test images and inverts test images through the probabilities."""
     from PIL import Image
 
     from kgen.cli import main
@@ -223,6 +223,10 @@ def test_cli_trains_and_evaluates_a_binary_dcgan(tmp_path, capsys):
     assert main(args) == 0
     grid = np.array(Image.open(run / "samples" / "epoch_0001.png"))
     assert set(np.unique(grid)) == {0, 128, 255}  # black and white pixels, and the grid's grey lines
-    assert load_model_file(run / "model.keras").temperature == 0.3
+    model = load_model_file(run / "model.keras")
+    assert model.temperature == 0.3
+    generator = keras.saving.load_model(run / "generator.keras", safe_mode=True)  # G alone: the pixel logits
+    z = codes(4, latent_dim=8)
+    np.testing.assert_allclose(keras.ops.sigmoid(generator(z)), model.mean_image(z), rtol=1e-5, atol=1e-6)
     assert main(["eval", str(run), "--invert", "2"]) == 0
     assert "precision" in capsys.readouterr().out
