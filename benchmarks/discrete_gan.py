@@ -1,13 +1,14 @@
 """GANs on binary images: each GANConfig.pixels option trained alike, scored by kgen's classifier.
 
-Every option trains the same MLP GAN (kgen's defaults for the gan kind: z = 64, widths 256, 256,
-batch 64, Adam 2e-4) for the same epochs and seeds on binarised digits (or MNIST), then reports
+Every option trains the same GAN (kgen's defaults for the gan kind: MLP 256-256, z = 64, batch 64,
+Adam 2e-4; or with --model dcgan the DCGAN networks) for the same epochs and seeds on binarised digits (or MNIST), then reports
 D's accuracy on the test images (threshold 1/2, real and fake halves, real pixels binarised
 afresh), the share of sample pixels that are exactly 0 or 1, and the classifier's class coverage,
 precision/recall and FID of as many samples as test images against a seeded binarisation of the
 test images (continuous, the grey reference, against the grey test images). Usage:
     python benchmarks/discrete_gan.py                              # digits, seeds 0-2
-    python benchmarks/discrete_gan.py --dataset mnist --data-dir /work/shared/data/mnist --epochs 5
+    python benchmarks/discrete_gan.py --dataset mnist --data-dir /work/shared/data/mnist --epochs 10 --seeds 0
+    python benchmarks/discrete_gan.py --model dcgan                # the DCGAN networks instead
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None, help="epochs of every run (default: the gan kind's)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--pixels", nargs="+", choices=GAN_PIXELS, default=list(GAN_PIXELS))
+    parser.add_argument("--model", choices=("gan", "dcgan"), default="gan", help="MLP or DCGAN networks")
     args = parser.parse_args()
     from kgen.eval.classifier import classifier_for
     from kgen.train.training import load_training_data
@@ -88,7 +90,7 @@ def main() -> None:
     started = time.monotonic()
 
     def config(pixels: str, seed: int) -> RunConfig:
-        train = TrainConfig(model="gan", dataset=args.dataset, data_dir=args.data_dir, epochs=args.epochs, seed=seed)
+        train = TrainConfig(model=args.model, dataset=args.dataset, data_dir=args.data_dir, epochs=args.epochs, seed=seed)
         return RunConfig(train, GANConfig(pixels=pixels))
 
     data = load_training_data(config("continuous", 0))
@@ -113,7 +115,8 @@ def main() -> None:
              "scores of binary options against a seeded binarisation of the test images; continuous (grey "
              "samples) against the grey test images",
              "last row: binarised training images scored as samples, what a perfect binary generator gets"]
-    write_results(f"discrete_gan_{args.dataset}", f"GANs on binary {args.dataset}: the pixels options", header, rows,
+    name = f"discrete_gan_{args.dataset}" + ("" if args.model == "gan" else f"_{args.model}")
+    write_results(name, f"{args.model} on binary {args.dataset}: the pixels options", header, rows,
                   notes, {"runs": raw, "epochs": epochs, "seeds": args.seeds}, started)
 
 
