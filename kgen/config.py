@@ -23,9 +23,6 @@ LIKELIHOODS = ("bernoulli", "gaussian", "gaussian-learned")
 ARCHITECTURES = ("mlp", "conv")
 GENERATOR_LOSSES = ("non-saturating", "saturating")
 GAN_ARCHITECTURES = ("auto", "mlp", "conv")
-# What a GAN's generator outputs and its discriminator sees (kgen.models.gan): grey images, or binary
-# pixels through one of four ways to pass D's gradient (or none) back through a binary sample.
-GAN_PIXELS = ("continuous", "probabilities", "straight-through", "relaxed", "reinforce")
 # The value types of options, as the CLI parses them: "widths" is a comma-separated list of
 # whole numbers, "switch" an option that is off unless given.
 OPTION_TYPES = ("int", "float", "str", "widths", "switch")
@@ -220,6 +217,11 @@ class TrainConfig(_Config):
         _positive_int(self.sample_every, "sample_every")
         _positive_int(self.grid_size, "grid_size")
         _require(self.grid_size <= 32, f"grid_size must be <= 32, got {self.grid_size}")
+
+
+# What a GAN's generator outputs and its discriminator sees (kgen.models.gan): grey images, or binary
+# pixels through one of four ways to pass D's gradient (or none) back through a binary sample.
+GAN_PIXELS = ("continuous", "probabilities", "straight-through", "relaxed", "reinforce")
 
 
 @dataclass
