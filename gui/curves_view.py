@@ -67,6 +67,9 @@ GROUPS = (
     ("KL", ("kl",)),
     ("GAN losses", ("d_loss", "g_loss")),
     ("discriminator output D(x), D(G(z))", ("d_real", "d_fake")),
+    # D's accuracy at threshold 1/2 on equal real and fake halves: 1/2 at the game's equilibrium,
+    # near 1 when D tells every fake apart (GANs on binary pixels whose fakes are grey)
+    ("discriminator accuracy", ("d_accuracy",)),
     ("gradient norm", ("d_grad_norm", "g_grad_norm")),
     ("gradient SNR of the encoder: all, per layer", ("grad_snr",)),
 )

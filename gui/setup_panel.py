@@ -32,8 +32,8 @@ PATH_FORMS = ("folder:PATH", "npz:PATH")  # listed by list_datasets; offered by 
 PREVIEW_HEIGHT = 48  # pixels of the preview strip of real images, at most
 PREVIEW_WIDTH = 300  # so the strip never widens the setup panel
 # The model options the panel sets; each row shows for the models whose config has the option.
-MODEL_OPTIONS = ("latent_dim", "arch", "likelihood", "beta", "estimator", "temperature", "d_steps", "generator_loss",
-                 "steps", "attention")
+MODEL_OPTIONS = ("latent_dim", "arch", "likelihood", "beta", "estimator", "d_steps", "generator_loss", "pixels",
+                 "temperature", "steps", "attention")
 TRAIN_OPTIONS = ("epochs", "batch_size", "lr", "seed")
 
 
@@ -66,6 +66,7 @@ class SetupPanel(QWidget):
         self.seed = _spin(0, 2**31 - 1)
         self.d_steps = _spin(1, 100)
         self.generator_loss = QComboBox()
+        self.pixels = QComboBox()
         self.arch = QComboBox()
         self.likelihood = QComboBox()
         self.beta = QDoubleSpinBox()
@@ -104,6 +105,7 @@ class SetupPanel(QWidget):
                               ("temperature", self.temperature), ("epochs", self.epochs),
                               ("batch size", self.batch_size), ("learning rate", self.lr), ("seed", self.seed),
                               ("D steps per G step", self.d_steps), ("generator loss", self.generator_loss),
+                              ("pixels", self.pixels),
                               ("drawing steps", self.steps), ("attention", self.attention)):
             self.form.addRow(label, widget)
         self.form.addRow(self.carried)

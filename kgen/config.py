@@ -250,6 +250,11 @@ class TrainConfig(_Config):
         _require(self.grid_size <= 32, f"grid_size must be <= 32, got {self.grid_size}")
 
 
+# What a GAN's generator outputs and its discriminator sees (kgen.models.gan): grey images, or binary
+# pixels through one of four ways to pass D's gradient (or none) back through a binary sample.
+GAN_PIXELS = ("continuous", "probabilities", "straight-through", "relaxed", "reinforce")
+
+
 @dataclass
 class GANConfig(_Config):
     """A GAN: networks, latent size and the rules of the game (k, generator loss)."""
@@ -266,6 +271,12 @@ class GANConfig(_Config):
                                  help="non-saturating, or saturating: the minimax log(1 - D(G(z)))")
     beta_1: float = option(0.5, help="Adam's first-moment decay for both players (Radford et al. 2015)",
                            type="float")
+    pixels: str = option("continuous", type="str", choices=GAN_PIXELS, later=True,
+                         help="continuous: grey images; otherwise binary data (real pixels ~ Bernoulli(x)) and G gives "
+                              "pixel probabilities p that D sees as p itself (probabilities), a Bernoulli(p) sample "
+                              "with the straight-through gradient, a relaxed sample, or a sample trained by REINFORCE")
+    temperature: float = option(0.5, help="temperature of the relaxed Bernoulli samples D sees (pixels relaxed)",
+                                type="float", later=True)
 
     def __post_init__(self) -> None:
         if self.latent_dim is not None:
@@ -283,6 +294,8 @@ class GANConfig(_Config):
             isinstance(self.beta_1, (int, float)) and 0 <= self.beta_1 < 1,
             f"beta_1 must be in [0, 1), got {self.beta_1!r}",
         )
+        _choice(self.pixels, "pixels", GAN_PIXELS)
+        _positive_float(self.temperature, "temperature", upper=100.0)
 
 
 DRAW_ATTENTION = ("gaussian", "none")

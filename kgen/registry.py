@@ -131,7 +131,7 @@ GAN_DEFAULTS = TrainDefaults(2e-4, 64, 30)
 # 8 of 8 modes covered; see docs/BENCHMARKS.md).
 GAN_TOY_DEFAULTS = TrainDefaults(2e-4, 64, 60)
 VAE_METRICS = ("loss", "reconstruction", "kl")
-GAN_METRICS = ("d_loss", "g_loss", "d_real", "d_fake", "d_grad_norm", "g_grad_norm")
+GAN_METRICS = ("d_loss", "g_loss", "d_real", "d_fake", "d_accuracy", "d_grad_norm", "g_grad_norm")
 GAN_SCORES = frozenset({"image_quality", "inversion"})
 VAE_SCORES = frozenset({"likelihood", "image_quality"})
 

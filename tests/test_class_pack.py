@@ -366,3 +366,14 @@ def test_an_option_added_later_keeps_older_runs_fingerprints_while_at_its_defaul
     before = "sha256:baea7e052132fe1eee29bd94989da67f1b15e52b98172e1845d64fc7d8ddd621"
     assert config_hash(config()) == config_hash(config(estimator="reparameterisation")) == before
     assert config_hash(config(estimator="nvil")) != before  # a changed estimator is a changed run
+
+
+def test_a_gans_fingerprint_is_the_one_written_before_gans_had_binary_pixels():
+    from kgen.config import GANConfig, RunConfig, TrainConfig
+
+    def config(**model):
+        return RunConfig(train=TrainConfig(model="gan", dataset="ring8", epochs=3), model=GANConfig(d_steps=2, **model))
+
+    before = "sha256:ab14d5939fe6bd3d2664a1335b11ff6c75bd62cca5d01f86b294062328609df8"  # commit 25f3943
+    assert config_hash(config()) == before
+    assert config_hash(config(pixels="relaxed")) != config_hash(config(pixels="relaxed", temperature=0.2)) != before

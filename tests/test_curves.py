@@ -76,9 +76,11 @@ def test_curves_hold_the_events_values_smoothed_and_per_epoch(view):
 
 def test_gan_metrics_are_grouped_by_quantity(view):
     view.add_step({"step": 1, "metrics": {"d_loss": 1.3, "g_loss": 0.7, "d_real": 0.6, "d_fake": 0.4,
-                                          "d_grad_norm": 2.0, "g_grad_norm": 1.0, "accuracy": 0.5}})
+                                          "d_accuracy": 0.55, "d_grad_norm": 2.0, "g_grad_norm": 1.0,
+                                          "accuracy": 0.5}})
     view.settle()
-    assert list(view._plots) == ["GAN losses", "discriminator output D(x), D(G(z))", "gradient norm", "accuracy"]
+    assert list(view._plots) == ["GAN losses", "discriminator output D(x), D(G(z))", "discriminator accuracy",
+                                 "gradient norm", "accuracy"]
     title = view._plots["GAN losses"].titleLabel.text  # the title names each metric in its colour
     assert "GAN losses: " in title and "d_loss</span>" in title and "g_loss</span>" in title
     assert view._plots["accuracy"].titleLabel.text == "accuracy"

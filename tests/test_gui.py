@@ -155,9 +155,11 @@ def test_setup_panel_builds_typed_configs_and_shows_gan_options(qtbot):
     panel.model.setCurrentText("gan")
     panel.d_steps.setValue(2)
     panel.generator_loss.setCurrentText("saturating")
+    assert panel.pixels.currentText() == "continuous" and panel.pixels.isVisible()
+    panel.pixels.setCurrentText("reinforce")
     config = panel.config()
     assert isinstance(config.model, GANConfig) and panel.d_steps.isVisible()
-    assert (config.model.d_steps, config.model.generator_loss) == (2, "saturating")
+    assert (config.model.d_steps, config.model.generator_loss, config.model.pixels) == (2, "saturating", "reinforce")
     assert config.train.lr == pytest.approx(2e-4) and config.train.batch_size == 64
     panel.add_dataset("npz:/x.npz")
     panel.add_dataset("npz:/x.npz")

@@ -45,7 +45,7 @@ JSON = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dict
 TRAIN_KEYS = ["model", "dataset", "image_size", "data_dir", "epochs", "batch_size", "lr", "seed", "sample_every",
               "grid_size", "strategy", "precision"]
 MODEL_KEYS = ["latent_dim", "arch", "hidden", "filters", "likelihood", "sigma", "binarize", "beta", "d_steps",
-              "generator_loss", "beta_1"]
+              "generator_loss", "beta_1", "pixels", "temperature"]
 SECTION = lambda keys: st.dictionaries(st.sampled_from(keys) | st.text(max_size=5), JSON, max_size=6)  # noqa: E731
 CONFIGS = st.one_of(JSON, st.fixed_dictionaries({"train": SECTION(TRAIN_KEYS) | JSON, "model": SECTION(MODEL_KEYS) | JSON}))
 

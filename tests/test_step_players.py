@@ -35,7 +35,7 @@ def test_a_d_step_changes_only_d_and_a_g_step_only_g(kind, classes):
     data = batch() if not classes else (batch(), np.arange(16, dtype="int32") % classes)
     d0, g0 = weights(model.discriminator), weights(model.generator)
     metrics = model.player_step("discriminator", data)
-    assert set(metrics) == {"d_loss", "d_real", "d_fake", "d_grad_norm"}
+    assert set(metrics) == {"d_loss", "d_real", "d_fake", "d_accuracy", "d_grad_norm"}
     assert all(np.isfinite(v) for v in metrics.values())
     d1, g1 = weights(model.discriminator), weights(model.generator)
     assert changed(d0, d1) and not changed(g0, g1)
@@ -102,7 +102,7 @@ def test_the_controller_steps_a_paused_run_one_player_at_a_time(make, tmp_path):
         controller.step_discriminator()
         events = poll_until(controller, lambda ev: step_events(ev))
         (d_step,) = step_events(events)
-        assert set(d_step["metrics"]) == {"d_loss", "d_real", "d_fake", "d_grad_norm"}
+        assert set(d_step["metrics"]) == {"d_loss", "d_real", "d_fake", "d_accuracy", "d_grad_norm"}
         controller.step_generator()
         events = poll_until(controller, lambda ev: step_events(ev) and any(e["type"] == "playground" for e in ev))
         (g_step,) = step_events(events)

@@ -95,14 +95,17 @@ def build_draw(config: RunConfig, image_shape: tuple[int, ...], num_classes: int
 
 
 def build_gan(config: RunConfig, data_shape: tuple[int, ...], num_classes: int = 0) -> GAN:
-    """A GAN, DCGAN or (with classes) conditional GAN: networks of the resolved arch, and one
-    Adam optimizer per player."""
+    """A GAN, DCGAN or (with classes) conditional GAN: networks of the resolved arch (ending in
+    pixel logits for binary pixels), and one Adam optimizer per player."""
     kind, m = config.train.model, config.model
     arch = gan_arch(kind, m.arch, data_shape)
     if arch == "conv" and len(data_shape) != 3:
         raise ConfigError(f"the {kind} model needs images for arch conv; 2-D points train with arch mlp")
     generator, discriminator = build_gan_networks(data_shape, replace(m, arch=arch), num_classes=num_classes)
-    options = {"d_steps": m.d_steps, "generator_loss": m.generator_loss, "seed": config.train.seed, "name": kind}
+    if m.pixels != "continuous" and len(data_shape) != 3:
+        raise ConfigError(f"pixels {m.pixels} needs images; 2-D points train with pixels continuous")
+    options = {"d_steps": m.d_steps, "generator_loss": m.generator_loss, "seed": config.train.seed, "name": kind,
+               "pixels": m.pixels, "temperature": m.temperature}
     if num_classes:
         model = CGAN(generator, discriminator, num_classes=num_classes, **options)
     else:

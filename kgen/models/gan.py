@@ -1,6 +1,9 @@
 """The GAN of Goodfellow et al. (2014), Algorithm 1, and its class-conditional form.
 
 DCGAN (Radford et al. 2015) is this model with the convolutional networks of ``kgen.models.gan_nets``.
+With binary pixels (``pixels`` other than continuous) it is the lecture's "GANs on discrete data":
+the generator gives pixel probabilities and D's gradient must pass a binary sample, which it cannot
+do unaided; the options are four answers (`PIXELS`).
 """
 
 from __future__ import annotations
@@ -9,13 +12,28 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from kgen.models import losses, replicas
+from kgen.config import GAN_PIXELS
+from kgen.models import estimators, losses, replicas
 from kgen.models.base import unpack_batch, with_labels
 
 GENERATOR_LOSSES = {
     "non-saturating": losses.generator_loss_non_saturating,
     "saturating": losses.generator_loss_saturating,
 }
+# REINFORCE's reward for each fake: minus its term of the generator loss, from D's logit
+# (non-saturating: log D(G(z)); saturating: -log(1 - D(G(z)))).
+REWARDS = {
+    "non-saturating": lambda logits: -ops.softplus(-logits),
+    "saturating": lambda logits: ops.softplus(logits),
+}
+# What the discriminator sees of a generated image, by ``pixels``: continuous, the tanh image; else
+# G gives pixel logits l, p = sigmoid(l), and D sees p itself (probabilities: grey pixels, which
+# real binary data never has), a Bernoulli(p) sample passing the gradient straight through to p,
+# the relaxed Bernoulli sample at a temperature, or the hard sample (reinforce: G learns by the
+# score-function estimator with D's reward).
+PIXELS = GAN_PIXELS
+# Decay of the running mean and variance of REINFORCE's reward (its baseline and scale).
+REWARD_DECAY = 0.99
 
 
 @keras.saving.register_keras_serializable(package="kgen")
@@ -25,10 +43,12 @@ class GAN(keras.Model):
     Each ``train_step`` receives ``d_steps`` real minibatches at once and does Algorithm 1:
     ``d_steps`` discriminator updates, each on its own real minibatch and fresh noise, then one
     generator update. Images are scaled to [-1, 1] for the tanh generator inside the model;
-    ``decode`` returns [0, 1] images (or raw 2-D points for the toy distributions).
+    ``decode`` returns [0, 1] images (or raw 2-D points for the toy distributions). With binary
+    ``pixels`` the real images are a fresh Bernoulli(x) draw of every pixel for every batch and
+    ``decode`` returns binary samples of the generator's pixel probabilities.
     """
 
-    metric_names = ("d_loss", "g_loss", "d_real", "d_fake", "d_grad_norm", "g_grad_norm")
+    metric_names = ("d_loss", "g_loss", "d_real", "d_fake", "d_accuracy", "d_grad_norm", "g_grad_norm")
     variational = False
 
     def __init__(
@@ -39,18 +59,32 @@ class GAN(keras.Model):
         generator_loss: str = "non-saturating",
         num_classes: int = 0,
         seed: int = 0,
+        pixels: str = "continuous",
+        temperature: float = 0.5,
         **kwargs,
     ):
         super().__init__(**kwargs)
         if generator_loss not in GENERATOR_LOSSES:
             raise ValueError(f"generator_loss must be one of {', '.join(GENERATOR_LOSSES)}")
+        if pixels not in PIXELS:
+            raise ValueError(f"pixels must be one of {', '.join(PIXELS)}")
+        if not temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
         self.generator = generator
         self.discriminator = discriminator
         self.d_steps = int(d_steps)
         self.generator_loss = generator_loss
         self.num_classes = int(num_classes)
         self.seed = int(seed)
+        self.pixels = pixels
+        self.temperature = float(temperature)
+        if self.binary and self.points:
+            raise ValueError(f"pixels {pixels} needs images: 2-D points are not binary")
         self.seed_generator = keras.random.SeedGenerator(seed)
+        if pixels == "reinforce":  # the reward's running moments: REINFORCE's baseline and scale
+            moment = {"shape": (), "initializer": "zeros", "trainable": False, "aggregation": "mean"}
+            self.reward_mean = self.add_weight(name="reward_mean", **moment)
+            self.reward_variance = self.add_weight(name="reward_variance", **moment)
         self.trackers = [keras.metrics.Mean(name=name) for name in self.metric_names]
         self._player_functions = {}  # player_step's compiled updates, made on first use
         self.built = True  # both networks arrive built
@@ -71,6 +105,11 @@ class GAN(keras.Model):
     def points(self) -> bool:
         """True for a GAN on 2-D points rather than images."""
         return len(self.image_shape) == 1
+
+    @property
+    def binary(self) -> bool:
+        """True when the data and the samples are binary images (``pixels`` not continuous)."""
+        return self.pixels != "continuous"
 
     def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
         """Two optimizers, one per player, loss-scaled under mixed_float16 as ``Model.compile``
@@ -94,13 +133,31 @@ class GAN(keras.Model):
     # --- moving between data space and the networks' space
 
     def to_model_space(self, x):
+        """Data as the discriminator sees it: [-1, 1] images, raw points, or for binary pixels a
+        fresh Bernoulli(x) draw of every pixel (dynamic binarisation, as the VAEs' ``binarize``)."""
         x = ops.cast(x, "float32")
+        if self.binary:
+            return estimators.bernoulli_sample(x, replicas.uniform(ops.shape(x), self.seed_generator))
         return x if self.points else 2.0 * x - 1.0
 
     def decode(self, z, labels=None):
-        """Generated data for codes z: [0, 1] images, or points (labels for conditional GANs)."""
+        """Generated data for codes z: [0, 1] images, or points (labels for conditional GANs).
+
+        Binary pixels: a Bernoulli(p) sample, 0 or 1, of noise fixed by the model's seed, so the
+        same codes give the same images (grids of successive epochs compare, like their fixed z).
+        """
         out = replicas.to_float32(self.generator(self._conditioned(z, labels), training=False))
+        if self.binary:
+            u = keras.random.uniform(ops.shape(out), seed=self.seed)
+            return estimators.bernoulli_sample(ops.sigmoid(out), u)
         return out if self.points else (out + 1.0) / 2.0
+
+    def mean_image(self, z, labels=None):
+        """E[x | z] in [0, 1], differentiable in z: the pixel probabilities for binary pixels, else
+        ``decode`` (GAN inversion descends on it; a binary sample has no gradient)."""
+        if not self.binary:
+            return self.decode(z, labels)
+        return ops.sigmoid(replicas.to_float32(self.generator(self._conditioned(z, labels), training=False)))
 
     def call(self, z, training=False):
         return self.generator(z, training=training)
@@ -115,11 +172,33 @@ class GAN(keras.Model):
     def _noise(self, batch_size):
         return replicas.normal((batch_size, self.latent_dim), self.seed_generator)
 
+    def _generated(self, z, labels, training):
+        """(what D sees of G(z), the generator's float32 output: tanh images, points or pixel logits)."""
+        out = replicas.to_float32(self.generator(self._conditioned(z, labels), training=training))
+        return self.discriminator_input(out), out
+
+    def discriminator_input(self, out):
+        """What D sees of the generator's float32 output ``out``, by ``pixels`` (`PIXELS`): a
+        straight-through or relaxed sample carries gradient to G, a reinforce sample none
+        (`_reinforce_loss` gives G its gradient)."""
+        if not self.binary:
+            return out
+        probs = ops.sigmoid(out)
+        if self.pixels == "probabilities":
+            return probs
+        u = replicas.uniform(ops.shape(out), self.seed_generator)
+        if self.pixels == "relaxed":
+            return estimators.relaxed_bernoulli(out, self.temperature, u)
+        sample = estimators.bernoulli_sample(probs, u)
+        if self.pixels == "straight-through":
+            return estimators.straight_through(sample, probs)
+        return sample  # reinforce
+
     # --- the game
 
     def _discriminator_update(self, real, labels):
-        """One D step on a real minibatch and fresh fakes; returns (loss, D(x), D(G(z)), grad norm)."""
-        fake = self.generator(self._conditioned(self._noise(ops.shape(real)[0]), labels), training=True)
+        """One D step on a real minibatch and fresh fakes; returns (loss, D(x), D(G(z)), accuracy, grad norm)."""
+        fake, _ = self._generated(self._noise(ops.shape(real)[0]), labels, training=True)
         with tf.GradientTape() as tape:
             real_logits = self._logits(real, labels, training=True)
             fake_logits = self._logits(fake, labels, training=True)
@@ -128,27 +207,53 @@ class GAN(keras.Model):
         grads = tape.gradient(scaled, self.discriminator.trainable_weights)
         norm = replicas.gradient_norm(grads, self.d_optimizer)
         self.d_optimizer.apply(grads, self.discriminator.trainable_weights)
-        return d_loss, ops.mean(ops.sigmoid(real_logits)), ops.mean(ops.sigmoid(fake_logits)), norm
+        d_real, d_fake = ops.mean(ops.sigmoid(real_logits)), ops.mean(ops.sigmoid(fake_logits))
+        return d_loss, d_real, d_fake, discriminator_accuracy(real_logits, fake_logits), norm
 
     def _generator_update(self, batch_size, labels):
         """One G step on fresh noise; returns (loss, grad norm)."""
         with tf.GradientTape() as tape:
-            fake = self.generator(self._conditioned(self._noise(batch_size), labels), training=True)
-            fake_logits = self._logits(fake, labels, training=True)
-            g_loss = GENERATOR_LOSSES[self.generator_loss](fake_logits)
-            scaled = replicas.loss_to_differentiate(g_loss, self.g_optimizer)
+            g_loss, objective = self.generator_losses(self._noise(batch_size), labels)
+            scaled = replicas.loss_to_differentiate(objective, self.g_optimizer)
         grads = tape.gradient(scaled, self.generator.trainable_weights)
         norm = replicas.gradient_norm(grads, self.g_optimizer)
         self.g_optimizer.apply(grads, self.generator.trainable_weights)
         return g_loss, norm
+
+    def generator_losses(self, z, labels=None):
+        """(G's loss, what G's update differentiates) for codes z: the same tensor but for
+        reinforce, whose sample has no gradient and which differentiates `_reinforce_loss`."""
+        fake, out = self._generated(z, labels, training=True)
+        fake_logits = self._logits(fake, labels, training=True)
+        g_loss = GENERATOR_LOSSES[self.generator_loss](fake_logits)
+        if self.pixels != "reinforce":
+            return g_loss, g_loss
+        return g_loss, self._reinforce_loss(fake, out, fake_logits)
+
+    def _reinforce_loss(self, sample, logits, fake_logits):
+        """The score-function surrogate of G's loss: -mean((r - b) / s * log p(sample | z)), whose
+        gradient estimates minus the gradient of E[r] without bias (b and s are the reward's running
+        mean and standard deviation before this batch, as NVIL's). Also updates those moments."""
+        # The reward of each sample, from D's logit, and its learning signal (centred and scaled).
+        reward = ops.reshape(REWARDS[self.generator_loss](fake_logits), (-1,))
+        signal = estimators.nvil_signal(reward, 0.0, self.reward_mean, self.reward_variance)
+        # log p(sample | z) under G's independent Bernoulli pixels.
+        log_prob = losses.bernoulli_log_likelihood(sample, logits)
+        surrogate = -ops.mean(estimators.score_function_surrogate(log_prob, signal))
+        # The moments follow the rewards (under a strategy, the replicas' updates are averaged).
+        mean, variance = estimators.running_moments(self.reward_mean, self.reward_variance,
+                                                    ops.stop_gradient(reward), REWARD_DECAY)
+        self.reward_mean.assign(mean)
+        self.reward_variance.assign(variance)
+        return surrogate
 
     # --- one player at a time: Algorithm 1's two updates, of which train_step is made
 
     def discriminator_step(self, data):
         """One D update on the batch ``data`` (x, or (x, labels)) and as many fresh fakes: its metrics."""
         x, labels = unpack_batch(data)
-        d_loss, d_real, d_fake, d_norm = self._discriminator_update(self.to_model_space(x), labels)
-        return {"d_loss": d_loss, "d_real": d_real, "d_fake": d_fake, "d_grad_norm": d_norm}
+        d_loss, d_real, d_fake, d_accuracy, d_norm = self._discriminator_update(self.to_model_space(x), labels)
+        return {"d_loss": d_loss, "d_real": d_real, "d_fake": d_fake, "d_accuracy": d_accuracy, "d_grad_norm": d_norm}
 
     def generator_step(self, data):
         """One G update on fresh noise, as many fakes as ``data`` holds examples (with its labels,
@@ -191,18 +296,20 @@ class GAN(keras.Model):
             d = self.discriminator_step(real if label is None else (real, label))
         # One generator update (conditional fakes follow the real class mix of the last batch).
         g = self.generator_step(reals[-1] if label_sets[-1] is None else (reals[-1], label_sets[-1]))
-        return self._track(d["d_loss"], g["g_loss"], d["d_real"], d["d_fake"], d["d_grad_norm"], g["g_grad_norm"])
+        return self._track(d["d_loss"], g["g_loss"], d["d_real"], d["d_fake"], d["d_accuracy"], d["d_grad_norm"],
+                           g["g_grad_norm"])
 
     def test_step(self, data):
         x, labels = unpack_batch(data)
         real = self.to_model_space(x)
-        fake = self.generator(self._conditioned(self._noise(ops.shape(real)[0]), labels), training=False)
+        fake, _ = self._generated(self._noise(ops.shape(real)[0]), labels, training=False)
         real_logits = self._logits(real, labels, training=False)
         fake_logits = self._logits(fake, labels, training=False)
         d_loss = losses.discriminator_loss(real_logits, fake_logits)
         g_loss = GENERATOR_LOSSES[self.generator_loss](fake_logits)
-        # No update, so no gradient norms: report the four quantities of the game only.
-        return self._track(d_loss, g_loss, ops.mean(ops.sigmoid(real_logits)), ops.mean(ops.sigmoid(fake_logits)))
+        # No update, so no gradient norms: report the five quantities of the game only.
+        return self._track(d_loss, g_loss, ops.mean(ops.sigmoid(real_logits)), ops.mean(ops.sigmoid(fake_logits)),
+                           discriminator_accuracy(real_logits, fake_logits))
 
     def _track(self, *values):
         trackers = self.trackers[: len(values)]
@@ -219,6 +326,8 @@ class GAN(keras.Model):
             "generator_loss": self.generator_loss,
             "num_classes": self.num_classes,
             "seed": self.seed,
+            "pixels": self.pixels,
+            "temperature": self.temperature,
         }
 
     @classmethod
@@ -237,6 +346,14 @@ class CGAN(GAN):
         if num_classes < 2:
             raise ValueError(f"a conditional GAN needs at least 2 classes, got {num_classes}")
         super().__init__(generator, discriminator, num_classes=num_classes, **kwargs)
+
+
+def discriminator_accuracy(real_logits, fake_logits):
+    """D's accuracy at threshold 1/2 (logit 0) on equal real and fake halves: the mean of the
+    share of reals called real and the share of fakes called fake."""
+    real_right = ops.mean(ops.cast(real_logits > 0, "float32"))
+    fake_right = ops.mean(ops.cast(fake_logits < 0, "float32"))
+    return 0.5 * (real_right + fake_right)
 
 
 def _loss_scaled(model: keras.Model, optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Optimizer:

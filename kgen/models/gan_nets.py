@@ -2,7 +2,8 @@
 
 The MLP pair (Goodfellow et al. 2014) works on images and on 2-D points; the DCGAN pair
 (Radford et al. 2015) uses strided (transposed) convolutions, batch norm, ReLU in G and
-LeakyReLU in D, and a tanh output. With ``num_classes`` > 0 the label is a second input: one-hot
+LeakyReLU in D, and a tanh output (per-pixel logits instead for binary images: GANConfig.pixels
+other than continuous). With ``num_classes`` > 0 the label is a second input: one-hot
 concatenated to z (G) or to the flattened input (MLP D), or tiled into extra channels (conv D).
 """
 
@@ -19,12 +20,13 @@ from kgen.models.nets import check_conv_shape, label_channels, label_inputs
 
 def build_mlp_generator(data_shape: Sequence[int], latent_dim: int, hidden: Sequence[int], *,
                         num_classes: int = 0, output: str = "tanh") -> keras.Model:
-    """z -> data through LeakyReLU dense layers; ``output`` "tanh" for images, "linear" for points."""
+    """z -> data through LeakyReLU dense layers; ``output`` "tanh" for images, "linear" for points,
+    "logits" for the pixel logits of binary images."""
     z, label, inputs = label_inputs((latent_dim,), "z", num_classes)
     h = z if label is None else layers.Concatenate()([z, label])
     for i, width in enumerate(hidden):
         h = layers.LeakyReLU(0.2)(layers.Dense(width, name=f"dense_{i}")(h))
-    h = layers.Dense(math.prod(data_shape), activation=None if output == "linear" else "tanh", name="data")(h)
+    h = layers.Dense(math.prod(data_shape), activation="tanh" if output == "tanh" else None, name="data")(h)
     return keras.Model(inputs, layers.Reshape(tuple(data_shape))(h), name="generator")
 
 
@@ -41,8 +43,9 @@ def build_mlp_discriminator(data_shape: Sequence[int], hidden: Sequence[int], *,
 
 
 def build_dcgan_generator(image_shape: Sequence[int], latent_dim: int, filters: int = 64, *,
-                          num_classes: int = 0) -> keras.Model:
-    """z -> image: project to (H/4, W/4, 2f), then two stride-2 transposed convs, tanh output."""
+                          num_classes: int = 0, output: str = "tanh") -> keras.Model:
+    """z -> image: project to (H/4, W/4, 2f), then two stride-2 transposed convs, a tanh output
+    (``output`` "tanh") or per-pixel logits ("logits", for binary images)."""
     check_conv_shape(image_shape)
     height, width, channels = image_shape
     z, label, inputs = label_inputs((latent_dim,), "z", num_classes)
@@ -52,7 +55,8 @@ def build_dcgan_generator(image_shape: Sequence[int], latent_dim: int, filters: 
     h = layers.Reshape((height // 4, width // 4, 2 * filters))(h)
     h = layers.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=False, name="deconv_0")(h)
     h = layers.ReLU()(layers.BatchNormalization()(h))
-    out = layers.Conv2DTranspose(channels, 4, strides=2, padding="same", activation="tanh", name="image")(h)
+    activation = "tanh" if output == "tanh" else None
+    out = layers.Conv2DTranspose(channels, 4, strides=2, padding="same", activation=activation, name="image")(h)
     return keras.Model(inputs, out, name="generator")
 
 
@@ -69,14 +73,17 @@ def build_dcgan_discriminator(image_shape: Sequence[int], filters: int = 64, *,
 
 
 def build_gan_networks(data_shape: Sequence[int], config, *, num_classes: int = 0) -> tuple[keras.Model, keras.Model]:
-    """(generator, discriminator) for a ``GANConfig``: MLP (images or points) or DCGAN (images)."""
+    """(generator, discriminator) for a ``GANConfig``: MLP (images or points) or DCGAN (images);
+    the generator ends in logits when the config's pixels are binary."""
     data_shape = tuple(data_shape)
+    binary = config.pixels != "continuous"
     if config.arch == "conv":
         return (
-            build_dcgan_generator(data_shape, config.latent_dim, config.filters, num_classes=num_classes),
+            build_dcgan_generator(data_shape, config.latent_dim, config.filters, num_classes=num_classes,
+                                  output="logits" if binary else "tanh"),
             build_dcgan_discriminator(data_shape, config.filters, num_classes=num_classes),
         )
-    output = "linear" if len(data_shape) == 1 else "tanh"
+    output = "linear" if len(data_shape) == 1 else "logits" if binary else "tanh"
     return (
         build_mlp_generator(data_shape, config.latent_dim, config.hidden, num_classes=num_classes, output=output),
         build_mlp_discriminator(data_shape, config.hidden, num_classes=num_classes),

@@ -109,14 +109,17 @@ def evaluate_run(
 
 
 def _image_quality(model, data, x_test, y_test, seed: int) -> dict[str, float]:
-    """Classifier-based scores of as many samples as there are test images."""
+    """Classifier-based scores of as many samples as there are test images (binary samples of a GAN
+    on binary pixels against a seeded binarisation of the test images)."""
     from kgen.eval.classifier import classifier_for
+    from kgen.eval.likelihood import binarize_fixed
     from kgen.eval.quality import conditional_accuracy, image_quality
 
     judge = classifier_for(data)
     labels = None if not model.num_classes else y_test.astype("int32")
     fakes = sample_images(model, len(x_test), seed=seed, labels=labels)
-    scores = {"classifier_accuracy": judge.accuracy, **image_quality(judge, x_test, fakes, y_test)}
+    real = binarize_fixed(x_test, seed) if getattr(model, "binary", False) else x_test
+    scores = {"classifier_accuracy": judge.accuracy, **image_quality(judge, real, fakes, y_test)}
     if model.num_classes:
         scores.update(conditional_accuracy(judge, model, seed=seed))
     return scores
