@@ -105,6 +105,8 @@ class CompareView(QWidget):
         self.message.setWordWrap(True)
         self.plot = pg.PlotWidget(background=theme.PALETTE.plot_background)
         self.plot.showGrid(x=True, y=True, alpha=0.2)
+        for side in ("left", "bottom"):
+            self.plot.getAxis(side).enableAutoSIPrefix(False)  # values as the runs logged them, never "(x0.001)"
         self._curves: dict[str, pg.PlotDataItem] = {}
         self._legend: list[tuple[str, str]] = []  # (name, colour) of each run drawn
         self._look = theme.NORMAL_LOOK  # colours, pen widths and font sizes (`set_look`)

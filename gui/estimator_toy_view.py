@@ -50,8 +50,8 @@ TEXT_SCALE = 1.5
 DECADES = [(float(k), f"{10**k:,}") for k in range(int(math.log10(MAX_SAMPLES)) + 1)]  # the S axis' ticks
 COLOURS = dict(zip(ESTIMATORS, theme.PALETTE.series[:2], strict=True))
 FORMULA = ("x = θ + ε, ε ~ N(0, 1); exact ∇<sub>θ</sub> E[x²] = 2θ<br>"
-           "reparameterisation: mean of 2x, Var = 4 / S<br>"
-           "score function: mean of x²(x − θ), Var = (θ⁴ + 14θ² + 15) / S")
+           "reparameterisation: mean of 2x; Var = 4 / S<br>"
+           "score function: mean of x²(x − θ);<br>&nbsp;&nbsp;Var = (θ⁴ + 14θ² + 15) / S")
 
 
 class EstimatorToyView(QWidget):
@@ -70,6 +70,7 @@ class EstimatorToyView(QWidget):
         self.redraw_button.clicked.connect(self.draw_again)
         self.readout = self._build_readout()
         self.timing = QLabel()
+        self.timing.setWordWrap(True)
         theme.set_role(self.timing, "muted")
         layout = QVBoxLayout(self)
         layout.addWidget(self.plot, 1)
@@ -85,7 +86,7 @@ class EstimatorToyView(QWidget):
 
     def _build_plot(self) -> None:
         self.plot = pg.PlotWidget(background=theme.PALETTE.plot_background,
-                                  title="variance of the gradient estimate against the samples S")
+                                  title="variance against samples S")
         self.plot.setLogMode(x=True, y=True)
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.setMenuEnabled(False)
@@ -97,9 +98,9 @@ class EstimatorToyView(QWidget):
                             pen=pg.mkPen(theme.PALETTE.legend_border))
         self.lines, self.points = {}, {}
         for name, colour in COLOURS.items():
-            self.lines[name] = self.plot.plot(pen=pg.mkPen(colour, width=3), name=f"{name}: formula")
+            self.lines[name] = self.plot.plot(pen=pg.mkPen(colour, width=3), name=name)
             self.points[name] = self.plot.plot(pen=None, symbol="o", symbolSize=10, symbolBrush=colour,
-                                               symbolPen=colour, name=f"{name}: measured")
+                                               symbolPen=colour)  # the legend's line stands for both
 
     def _build_readout(self) -> dict[str, QLabel]:
         cells = {key: QLabel() for key in ("exact", *ESTIMATORS)}
@@ -131,9 +132,9 @@ class EstimatorToyView(QWidget):
         panel = QWidget()
         boxes = QGridLayout(panel)
         boxes.setContentsMargins(0, 0, 0, 0)
-        boxes.addWidget(settings, 0, 0)
-        boxes.addWidget(results, 0, 1)
-        boxes.addWidget(self.timing, 1, 0, 1, 2)
+        boxes.addWidget(settings, 0, 0)  # stacked: the view fits the narrow pane beside the curves
+        boxes.addWidget(results, 1, 0)
+        boxes.addWidget(self.timing, 2, 0)
         scroll = QScrollArea()  # a narrow window (projector mode's large text) scrolls, never widens
         scroll.setWidget(panel)
         scroll.setWidgetResizable(True)
@@ -186,5 +187,5 @@ class EstimatorToyView(QWidget):
             self.readout[name].setText(f"{value:+.3f}   (± {spread:.3f})")
         self.update_ms = 1000 * (time.perf_counter() - start)
         repeats = self._draws[0].shape[0]
-        self.timing.setText(f"points: the variance of {repeats} estimates at each S (seed {self.seed}); "
-                            "± in the readout: the formula's standard deviation at that S")
+        self.timing.setText(f"lines: the formula; points: the variance of {repeats} estimates at each S "
+                            f"(seed {self.seed}); ±: the formula's standard deviation at that S")
