@@ -23,8 +23,10 @@ import re
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import _common as common
 import keras
@@ -223,23 +225,29 @@ class BudgetClock(keras.callbacks.Callback):
 
 def train_model(args: argparse.Namespace) -> None:
     """Train ``args.model`` in OUT/<model> to its last mark, continuing the run there if any."""
+    train_to_marks(Path(args.out), args.model, run_config(args.model, args), args.marks, args.wall)
+
+
+def train_to_marks(out: Path, name: str, config, marks: list[float], wall: bool = False,
+                   annotate: Callable[[Any, dict], None] | None = None) -> None:
+    """Train ``config`` in OUT/<name> under the ledger OUT/<name>-budget.json, saving the model as a
+    run OUT/marks/<name>-<clock><minutes> at each mark, continuing a killed run from its last
+    checkpoint; ``annotate(model, record)`` may add to a mark's record before it is written."""
     from kgen.train.training import train
 
-    out, model = Path(args.out), args.model
-    config = run_config(model, args)
-    clock = "wall" if args.wall else "cpu"
-    ledger = Ledger.open(out / f"{model}-budget.json", model, clock, args.marks)
+    clock = "wall" if wall else "cpu"
+    ledger = Ledger.open(out / f"{name}-budget.json", name, clock, marks)
     if not ledger.pending():
-        print(f"{model}: every mark ({', '.join(f'{m:g}' for m in ledger.marks)} {clock} min) is reached already")
+        print(f"{name}: every mark ({', '.join(f'{m:g}' for m in ledger.marks)} {clock} min) is reached already")
         return
-    run_dir = out / model
+    run_dir = out / name
     resume = (run_dir / "config.json").is_file()
     latest = Run(run_dir).latest_checkpoint() if resume else None
     spent = ledger.spent_at(latest[0] if latest else None)
     if ledger.pending()[0] * 60 <= spent[f"{clock}_s"]:
-        raise SystemExit(f"{model} has trained {spent[f'{clock}_s'] / 60:.2f} {clock} min already, past the mark "
+        raise SystemExit(f"{name} has trained {spent[f'{clock}_s'] / 60:.2f} {clock} min already, past the mark "
                          f"{ledger.pending()[0]:g}; choose later marks or another --out")
-    print(f"{model}: {'continuing from ' + latest[0].name if latest else 'starting'} at "
+    print(f"{name}: {'continuing from ' + latest[0].name if latest else 'starting'} at "
           f"{spent[f'{clock}_s'] / 60:.2f} {clock} min; marks {', '.join(f'{m:g}' for m in ledger.pending())}",
           flush=True)
 
@@ -249,6 +257,8 @@ def train_model(args: argparse.Namespace) -> None:
         mark = Run(folder) if unfinished else Run.create(folder, config)
         with atomic_path(mark.model_path) as tmp:
             trained.save(tmp)
+        if annotate is not None:
+            annotate(trained, record)
         atomic_write_text(mark.path / "mark.json", json.dumps(record, indent=1) + "\n")
 
     budget = BudgetClock(ledger, spent, save_mark)

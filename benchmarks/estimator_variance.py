@@ -31,9 +31,6 @@ from pathlib import Path
 import _common as common
 import draw_likelihood as budgeted
 
-from kgen.runs import Run
-from kgen.safe_io import atomic_path, atomic_write_text
-
 # The estimators issue 17 gives each kind of latent, and the one each ratio is taken against.
 ESTIMATORS = {"gaussian": ("reparameterisation", "reinforce", "nvil"),
               "binary": ("reinforce", "nvil", "straight-through", "relaxed")}
@@ -101,43 +98,20 @@ def noise_record(result) -> dict:
 
 
 def train_estimator(args: argparse.Namespace) -> None:
-    """Train the VAE with ``args.estimator`` in OUT/<estimator> to its last mark (continuing a run there)."""
+    """Train the VAE with ``args.estimator`` in OUT/<estimator> to its last mark (continuing a run
+    there); each mark's record also gets the gradient noise of the model saved there."""
     from kgen.eval.gradient_noise import GradientProbe
-    from kgen.train.training import train
 
-    out, name = Path(args.out), args.estimator
-    config = run_config(args.latent, name, args)
-    clock = "wall" if args.wall else "cpu"
-    ledger = budgeted.Ledger.open(out / f"{name}-budget.json", name, clock, args.marks)
-    if not ledger.pending():
-        print(f"{name}: every mark ({', '.join(f'{m:g}' for m in ledger.marks)} {clock} min) is reached already")
-        return
-    run_dir = out / name
-    resume = (run_dir / "config.json").is_file()
-    latest = Run(run_dir).latest_checkpoint() if resume else None
-    spent = ledger.spent_at(latest[0] if latest else None)
-    if ledger.pending()[0] * 60 <= spent[f"{clock}_s"]:
-        raise SystemExit(f"{name} has trained {spent[f'{clock}_s'] / 60:.2f} {clock} min already, past the mark "
-                         f"{ledger.pending()[0]:g}; choose later marks or another --out")
+    config = run_config(args.latent, args.estimator, args)
     x_probe = probe_images(config, args.probe)
     probes: dict = {}
 
-    def save_mark(trained, record: dict) -> None:
-        folder = out / "marks" / record["folder"]
-        unfinished = (folder / "config.json").is_file() and not (folder / "mark.json").exists()
-        mark = Run(folder) if unfinished else Run.create(folder, config)
-        with atomic_path(mark.model_path) as tmp:
-            trained.save(tmp)
+    def annotate(trained, record: dict) -> None:
         if trained not in probes:
             probes[trained] = GradientProbe(trained, args.samples)
-        record.update(estimator=name, latent=args.latent, **noise_record(probes[trained].measure(x_probe)))
-        atomic_write_text(mark.path / "mark.json", json.dumps(record, indent=1) + "\n")
+        record.update(estimator=args.estimator, latent=args.latent, **noise_record(probes[trained].measure(x_probe)))
 
-    print(f"{name}: {'continuing from ' + latest[0].name if latest else 'starting'} at "
-          f"{spent[f'{clock}_s'] / 60:.2f} {clock} min; marks {', '.join(f'{m:g}' for m in ledger.pending())}",
-          flush=True)
-    train(config, run_dir, resume=resume, extra_callbacks=[budgeted.BudgetClock(ledger, spent, save_mark)],
-          verbose=0)
+    budgeted.train_to_marks(Path(args.out), args.estimator, config, args.marks, args.wall, annotate)
 
 
 # --- report
