@@ -194,3 +194,21 @@ class TestCallback:
         assert len(np.unique(first)) == 64 and np.all(np.diff(first[:, 0]) > 0)
         np.testing.assert_array_equal(first[:, 0], labels)
         assert len(probe_batch(x[:10], None, 64, seed=5)[0]) == 10
+
+
+def test_no_probe_for_weights_that_live_in_a_strategys_replicas():
+    """A model built under a tf.distribute strategy (even one replica) has no probe: its gradients
+    exist only inside the strategy's replica context."""
+    import tensorflow as tf
+
+    from kgen.eval.gradient_noise import distributed
+    from kgen.train.training import gradient_noise_callbacks
+
+    config = RunConfig(train=TrainConfig(model="vae", dataset="digits"), model=VAEConfig(latent_dim=2))
+    x = np.random.default_rng(0).uniform(size=(16, 8, 8, 1)).astype("float32")
+    plain = build_model(config, (8, 8, 1))
+    with tf.distribute.MirroredStrategy(["/cpu:0"]).scope():
+        mirrored = build_model(config, (8, 8, 1))
+    assert not distributed(plain.encoder) and distributed(mirrored.encoder)
+    assert len(gradient_noise_callbacks(config, plain, x, None)) == 1
+    assert gradient_noise_callbacks(config, mirrored, x, None) == []

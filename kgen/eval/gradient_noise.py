@@ -142,6 +142,14 @@ def layer_groups(encoder) -> list[tuple[str, list]]:
     return [(layer.name, list(layer.trainable_weights)) for layer in encoder.layers if layer.trainable_weights]
 
 
+def distributed(model) -> bool:
+    """Whether ``model``'s weights live in a tf.distribute strategy's replicas (mirrored or
+    multi-worker, or built under a caller's strategy): the probe then cannot run."""
+    import tensorflow as tf
+
+    return any(isinstance(w.value, tf.distribute.DistributedValues) for w in model.weights)
+
+
 def probe_batch(x: np.ndarray, labels: np.ndarray | None, size: int, seed: int):
     """(images, labels or None): ``size`` training examples (all of them when fewer) drawn once
     without replacement by ``seed``, in their dataset order: the batch a run's noise is measured on."""

@@ -17,7 +17,7 @@ from kgen import registry, sizes
 from kgen.config import RunConfig, examples_per_step, resumed_config
 from kgen.data import TOY_MODES, Dataset, load_dataset, make_pipeline
 from kgen.errors import ConfigError, RunError, show_path
-from kgen.eval.gradient_noise import probe_batch
+from kgen.eval.gradient_noise import distributed, probe_batch
 from kgen.eval.likelihood import evaluate_model
 from kgen.events import Eval, Event, Note
 from kgen.models import GAN, build_model
@@ -141,7 +141,7 @@ def train(
         progress = choose_progress(verbose, t.epochs)
         callbacks = [
             # First: it adds to the epoch's logs, which EventLogger then writes.
-            *gradient_noise_callbacks(config, model, strategy, data.x_train, y_train),
+            *gradient_noise_callbacks(config, model, data.x_train, y_train),
             cb.EventLogger(events, steps, {"epochs": t.epochs, "initial_epoch": initial_epoch,
                                            "steps_per_epoch": steps, "dataset": t.dataset,
                                            "strategy": t.strategy, "replicas": strategy.num_replicas_in_sync,
@@ -183,15 +183,14 @@ def train(
                        stopped=bool(model.stop_training))
 
 
-def gradient_noise_callbacks(config: RunConfig, model, strategy, x_train, y_train) -> list[keras.callbacks.Callback]:
+def gradient_noise_callbacks(config: RunConfig, model, x_train, y_train) -> list[keras.callbacks.Callback]:
     """A `GradientNoise` on the run's probe batch for a variational kind whose q(z|x) is
-    ``model.encoder`` (VAE, CVAE; not DRAW, whose encoder is an LSTM cell inside the model) on one
-    device; else none."""
+    ``model.encoder`` (VAE, CVAE, BVAE; not DRAW, whose encoder is an LSTM cell inside the model)
+    on one device (a strategy's replicas hold their own copies of the weights); else none."""
     t = config.train
     encoder = getattr(model, "encoder", None)
     if (not registry.spec(t.model).variational or not isinstance(encoder, keras.Model)
-            or not hasattr(model, "compute_losses") or strategy.num_replicas_in_sync > 1
-            or t.strategy == "multiworker"):
+            or not hasattr(model, "compute_losses") or distributed(encoder)):
         return []
     x, labels = probe_batch(x_train, y_train, GRAD_PROBE_IMAGES, t.seed + GRAD_PROBE_SEED_OFFSET)
     return [cb.GradientNoise(x, labels, samples=GRAD_PROBE_SAMPLES)]
