@@ -131,12 +131,12 @@ def mark_rows(marks: list[dict], reference: str) -> list[dict]:
 
 def read_marks(out: Path, results: Path) -> list[dict]:
     """The mark records of every estimator's ledger in OUT, with the test ELBO ``eval`` found for each."""
-    scores = {Path(key.split(" k=")[0]).name: s for key, s in budgeted.read_results(results)["scores"].items()}
+    scores = {Path(key.split(" k=")[0]): s for key, s in budgeted.read_results(results)["scores"].items()}
     marks = []
     for path in sorted(Path(out).glob("*-budget.json")):
         for record in json.loads(path.read_text(encoding="utf-8"))["reached"]:
-            if "grad_var" in record:
-                score = scores.get(record["folder"], {})
+            if "grad_var" in record:  # keyed by the mark's folder: OUTs of both latents share one file
+                score = scores.get(Path(out) / "marks" / record["folder"], {})
                 marks.append({**record, "elbo": score.get("elbo")})
     return marks
 
