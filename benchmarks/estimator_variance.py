@@ -114,6 +114,27 @@ def train_estimator(args: argparse.Namespace) -> None:
     budgeted.train_to_marks(Path(args.out), args.estimator, config, args.marks, args.wall, annotate)
 
 
+def remeasure_marks(args: argparse.Namespace) -> None:
+    """Measure the gradient noise of every mark saved under OUT again (a new statistic or
+    ``--samples``, without retraining) and rewrite it into the mark's record and its ledger."""
+    import keras
+
+    from kgen.eval.gradient_noise import GradientProbe
+    from kgen.runs import Run
+    from kgen.safe_io import atomic_write_text
+
+    for ledger_path in sorted(Path(args.out).glob("*-budget.json")):
+        ledger = json.loads(ledger_path.read_text(encoding="utf-8"))
+        for record in ledger["reached"]:
+            folder = Path(args.out) / "marks" / record["folder"]
+            model = keras.saving.load_model(folder / "model.keras")
+            x_probe = probe_images(Run.open(folder).config(), args.probe)
+            record.update(noise_record(GradientProbe(model, args.samples).measure(x_probe)))
+            atomic_write_text(folder / "mark.json", json.dumps(record, indent=1) + "\n")
+            print(f"{record['folder']}: SNR {record['grad_snr']:.3g}, log10 Var {record['grad_log_var']:.2f}", flush=True)
+        atomic_write_text(ledger_path, json.dumps(ledger, indent=1) + "\n")
+
+
 # --- report
 
 
@@ -171,7 +192,7 @@ def commands(args: argparse.Namespace) -> None:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("command", choices=("train", "eval", "report", "commands"))
+    p.add_argument("command", choices=("train", "eval", "noise", "report", "commands"))
     p.add_argument("--latent", choices=tuple(ESTIMATORS), default="gaussian", help="gaussian (vae) or binary (bvae)")
     p.add_argument("--estimator", help="train: the gradient estimator (see ESTIMATORS)")
     p.add_argument("--out", type=Path, default=Path("runs/bench-estimators"), help="folder of the runs and marks")
@@ -194,7 +215,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     if args.command == "train" and args.estimator is None:
         raise SystemExit(f"train needs --estimator, one of {', '.join(ESTIMATORS[args.latent])}")
-    actions = {"train": train_estimator, "eval": budgeted.evaluate_marks, "report": report, "commands": commands}
+    actions = {"train": train_estimator, "eval": budgeted.evaluate_marks, "noise": remeasure_marks, "report": report,
+               "commands": commands}
     actions[args.command](args)
 
 

@@ -74,3 +74,9 @@ def test_a_budgeted_run_measures_the_gradient_noise_at_each_mark(tmp_path, capsy
     bench.main(["report", "--out", out, "--results", str(tmp_path / "none.json")])
     table = capsys.readouterr().out
     assert "| reparameterisation-cpu0.05 | reparameterisation |" in table and "| 1 |" in table
+    # measured again from the saved marks (more estimates): the records change, the folders stay
+    bench.main(["noise", "--out", out, "--samples", "6", "--probe", "32", "--dataset", "digits"])
+    again = json.loads((tmp_path / "reparameterisation-budget.json").read_text())["reached"]
+    assert [r["folder"] for r in again] == [r["folder"] for r in ledger["reached"]]
+    assert all(a["grad_var"] > 0 and a["grad_var"] != r["grad_var"] for a, r in zip(again, ledger["reached"], strict=True))
+    assert json.loads((tmp_path / "marks" / again[0]["folder"] / "mark.json").read_text())["grad_var"] == again[0]["grad_var"]

@@ -22,7 +22,12 @@ class TestVarianceAndSnr:
             snrs.append(abs(mean) / (variance**0.5 + STD_FLOOR))
         stats = variance_and_snr(estimates)
         assert stats.variance == pytest.approx(np.mean(variances))
-        assert stats.snr == pytest.approx(np.mean(snrs))
+        assert stats.snr == pytest.approx(np.median(snrs))
+
+    def test_the_snr_is_a_median_that_a_few_deterministic_parameters_cannot_swamp(self):
+        noisy = np.random.default_rng(1).normal(loc=0.1, scale=1.0, size=(8, 9))
+        estimates = np.hstack([noisy, np.full((8, 1), 0.5)])  # one parameter with no noise at all
+        assert variance_and_snr(estimates).snr < 1.0 < variance_and_snr(np.full((8, 1), 0.5)).snr
 
     def test_all_zero_parameters_are_left_out_of_the_snr(self):
         estimates = np.array([[1.0, 0.0], [3.0, 0.0]])

@@ -3,9 +3,11 @@
 Each estimate differentiates the model's ``surrogate`` (its ``loss`` when it has none) with fresh
 noise; across the M estimates, every encoder parameter gets a mean and a variance. A layer's
 *variance* is the per-parameter variance (unbiased, over the M estimates) averaged over the
-layer's parameters, so layers of different sizes compare; its *SNR* is |mean| / std per
-parameter averaged over the layer (Rainforth et al. 2018; Roeder et al. 2017). Parameters whose
-every estimate is exactly 0 (a dead unit) carry no signal and no noise and are left out of the SNR.
+layer's parameters, so layers of different sizes compare; its *SNR* is the median over the
+layer's parameters of |mean| / std (Rainforth et al. 2018; Roeder et al. 2017): the median,
+because a few parameters whose gradient is (nearly) deterministic, such as those reached only by
+an analytic KL, have an SNR in the millions that would swamp a mean. Parameters whose every
+estimate is exactly 0 (a dead unit) carry no signal and no noise and are left out of the SNR.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ STD_FLOOR = 1e-12
 
 @dataclass(frozen=True)
 class NoiseStats:
-    """The gradient noise of a group of parameters: mean per-parameter variance, and mean SNR."""
+    """The gradient noise of a group of parameters: mean per-parameter variance, and median SNR."""
 
     variance: float
     snr: float
@@ -40,8 +42,8 @@ class GradientNoiseResult:
 
 def variance_and_snr(estimates: np.ndarray) -> NoiseStats:
     """Statistics of ``estimates`` (M estimates x P parameters, M >= 2): the unbiased variance
-    of each parameter over the M estimates averaged over parameters, and |mean| / (std +
-    `STD_FLOOR`) averaged over the parameters with a nonzero estimate (0 when none has one)."""
+    of each parameter over the M estimates averaged over parameters, and the median of |mean| /
+    (std + `STD_FLOOR`) over the parameters with a nonzero estimate (0 when none has one)."""
     return summarise(*parameter_statistics(estimates))
 
 
@@ -61,7 +63,7 @@ def summarise(variance: np.ndarray, snr: np.ndarray, live: np.ndarray) -> NoiseS
     """A group's `NoiseStats` from its parameters' `parameter_statistics`."""
     if variance.size == 0:
         return NoiseStats(0.0, 0.0)
-    return NoiseStats(float(variance.mean()), float(snr[live].mean()) if live.any() else 0.0)
+    return NoiseStats(float(variance.mean()), float(np.median(snr[live])) if live.any() else 0.0)
 
 
 class GradientProbe:
