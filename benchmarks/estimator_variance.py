@@ -117,9 +117,8 @@ def train_estimator(args: argparse.Namespace) -> None:
 def remeasure_marks(args: argparse.Namespace) -> None:
     """Measure the gradient noise of every mark saved under OUT again (a new statistic or
     ``--samples``, without retraining) and rewrite it into the mark's record and its ledger."""
-    import keras
-
     from kgen.eval.gradient_noise import GradientProbe
+    from kgen.models.saving import load_run_model
     from kgen.runs import Run
     from kgen.safe_io import atomic_write_text
 
@@ -127,8 +126,9 @@ def remeasure_marks(args: argparse.Namespace) -> None:
         ledger = json.loads(ledger_path.read_text(encoding="utf-8"))
         for record in ledger["reached"]:
             folder = Path(args.out) / "marks" / record["folder"]
-            model = keras.saving.load_model(folder / "model.keras")
-            x_probe = probe_images(Run.open(folder).config(), args.probe)
+            mark = Run.open(folder)
+            model = load_run_model(mark, mark.model_path)
+            x_probe = probe_images(mark.config(), args.probe)
             record.update(noise_record(GradientProbe(model, args.samples).measure(x_probe)))
             atomic_write_text(folder / "mark.json", json.dumps(record, indent=1) + "\n")
             print(f"{record['folder']}: SNR {record['grad_snr']:.3g}, log10 Var {record['grad_log_var']:.2f}", flush=True)
