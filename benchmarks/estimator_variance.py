@@ -122,13 +122,18 @@ def remeasure_marks(args: argparse.Namespace) -> None:
     from kgen.runs import Run
     from kgen.safe_io import atomic_write_text
 
+    probes: dict[tuple, object] = {}  # probe batches by what they depend on: the data is loaded once
     for ledger_path in sorted(Path(args.out).glob("*-budget.json")):
         ledger = json.loads(ledger_path.read_text(encoding="utf-8"))
         for record in ledger["reached"]:
             folder = Path(args.out) / "marks" / record["folder"]
             mark = Run.open(folder)
             model = load_run_model(mark, mark.model_path)
-            x_probe = probe_images(mark.config(), args.probe)
+            config = mark.config()
+            key = (config.train.dataset, config.train.data_dir, config.train.seed)
+            if key not in probes:
+                probes[key] = probe_images(config, args.probe)
+            x_probe = probes[key]
             record.update(noise_record(GradientProbe(model, args.samples).measure(x_probe)))
             atomic_write_text(folder / "mark.json", json.dumps(record, indent=1) + "\n")
             print(f"{record['folder']}: SNR {record['grad_snr']:.3g}, log10 Var {record['grad_log_var']:.2f}", flush=True)
