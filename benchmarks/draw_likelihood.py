@@ -1,4 +1,4 @@
-"""DRAW against kgen's VAE on dynamically binarised MNIST at equal training compute (issue 16).
+"""DRAW and IWAE against kgen's VAE on dynamically binarised MNIST at equal training compute (issues 16, 18).
 
 Each model trains as a normal kgen run (OUT/vae, OUT/draw) until its budget of training time runs
 out: the training process's CPU time (all threads) by default, wall time with --wall; validation
@@ -10,6 +10,7 @@ time never counts as training. Killed, ``train`` continues from the run's last c
 time recorded at it. Usage (the two trainings may run at the same time):
     nice -n 10 python benchmarks/draw_likelihood.py train --model vae
     nice -n 10 python benchmarks/draw_likelihood.py train --model draw
+    nice -n 10 python benchmarks/draw_likelihood.py train --model iwae --draws 5   # the VAE on IWAE-5
     python benchmarks/draw_likelihood.py eval          # IWAE-1000 on the first 1,000 test images
     python benchmarks/draw_likelihood.py report
     python benchmarks/draw_likelihood.py commands      # the commands above for the flags given
@@ -34,7 +35,7 @@ import keras
 from kgen.runs import Run
 from kgen.safe_io import atomic_path, atomic_write_text
 
-MODELS = ("vae", "draw")
+MODELS = ("vae", "iwae", "draw")  # iwae: the same VAE trained on IWAE-k (--draws k)
 CLOCKS = ("cpu", "wall")
 # A run trains until its budget stops it; the epoch count only has to be out of reach.
 UNREACHED_EPOCHS = 100_000
@@ -56,8 +57,10 @@ def run_config(model: str, args: argparse.Namespace):
 
     common_train = {"model": model, "dataset": args.dataset, "data_dir": args.data_dir, "epochs": UNREACHED_EPOCHS,
                     "seed": args.seed, "sample_every": args.sample_every}
-    if model == "vae":
-        return RunConfig(TrainConfig(**common_train, **VAE_TRAIN), VAEConfig(**VAE_OPTIONS))
+    if model in ("vae", "iwae"):
+        draws = args.draws if model == "iwae" else 1
+        return RunConfig(TrainConfig(**{**common_train, "model": "vae"}, **VAE_TRAIN),
+                         VAEConfig(**VAE_OPTIONS, importance_samples=draws))
     chosen = {name: getattr(args, name) for name in DRAW_FLAGS if getattr(args, name) is not None}
     return RunConfig(TrainConfig(**common_train, batch_size=args.batch_size, lr=args.lr),
                      DRAWConfig(**chosen, binarize=True))
@@ -223,9 +226,15 @@ class BudgetClock(keras.callbacks.Callback):
 # --- train, evaluate, report
 
 
+def run_name(model: str, args: argparse.Namespace) -> str:
+    """The name of ``model``'s run, ledger and marks under OUT: iwae-k50 for IWAE with 50 draws."""
+    return f"iwae-k{args.draws}" if model == "iwae" else model
+
+
 def train_model(args: argparse.Namespace) -> None:
-    """Train ``args.model`` in OUT/<model> to its last mark, continuing the run there if any."""
-    train_to_marks(Path(args.out), args.model, run_config(args.model, args), args.marks, args.wall)
+    """Train ``args.model`` in OUT/<name> to its last mark, continuing the run there if any."""
+    name = run_name(args.model, args)
+    train_to_marks(Path(args.out), name, run_config(args.model, args), args.marks, args.wall)
 
 
 def train_to_marks(out: Path, name: str, config, marks: list[float], wall: bool = False,
@@ -317,8 +326,9 @@ def commands(args: argparse.Namespace) -> None:
     python, out = shlex.quote(sys.executable), shlex.quote(str(args.out))
     print(f"mkdir -p {out}")
     for model in MODELS:
-        flags = shared + (draw_flags if model == "draw" else [])
-        print(f"nohup nice -n 10 {python} {script} train --model {model} {' '.join(flags)} > {out}/{model}.log 2>&1 &")
+        flags = shared + (draw_flags if model == "draw" else [f"--draws {args.draws}"] if model == "iwae" else [])
+        log = f"{out}/{run_name(model, args)}.log"
+        print(f"nohup nice -n 10 {python} {script} train --model {model} {' '.join(flags)} > {log} 2>&1 &")
     results = f" --results {shlex.quote(str(args.results))}" if args.results != RESULTS_PATH else ""
     print(f"{python} {script} eval --out {out} -k {args.k} --limit {args.limit}{results}")
     print(f"{python} {script} report{results}")
@@ -357,6 +367,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--write-size", type=int, help="DRAW: N of the N x N write patch (attention gaussian)")
     p.add_argument("--batch-size", type=int, help="DRAW: batch size (the VAE's is 100)")
     p.add_argument("--lr", type=float, help="DRAW: Adam learning rate (the VAE's is 1e-3)")
+    p.add_argument("--draws", type=int, default=50, help="iwae: draws of z per image it trains on (k)")
     p.add_argument("-k", type=int, default=1000, help="eval: importance samples of IWAE-k")
     p.add_argument("--limit", type=int, default=1000, help="eval: the first this many test images")
     p.add_argument("--results", type=Path, default=RESULTS_PATH, help="eval, report: the results file")
@@ -366,7 +377,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     if args.command == "train" and args.model is None:
-        raise SystemExit("train needs --model vae or --model draw")
+        raise SystemExit(f"train needs --model, one of {', '.join(MODELS)}")
     {"train": train_model, "eval": evaluate_marks, "report": report, "commands": commands}[args.command](args)
 
 

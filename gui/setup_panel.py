@@ -22,7 +22,14 @@ from PySide6.QtWidgets import (
 
 from gui import theme
 from kgen import registry
-from kgen.config import RunConfig, TrainConfig, model_config, option_help, options
+from kgen.config import (
+    MAX_IMPORTANCE_SAMPLES,
+    RunConfig,
+    TrainConfig,
+    model_config,
+    option_help,
+    options,
+)
 from kgen.data import list_datasets, load_dataset
 from kgen.errors import show_path
 from kgen.pictures import dataset_preview
@@ -32,8 +39,8 @@ PATH_FORMS = ("folder:PATH", "npz:PATH")  # listed by list_datasets; offered by 
 PREVIEW_HEIGHT = 48  # pixels of the preview strip of real images, at most
 PREVIEW_WIDTH = 300  # so the strip never widens the setup panel
 # The model options the panel sets; each row shows for the models whose config has the option.
-MODEL_OPTIONS = ("latent_dim", "arch", "likelihood", "beta", "estimator", "d_steps", "generator_loss", "pixels",
-                 "temperature", "steps", "attention")
+MODEL_OPTIONS = ("latent_dim", "arch", "likelihood", "beta", "estimator", "importance_samples", "d_steps",
+                 "generator_loss", "pixels", "temperature", "steps", "attention")
 TRAIN_OPTIONS = ("epochs", "batch_size", "lr", "seed")
 
 
@@ -74,6 +81,7 @@ class SetupPanel(QWidget):
         self.beta.setRange(0.0, 1000.0)
         self.beta.setSingleStep(0.5)
         self.estimator = QComboBox()
+        self.importance_samples = _spin(1, MAX_IMPORTANCE_SAMPLES)
         self.temperature = QDoubleSpinBox()
         self.temperature.setDecimals(3)
         self.temperature.setRange(0.0, 100.0)  # 0 is allowed here so that config() can say why it is wrong
@@ -102,7 +110,7 @@ class SetupPanel(QWidget):
         self.form.addRow("", self.preview)
         for label, widget in (("model", self.model), ("architecture", self.arch), ("latent dim", self.latent_dim),
                               ("likelihood", self.likelihood), ("beta", self.beta), ("estimator", self.estimator),
-                              ("temperature", self.temperature), ("epochs", self.epochs),
+                              ("draws per image (k)", self.importance_samples), ("temperature", self.temperature), ("epochs", self.epochs),
                               ("batch size", self.batch_size), ("learning rate", self.lr), ("seed", self.seed),
                               ("D steps per G step", self.d_steps), ("generator loss", self.generator_loss),
                               ("pixels", self.pixels),

@@ -34,6 +34,7 @@ OPTION_TYPES = ("int", "float", "str", "widths", "switch")
 WALK_MODES = ("grid", "interpolate", "traverse")
 # Widest layer a config may ask for: wider ones would try to allocate gigabytes of weights.
 MAX_WIDTH = 16384
+MAX_IMPORTANCE_SAMPLES = 5000  # IWAE draws per image (the literature evaluates with at most 5000)
 # How a run spreads over devices: one device, MirroredStrategy over this machine's GPUs (or
 # logical CPUs), MultiWorkerMirroredStrategy over the machines TF_CONFIG names (kgen.train.distribute).
 STRATEGIES = ("default", "mirrored", "multiworker")
@@ -171,11 +172,19 @@ class VAEConfig(AEConfig):
     estimator: str = option("reparameterisation", type="str", choices=GAUSSIAN_ESTIMATORS, later=True,
                             help="the encoder's gradient through z: reparameterisation (z = mu + sigma * eps), "
                                  "reinforce (score function), or nvil (score function with a learned baseline)")
+    importance_samples: int = option(1, type="int", later=True,
+                                     help="draws of z per image: 1 trains the ELBO, k > 1 the importance-weighted "
+                                          "bound (IWAE), tighter and k times the decoding")
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _positive_float(self.beta, "beta", upper=1e6)
         _choice(self.estimator, "estimator", options(type(self))["estimator"].metadata["choices"])
+        _positive_int(self.importance_samples, "importance_samples", MAX_IMPORTANCE_SAMPLES)
+        if self.importance_samples > 1:
+            _require(self.estimator == "reparameterisation",
+                     f"importance_samples > 1 (IWAE) needs estimator reparameterisation, not {self.estimator}")
+            _require(self.beta == 1.0, "importance_samples > 1 (IWAE) bounds log p(x) only with beta 1")
 
 
 @dataclass

@@ -99,8 +99,9 @@ def estimate(config: RunConfig, data_shape: tuple[int, ...], num_classes: int = 
     weights = BYTES * (total.params + (PER_TRAINABLE - 1 + PER_TRAINABLE_SAVE) * total.trainable
                        + LARGEST_TEMPORARIES * total.largest)
     batch = config.train.batch_size
-    # A GAN's step runs both networks on a real and a generated minibatch.
-    per_example = total.activations * (2 if registry.spec(config.train.model).adversarial else 1)
+    # A GAN's step runs both networks on a real and a generated minibatch; an IWAE decodes k draws per image.
+    per_example = nets[0].activations + getattr(config.model, "importance_samples", 1) * nets[1].activations
+    per_example *= 2 if registry.spec(config.train.model).adversarial else 1
     return Estimate(weights, BYTES * PER_ACTIVATION * batch * per_example, total.params)
 
 

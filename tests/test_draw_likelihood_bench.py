@@ -76,3 +76,11 @@ def test_draw_importance_weights_draw_all_t_latents():
     terms = original(images, eps=tf.random.stateless_normal((4000, 6), seed=(1, 2)))
     monte_carlo = float(np.mean(terms["log_qz"] - terms["log_pz"]))
     assert monte_carlo == pytest.approx(float(terms["kl"][0]), abs=0.1)
+
+
+def test_the_iwae_run_is_the_vae_of_the_same_setting_trained_on_k_draws():
+    args = bench.parser().parse_args(["train", "--model", "iwae", "--draws", "5"])
+    iwae, vae = bench.run_config("iwae", args), bench.run_config("vae", args)
+    assert iwae.train.model == vae.train.model == "vae" and bench.run_name("iwae", args) == "iwae-k5"
+    assert iwae.model.importance_samples == 5 and vae.model.importance_samples == 1
+    assert iwae.model.latent_dim == vae.model.latent_dim == 50 and iwae.train == vae.train

@@ -55,10 +55,10 @@ def build_ae(config: RunConfig, image_shape: tuple[int, ...], num_classes: int =
 
 
 def _estimator_options(config: RunConfig, image_shape: tuple[int, ...], num_classes: int = 0) -> dict:
-    """A VAE's beta and estimator, and NVIL's baseline network when that is the estimator."""
+    """A VAE's beta, estimator and draws per image, and NVIL's baseline network when that is the estimator."""
     m = config.model
     baseline = build_baseline(image_shape, num_classes=num_classes) if m.estimator == "nvil" else None
-    return {"beta": m.beta, "estimator": m.estimator, "baseline": baseline}
+    return {"beta": m.beta, "estimator": m.estimator, "baseline": baseline, "importance_samples": m.importance_samples}
 
 
 def build_vae(config: RunConfig, image_shape: tuple[int, ...], num_classes: int = 0) -> VAE:

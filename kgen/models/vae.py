@@ -33,15 +33,18 @@ class VAE(EncoderDecoder):
     estimators = GAUSSIAN_ESTIMATORS
 
     def __init__(self, encoder, decoder, beta: float = 1.0, estimator: str = "reparameterisation",
-                 baseline: keras.Model | None = None, **kwargs):
+                 baseline: keras.Model | None = None, importance_samples: int = 1, **kwargs):
         super().__init__(encoder, decoder, **kwargs)
         if estimator not in self.estimators:
             raise ValueError(f"estimator must be one of {', '.join(self.estimators)}; got {estimator!r}")
         if (estimator == "nvil") != (baseline is not None):
             raise ValueError("the nvil estimator needs a baseline network, and only it takes one")
+        if importance_samples > 1 and (estimator != "reparameterisation" or beta != 1.0):
+            raise ValueError("importance_samples > 1 (IWAE) needs the reparameterisation estimator and beta 1")
         self.beta = float(beta)
         self.estimator = estimator
         self.baseline = baseline
+        self.importance_samples = int(importance_samples)
         if baseline is not None:
             # NVIL's running moments of l - b(x): state updated after each step, not trained.
             self.signal_mean = self._moment("signal_mean", "zeros")
@@ -56,11 +59,15 @@ class VAE(EncoderDecoder):
         z_mean, z_log_var = self.encoder_outputs(x, labels, training=training)
         return z_mean, z_log_var
 
-    def sample_terms(self, x, labels=None, eps=None, training=False) -> dict:
-        """For images x and noise eps (N, latent_dim; fresh when None): per-example log p(x|z),
-        log p(z), log q(z|x) of z = mu + sigma * eps, and the analytic KL(q(z|x) || p(z))."""
-        # Encode: the parameters of q(z|x).
+    def sample_terms(self, x, labels=None, eps=None, training=False, draws: int = 1) -> dict:
+        """For images x and noise eps (N * draws, latent_dim; fresh when None): per-draw log p(x|z),
+        log p(z), log q(z|x) of z = mu + sigma * eps, and the analytic KL(q(z|x) || p(z)). With
+        ``draws`` > 1 each image is encoded once and decoded for that many draws, image-major."""
+        # Encode: the parameters of q(z|x), repeated for each draw.
         z_mean, z_log_var = self.encode(x, labels, training=training)
+        if draws > 1:
+            x, z_mean, z_log_var = (ops.repeat(t, draws, axis=0) for t in (x, z_mean, z_log_var))
+            labels = None if labels is None else ops.repeat(labels, draws, axis=0)
         # Reparameterise: z = mu + sigma * eps keeps the sample differentiable.
         if eps is None:
             eps = replicas.normal(ops.shape(z_mean), self.seed_generator)
@@ -78,11 +85,23 @@ class VAE(EncoderDecoder):
     def compute_losses(self, x, labels=None, training=False):
         """Batch means of loss, reconstruction and kl for one sample per image, and the surrogate
         whose gradient is the estimator's gradient of the loss. Changes no state."""
+        if self.importance_samples > 1:
+            return self.importance_weighted_losses(x, labels, training)
         terms = self.sample_terms(x, labels, training=training)
         parts = self.reported(terms)
         if self.estimator in SCORE_FUNCTION:
             return self.with_score_function(parts, x, labels, terms["log_px_z"], terms["log_qz"], training)
         return {**parts, "surrogate": parts["loss"]}
+
+    def importance_weighted_losses(self, x, labels=None, training=False) -> dict:
+        """The IWAE objective (Burda et al. 2015): loss = -log (1/k) sum_i p(x, z_i) / q(z_i|x) over k
+        reparameterised draws per image, the batch mean; reconstruction and kl stay the one-draw
+        ELBO's parts averaged over the draws, so the ELBO can be read beside the tighter bound."""
+        k = self.importance_samples
+        terms = self.sample_terms(x, labels, training=training, draws=k)
+        log_weights = ops.reshape(terms["log_px_z"] + terms["log_pz"] - terms["log_qz"], (-1, k))
+        loss = -ops.mean(losses.iwae_bound(log_weights))
+        return {**self.reported(terms), "loss": loss, "surrogate": loss}
 
     def reported(self, terms: dict) -> dict:
         """Batch means of the loss (-ELBO, with beta on the KL), reconstruction and kl of per-example terms."""
@@ -125,7 +144,8 @@ class VAE(EncoderDecoder):
 
     def get_config(self):
         baseline = None if self.baseline is None else keras.saving.serialize_keras_object(self.baseline)
-        return {**super().get_config(), "beta": self.beta, "estimator": self.estimator, "baseline": baseline}
+        return {**super().get_config(), "beta": self.beta, "estimator": self.estimator, "baseline": baseline,
+                "importance_samples": self.importance_samples}
 
     @classmethod
     def from_config(cls, config):
