@@ -23,6 +23,11 @@ def prior_draws(model, noise: np.ndarray) -> np.ndarray:
     return np.asarray(codes, dtype="float32")
 
 
+def prior_sample(model, n: int, seed: int) -> np.ndarray:
+    """n seeded prior draws of the model's z, (n, latent_dim) float32."""
+    return prior_draws(model, latent_noise(n, model.latent_dim, seed))
+
+
 def decode_batched(
     model, z: np.ndarray, labels: np.ndarray | None = None, batch_size: int = 256, clip: bool = True
 ) -> np.ndarray:
@@ -52,15 +57,15 @@ def sample_images(model, n: int, seed: int = 0, labels: np.ndarray | None = None
     if labels is None:
         labels = sample_labels(model, n)
     points = len(model.image_shape) == 1
-    return decode_batched(model, prior_draws(model, latent_noise(n, model.latent_dim, seed)), labels, clip=not points)
+    return decode_batched(model, prior_sample(model, n, seed), labels, clip=not points)
 
 
 def grid_codes(model, rows: int, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
     """The fixed (z, labels) of a run's sample grids: rows x rows draws, or for a conditional
     model a "style row" grid, one z per row decoded once per class (one class per column)."""
     if len(model.image_shape) == 1:  # 2-D points: a cloud, not a grid
-        return prior_draws(model, latent_noise(POINT_SAMPLES, model.latent_dim, seed)), None
+        return prior_sample(model, POINT_SAMPLES, seed), None
     if not model.num_classes:
-        return prior_draws(model, latent_noise(rows * rows, model.latent_dim, seed)), None
-    z = np.repeat(prior_draws(model, latent_noise(rows, model.latent_dim, seed)), model.num_classes, axis=0)
+        return prior_sample(model, rows * rows, seed), None
+    z = np.repeat(prior_sample(model, rows, seed), model.num_classes, axis=0)
     return z, np.tile(np.arange(model.num_classes, dtype="int32"), rows)

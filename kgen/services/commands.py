@@ -16,7 +16,7 @@ from kgen.eval import latent
 from kgen.eval.inversion import invert as invert_images
 from kgen.eval.likelihood import evaluate_model
 from kgen.eval.quality import toy_quality
-from kgen.models.sampling import latent_noise, prior_draws, sample_images, sample_labels
+from kgen.models.sampling import prior_sample, sample_images, sample_labels
 from kgen.models.saving import load_run_model
 from kgen.pictures import display_scale, image_grid, save_gif, save_png
 from kgen.runs import EventLog, Run
@@ -189,7 +189,7 @@ def walk_run(
 
 def _interpolation(run, model, steps, method, images, label, seed) -> np.ndarray:
     if images is None:
-        z = prior_draws(model, latent_noise(2, model.latent_dim, seed))
+        z = prior_sample(model, 2, seed)
         return latent.interpolate(model, z[0], z[1], steps, method, labels=label)
     data = _run_data(run, model)
     for i in images:
