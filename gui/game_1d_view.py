@@ -18,7 +18,9 @@ from gui.pacing import Pacer
 from gui.playground_view import PlayerStepButtons
 
 Z_LEVEL = -0.55  # height of the z axis, below the x axis at 0
-TOP = 1.08  # the plot reaches at least this high (D(x) is at most 1)
+TOP = 1.08  # the plot reaches at least this high (D(x) is at most 1) ...
+HEADROOM = 1.5  # ... and this many times the data's highest density (a narrower p_g peaks higher)
+TICK_STEP = 0.2  # the left axis is ticked from 0 up: below the x axis lies the z axis, not a value
 LABEL_POINTS = 11.0  # the "x" and "z" axis names, in the normal look
 # Snapshots come several times a second: the newest is drawn at most every SNAPSHOT_MS, taking at
 # most SNAPSHOT_SHARE of the interface thread's time (`gui.pacing.Pacer`).
@@ -68,10 +70,10 @@ class Game1DView(QWidget):
         self.generator_density = item.plot()
         self.d_x = item.plot()
         self.optimal_d = item.plot()
-        self.x_label, self.z_label = pg.TextItem("x", anchor=(0, 0.5)), pg.TextItem("z", anchor=(0, 0.5))
+        self.x_label, self.z_label = pg.TextItem("x", anchor=(0, 1)), pg.TextItem("z", anchor=(0, 1))
         for label in (self.x_label, self.z_label):
             item.addItem(label)
-        self.legend = item.addLegend(offset=(8, 8))
+        self.legend = item.addLegend(offset=(-8, 8))
         for curve, name in ((self.data_density, "data density p_data(x)"),
                             (self.generator_density, "generator density p_g(x)"),
                             (self.d_x, "discriminator D(x)"), (self.lines, "z → G(z), fixed z")):
@@ -137,13 +139,9 @@ class Game1DView(QWidget):
             return
         x = event["x"]
         x_range = (float(x[0]), float(x[-1]))
-        top = max(TOP, 1.05 * float(np.max(event["data_density"])))
         if x_range != self._x_range:  # a new run: frame its data, draw its axes
             self._x_range = x_range
-            self.plot.getPlotItem().setRange(xRange=x_range, yRange=(Z_LEVEL - 0.12, top), padding=0.02)
-            self.axes.setData([*x_range, *x_range], [0.0, 0.0, Z_LEVEL, Z_LEVEL], connect="pairs")
-            self.x_label.setPos(x_range[1], 0.0)
-            self.z_label.setPos(x_range[1], Z_LEVEL)
+            self._frame(x_range, max(TOP, HEADROOM * float(np.max(event["data_density"]))))
         self.data_density.setData(x, event["data_density"])
         self.generator_density.setData(x, event["generator_density"])
         self.d_x.setData(x, event["d_x"])
@@ -152,8 +150,18 @@ class Game1DView(QWidget):
         self._list_optimal_d(shown)
         xs, ys = mapping_segments(event["z"], event["g_z"], x_range)
         self.lines.setData(xs, ys, connect="pairs")
-        self.status.setText(f"step {event['step']}  ·  epoch {event['epoch']}  ·  p_g: a Gaussian kernel estimate "
-                            f"over G(z) of fixed z (bandwidth {event['bandwidth']:.3g})")
+        self.status.setText(f"step {event['step']}  ·  epoch {event['epoch']}  ·  p_g: kernel estimate, "
+                            f"bandwidth {event['bandwidth']:.2g}")
+
+    def _frame(self, x_range: tuple[float, float], top: float) -> None:
+        """Fit the plot to a run's grid, up to ``top``; draw the x and z axes and name them."""
+        item = self.plot.getPlotItem()
+        item.setRange(xRange=x_range, yRange=(Z_LEVEL - 0.1, top), padding=0.02)
+        ticks = np.arange(0.0, top, TICK_STEP)
+        item.getAxis("left").setTicks([[(float(v), f"{v:.1f}") for v in ticks]])
+        self.axes.setData([*x_range, *x_range], [0.0, 0.0, Z_LEVEL, Z_LEVEL], connect="pairs")
+        self.x_label.setPos(x_range[0], 0.0)
+        self.z_label.setPos(x_range[0], Z_LEVEL)
 
     def _list_optimal_d(self, listed: bool) -> None:
         """The legend names D*(x) only while it is drawn."""
