@@ -227,3 +227,21 @@ def test_on_a_converged_run_d_is_one_half_where_the_densities_agree():
     assert agree.sum() > len(x) / 8
     assert np.abs(snap["d_x"][agree] - 0.5).max() < HALF_TOLERANCE
     assert float(ops.mean(snap["d_x"][agree])) == pytest.approx(0.5, abs=HALF_TOLERANCE / 2)
+
+
+def test_kgen_train_runs_a_gan_on_a_1d_toy_with_a_1d_z(tmp_path, capsys):
+    from PIL import Image
+
+    from kgen.cli import main
+    from kgen.runs import read_events
+
+    out = tmp_path / "run"
+    assert main(["train", "gan", "--dataset", "mix1d", "--latent-dim", "1", "--hidden", "8", "--epochs", "1",
+                 "--batch-size", "500", "--out", str(out)]) == 0
+    picture = np.asarray(Image.open(out / "samples" / "epoch_0001.png"))
+    assert picture.shape == (384, 384, 3)  # the samples' histogram over the data's
+    final = read_events(out / "events.jsonl")
+    assert any(e["type"] == "epoch" and "d_real" in e["metrics"] for e in final)
+    capsys.readouterr()
+    assert main(["train", "vae", "--dataset", "gauss1d", "--epochs", "1", "--out", str(tmp_path / "vae")]) != 0
+    assert "holds 1-D points; the vae model needs images" in capsys.readouterr().err
