@@ -91,7 +91,7 @@ def test_a_1d_gan_run_shows_the_game_tab_and_plays_step_d_and_step_g_by_hand(qtb
     panel = window.setup_panel
     panel.model.setCurrentText("gan")
     panel.add_dataset("mix1d")
-    panel.latent_dim.setValue(1)
+    assert panel.latent_dim.value() == 1  # a 1-D toy: a 1-D z by default
     panel.epochs.setValue(500)
     view = window.game_1d
     with qtbot.waitSignal(window.bridge.game_1d, timeout=TIMEOUT_MS):
