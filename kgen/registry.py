@@ -71,7 +71,7 @@ class ModelSpec:
 
     @property
     def points(self) -> bool:
-        """Whether it trains on 2-D points (the toy datasets) as well as images."""
+        """Whether it trains on the toy datasets' 2-D or 1-D points as well as images."""
         return self.toy_defaults is not None
 
     def train_defaults(self, on_toy: bool) -> TrainDefaults:

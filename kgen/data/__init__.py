@@ -1,4 +1,4 @@
-"""Datasets for kgen: built-in image sets, image folders, .npz files and 2-D toys.
+"""Datasets for kgen: built-in image sets, image folders, .npz files and toys (2-D and 1-D points).
 
 Every loader returns a `Dataset` of float32 arrays (images NHWC in [0, 1], toy
 points (N, 2) or (N, 1)) and reports bad input as a one-line `DatasetError` naming the path.
