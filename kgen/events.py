@@ -357,7 +357,7 @@ class Game1D(_PipeEvent):
     kind = "game_1d"
     step: int = 0
     epoch: int = 0
-    bandwidth: float = 0.0  # of the kernel estimating the generator's density
+    bandwidth: float = 0.0  # of the kernel estimating the generator's density (`game_1d.generator_bandwidth`)
     x: Any = _field(memory=True)  # (G,) the grid, one read-only array for the whole run
     data_density: Any = _field(memory=True)  # (G,) the data's exact density, one read-only array
     generator_density: Any = _field(memory=True)  # (G,) the kernel estimate from G(z) of fixed z

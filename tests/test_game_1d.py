@@ -19,6 +19,7 @@ from kgen.services.game_1d import (
     Game1DProbe,
     fixed_noise,
     game_snapshot,
+    generator_bandwidth,
     kernel_density,
     optimal_discriminator,
     silverman_bandwidth,
@@ -111,6 +112,11 @@ def test_silvermans_rule_and_its_floor():
     expected = 0.9 * min(samples.std(), (q75 - q25) / 1.34) * 1000 ** -0.2
     assert silverman_bandwidth(samples) == pytest.approx(expected)
     assert silverman_bandwidth(np.full(100, 2.0), floor=0.05) == 0.05  # a collapsed generator stays visible
+    x = np.linspace(-5.0, 5.0, 201)  # steps of 0.05: between 0.1 and 2% of 10
+    assert generator_bandwidth(np.full(100, 2.0), x) == pytest.approx(0.1)
+    assert generator_bandwidth(toy_points("mix1d", 2000)[:, 0], x) == pytest.approx(0.2)  # Silverman: 0.4
+    one_mode = np.random.default_rng(0).normal(0, 0.6, 2000)  # Silverman: 0.12
+    assert generator_bandwidth(one_mode, x) == pytest.approx(silverman_bandwidth(one_mode))
 
 
 def test_fixed_noise_is_the_normal_quantiles_for_a_1d_z():
@@ -141,7 +147,7 @@ def test_a_snapshot_is_d_and_g_of_the_gan_and_the_kde_of_its_points():
     generated = np.asarray(gan.generator(noise))[:, 0]
     np.testing.assert_allclose(snap["g_z"], generated[-10:], rtol=1e-5)
     np.testing.assert_allclose(snap["z"], noise[-10:, 0])
-    assert snap["bandwidth"] == pytest.approx(silverman_bandwidth(generated[:-10], floor=2 * (x[1] - x[0])), rel=1e-5)
+    assert snap["bandwidth"] == pytest.approx(generator_bandwidth(generated[:-10], x), rel=1e-5)
     np.testing.assert_allclose(snap["generator_density"], kernel_density(generated[:-10], x, snap["bandwidth"]),
                                rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(snap["optimal_d"], optimal_discriminator(density, snap["generator_density"]), rtol=1e-5)

@@ -25,7 +25,9 @@ GRID_POINTS = 200  # x values the densities and D(x) are drawn at
 DENSITY_SAMPLES = 2000  # fixed z whose G(z) make the generator's density estimate
 LINE_SAMPLES = 40  # fixed z drawn as lines from the z axis to G(z)
 RANGE_MARGIN = 0.25  # the grid reaches this fraction of the data's half-extent beyond it
-MIN_BANDWIDTH_STEPS = 2.0  # the kernel is at least this many grid steps wide (a collapsed G stays visible)
+MIN_BANDWIDTH_STEPS = 2.0  # the kernel is at least this many grid steps wide (a collapsed G stays visible) ...
+MAX_BANDWIDTH_SHARE = 0.02  # ... and at most this share of the grid's width (Silverman's rule over-smooths
+# a G with several modes: on mix1d it gives 0.4 for bumps of std 0.5)
 PROBE_EVERY = 5  # steps between snapshots
 MAX_SHARE = 0.05  # snapshots may take at most about this share of the training thread's time
 
@@ -55,6 +57,13 @@ def silverman_bandwidth(samples: np.ndarray, floor: float = 0.0) -> float:
     q75, q25 = np.percentile(samples, [75, 25])
     spread = min(float(np.std(samples)), float(q75 - q25) / 1.34)
     return max(0.9 * spread * len(samples) ** -0.2, floor)
+
+
+def generator_bandwidth(generated: np.ndarray, x: np.ndarray) -> float:
+    """The kernel's bandwidth for G(z) drawn on grid x: Silverman's rule, at least
+    `MIN_BANDWIDTH_STEPS` grid steps and at most `MAX_BANDWIDTH_SHARE` of the grid's width."""
+    floor = MIN_BANDWIDTH_STEPS * float(x[1] - x[0])
+    return min(silverman_bandwidth(generated, floor), max(MAX_BANDWIDTH_SHARE * float(x[-1] - x[0]), floor))
 
 
 def kernel_density(samples: np.ndarray, x: np.ndarray, bandwidth: float) -> np.ndarray:
@@ -87,7 +96,7 @@ def game_snapshot(gan: GAN, x: np.ndarray, data_density: np.ndarray, noise: np.n
 
     - ``x`` (G,), ``data_density`` (G,): as given;
     - ``generator_density`` (G,): the kernel estimate of G(z) over all but the last ``lines`` of
-      ``noise``, bandwidth by `silverman_bandwidth` (at least `MIN_BANDWIDTH_STEPS` grid steps);
+      ``noise``, bandwidth `generator_bandwidth`;
     - ``d_x`` (G,): D(x) = sigmoid(logit), the probability of "real";
     - ``optimal_d`` (G,): `optimal_discriminator` of the two densities;
     - ``z`` (L,), ``g_z`` (L,): the last ``lines`` codes (first coordinate) and their G(z);
@@ -100,7 +109,7 @@ def game_snapshot(gan: GAN, x: np.ndarray, data_density: np.ndarray, noise: np.n
     d_x, generated = compute(gan, np.asarray(x, np.float32)[:, None], np.asarray(noise, np.float32))
     generated = np.asarray(generated, np.float64)[:, 0]
     dense, shown = generated[:-lines], generated[-lines:]
-    bandwidth = silverman_bandwidth(dense, floor=MIN_BANDWIDTH_STEPS * float(x[1] - x[0]))
+    bandwidth = generator_bandwidth(dense, x)
     generator_density = kernel_density(dense, x, bandwidth)
     return {"x": np.asarray(x, np.float32), "data_density": np.asarray(data_density, np.float32),
             "generator_density": generator_density.astype(np.float32),
