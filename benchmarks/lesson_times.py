@@ -1,7 +1,7 @@
 """Each lesson's time in the real studio: open it in the window (offscreen), Start its first run
 through the lesson panel, and measure the wall time from Start to the first picture (a sample
-grid, or the GAN playground's first snapshot on a 2-D toy) and to the end of the run. Prints a
-table and writes benchmarks/results/lesson_times.json.
+grid, or the first snapshot of the GAN playground or the 1-D game on a toy) and to the end of the
+run. Prints a table and writes benchmarks/results/lesson_times.json.
 
     python benchmarks/lesson_times.py [--only NAME ...] [--timeout 300]
 
@@ -40,7 +40,7 @@ class LessonTimer:
                              "epochs": lesson.runs[0].config.train.epochs, "claimed_s": lesson.seconds,
                              "first_picture_s": None, "end_s": None, "status": None}
         bridge = window.bridge
-        self._hooks = [(bridge.samples, self._picture), (bridge.playground, self._picture),
+        self._hooks = [(bridge.samples, self._picture), (bridge.playground, self._picture), (bridge.game_1d, self._picture),
                        (bridge.finished, self._finished), (bridge.failed, self._failed)]
 
     def run(self, app) -> dict:

@@ -60,6 +60,7 @@ class ControllerBridge(QObject):
     reconstructions = Signal(int, object)  # epoch, uint8 picture: test images over their reconstructions
     playground = Signal(object)  # events.Playground: a GAN on a 2-D toy
     draw_steps = Signal(object)  # events.DrawSteps: a DRAW model drawing, step by step
+    game_1d = Signal(object)  # events.Game1D: a GAN on a 1-D toy (Goodfellow et al. 2014, figure 1)
     evaluated = Signal(object)  # events.Eval: the test scores the run wrote as it ended
     finished = Signal(object)  # events.Finished: status, run_dir, epochs_done, test, seconds
     hparam = Signal(object)  # events.Hparam: step, name, old, new: a hyperparameter changed mid-run
@@ -126,7 +127,7 @@ class ControllerBridge(QObject):
             if emit_run_event(self, event):
                 continue
             kind = event.kind
-            if kind in ("playground", "draw_steps"):
+            if kind in ("playground", "draw_steps", "game_1d"):
                 latest[kind] = event
             elif kind == "saved":
                 self.notice.emit(f"saved the model at step {event.step} to {event.path}")

@@ -30,6 +30,7 @@ from gui.draw_steps_view import DrawStepsView
 from gui.drawing_pad import DrawingPad
 from gui.estimator_toy_view import EstimatorToyView
 from gui.evaluate_view import EvaluateView
+from gui.game_1d_view import Game1DView
 from gui.kl_gaussians_view import KLGaussiansView
 from gui.latent_explorer.latent_view import LatentView
 from gui.lesson_views.browser import LessonBrowser
@@ -41,7 +42,7 @@ from gui.run_monitor import RunMonitor
 from gui.samples_view import SamplesView, builtin_class_names
 from gui.setup_panel import SetupPanel
 from kgen import registry
-from kgen.data import TOYS
+from kgen.data import TOYS, TOYS_1D
 from kgen.errors import KgenError
 from kgen.events import Start
 from kgen.lessons import Lesson, LessonError, TryStep
@@ -85,6 +86,9 @@ class MainWindow(QMainWindow):
         self.playground = PlaygroundView()  # shown while a GAN on a 2-D toy runs
         self.tabs.addTab(self.playground, "GAN playground")
         self.tabs.setTabVisible(self.tabs.indexOf(self.playground), False)
+        self.game_1d = Game1DView()  # shown while a GAN on a 1-D toy runs (slide 30)
+        self.tabs.addTab(self.game_1d, "1-D game")
+        self.tabs.setTabVisible(self.tabs.indexOf(self.game_1d), False)
         self.draw_steps = DrawStepsView()  # shown while a model with the draw_steps view (DRAW) runs
         self.tabs.addTab(self.draw_steps, "Draw steps")
         self.tabs.setTabVisible(self.tabs.indexOf(self.draw_steps), False)
@@ -147,7 +151,7 @@ class MainWindow(QMainWindow):
             "setup": self.setup_panel, "curves": self.curves, "samples": self.samples, "latent": self.latent_view,
             "evaluate": self.evaluate_view, "playground": self.playground, "compare": self.compare_view,
             "kl_gaussians": self.kl_gaussians, "estimator_toy": self.estimator_toy, "drawing_pad": self.drawing_pad,
-            "draw_steps": self.draw_steps}
+            "draw_steps": self.draw_steps, "game_1d": self.game_1d}
 
         self.device_label, self.step_label, self.epoch_label = QLabel(), QLabel(), QLabel()
         self.speed_label, self.elapsed_label, self.remaining_label = QLabel(), QLabel(), QLabel()
@@ -166,7 +170,7 @@ class MainWindow(QMainWindow):
         self.start_button.clicked.connect(self.start_training)
         self.pause_button.clicked.connect(self._on_pause_clicked)
         self.step_button.clicked.connect(self.bridge.step_once)
-        for player_steps in (self.player_steps, self.playground.player_steps):
+        for player_steps in (self.player_steps, self.playground.player_steps, self.game_1d.player_steps):
             player_steps.connect_to(self.bridge)
         self.stop_button.clicked.connect(self._on_stop_clicked)
         self.lr_button.clicked.connect(lambda: self.set_learning_rate(self.live_lr.value()))
@@ -181,6 +185,7 @@ class MainWindow(QMainWindow):
         self.bridge.reconstructions.connect(self.samples.add_reconstructions)
         self.bridge.playground.connect(self.playground.add_snapshot)
         self.bridge.draw_steps.connect(self.draw_steps.add_snapshot)
+        self.bridge.game_1d.connect(self.game_1d.add_snapshot)
         self.latent_view.model_loaded.connect(self._on_explored_model)
         self.latent_view.draw_steps.connect(self.draw_steps.add_snapshot)
         self.bridge.finished.connect(self._on_finished)
@@ -219,8 +224,8 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"loading {config.train.dataset} and building the {config.train.model}…")
 
     def _prepare_live_views(self, config) -> None:
-        """Class names over conditional grids; the GAN playground tab, brought forward, for a toy GAN;
-        the draw-steps tab for a model that draws in steps."""
+        """Class names over conditional grids; the GAN playground tab (the 1-D game tab), brought forward,
+        for a GAN on a 2-D (1-D) toy; the draw-steps tab for a model that draws in steps."""
         views = registry.spec(config.train.model).views
         conditional = "class_names" in views
         self.samples.set_class_columns(builtin_class_names(config.train.dataset), config.train.grid_size * conditional)
@@ -229,6 +234,11 @@ class MainWindow(QMainWindow):
         self.playground.clear()
         if toy_gan:
             self.tabs.setCurrentWidget(self.playground)
+        game_1d = "game_1d" in views and config.train.dataset in TOYS_1D
+        self.tabs.setTabVisible(self.tabs.indexOf(self.game_1d), game_1d)
+        self.game_1d.clear()
+        if game_1d:
+            self.tabs.setCurrentWidget(self.game_1d)
         self.draw_steps.clear()
         self._show_draw_steps_tab("draw_steps" in views)
 
@@ -302,7 +312,7 @@ class MainWindow(QMainWindow):
         self.pause_button.setEnabled(state in ("running", "paused"))
         self.pause_button.setText("Resume" if state == "paused" else "Pause")
         self.step_button.setEnabled(state == "paused")
-        for player_steps in (self.player_steps, self.playground.player_steps):
+        for player_steps in (self.player_steps, self.playground.player_steps, self.game_1d.player_steps):
             player_steps.set_available(state == "paused" and self._player_steps)
         self.stop_button.setEnabled(state in ("running", "paused"))
         for widget in (self.live_lr, self.lr_button, self.save_button):
@@ -384,6 +394,7 @@ class MainWindow(QMainWindow):
         self._show_status()
         self.samples.flush()  # the last pictures, if they wait for their pacers
         self.playground.flush()
+        self.game_1d.flush()
         self.draw_steps.flush()
         self._clock.stop()
         self._update_elapsed()

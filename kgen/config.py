@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kgen.data.arrays import MAX_SIDE
-from kgen.data.toys import TOYS
+from kgen.data.toys import POINT_TOYS, TOYS_1D
 from kgen.errors import ConfigError
 
 LIKELIHOODS = ("bernoulli", "gaussian", "gaussian-learned")
@@ -237,7 +237,7 @@ class TrainConfig(_Config):
         spec = registry.spec(self.model)
         _choice(self.strategy, "strategy", STRATEGIES)
         _choice(self.precision, "precision", PRECISIONS)
-        defaults = spec.train_defaults(on_toy=self.dataset in TOYS)
+        defaults = spec.train_defaults(on_toy=self.dataset in POINT_TOYS)
         self.lr = defaults.lr if self.lr is None else self.lr
         self.batch_size = defaults.batch_size if self.batch_size is None else self.batch_size
         self.epochs = defaults.epochs if self.epochs is None else self.epochs
@@ -367,8 +367,9 @@ class RunConfig(_Config):
             type(self.model) is expected,
             f"model {self.train.model} takes a {expected.__name__}, got {type(self.model).__name__}",
         )
-        if getattr(self.model, "latent_dim", 0) is None:  # a GAN's z: small for a 2-D toy
-            self.model.latent_dim = 2 if self.train.dataset in TOYS else 64
+        if getattr(self.model, "latent_dim", 0) is None:  # a GAN's z: as many numbers as a toy's points
+            dataset = self.train.dataset
+            self.model.latent_dim = (1 if dataset in TOYS_1D else 2) if dataset in POINT_TOYS else 64
         _require(
             not (spec.auto_arch == "conv" and getattr(self.model, "arch", None) == "mlp"),
             f"{spec.name} is the convolutional GAN; use arch conv or auto (an MLP GAN is the gan model)",

@@ -350,6 +350,24 @@ class DrawSteps(_PipeEvent):
 
 
 @_finish
+class Game1D(_PipeEvent):
+    """A GAN on a 1-D toy, probed (kgen.services.game_1d): the curves of Goodfellow et al. (2014),
+    figure 1, on a grid of x, and fixed z with their G(z)."""
+
+    kind = "game_1d"
+    step: int = 0
+    epoch: int = 0
+    bandwidth: float = 0.0  # of the kernel estimating the generator's density (`game_1d.generator_bandwidth`)
+    x: Any = _field(memory=True)  # (G,) the grid, one read-only array for the whole run
+    data_density: Any = _field(memory=True)  # (G,) the data's exact density, one read-only array
+    generator_density: Any = _field(memory=True)  # (G,) the kernel estimate from G(z) of fixed z
+    d_x: Any = _field(memory=True)  # (G,) D(x), the probability of "real"
+    optimal_d: Any = _field(memory=True)  # (G,) p_data / (p_data + p_g): the best D against this G
+    z: Any = _field(memory=True)  # (L,) fixed codes drawn as lines (first coordinate)
+    g_z: Any = _field(memory=True)  # (L,) their G(z)
+
+
+@_finish
 class Finished(_PipeEvent):
     """The training process's last event when it did not fail: what the run left behind."""
 

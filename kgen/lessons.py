@@ -21,12 +21,12 @@ import tomllib
 
 from kgen import registry
 from kgen.config import RunConfig
-from kgen.data import BUILTINS, TOYS
+from kgen.data import BUILTINS, POINT_TOYS
 from kgen.errors import ConfigError, KgenError, show_path
 
 # The app's views a lesson can open; the first one listed is brought to the front.
 VIEWS = ("setup", "curves", "samples", "latent", "evaluate", "playground", "compare", "kl_gaussians", "estimator_toy",
-         "drawing_pad", "draw_steps")
+         "drawing_pad", "draw_steps", "game_1d")
 SLIDES = 34  # the lecture's slides with an idea (docs: the lecture map)
 MAX_TRIES = 3
 # mathtext's parser is not thread-safe (pyparsing's shared state): whoever parses or renders a
@@ -254,9 +254,9 @@ def parse_lesson(text: str, shown: str, name: str) -> Lesson:
             raise reader.fail((*where, "train", "dataset"), f"a lesson runs on a built-in dataset "
                                                             f"({', '.join(BUILTINS)}), got {dataset!r}")
         spec = registry.spec(config.train.model)
-        if dataset in TOYS and not spec.points:
-            raise reader.fail((*where, "train", "dataset"), f"{spec.name} trains on images, not the 2-D toy {dataset}")
-        if spec.conditional and dataset in TOYS:
+        if dataset in POINT_TOYS and not spec.points:
+            raise reader.fail((*where, "train", "dataset"), f"{spec.name} trains on images, not the toy {dataset}")
+        if spec.conditional and dataset in POINT_TOYS:
             raise reader.fail((*where, "train", "dataset"), f"{spec.name} needs class labels; {dataset} has none")
         prepare = raw.get("prepare", False) or data.get("seconds", 0) > PREPARE_SECONDS
         runs.append(LessonRun(raw["name"], config, sections, prepare))

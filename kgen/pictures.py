@@ -1,4 +1,4 @@
-"""Pictures from arrays: image grids, PNG and GIF files, scatter pictures of 2-D points.
+"""Pictures from arrays: image grids, PNG and GIF files, scatter pictures of 2-D points, histograms of 1-D ones.
 
 NumPy and Pillow only, so the window's process can make and save pictures without TensorFlow.
 """
@@ -76,8 +76,10 @@ def scatter_picture(real: np.ndarray, fake: np.ndarray, size: int = 384, margin:
     """A uint8 RGB picture of 2-D points: real data in grey behind generated points in red.
 
     The view is fitted to the real data (plus ``margin``), so a generator that wanders off shows
-    as points piled on the border.
+    as points piled on the border. 1-D points get a `histogram_picture` instead.
     """
+    if real.shape[1] == 1:
+        return histogram_picture(real, fake, size, margin)
     low, high = real.min(axis=0), real.max(axis=0)
     pad = (high - low) * margin + 1e-6
     low, high = low - pad, high + pad
@@ -92,11 +94,31 @@ def scatter_picture(real: np.ndarray, fake: np.ndarray, size: int = 384, margin:
     return picture
 
 
+def histogram_picture(real: np.ndarray, fake: np.ndarray, size: int = 384, margin: float = 0.1,
+                      bins: int = 64) -> np.ndarray:
+    """A uint8 RGB picture of 1-D points (N, 1): the real data's histogram as grey bars under
+    the generated points' histogram in translucent red, over the real data's range plus ``margin``
+    (generated points beyond it pile in the end bins) and up to 1.25 times the real's highest bar."""
+    low, high = float(real.min()), float(real.max())
+    pad = (high - low) * margin + 1e-6
+    edges = np.linspace(low - pad, high + pad, bins + 1)
+    counts = [np.histogram(np.clip(p[:, 0], edges[0], edges[-1]), edges)[0] / max(len(p), 1) for p in (real, fake)]
+    top = 1.25 * float(np.max(counts[0])) or 1.0  # fitted to the real data; a collapsed G's spike is cut
+    heights = [np.minimum(np.round(c / top * size), size).astype(int) for c in counts]
+    column_bin = np.minimum(np.arange(size) * bins // size, bins - 1)
+    picture = np.full((size, size, 3), 255, np.uint8)
+    rows = np.arange(size)[:, None]
+    picture[rows >= size - heights[0][column_bin][None]] = (170, 170, 170)
+    under_fake = rows >= size - heights[1][column_bin][None]
+    picture[under_fake] = picture[under_fake] // 2 + np.array((214, 39, 40), np.uint8) // 2
+    return picture
+
+
 def dataset_preview(data, count: int = 10) -> np.ndarray:
     """A uint8 strip of real training images (one per class first, when labelled), or a
     scatter picture of 2-D points: what the setup panel shows before a run."""
     if data.kind == "points":
-        return scatter_picture(data.x_train[:2000], np.zeros((0, 2), np.float32), size=160)
+        return scatter_picture(data.x_train[:2000], np.zeros((0, data.x_train.shape[1]), np.float32), size=160)
     x, y = data.x_train, data.y_train
     if y is not None:
         firsts = [int(np.flatnonzero(y == c)[0]) for c in np.unique(y)]

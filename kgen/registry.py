@@ -18,7 +18,8 @@ from kgen.errors import ConfigError
 # Views of the app that can apply to a kind: inputs over their reconstructions while training,
 # the GAN playground on 2-D toys, class names over the columns of conditional sample grids.
 # DRAW's step scrubber: the canvas at every step, its attention windows and the KL of each step.
-VIEWS = ("reconstructions", "playground", "class_names", "draw_steps")
+# The 1-D game (Goodfellow et al. 2014, figure 1) on 1-D toys.
+VIEWS = ("reconstructions", "playground", "class_names", "draw_steps", "game_1d")
 # Test scores that can apply: ELBO/IWAE bounds on log p(x), the reconstruction error,
 # classifier-based image quality, modes covered on 2-D toys, error of inverting test images.
 SCORES = ("likelihood", "reconstruction", "image_quality", "toy_modes", "inversion")
@@ -70,7 +71,7 @@ class ModelSpec:
 
     @property
     def points(self) -> bool:
-        """Whether it trains on 2-D points (the toy datasets) as well as images."""
+        """Whether it trains on the toy datasets' 2-D or 1-D points as well as images."""
         return self.toy_defaults is not None
 
     def train_defaults(self, on_toy: bool) -> TrainDefaults:
@@ -159,7 +160,7 @@ register(ModelSpec(
     name="gan", description="GAN (Goodfellow et al. 2014) with MLP networks; also learns 2-D toy distributions",
     config=GANConfig, build="kgen.models:build_gan", model_class="kgen.models.gan:GAN",
     step_metrics=GAN_METRICS, defaults=GAN_DEFAULTS, toy_defaults=GAN_TOY_DEFAULTS, adversarial=True, player_steps=True,
-    views=frozenset({"playground"}), scores=GAN_SCORES | {"toy_modes"}))
+    views=frozenset({"playground", "game_1d"}), scores=GAN_SCORES | {"toy_modes"}))
 register(ModelSpec(
     name="dcgan", description="DCGAN (Radford et al. 2015): the GAN with convolutional networks",
     config=GANConfig, build="kgen.models:build_gan", model_class="kgen.models.gan:GAN",

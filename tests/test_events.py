@@ -35,7 +35,7 @@ EXAMPLES = [
     ev.Error(time=5.5, message="training diverged", fault="non-finite", step=6, epoch=2),
 ]
 PIPE_ONLY = [ev.WarningEvent(message="m"), ev.Saved(step=1, path="p"), ev.Reconstructions(epoch=1, picture=PICTURE),
-             ev.Playground(step=1, epoch=1), ev.DrawSteps(step=1, epoch=1), ev.Finished(run_dir="r"),
+             ev.Playground(step=1, epoch=1), ev.DrawSteps(step=1, epoch=1), ev.Game1D(step=1, epoch=1), ev.Finished(run_dir="r"),
              ev.Reset(reason="r")]
 
 

@@ -10,7 +10,7 @@ import pytest
 from kgen import registry
 from kgen.cli import main
 from kgen.config import RunConfig
-from kgen.data import TOYS
+from kgen.data import POINT_TOYS
 from kgen.lessons import LessonError, changed_config, lesson_files, lessons, load_lesson
 
 GOOD = """\
@@ -60,7 +60,7 @@ def test_every_shipped_lesson_loads_and_validates():
         for run in lesson.runs:
             assert isinstance(run.config, RunConfig)
             if not run.prepare:  # a live run: on bundled or generated data, offline and fast
-                assert run.config.train.dataset in ("digits", *TOYS)
+                assert run.config.train.dataset in ("digits", *POINT_TOYS)
         for step in lesson.tries:
             assert isinstance(step.config(lesson), RunConfig)
         metrics = {m for r in lesson.runs for m in registry.spec(r.config.train.model).step_metrics}

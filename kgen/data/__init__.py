@@ -1,7 +1,7 @@
-"""Datasets for kgen: built-in image sets, image folders, .npz files and 2-D toys.
+"""Datasets for kgen: built-in image sets, image folders, .npz files and toys (2-D and 1-D points).
 
 Every loader returns a `Dataset` of float32 arrays (images NHWC in [0, 1], toy
-points (N, 2)) and reports bad input as a one-line `DatasetError` naming the path.
+points (N, 2) or (N, 1)) and reports bad input as a one-line `DatasetError` naming the path.
 """
 
 from __future__ import annotations
@@ -34,7 +34,16 @@ from kgen.data.idx import (
     _offline,
     read_idx,
 )
-from kgen.data.toys import TOY_MODES, TOYS, _toy, toy_points
+from kgen.data.toys import (
+    POINT_TOYS,
+    TOY_MIXTURES_1D,
+    TOY_MODES,
+    TOYS,
+    TOYS_1D,
+    _toy,
+    toy_density,
+    toy_points,
+)
 from kgen.errors import ConfigError, DatasetError
 
 if TYPE_CHECKING:
@@ -42,11 +51,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BUILTINS", "DIGIT_CLASSES", "FASHION_CLASSES", "IDX_FILES", "IMAGE_SUFFIXES",
-    "SYSTEM_FASHION_DIR", "TOYS", "TOY_MODES", "Dataset", "DatasetInfo", "list_datasets",
-    "load_dataset", "make_pipeline", "read_idx", "toy_points",
+    "SYSTEM_FASHION_DIR", "POINT_TOYS", "TOYS", "TOYS_1D", "TOY_MIXTURES_1D", "TOY_MODES", "Dataset",
+    "DatasetInfo", "list_datasets", "load_dataset", "make_pipeline", "read_idx", "toy_density", "toy_points",
 ]
 
-BUILTINS = ("digits", "mnist", "fashion-mnist", *TOYS)
+BUILTINS = ("digits", "mnist", "fashion-mnist", *POINT_TOYS)
 _DESCRIPTIONS = {
     "digits": "scikit-learn's 1797 handwritten digits, 8x8 grey, 10 classes (bundled)",
     "mnist": "MNIST handwritten digits, 70000 28x28 grey, 10 classes",
@@ -55,6 +64,8 @@ _DESCRIPTIONS = {
     "grid25": "2-D toy: 25 Gaussians on a 5x5 grid at -4..4 (std 0.05)",
     "spiral": "2-D toy: a noisy spiral arm",
     "moons": "2-D toy: two interleaving half-moons",
+    "gauss1d": "1-D toy: one Gaussian, mean 1, std 0.5 (exact density known)",
+    "mix1d": "1-D toy: two Gaussians at -2 and 2 (std 0.5, equal weights; exact density known)",
     "folder:PATH": "images in PATH (PNG/JPEG/BMP/GIF); sub-folders are classes",
     "npz:PATH": "arrays x [, y, x_test, y_test] in the .npz file PATH",
 }
@@ -62,7 +73,7 @@ _DESCRIPTIONS = {
 
 @dataclass(frozen=True)
 class Dataset:
-    """Train and test arrays of one dataset; images (N, H, W, C) in [0, 1] or points (N, 2)."""
+    """Train and test arrays of one dataset; images (N, H, W, C) in [0, 1] or points (N, 2) or (N, 1)."""
 
     name: str
     x_train: np.ndarray
@@ -80,14 +91,14 @@ class Dataset:
 
     @property
     def kind(self) -> str:
-        """"points" for 2-D toy data, "images" otherwise."""
+        """"points" for toy data (2-D or 1-D points), "images" otherwise."""
         return "points" if self.x_train.ndim == 2 else "images"
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
         """(H, W, C) of the images; points have none."""
         if self.kind != "images":
-            raise DatasetError(f"{self.name}: holds 2-D points, not images")
+            raise DatasetError(f"{self.name}: holds {self.x_train.shape[1]}-D points, not images")
         return tuple(self.x_train.shape[1:])
 
     @property
@@ -138,7 +149,7 @@ def load_dataset(name: str, *, image_size: int | None = None, channels: int | No
         name, data_dir = scheme, rest
     directory = None if data_dir is None else Path(data_dir)
     class_names: tuple[str, ...] = ()
-    if name in TOYS:
+    if name in POINT_TOYS:
         train_rng, test_rng = np.random.default_rng(seed).spawn(2)
         return Dataset(name, _toy(name, 10_000, train_rng), None, _toy(name, 2_000, test_rng), None)
     if name == "digits":
@@ -168,7 +179,7 @@ def _fitted_shape(shape: tuple[int, ...], image_size: int | None, channels: int 
 
 def _availability(name: str, data_dir: Path | None) -> tuple[bool, str]:
     """Whether `name` can be loaded now, and where it is or what to do; never downloads."""
-    if name in TOYS:
+    if name in POINT_TOYS:
         return True, "generated on the fly"
     if name == "digits":
         return True, "bundled with scikit-learn"

@@ -43,6 +43,7 @@ from kgen.events import (
 )
 from kgen.runs import EventLog, Run, fresh_run_dir
 from kgen.safe_io import atomic_path
+from kgen.services.game_1d import Game1DProbe
 from kgen.services.playground import PlaygroundProbe
 from kgen.services.probes import live_probes
 from kgen.train.training import load_training_data, model_labels, train
@@ -144,7 +145,7 @@ class ControlCallback(keras.callbacks.Callback):
         super().__init__()
         self.events, self.gate, self.run = events, gate, Run(run_dir)
         self.hand_batches, self._hand_iterator = hand_batches, None
-        self.after_hand_step: list[Callable[[int], None]] = []  # live views to refresh (playground probes)
+        self.after_hand_step: list[Callable[[int], None]] = []  # live views to refresh (playground, 1-D game)
         self.stopped_early = False
         self.global_step = 0
         self._event_log: EventLog | None = None
@@ -309,7 +310,7 @@ class TrainingController:
             # Live views (GAN playground, reconstructions) come first: they probe each batch
             # before the gate may hold it, and every batch while the run is stepped by hand.
             probes = live_probes(config, self._events.put, stepping=lambda: callback.gate.paused)
-            callback.after_hand_step = [p.probe for p in probes if isinstance(p, PlaygroundProbe)]
+            callback.after_hand_step = [p.probe for p in probes if isinstance(p, (PlaygroundProbe, Game1DProbe))]
             result = train(config, run_dir, extra_callbacks=[*probes, callback], verbose=0, on_event=self._forward)
         except Exception as err:  # the worker must always report back, whatever went wrong
             if not isinstance(err, KgenError):

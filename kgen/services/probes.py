@@ -1,9 +1,10 @@
 """Live views an interface shows while a run trains, computed inside the training thread.
 
 `live_probes` picks them for a config, as the model's registry entry lists its views: the GAN
-playground (`kgen.services.playground`) on a 2-D toy, `ReconstructionProbe` (inputs above their
-reconstructions, every epoch, at most two a second) and `DrawStepsProbe` (a DRAW model's canvases
-step by step). Every probe hands records of NumPy copies to a sink, e.g. a queue's ``put``.
+playground (`kgen.services.playground`) on a 2-D toy, the 1-D game (`kgen.services.game_1d`) on
+a 1-D toy, `ReconstructionProbe` (inputs above their reconstructions, every epoch, at most two a
+second) and `DrawStepsProbe` (a DRAW model's canvases step by step). Every probe hands records
+of NumPy copies to a sink, e.g. a queue's ``put``.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from keras import ops
 
 from kgen import registry
 from kgen.config import RunConfig
-from kgen.data import TOYS, load_dataset
+from kgen.data import TOYS, TOYS_1D, load_dataset
 from kgen.events import DrawSteps, Event, Reconstructions
 from kgen.models.sampling import latent_noise
 from kgen.pictures import image_grid
+from kgen.services.game_1d import Game1DProbe
 from kgen.services.paced_probe import PacedProbe
 from kgen.services.playground import PlaygroundProbe
 from kgen.train.training import GRID_SEED_OFFSET
@@ -30,6 +32,7 @@ from kgen.train.training import GRID_SEED_OFFSET
 RECONSTRUCTION_IMAGES = 16  # test images shown with their reconstructions
 # A live playground takes a snapshot at most this often (the window draws a few a second).
 PLAYGROUND_SECONDS = 0.2
+GAME_1D_SECONDS = 0.2  # and the 1-D game
 # Live reconstructions at most this often: a small model on digits ends ten epochs a second,
 # and probing each would cost training a few percent for pictures nobody can follow.
 RECONSTRUCTION_SECONDS = 0.5
@@ -162,7 +165,7 @@ def live_probes(config: RunConfig, sink: Callable[[Event], None],
     """The probes a run of ``config`` shows live, each handing its events to ``sink``.
 
     A model with the playground view on a 2-D toy gets the playground (``stepping``: see
-    `PlaygroundProbe`), one with the reconstructions view gets them on images, one with the
+    `PlaygroundProbe`), one with the game_1d view on a 1-D toy the 1-D game, one with the reconstructions view gets them on images, one with the
     draw-steps view `DrawStepsProbe` too; the others none. Loads the dataset as training will;
     call it in the training thread.
     """
@@ -173,6 +176,10 @@ def live_probes(config: RunConfig, sink: Callable[[Event], None],
         # The samples' fixed noise: the playground's points are the first of the sample cloud.
         return [PlaygroundProbe(sink, data.x_test, seed=t.seed + GRID_SEED_OFFSET, min_seconds=PLAYGROUND_SECONDS,
                                 stepping=stepping)]
+    if "game_1d" in spec.views and t.dataset in TOYS_1D:
+        data = load_dataset(t.dataset, seed=t.seed)
+        return [Game1DProbe(sink, t.dataset, data.x_test, seed=t.seed + GRID_SEED_OFFSET, min_seconds=GAME_1D_SECONDS,
+                            stepping=stepping)]
     if not {"reconstructions", "draw_steps"} & spec.views:
         return []
     data = load_dataset(t.dataset, image_size=t.image_size, data_dir=t.data_dir, seed=t.seed)

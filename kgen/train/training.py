@@ -62,7 +62,7 @@ def load_training_data(config: RunConfig) -> Dataset:
     spec = registry.spec(t.model)
     if data.kind != "images" and not spec.points:
         on_points = ", ".join(s.name for s in registry.specs() if s.points)
-        raise ConfigError(f"dataset {show_path(t.dataset)} holds 2-D points; the {t.model} model needs images "
+        raise ConfigError(f"dataset {show_path(t.dataset)} holds {data.x_train.shape[1]}-D points; the {t.model} model needs images "
                           f"(models for points: {on_points})")
     if spec.conditional and data.y_train is None:
         raise ConfigError(f"the {t.model} needs class labels and dataset {show_path(t.dataset)} has none")
