@@ -1,18 +1,26 @@
-"""The Evaluate tab: runs `kgen.services.commands.evaluate_run` in a child process and shows its table."""
+"""The Evaluate tab: runs `kgen.services.commands.evaluate_run` in a child process and shows its
+table, and for models that bound log p(x) the bound over k (IWAE-k against k, the ELBO at k = 1)."""
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from pathlib import Path
 
-from PySide6.QtCore import QTimer
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
+    QComboBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QProgressBar,
     QPushButton,
     QSpinBox,
+    QSplitter,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -20,10 +28,93 @@ from PySide6.QtWidgets import (
 )
 
 from gui import theme
+from kgen import registry
+from kgen.errors import KgenError
 from kgen.eval.descriptions import explanation
+from kgen.runs import Run
 from kgen.services.jobs import ProcessJob
 
 POLL_MS = 100
+CURVE_LARGEST = (10, 20, 50, 100, 200, 500, 1000)  # the largest k the tab offers for the bound over k
+DEFAULT_CURVE = 100
+_CURVE_SE = re.compile(r"^iwae_se_(\d+)$")
+
+
+def bound_curve(scores: dict[str, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(k, IWAE-k, standard error) of the bound over k in ``scores`` (the iwae_<k> that have an
+    iwae_se_<k>), by k; empty arrays when there is none."""
+    ks = sorted(int(m.group(1)) for name in scores if (m := _CURVE_SE.match(name)) and f"iwae_{m.group(1)}" in scores)
+    return (np.array(ks, float), np.array([scores[f"iwae_{k}"] for k in ks], float),
+            np.array([scores[f"iwae_se_{k}"] for k in ks], float))
+
+
+def bounds_log_p(run_dir: Path) -> bool:
+    """True when the run's model bounds log p(x) (its registry entry scores the likelihood)."""
+    try:
+        return "likelihood" in registry.spec(Run.open(run_dir).config().train.model).scores
+    except KgenError:  # not a run: the evaluation says so itself
+        return False
+
+
+class BoundCurvePlot(pg.PlotWidget):
+    """IWAE-k over k on a log axis with its standard errors, and the ELBO (k = 1's other estimate) as a line."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setBackground(theme.PALETTE.plot_background)
+        plot = self.getPlotItem()
+        plot.setLogMode(x=True, y=False)
+        plot.showGrid(x=True, y=True, alpha=0.3)
+        plot.setLabel("bottom", "k, importance samples per image (log scale)")
+        plot.setLabel("left", "bound on log p(x), nats per image")
+        plot.setTitle("the bound over k: IWAE-k rises from the ELBO towards log p(x)")
+        plot.addLegend(offset=(-10, -10))
+        self.errors = pg.ErrorBarItem(beam=0.05)
+        plot.addItem(self.errors)
+        self.curve = plot.plot(name="IWAE-k (± 1 standard error)", symbol="o")
+        self.elbo = plot.plot(name="ELBO")
+        self._look = theme.NORMAL_LOOK
+        self._restyle()
+
+    def show_scores(self, scores: dict[str, float]) -> bool:
+        """Draw the curve in ``scores``; False (and nothing drawn) when they hold none."""
+        ks, means, errors = bound_curve(scores)
+        if not len(ks):
+            self.clear_curve()
+            return False
+        x = np.log10(ks)  # the item's data in log mode: ErrorBarItem is not log-aware
+        self.curve.setData(ks, means)
+        self.errors.setData(x=x, y=means, height=2 * errors)
+        elbo = scores.get("elbo")
+        if elbo is not None and math.isfinite(elbo):
+            self.elbo.setData(ks[[0, -1]], [elbo, elbo])
+        else:
+            self.elbo.clear()
+        return True
+
+    def clear_curve(self) -> None:
+        self.curve.clear()
+        self.elbo.clear()
+        self.errors.setData(x=np.zeros(0), y=np.zeros(0), height=np.zeros(0))
+
+    def set_look(self, look: theme.Look) -> None:
+        """Projector mode: thicker lines, larger symbols and text, axes in ink."""
+        self._look = look
+        self._restyle()
+
+    def _restyle(self) -> None:
+        look, plot = self._look, self.getPlotItem()
+        colours = look.palette.series
+        self.setBackground(look.palette.plot_background)
+        self.curve.setPen(pg.mkPen(colours[0], width=look.width(2)))
+        self.curve.setSymbolBrush(colours[0])
+        self.curve.setSymbolPen(colours[0])
+        self.curve.setSymbolSize(look.points(8))
+        self.errors.setData(pen=pg.mkPen(colours[0], width=look.width(1.5)))
+        self.elbo.setPen(pg.mkPen(colours[1 % len(colours)], width=look.width(2), style=Qt.PenStyle.DashLine))
+        theme.style_axes(plot, look)
+        plot.setTitle(plot.titleLabel.text, size=look.size(11), color=look.title_colour)
+        theme.style_legend(plot.legend, look)
 
 
 class EvaluateView(QWidget):
@@ -47,6 +138,17 @@ class EvaluateView(QWidget):
         self.limit.setValue(1000)
         self.limit.setSpecialValueText("all")
         self.limit.setToolTip("evaluate on the first this many test images (0: all)")
+        self.curve_k = QComboBox()
+        self.curve_k.addItems(["off", *map(str, CURVE_LARGEST)])
+        self.curve_k.setCurrentText(str(DEFAULT_CURVE))
+        self.curve_k.setToolTip("the bound over k: IWAE-k for k = 1, 2, 5, 10, ... up to this, on the test images "
+                                "(models that bound log p(x))")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.setToolTip("stop the evaluation going on")
+        self.progress = QProgressBar()
+        self.progress.setVisible(False)
+        self.progress.setFormat("bound over k: %p% of the test images")
         self.status = QLabel()
         self.table = QTableWidget(0, 2)
         self.table.setHorizontalHeaderLabels(["score", "value"])
@@ -60,17 +162,29 @@ class EvaluateView(QWidget):
         form = QFormLayout()
         form.addRow("IWAE k", self.iwae_k)
         form.addRow("test images", self.limit)
+        form.addRow("bound over k up to", self.curve_k)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.evaluate_button, 1)
+        buttons.addWidget(self.cancel_button)
+        self.curve_plot = BoundCurvePlot()
+        self.curve_plot.setVisible(False)  # until an evaluation brings a curve
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.table)
+        self.splitter.addWidget(self.curve_plot)
+        self.splitter.setSizes([350, 650])
         layout = QVBoxLayout(self)
         layout.addLayout(row)
         layout.addLayout(form)
-        layout.addWidget(self.evaluate_button)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress)
         layout.addWidget(self.status)
-        layout.addWidget(self.table, 1)
+        layout.addWidget(self.splitter, 1)
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self._poll)
         self.choose_button.clicked.connect(self._choose)
         self.evaluate_button.clicked.connect(self.evaluate)
+        self.cancel_button.clicked.connect(self._on_cancel_clicked)
 
     def set_look(self, look: theme.Look) -> None:
         """Fit the table to ``look``'s text (projector mode: the app's font grows): taller rows, and
@@ -78,6 +192,7 @@ class EvaluateView(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(round(self._row_height * look.font_scale))
         if self.table.rowCount():
             self.table.resizeColumnToContents(0)
+        self.curve_plot.set_look(look)
 
     @property
     def busy(self) -> bool:
@@ -93,28 +208,45 @@ class EvaluateView(QWidget):
         if self.run_dir is None or self.busy:
             return
         limit = self.limit.value() or None
-        self._job = ProcessJob("kgen.services.commands:evaluate_run", self.run_dir, k=self.iwae_k.value(),
-                               limit=limit).start()
-        self.evaluate_button.setEnabled(False)
-        self.choose_button.setEnabled(False)
+        curve = int(self.curve_k.currentText()) if self.curve_k.currentText().isdigit() else 0
+        if curve and not bounds_log_p(self.run_dir):
+            curve = 0  # a GAN or an autoencoder has no bound on log p(x) to draw
+        self._job = ProcessJob.reporting("kgen.services.commands:evaluate_run", self.run_dir, k=self.iwae_k.value(),
+                                         limit=limit, curve=curve).start()
+        self._set_busy(True, progress=bool(curve))
         self.status.setText(f"evaluating {self.run_dir.name}… (a classifier is trained once per dataset)")
         self._timer.start()
 
     def cancel(self) -> None:
-        """End an evaluation still going (the window closes)."""
+        """End an evaluation still going (the Cancel button, or the window closes)."""
         if self._job is not None:
             self._job.cancel()
             self._job = None
             self._timer.stop()
+            self._set_busy(False)
+
+    def _on_cancel_clicked(self) -> None:
+        self.cancel()
+        self.status.setText("evaluation cancelled")
+
+    def _set_busy(self, busy: bool, progress: bool = False) -> None:
+        self.evaluate_button.setEnabled(not busy and self.run_dir is not None)
+        self.choose_button.setEnabled(not busy)
+        self.cancel_button.setEnabled(busy)
+        self.progress.setValue(0)
+        self.progress.setVisible(busy and progress)
 
     def _poll(self) -> None:
         job = self._job
-        if job is None or not job.done:
+        if job is None:
+            return
+        if not job.done:
+            if job.progress is not None:
+                self.progress.setValue(round(100 * job.progress))
             return
         self._timer.stop()
         self._job = None
-        self.evaluate_button.setEnabled(True)
-        self.choose_button.setEnabled(True)
+        self._set_busy(False)
         if job.error is not None:
             self.status.setText(f"error: {job.error}")
             return
@@ -127,6 +259,7 @@ class EvaluateView(QWidget):
             self.table.setItem(i, 0, key)
             self.table.setItem(i, 1, QTableWidgetItem(f"{value:.5g}"))
         self.table.resizeColumnToContents(0)
+        self.curve_plot.setVisible(self.curve_plot.show_scores(self.scores))
 
     def _choose(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Choose a run folder", str(self.run_dir or "runs"))

@@ -13,8 +13,8 @@ from kgen.config import RunConfig, TrainConfig, VAEConfig
 from kgen.errors import ConfigError
 from kgen.eval.likelihood import (
     binarize_fixed,
-    elbo_parts,
     curve_ks,
+    elbo_parts,
     evaluate_model,
     grouped_bounds,
     importance_weighted_bound,
