@@ -246,6 +246,9 @@ class RunFollower:
             return None
         try:
             event.picture = read_picture(path)
+            for name in ("sigma", "draw"):  # a learned variance's pictures beside the grid, when it has them
+                beside = inside(self.path, getattr(event, f"{name}_path") or "")
+                setattr(event, f"{name}_picture", None if beside is None else read_picture(beside))
         except OSError:  # missing, or a partial copy on a shared folder
             return False
         except ImageError as err:
