@@ -25,7 +25,7 @@ from kgen.models.sampling import latent_noise
 from kgen.pictures import image_grid
 from kgen.services.paced_probe import PacedProbe
 from kgen.services.playground import PlaygroundProbe
-from kgen.train.sigma_maps import (
+from kgen.sigma_maps import (
     decode_with_sigma,
     gaussian_draw,
     has_learned_sigma,

@@ -21,7 +21,7 @@ from kgen.models.sampling import decode_batched
 from kgen.pictures import display_scale, image_grid, save_png, scatter_picture
 from kgen.runs import EventLog, Run
 from kgen.safe_io import atomic_path, atomic_write_text
-from kgen.train.sigma_maps import (
+from kgen.sigma_maps import (
     decode_with_sigma,
     gaussian_draw,
     has_learned_sigma,

@@ -1,5 +1,7 @@
 """What a decoder with a learned variance says besides its mean: the sigma of every pixel and a
-draw x ~ N(mean, sigma^2), as arrays and as the uint8 pictures the runs and the studio show."""
+draw x ~ N(mean, sigma^2), as arrays and as the uint8 pictures the runs and the studio show.
+
+NumPy only (the model's own methods decode), so the window's process can use the scales too."""
 
 from __future__ import annotations
 
