@@ -205,7 +205,13 @@ class SamplesView(QWidget):
             return
         self._sigma_maps[(event.kind, event.epoch)] = (Packed(event.sigma_picture), Packed(event.draw_picture),
                                                        float(event.sigma_max))
+        if event.kind == "reconstructions":
+            self.recon_epoch = None  # shown again, titled for the row of three
+            self._show_reconstructions()
         self._show_sigma_maps()
+        if event.kind == "samples" and not self._conditional_rows:
+            self._set_title(self.plot, "means of p(x|z), fixed z")
+        self._orient()
 
     def set_class_columns(self, names: Sequence[str] = (), rows: int = 0) -> None:
         """Conditional grids have one class per column and ``rows`` rows: label the columns
@@ -225,7 +231,13 @@ class SamplesView(QWidget):
             theme.style_axes(plot, look)
         for panels in (self.sample_sigma, self.recon_sigma):
             panels.set_look(look)
-        orientation = Qt.Orientation.Horizontal if look.side_by_side else Qt.Orientation.Vertical
+        self._orient()
+
+    def _orient(self) -> None:
+        """Samples beside reconstructions when the look asks for it, unless each is a row of three
+        (mean, sigma map, draw): rows of three are stacked."""
+        beside = self._look.side_by_side and not self.sample_sigma.attached
+        orientation = Qt.Orientation.Horizontal if beside else Qt.Orientation.Vertical
         if orientation != self.splitter.orientation():
             sizes, self._other_sizes = self._other_sizes, self.splitter.sizes()
             self.splitter.setOrientation(orientation)
@@ -245,6 +257,9 @@ class SamplesView(QWidget):
         self._sigma_maps.clear()
         self.sample_sigma.detach()
         self.recon_sigma.detach()
+        self._orient()
+        if not self._conditional_rows:
+            self._set_title(self.plot, "samples from fixed noise")
         self.recon_epoch = None
         self.slider.setMaximum(0)
         self.image.clear()
@@ -296,19 +311,24 @@ class SamplesView(QWidget):
         resized = self.recon_image.image is None or self.recon_image.image.shape[:2] != picture.shape[:2]
         self.recon_image.setImage(picture, levels=(0, 255))
         self.recon_epoch = epoch
-        self._set_title(self.recon_plot, f"epoch {epoch}: test images above their reconstructions")
+        # Beside a sigma map and a draw a column is a third as wide: a shorter title.
+        self._set_title(self.recon_plot, f"epoch {epoch}: " + ("inputs over means" if epoch in self._sigma_epochs()
+                                                              else "test images above their reconstructions"))
         if resized:
             self.recon_plot.getViewBox().autoRange(padding=0.01)
         self._show_sigma_maps()
 
+    def _sigma_epochs(self) -> set[int]:
+        return {epoch for kind, epoch in self._sigma_maps if kind == "reconstructions"}
+
     def _show_sigma_maps(self) -> None:
         """Beside the grid shown and the reconstructions shown: their epochs' sigma maps and draws."""
-        for kind, epoch, panels, what in (("samples", self.shown_epoch(), self.sample_sigma, "samples"),
-                                          ("reconstructions", self.recon_epoch, self.recon_sigma, "reconstructions")):
+        for kind, epoch, panels in (("samples", self.shown_epoch(), self.sample_sigma),
+                                    ("reconstructions", self.recon_epoch, self.recon_sigma)):
             found = self._sigma_maps.get((kind, epoch))
             if found is not None:
                 sigma, draw, top = found
-                panels.show(sigma.array(), draw.array(), top, f"epoch {epoch} {what}")
+                panels.show(sigma.array(), draw.array(), top)
 
     def _label_columns(self) -> None:
         picture = self.shown_picture()

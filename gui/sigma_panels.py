@@ -28,7 +28,7 @@ class SigmaPanels:
         self.sigma_image = pg.ImageItem(axisOrder="row-major")
         self.sigma_plot.addItem(self.sigma_image)
         self.colour_bar = pg.ColorBarItem(values=(0.0, 1.0), colorMap=pg.colormap.get(SIGMA_COLOURS),
-                                          interactive=False, label="σ in pixel units (pixels run from 0 to 1)",
+                                          interactive=False, label="σ in pixel units (0 to 1)",
                                           colorMapMenu=False)
         self.colour_bar.setImageItem(self.sigma_image)
         self.draw_plot = picture_plot("a draw x ~ N(mean, σ²)")
@@ -41,20 +41,22 @@ class SigmaPanels:
         self.top: float | None = None
         self._look = theme.NORMAL_LOOK
 
-    def show(self, sigma_picture: np.ndarray, draw_picture: np.ndarray, top: float, what: str) -> None:
-        """Show a sigma map (uint8 grey, white = ``top``) and a draw; ``what`` names their epoch."""
+    def show(self, sigma_picture: np.ndarray, draw_picture: np.ndarray, top: float) -> None:
+        """Show a sigma map (uint8 grey, white = ``top``) and a draw (titles short: the three share a row)."""
         if not self.attached:
             self.graphics.addItem(self.sigma_plot, row=0, col=1)  # the means' plot is at row 0, column 0
             self.graphics.addItem(self.colour_bar, row=0, col=2)
             self.graphics.addItem(self.draw_plot, row=0, col=3)
+            for col, stretch in enumerate((1, 1, 0, 1)):  # the three pictures equally wide, the bar as narrow as it is
+                self.graphics.ci.layout.setColumnStretchFactor(col, stretch)
             self.attached = True
         resized = self.sigma_image.image is None or self.sigma_image.image.shape[:2] != sigma_picture.shape[:2]
         self.top = float(top)
         self.sigma_image.setImage(sigma_values(sigma_picture, top))
         self.colour_bar.setLevels((0.0, self.top))
         self.draw_image.setImage(draw_picture, levels=(0, 255))
-        self._title(self.sigma_plot, f"{what}: σ of every pixel, 0 to {self.top:g}")
-        self._title(self.draw_plot, f"{what}: a draw x ~ N(mean, σ²), clipped to [0, 1]")
+        self._title(self.sigma_plot, f"σ of each pixel, 0 to {self.top:g}")
+        self._title(self.draw_plot, "a draw x ~ N(mean, σ²)")
         if resized:
             for plot in (self.sigma_plot, self.draw_plot):
                 plot.getViewBox().autoRange(padding=0.01)
@@ -74,7 +76,7 @@ class SigmaPanels:
         self._look = look
         for plot in (self.sigma_plot, self.draw_plot):
             self._title(plot, plot.titleLabel.text)
-        theme.style_axis(self.colour_bar.axis, look)
+        theme.style_axes(self.colour_bar, look)  # its ticks on the right, its label on the left
 
     def _title(self, plot: pg.PlotItem, text: str) -> None:
         plot.setTitle(text, size=self._look.size(TITLE_POINTS), color=self._look.title_colour)

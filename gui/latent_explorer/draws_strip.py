@@ -41,7 +41,7 @@ class SigmaMapPanel(ImagePanel):
 
     def set_look(self, look: theme.Look) -> None:
         super().set_look(look)
-        theme.style_axis(self.colour_bar.axis, look)
+        theme.style_axes(self.colour_bar, look)  # its ticks on the right, its label on the left
 
 
 class DrawsStrip(QWidget):
