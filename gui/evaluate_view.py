@@ -72,7 +72,7 @@ class BoundCurvePlot(pg.PlotWidget):
         self.errors = pg.ErrorBarItem(beam=0.05)
         plot.addItem(self.errors)
         self.curve = plot.plot(name="IWAE-k (± 1 standard error)", symbol="o")
-        self.elbo = plot.plot(name="ELBO")
+        self.elbo = plot.plot(name="ELBO (analytic KL, one draw)")
         self._look = theme.NORMAL_LOOK
         self._restyle()
 
@@ -83,6 +83,7 @@ class BoundCurvePlot(pg.PlotWidget):
             self.clear_curve()
             return False
         x = np.log10(ks)  # the item's data in log mode: ErrorBarItem is not log-aware
+        self.getPlotItem().getAxis("bottom").setTicks([[(float(t), f"{k:g}") for t, k in zip(x, ks, strict=True)]])
         self.curve.setData(ks, means)
         self.errors.setData(x=x, y=means, height=2 * errors)
         elbo = scores.get("elbo")
@@ -167,10 +168,20 @@ class EvaluateView(QWidget):
         buttons.addWidget(self.evaluate_button, 1)
         buttons.addWidget(self.cancel_button)
         self.curve_plot = BoundCurvePlot()
-        self.curve_plot.setVisible(False)  # until an evaluation brings a curve
+        self.curve_note = QLabel("bars: ± 1 standard error of the mean over the test images. Every k scores the "
+                                 "same images with the same draws, so the rise with k is far surer than the bars.")
+        self.curve_note.setWordWrap(True)
+        theme.set_role(self.curve_note, "muted")
+        curve_box = QWidget()
+        curve_layout = QVBoxLayout(curve_box)
+        curve_layout.setContentsMargins(0, 0, 0, 0)
+        curve_layout.addWidget(self.curve_plot, 1)
+        curve_layout.addWidget(self.curve_note)
+        self.curve_box = curve_box
+        curve_box.setVisible(False)  # until an evaluation brings a curve
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.table)
-        self.splitter.addWidget(self.curve_plot)
+        self.splitter.addWidget(curve_box)
         self.splitter.setSizes([350, 650])
         layout = QVBoxLayout(self)
         layout.addLayout(row)
@@ -259,7 +270,7 @@ class EvaluateView(QWidget):
             self.table.setItem(i, 0, key)
             self.table.setItem(i, 1, QTableWidgetItem(f"{value:.5g}"))
         self.table.resizeColumnToContents(0)
-        self.curve_plot.setVisible(self.curve_plot.show_scores(self.scores))
+        self.curve_box.setVisible(self.curve_plot.show_scores(self.scores))
 
     def _choose(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Choose a run folder", str(self.run_dir or "runs"))

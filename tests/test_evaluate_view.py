@@ -41,16 +41,18 @@ def test_the_view_shows_progress_then_the_curve_over_log_k(qtbot):
     job.done = True
     view._poll()
     assert not view.progress.isVisible() and not view.cancel_button.isEnabled()
-    assert view.curve_plot.isVisible()
+    assert view.curve_box.isVisible()
     x, y = view.curve_plot.curve.getData()
     assert np.allclose(x, np.log10([1, 2, 10])) and y.tolist() == [-30.1, -29.2, -28.0]  # plotted on log10 k
     assert view.curve_plot.elbo.getData()[1].tolist() == [-30.0, -30.0]
+    ticks = view.curve_plot.getPlotItem().getAxis("bottom")._tickLevels[0]
+    assert [label for _, label in ticks] == ["1", "2", "10"]  # a tick at every k of the curve, named plainly
     view.set_look(theme.PROJECTOR_LOOK)
     assert view.curve_plot.curve.opts["pen"].widthF() == 4.0  # projector mode: twice as thick
     view._job = FakeJob({"fid": 2.0})
     view._job.done = True
     view._poll()
-    assert not view.curve_plot.isVisible()  # a run without a curve shows its table alone
+    assert not view.curve_box.isVisible()  # a run without a curve shows its table alone
 
 
 def test_cancel_ends_the_job_and_frees_the_buttons(qtbot):
