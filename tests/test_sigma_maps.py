@@ -179,3 +179,29 @@ def test_the_bridge_sends_sigma_maps_after_the_means(qtbot, learned):
     emit_run_event(target, learned[3])
     emit_run_event(target, Samples(epoch=2, path="samples/epoch_0002.png", picture=learned[3].picture))
     assert heard == [("samples", 1), ("sigma", 1), ("samples", 2)]  # a record without sigma maps sends none
+
+
+def test_a_learned_variance_run_in_the_window_shows_three_panels_each(qtbot, tmp_path, npz):
+    from gui.main_window import MainWindow
+
+    window = MainWindow(runs_root=tmp_path / "runs")
+    qtbot.addWidget(window)
+    panel = window.setup_panel
+    panel.model.setCurrentText("vae")
+    panel.add_dataset(f"npz:{npz}")
+    panel.likelihood.setCurrentText("gaussian-learned")
+    panel.latent_dim.setValue(2)
+    panel.epochs.setValue(1)
+    panel.batch_size.setValue(16)
+    heard = []
+    window.bridge.sigma_maps.connect(lambda event: heard.append(event.kind))
+    try:
+        with qtbot.waitSignal(window.bridge.finished, timeout=120_000):
+            window.start_button.click()
+        window.samples.flush()
+    finally:
+        window.close()
+    assert sorted(heard) == ["reconstructions", "samples"]  # across the pipe, in memory
+    samples = window.samples
+    assert samples.sample_sigma.attached and samples.recon_sigma.attached
+    assert samples.sample_sigma.draw_image.image is not None and samples.recon_sigma.sigma_image.image is not None
