@@ -84,6 +84,11 @@ class TestBoundOverK:
         assert grouped_bounds(log_w, 5) == pytest.approx([math.log(21 / 5)])
         assert grouped_bounds(log_w + 1000.0, 1) == pytest.approx([1000.0 + np.log([1, 3, 2, 6, 9]).mean()])
 
+    def test_the_curve_is_flat_when_every_weight_is_p_of_x(self):
+        log_w = np.tile(np.array([[-3.0], [-7.5]]), (1, 20))  # q = the posterior: w = p(x) for every draw
+        for k in (1, 2, 5, 10, 20):
+            assert grouped_bounds(log_w, k) == pytest.approx([-3.0, -7.5])
+
     def test_curve_ks_end_at_the_largest(self):
         assert curve_ks(100) == (1, 2, 5, 10, 20, 50, 100)
         assert curve_ks(30) == (1, 2, 5, 10, 20, 30)

@@ -22,7 +22,7 @@ class SigmaMapPanel(ImagePanel):
     def __init__(self, min_size: int = 64):
         super().__init__("σ map", min_size=min_size)
         self.colour_bar = pg.ColorBarItem(values=(0.0, 1.0), colorMap=pg.colormap.get(SIGMA_COLOURS), width=12,
-                                          label="σ, pixel units", interactive=False, colorMapMenu=False)
+                                          interactive=False, colorMapMenu=False)  # the title and note say its unit
         self.colour_bar.setImageItem(self.image)
         self.graphics.addItem(self.colour_bar, row=0, col=1)
         self.top: float | None = None
@@ -65,7 +65,7 @@ class DrawsStrip(QWidget):
         header.addWidget(self.redraw_button)
         row = QHBoxLayout()
         for panel in (self.mean, self.sigma, *self.draws):
-            row.addWidget(panel, 1)
+            row.addWidget(panel, 5 if panel is self.sigma else 4)  # the map's colour bar takes a fifth
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(header)
@@ -87,8 +87,8 @@ class DrawsStrip(QWidget):
         self.sigma.setVisible(learned)
         if learned:
             self.sigma.show_sigma(event["sigma_map"])
-            self.note.setText("Learned variance: each pixel has its own sigma (the map); a draw is mean + sigma * "
-                              "noise (draws clipped to [0, 1] for display)")
+            self.note.setText("Learned variance: each pixel has its own sigma (the map, in pixel units: pixels run "
+                              "from 0 to 1); a draw is mean + sigma * noise (clipped to [0, 1] for display)")
         elif event["likelihood"] == "bernoulli":
             self.note.setText("Bernoulli decoder: each pixel is 1 with the mean's probability, else 0")
         else:
