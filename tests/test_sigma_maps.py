@@ -205,3 +205,11 @@ def test_a_learned_variance_run_in_the_window_shows_three_panels_each(qtbot, tmp
     samples = window.samples
     assert samples.sample_sigma.attached and samples.recon_sigma.attached
     assert samples.sample_sigma.draw_image.image is not None and samples.recon_sigma.sigma_image.image is not None
+
+
+def test_a_followed_grid_without_its_sigma_pictures_is_shown_alone(tmp_path):
+    run, _, _, record = grid_run(tmp_path, "gaussian-learned")
+    (run.path / record.draw_path).unlink()
+    followed = [e for e in RunFollower(run.path).poll() if isinstance(e, Samples)]
+    assert len(followed) == 1 and followed[0].picture is not None
+    assert followed[0].sigma_picture is None and followed[0].draw_picture is None
