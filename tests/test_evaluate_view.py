@@ -3,7 +3,8 @@
 import numpy as np
 
 from gui import theme
-from gui.evaluate_view import EvaluateView, bound_curve
+from gui.bound_curve import bound_curve
+from gui.evaluate_view import EvaluateView
 
 SCORES = {"elbo": -30.0, "kl": 5.0, "iwae_1": -30.1, "iwae_se_1": 0.5, "iwae_10": -28.0, "iwae_se_10": 0.4,
           "iwae_2": -29.2, "iwae_se_2": 0.45, "iwae_5000": -27.0}
