@@ -232,8 +232,8 @@ class Samples(Event):
     path: str = _field(_path, "")  # relative to the run directory: samples/epoch_NNNN.png
     picture: Any = _field(memory=True)  # uint8 (H, W) or (H, W, 3); a reader fills it from the PNG
     # A decoder with a learned variance: the sigma maps and a draw x ~ N(mean, sigma^2), as the grid.
-    sigma_path: str | None = _field(_path)  # samples/epoch_NNNN_sigma.png: grey 0..255 is sigma 0..sigma_max
-    draw_path: str | None = _field(_path)  # samples/epoch_NNNN_draw.png
+    sigma_path: str | None = _field(_path)  # samples/sigma/epoch_NNNN.png: grey 0..255 is sigma 0..sigma_max
+    draw_path: str | None = _field(_path)  # samples/draw/epoch_NNNN.png
     sigma_max: float | None = _field(_finite)  # the sigma, in pixel units (0 to 1), white stands for
     sigma_picture: Any = _field(memory=True)  # uint8, as the sigma PNG holds it
     draw_picture: Any = _field(memory=True)  # uint8, as the draw PNG holds it

@@ -13,6 +13,8 @@ from kgen.pictures import image_grid
 # its largest sigma: a round number a colour bar can show, the same from epoch to epoch once
 # training settles. Sigmas above the last one are drawn white.
 SIGMA_SCALE_TOPS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.5, 2.0, 5.0, 10.0)
+# A run's samples/ folder keeps them in these subfolders, named as the grids (samples/sigma/epoch_NNNN.png).
+SIGMA_FOLDERS = ("sigma", "draw")
 DRAW_SEED = 20_170_518  # the fixed noise of the draws: a draw changes only as the model does
 
 

@@ -81,9 +81,10 @@ def test_the_draw_is_the_mean_plus_sigma_times_standard_normal_noise(learned):
 
 
 def test_the_record_reads_back_and_old_records_still_do(learned):
-    _, _, _, record = learned
+    run, _, _, record = learned
+    assert [p.name for p in run.samples_dir.glob("epoch_*.png")] == ["epoch_0001.png"]  # the grids alone, as before
     line = record.to_json()
-    assert line["sigma_path"].endswith("epoch_0001_sigma.png") and line["draw_path"].endswith("epoch_0001_draw.png")
+    assert line["sigma_path"] == "samples/sigma/epoch_0001.png" and line["draw_path"] == "samples/draw/epoch_0001.png"
     assert "sigma_picture" not in line and "draw_picture" not in line  # pictures travel in memory only
     again, why = Event.from_json(line)
     assert why is None and again.sigma_max == record.sigma_max

@@ -276,7 +276,7 @@ def _train(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 130
     print(f"\nRun saved in {run.path}/ ({result.epochs_done} epochs, {result.seconds:.1f} s)")
-    samples = sorted(p for p in run.samples_dir.glob("epoch_*.png") if p.stem[6:].isdigit())  # grids, not sigma maps
+    samples = sorted(run.samples_dir.glob("epoch_*.png"))
     if samples:
         print(f"  samples:     {samples[-1]}")
     print(f"  model:       {run.model_path}")

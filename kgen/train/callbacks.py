@@ -22,6 +22,7 @@ from kgen.pictures import display_scale, image_grid, save_png, scatter_picture
 from kgen.runs import EventLog, Run
 from kgen.safe_io import atomic_path, atomic_write_text
 from kgen.sigma_maps import (
+    SIGMA_FOLDERS,
     decode_with_sigma,
     gaussian_draw,
     has_learned_sigma,
@@ -188,9 +189,9 @@ class TensorBoardLogger(keras.callbacks.Callback):
 class SampleGrid(keras.callbacks.Callback):
     """Decodes the run's fixed noise (and labels) into ``samples/epoch_NNNN.png`` every ``every`` epochs.
 
-    A decoder with a learned variance also gets the sigma of every pixel (``epoch_NNNN_sigma.png``,
+    A decoder with a learned variance also gets the sigma of every pixel (``samples/sigma/epoch_NNNN.png``,
     grey linear in sigma from 0 to the record's ``sigma_max``) and one draw x ~ N(mean, sigma^2) of
-    fixed noise (``epoch_NNNN_draw.png``, clipped to [0, 1]), laid out like the grid of means.
+    fixed noise (``samples/draw/epoch_NNNN.png``, clipped to [0, 1]), laid out like the grid of means.
     """
 
     def __init__(self, run: Run, noise: np.ndarray, events: EventLog, labels: np.ndarray | None = None,
@@ -227,7 +228,7 @@ class SampleGrid(keras.callbacks.Callback):
                         scale: int) -> dict[str, Any]:
         """Write the sigma maps and a draw beside the grid of means; the samples record's fields for them."""
         top = sigma_scale_top(sigma)
-        sigma_path, draw_path = (path.with_name(f"{path.stem}_{part}.png") for part in ("sigma", "draw"))
+        sigma_path, draw_path = (path.parent / part / path.name for part in SIGMA_FOLDERS)
         sigma_shown = save_png(sigma_grid(sigma, top, columns), sigma_path, scale=scale)
         draw_shown = save_png(image_grid(gaussian_draw(mean, sigma), columns), draw_path, scale=scale)
         return {"sigma_path": self._relative(sigma_path), "draw_path": self._relative(draw_path), "sigma_max": top,
