@@ -33,6 +33,8 @@ def emit_run_event(target: QObject, event: Event) -> bool:
     signal = getattr(target, name)
     if event.kind in ("samples", "reconstructions"):
         signal.emit(event.epoch, event.picture)
+        if event.sigma_picture is not None:  # a learned variance: its sigma maps and draw, after the means
+            target.sigma_maps.emit(event)
     elif name == "notice":
         signal.emit(event.message)
     else:
@@ -58,6 +60,7 @@ class ControllerBridge(QObject):
     epoch = Signal(object)  # events.Epoch: epoch, step, metrics
     samples = Signal(int, object)  # epoch, uint8 picture (H, W) or (H, W, 3)
     reconstructions = Signal(int, object)  # epoch, uint8 picture: test images over their reconstructions
+    sigma_maps = Signal(object)  # events.Samples or Reconstructions with a learned variance's sigma maps and draw
     playground = Signal(object)  # events.Playground: a GAN on a 2-D toy
     draw_steps = Signal(object)  # events.DrawSteps: a DRAW model drawing, step by step
     game_1d = Signal(object)  # events.Game1D: a GAN on a 1-D toy (Goodfellow et al. 2014, figure 1)

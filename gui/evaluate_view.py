@@ -1,18 +1,22 @@
-"""The Evaluate tab: runs `kgen.services.commands.evaluate_run` in a child process and shows its table."""
+"""The Evaluate tab: runs `kgen.services.commands.evaluate_run` in a child process and shows its
+table, and for models that bound log p(x) the bound over k (IWAE-k against k, the ELBO at k = 1)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
+    QComboBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QProgressBar,
     QPushButton,
     QSpinBox,
+    QSplitter,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -20,10 +24,24 @@ from PySide6.QtWidgets import (
 )
 
 from gui import theme
+from gui.bound_curve import BoundCurvePlot
+from kgen import registry
+from kgen.errors import KgenError
 from kgen.eval.descriptions import explanation
+from kgen.runs import Run
 from kgen.services.jobs import ProcessJob
 
 POLL_MS = 100
+CURVE_LARGEST = (10, 20, 50, 100, 200, 500, 1000)  # the largest k the tab offers for the bound over k
+DEFAULT_CURVE = 100
+
+
+def bounds_log_p(run_dir: Path) -> bool:
+    """True when the run's model bounds log p(x) (its registry entry scores the likelihood)."""
+    try:
+        return "likelihood" in registry.spec(Run.open(run_dir).config().train.model).scores
+    except KgenError:  # not a run: the evaluation says so itself
+        return False
 
 
 class EvaluateView(QWidget):
@@ -47,6 +65,17 @@ class EvaluateView(QWidget):
         self.limit.setValue(1000)
         self.limit.setSpecialValueText("all")
         self.limit.setToolTip("evaluate on the first this many test images (0: all)")
+        self.curve_k = QComboBox()
+        self.curve_k.addItems(["off", *map(str, CURVE_LARGEST)])
+        self.curve_k.setCurrentText(str(DEFAULT_CURVE))
+        self.curve_k.setToolTip("the bound over k: IWAE-k for k = 1, 2, 5, 10, ... up to this, on the test images "
+                                "(models that bound log p(x))")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.setToolTip("stop the evaluation going on")
+        self.progress = QProgressBar()
+        self.progress.setVisible(False)
+        self.progress.setFormat("bound over k: %p% of the test images")
         self.status = QLabel()
         self.table = QTableWidget(0, 2)
         self.table.setHorizontalHeaderLabels(["score", "value"])
@@ -60,17 +89,39 @@ class EvaluateView(QWidget):
         form = QFormLayout()
         form.addRow("IWAE k", self.iwae_k)
         form.addRow("test images", self.limit)
+        form.addRow("bound over k up to", self.curve_k)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.evaluate_button, 1)
+        buttons.addWidget(self.cancel_button)
+        self.curve_plot = BoundCurvePlot()
+        self.curve_note = QLabel("bars: ± 1 standard error of the mean over the test images. Every k scores the "
+                                 "same images with the same draws, so the rise with k is far surer than the bars.")
+        self.curve_note.setWordWrap(True)
+        theme.set_role(self.curve_note, "muted")
+        curve_box = QWidget()
+        curve_layout = QVBoxLayout(curve_box)
+        curve_layout.setContentsMargins(0, 0, 0, 0)
+        curve_layout.addWidget(self.curve_plot, 1)
+        curve_layout.addWidget(self.curve_note)
+        self.curve_box = curve_box
+        curve_box.setVisible(False)  # until an evaluation brings a curve
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.table)
+        self.splitter.addWidget(curve_box)
+        self.splitter.setSizes([350, 650])
         layout = QVBoxLayout(self)
         layout.addLayout(row)
         layout.addLayout(form)
-        layout.addWidget(self.evaluate_button)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress)
         layout.addWidget(self.status)
-        layout.addWidget(self.table, 1)
+        layout.addWidget(self.splitter, 1)
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self._poll)
         self.choose_button.clicked.connect(self._choose)
         self.evaluate_button.clicked.connect(self.evaluate)
+        self.cancel_button.clicked.connect(self._on_cancel_clicked)
 
     def set_look(self, look: theme.Look) -> None:
         """Fit the table to ``look``'s text (projector mode: the app's font grows): taller rows, and
@@ -78,6 +129,7 @@ class EvaluateView(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(round(self._row_height * look.font_scale))
         if self.table.rowCount():
             self.table.resizeColumnToContents(0)
+        self.curve_plot.set_look(look)
 
     @property
     def busy(self) -> bool:
@@ -93,28 +145,45 @@ class EvaluateView(QWidget):
         if self.run_dir is None or self.busy:
             return
         limit = self.limit.value() or None
-        self._job = ProcessJob("kgen.services.commands:evaluate_run", self.run_dir, k=self.iwae_k.value(),
-                               limit=limit).start()
-        self.evaluate_button.setEnabled(False)
-        self.choose_button.setEnabled(False)
+        curve = int(self.curve_k.currentText()) if self.curve_k.currentText().isdigit() else 0
+        if curve and not bounds_log_p(self.run_dir):
+            curve = 0  # a GAN or an autoencoder has no bound on log p(x) to draw
+        self._job = ProcessJob.reporting("kgen.services.commands:evaluate_run", self.run_dir, k=self.iwae_k.value(),
+                                         limit=limit, curve=curve).start()
+        self._set_busy(True, progress=bool(curve))
         self.status.setText(f"evaluating {self.run_dir.name}… (a classifier is trained once per dataset)")
         self._timer.start()
 
     def cancel(self) -> None:
-        """End an evaluation still going (the window closes)."""
+        """End an evaluation still going (the Cancel button, or the window closes)."""
         if self._job is not None:
             self._job.cancel()
             self._job = None
             self._timer.stop()
+            self._set_busy(False)
+
+    def _on_cancel_clicked(self) -> None:
+        self.cancel()
+        self.status.setText("evaluation cancelled")
+
+    def _set_busy(self, busy: bool, progress: bool = False) -> None:
+        self.evaluate_button.setEnabled(not busy and self.run_dir is not None)
+        self.choose_button.setEnabled(not busy)
+        self.cancel_button.setEnabled(busy)
+        self.progress.setValue(0)
+        self.progress.setVisible(busy and progress)
 
     def _poll(self) -> None:
         job = self._job
-        if job is None or not job.done:
+        if job is None:
+            return
+        if not job.done:
+            if job.progress is not None:
+                self.progress.setValue(round(100 * job.progress))
             return
         self._timer.stop()
         self._job = None
-        self.evaluate_button.setEnabled(True)
-        self.choose_button.setEnabled(True)
+        self._set_busy(False)
         if job.error is not None:
             self.status.setText(f"error: {job.error}")
             return
@@ -127,6 +196,7 @@ class EvaluateView(QWidget):
             self.table.setItem(i, 0, key)
             self.table.setItem(i, 1, QTableWidgetItem(f"{value:.5g}"))
         self.table.resizeColumnToContents(0)
+        self.curve_box.setVisible(self.curve_plot.show_scores(self.scores))
 
     def _choose(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Choose a run folder", str(self.run_dir or "runs"))

@@ -26,6 +26,7 @@ class RunMonitor(QObject):
     step = Signal(object)  # events.Step: step, epoch, metrics, elapsed, steps_per_second (+ images_per_second)
     epoch = Signal(object)  # events.Epoch: epoch, metrics
     samples = Signal(int, object)  # epoch, uint8 picture (H, W) or (H, W, 3)
+    sigma_maps = Signal(object)  # events.Samples with a learned variance's sigma maps and draw
     hparam = Signal(object)  # events.Hparam: step, name, old, new
     evaluated = Signal(object)  # events.Eval: split, metrics: test scores written at the end of a run
     finished = Signal(object)  # events.End: status, elapsed: the run's training ended

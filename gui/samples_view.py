@@ -1,5 +1,6 @@
 """The run's pictures: every epoch's sample grid with a slider back through them, class names
-over the columns of conditional grids, and the encoder models' reconstructions."""
+over the columns of conditional grids, and the encoder models' reconstructions. A decoder with a
+learned variance shows, beside each grid of means, its sigma map and a draw x ~ N(mean, sigma^2)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from gui import theme
 from gui.pacing import Pacer
+from gui.sigma_panels import SigmaPanels
 from kgen.data import DIGIT_CLASSES, FASHION_CLASSES
 from kgen.pictures import save_png
 
@@ -95,6 +97,7 @@ class SamplesView(QWidget):
         self._pacer = Pacer(self._show_latest, min_ms=PICTURE_MS, max_ms=PICTURE_MAX_MS, share=PICTURE_SHARE,
                             parent=self)
         self._reconstructions: dict[int, Packed] = {}
+        self._sigma_maps: dict[tuple[str, int], tuple[Packed, Packed, float]] = {}  # (kind, epoch): sigma, draw, top
         self._class_names: tuple[str, ...] = ()
         self._conditional_rows = 0
         self._look = theme.NORMAL_LOOK  # title sizes and colours, and where the pictures go (`set_look`)
@@ -114,6 +117,8 @@ class SamplesView(QWidget):
         self.recon_image = pg.ImageItem(axisOrder="row-major")
         self.recon_plot.addItem(self.recon_image)
         self.recon_graphics.setVisible(False)  # until a run sends reconstructions
+        self.sample_sigma = SigmaPanels(self.graphics, picture_plot)
+        self.recon_sigma = SigmaPanels(self.recon_graphics, picture_plot)
         fit_on_resize(self.plot, self.image)
         fit_on_resize(self.recon_plot, self.recon_image)
         self.class_key = QLabel()  # "0 T-shirt/top · 1 Trouser · ..." when names are too long for the columns
@@ -193,6 +198,21 @@ class SamplesView(QWidget):
         self.recon_graphics.setVisible(True)
         self._show_reconstructions()
 
+    def add_sigma_maps(self, event) -> None:
+        """Keep the sigma maps and draw of a samples or reconstructions record of a learned variance
+        (`kgen.events.Samples`, `Reconstructions`); shown beside that epoch's means."""
+        if event.sigma_picture is None or event.draw_picture is None or not event.sigma_max:
+            return
+        self._sigma_maps[(event.kind, event.epoch)] = (Packed(event.sigma_picture), Packed(event.draw_picture),
+                                                       float(event.sigma_max))
+        if event.kind == "reconstructions":
+            self.recon_epoch = None  # shown again, titled for the row of three
+            self._show_reconstructions()
+        self._show_sigma_maps()
+        if event.kind == "samples" and not self._conditional_rows:
+            self._set_title(self.plot, "means of p(x|z), fixed z")
+        self._orient()
+
     def set_class_columns(self, names: Sequence[str] = (), rows: int = 0) -> None:
         """Conditional grids have one class per column and ``rows`` rows: label the columns
         with ``names`` (digits 0, 1, ... when empty). ``rows`` 0: an unconditional grid."""
@@ -209,7 +229,15 @@ class SamplesView(QWidget):
         for plot in (self.plot, self.recon_plot):
             self._set_title(plot, plot.titleLabel.text)
             theme.style_axes(plot, look)
-        orientation = Qt.Orientation.Horizontal if look.side_by_side else Qt.Orientation.Vertical
+        for panels in (self.sample_sigma, self.recon_sigma):
+            panels.set_look(look)
+        self._orient()
+
+    def _orient(self) -> None:
+        """Samples beside reconstructions when the look asks for it, unless each is a row of three
+        (mean, sigma map, draw): rows of three are stacked."""
+        beside = self._look.side_by_side and not self.sample_sigma.attached
+        orientation = Qt.Orientation.Horizontal if beside else Qt.Orientation.Vertical
         if orientation != self.splitter.orientation():
             sizes, self._other_sizes = self._other_sizes, self.splitter.sizes()
             self.splitter.setOrientation(orientation)
@@ -226,6 +254,12 @@ class SamplesView(QWidget):
         self._shown = None
         self._pacer.cancel()
         self._reconstructions.clear()
+        self._sigma_maps.clear()
+        self.sample_sigma.detach()
+        self.recon_sigma.detach()
+        self._orient()
+        if not self._conditional_rows:
+            self._set_title(self.plot, "samples from fixed noise")
         self.recon_epoch = None
         self.slider.setMaximum(0)
         self.image.clear()
@@ -262,6 +296,7 @@ class SamplesView(QWidget):
             self._label_columns()
         self.label.setText(f"epoch {epoch}")
         self._show_reconstructions()
+        self._show_sigma_maps()
 
     def _show_reconstructions(self) -> None:
         """The reconstructions of the epoch shown, or of the latest epoch before it."""
@@ -276,9 +311,24 @@ class SamplesView(QWidget):
         resized = self.recon_image.image is None or self.recon_image.image.shape[:2] != picture.shape[:2]
         self.recon_image.setImage(picture, levels=(0, 255))
         self.recon_epoch = epoch
-        self._set_title(self.recon_plot, f"epoch {epoch}: test images above their reconstructions")
+        # Beside a sigma map and a draw a column is a third as wide: a shorter title.
+        self._set_title(self.recon_plot, f"epoch {epoch}: " + ("inputs over means" if epoch in self._sigma_epochs()
+                                                              else "test images above their reconstructions"))
         if resized:
             self.recon_plot.getViewBox().autoRange(padding=0.01)
+        self._show_sigma_maps()
+
+    def _sigma_epochs(self) -> set[int]:
+        return {epoch for kind, epoch in self._sigma_maps if kind == "reconstructions"}
+
+    def _show_sigma_maps(self) -> None:
+        """Beside the grid shown and the reconstructions shown: their epochs' sigma maps and draws."""
+        for kind, epoch, panels in (("samples", self.shown_epoch(), self.sample_sigma),
+                                    ("reconstructions", self.recon_epoch, self.recon_sigma)):
+            found = self._sigma_maps.get((kind, epoch))
+            if found is not None:
+                sigma, draw, top = found
+                panels.show(sigma.array(), draw.array(), top)
 
     def _label_columns(self) -> None:
         picture = self.shown_picture()

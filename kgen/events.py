@@ -231,6 +231,12 @@ class Samples(Event):
     epoch: int = _field(_EPOCH, 0)
     path: str = _field(_path, "")  # relative to the run directory: samples/epoch_NNNN.png
     picture: Any = _field(memory=True)  # uint8 (H, W) or (H, W, 3); a reader fills it from the PNG
+    # A decoder with a learned variance: the sigma maps and a draw x ~ N(mean, sigma^2), as the grid.
+    sigma_path: str | None = _field(_path)  # samples/sigma/epoch_NNNN.png: grey 0..255 is sigma 0..sigma_max
+    draw_path: str | None = _field(_path)  # samples/draw/epoch_NNNN.png
+    sigma_max: float | None = _field(_finite)  # the sigma, in pixel units (0 to 1), white stands for
+    sigma_picture: Any = _field(memory=True)  # uint8, as the sigma PNG holds it
+    draw_picture: Any = _field(memory=True)  # uint8, as the draw PNG holds it
 
 
 @_finish
@@ -314,6 +320,10 @@ class Reconstructions(_PipeEvent):
     kind = "reconstructions"
     epoch: int = 0
     picture: Any = _field(memory=True)
+    # A decoder with a learned variance: the reconstructions' sigma maps and a draw from each, as in `Samples`.
+    sigma_picture: Any = _field(memory=True)
+    draw_picture: Any = _field(memory=True)
+    sigma_max: float | None = _field(memory=True)
 
 
 @_finish

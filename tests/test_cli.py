@@ -54,6 +54,24 @@ def test_eval_prints_elbo_and_iwae(trained_run, capsys):
     assert read_events(trained_run / "events.jsonl")[-1]["n"] == 3
 
 
+def test_eval_writes_the_bound_over_k(trained_run, capsys):
+    code, out, _ = run_cli(capsys, "eval", str(trained_run), "-k", "0", "--limit", "4", "--no-quality",
+                           "--iwae-curve", "10")
+    metrics = read_events(trained_run / "events.jsonl")[-1]["metrics"]
+    assert code == 0 and "iwae_se_10" in out
+    assert {f"iwae_{k}" for k in (1, 2, 5, 10)} | {"iwae_se_1", "iwae_se_10"} <= set(metrics)
+    assert metrics["iwae_10"] >= metrics["iwae_1"]
+
+
+def test_the_bound_over_k_reports_progress_from_a_child_process(trained_run):
+    from kgen.services.jobs import ProcessJob
+
+    job = ProcessJob.reporting("kgen.services.commands:evaluate_run", trained_run, k=0, limit=4, quality=False,
+                               curve=5, record=False).start()
+    assert job.wait(120.0) and job.error is None
+    assert job.progress == 1.0 and {"iwae_5", "iwae_se_5"} <= set(job.result())
+
+
 def test_datasets_lists_availability(capsys):
     code, out, _ = run_cli(capsys, "datasets")
     assert code == 0

@@ -353,6 +353,25 @@ def test_gaussian_draws_have_the_decoders_sigma(tmp_path):
     assert abs(noise.mean()) < 0.01 and noise.std() == pytest.approx(0.2, rel=0.03)
 
 
+def test_learned_sigma_draws_come_with_the_decoders_sigma_map(tmp_path):
+    from kgen.sigma_maps import decode_with_sigma
+
+    config = RunConfig(TrainConfig(), VAEConfig(latent_dim=2, hidden=(16,), likelihood="gaussian-learned"))
+    model = build_model(config, (8, 8, 1))
+    model.save(tmp_path / "learned.keras")
+    service = DecodeService(tmp_path / "learned.keras")
+    z = np.array([0.3, -0.7], np.float32)
+    try:
+        assert service.wait_loaded(TIMEOUT_S)
+        service.request_draws(z, n=3, seed=0)
+        (event,) = [e for e in wait_events(service, "draws") if e["type"] == "draws"]
+    finally:
+        service.close()
+    _, sigma = decode_with_sigma(model, z[None])
+    np.testing.assert_allclose(event["sigma_map"], sigma[0], rtol=1e-5)
+    assert event["sigma"] == pytest.approx(float(sigma.mean()), rel=1e-5)
+
+
 def test_the_pads_plane_is_the_scatters_pca(vae_file):
     from kgen.eval.latent import project_2d
     from kgen.services.explorer_worker import LatentPlane

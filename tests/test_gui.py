@@ -296,6 +296,7 @@ def test_evaluate_tab_scores_the_finished_run_off_the_ui_thread(qtbot, window, n
     assert view.scores["iwae_10"] >= view.scores["elbo"] - 1e-3  # IWAE is the tighter bound
     logged = [e for e in read_events(view.run_dir / "events.jsonl") if e["type"] == "eval"]
     assert logged[-1]["metrics"]["iwae_10"] == pytest.approx(view.scores["iwae_10"])
+    assert {"iwae_1", "iwae_se_1", "iwae_100"} <= set(view.scores) and not view.curve_box.isHidden()  # the bound over k
     view.set_run(view.run_dir.parent / "not-a-run")
     click(qtbot, view.evaluate_button)
     qtbot.waitUntil(lambda: not view.busy, timeout=TIMEOUT_MS)

@@ -13,9 +13,12 @@ from kgen.config import RunConfig, TrainConfig, VAEConfig
 from kgen.errors import ConfigError
 from kgen.eval.likelihood import (
     binarize_fixed,
+    curve_ks,
     elbo_parts,
     evaluate_model,
+    grouped_bounds,
     importance_weighted_bound,
+    iwae_curve,
 )
 from kgen.models import VAE, build_model
 from kgen.models.base import LEARNED_SIGMA_FLOOR
@@ -71,6 +74,38 @@ class TestBounds:
         result = evaluate_model(model, digits[1][:20], ks=(1, 5))
         assert set(result) == {"elbo", "reconstruction", "kl", "iwae_1", "iwae_5"}
         assert result["elbo"] == pytest.approx(-(result["reconstruction"] + result["kl"]))
+
+
+class TestBoundOverK:
+    def test_grouped_bound_is_the_mean_over_disjoint_groups(self):
+        log_w = np.log(np.array([[1.0, 3.0, 2.0, 6.0, 9.0]]))  # 5 weights: two groups of 2, one left over
+        expected = (math.log((1 + 3) / 2) + math.log((2 + 6) / 2)) / 2
+        assert grouped_bounds(log_w, 2) == pytest.approx([expected])
+        assert grouped_bounds(log_w, 5) == pytest.approx([math.log(21 / 5)])
+        assert grouped_bounds(log_w + 1000.0, 1) == pytest.approx([1000.0 + np.log([1, 3, 2, 6, 9]).mean()])
+
+    def test_the_curve_is_flat_when_every_weight_is_p_of_x(self):
+        log_w = np.tile(np.array([[-3.0], [-7.5]]), (1, 20))  # q = the posterior: w = p(x) for every draw
+        for k in (1, 2, 5, 10, 20):
+            assert grouped_bounds(log_w, k) == pytest.approx([-3.0, -7.5])
+
+    def test_curve_ks_end_at_the_largest(self):
+        assert curve_ks(100) == (1, 2, 5, 10, 20, 50, 100)
+        assert curve_ks(30) == (1, 2, 5, 10, 20, 30)
+        with pytest.raises(ValueError, match="largest k"):
+            curve_ks(0)
+
+    def test_curve_rises_with_k_from_the_elbo(self, trained, digits):
+        model, _, _ = trained
+        x = digits[1][:120]
+        shares = []
+        curve = iwae_curve(model, x, 200, seed=3, progress=shares.append)
+        bounds = [curve[f"iwae_{k}"] for k in curve_ks(200)]
+        assert np.all(np.diff(bounds) > 0)  # every k's bound above the smaller k's
+        elbo = elbo_parts(model, x, seed=3)["elbo"]
+        assert abs(curve["iwae_1"] - elbo) < 2 * curve["iwae_se_1"]  # k = 1 is the ELBO, estimated twice
+        assert bounds[-1] - bounds[0] > 0.1  # nats: the bound tightens
+        assert shares[-1] == 1.0 and shares == sorted(shares)
 
 
 class TestLikelihoods:

@@ -147,6 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("eval", help="every test score of a run: ELBO/IWAE, FID, coverage, ...")
     evaluate.add_argument("run", type=Path)
     evaluate.add_argument("-k", type=int, default=5000, help="importance samples for IWAE-k (VAEs; 0: skip)")
+    evaluate.add_argument("--iwae-curve", type=int, default=0, metavar="K",
+                          help="also the bound over k: IWAE-k for k = 1, 2, 5, ... up to K, with standard errors")
     evaluate.add_argument("--no-quality", action="store_true", help="skip the classifier-based scores")
     evaluate.add_argument("--invert", type=int, default=16, metavar="N",
                           help="GANs: invert N test images by gradient descent on z (0: skip)")
@@ -307,7 +309,7 @@ def _eval(args: argparse.Namespace) -> int:
     from kgen.services.commands import evaluate_run
 
     metrics = evaluate_run(args.run, k=args.k, limit=args.limit, seed=args.seed,
-                           quality=not args.no_quality, invert=args.invert)
+                           quality=not args.no_quality, invert=args.invert, curve=args.iwae_curve)
     print(format_scores(metrics))
     return 0
 

@@ -25,6 +25,7 @@ METRICS: dict[str, Metric] = {
     "elbo": Metric("evidence lower bound on log p(x) of the test images", "nats per image", HIGHER),
     "iwae": Metric("importance-weighted bound on log p(x) with k samples, tighter than the ELBO",
                    "nats per image", HIGHER),
+    "iwae_se": Metric("standard error of the IWAE-k estimate over the test images", "nats per image"),
     "reconstruction": Metric("negative log-likelihood of the test images under the decoder, given their codes",
                              "nats per image", LOWER),
     "kl": Metric("KL divergence of the encoder's posterior from the prior p(z)", "nats per image"),
@@ -50,8 +51,8 @@ METRICS: dict[str, Metric] = {
     "inversion_mse": Metric("pixel error of the closest images the generator finds for test images",
                             "mean squared error", LOWER),
 }
-# Scores named with a number: iwae_<k> (k samples), accuracy_class_<c> (class c).
-_NUMBERED = re.compile(r"^(iwae|accuracy_class)_\d+$")
+# Scores named with a number: iwae_<k> (k samples), iwae_se_<k>, accuracy_class_<c> (class c).
+_NUMBERED = re.compile(r"^(iwae|iwae_se|accuracy_class)_\d+$")
 
 
 def describe(name: str) -> Metric | None:

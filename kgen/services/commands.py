@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from kgen.data import TOY_MODES
 from kgen.errors import ConfigError, show_path
 from kgen.eval import latent
 from kgen.eval.inversion import invert as invert_images
-from kgen.eval.likelihood import evaluate_model
+from kgen.eval.likelihood import curve_ks, evaluate_model, iwae_curve
 from kgen.eval.quality import toy_quality
 from kgen.models.sampling import prior_sample, sample_images, sample_labels
 from kgen.models.saving import load_run_model
@@ -64,7 +65,8 @@ def check_label(model, label: int | None) -> None:
 
 def evaluate_run(
     run_dir: str | os.PathLike, *, k: int = 5000, limit: int | None = None, seed: int = 0,
-    quality: bool = True, invert: int = 16, record: bool | None = None,
+    quality: bool = True, invert: int = 16, record: bool | None = None, curve: int = 0,
+    progress: Callable[[float], None] | None = None,
 ) -> dict[str, float]:
     """Every test score of a run that its model's registry entry lists (kgen.eval.descriptions
     explains each); also appended to its ``events.jsonl`` when ``record`` (by default, unless
@@ -74,9 +76,10 @@ def evaluate_run(
     FID, classifier score, class coverage and precision/recall with the dataset's own classifier
     (trained once and cached), plus per-class accuracy for conditional models. toy_modes: modes
     covered and the high-quality share. inversion: the error of inverting ``invert`` test
-    images. ``limit`` uses only the first test images.
+    images. ``limit`` uses only the first test images. ``curve`` > 0 adds the bound over k up to
+    it (`kgen.eval.likelihood.iwae_curve`: iwae_<k> and iwae_se_<k>), ``progress`` hearing its share done.
     """
-    for name, value in (("k", k), ("invert", invert)):
+    for name, value in (("k", k), ("invert", invert), ("curve", curve)):
         if value < 0:
             raise OptionError(name, f"{name} must be >= 0, got {value}")
     if limit is not None and limit < 1:
@@ -85,10 +88,16 @@ def evaluate_run(
     scores = registry.spec(run.config().train.model).scores
     model = load_run_model(run)
     data = _run_data(run, model)
+    if curve and not ("likelihood" in scores and model.variational):
+        raise OptionError("curve", f"the bound over k needs a model that bounds log p(x) (a VAE or DRAW); "
+                                   f"this run's is a {run.config().train.model}")
     x_test, y_test = data.x_test[:limit], model_labels(model, data.y_test, limit)
     metrics: dict[str, float] = {}
     if "likelihood" in scores:
-        metrics.update(evaluate_model(model, x_test, y_test, ks=(k,) if k else (), seed=seed))
+        single = (k,) if k and not (curve and model.variational and k in curve_ks(curve)) else ()
+        metrics.update(evaluate_model(model, x_test, y_test, ks=single, seed=seed))
+        if curve:
+            metrics.update(iwae_curve(model, x_test, curve, seed, y_test, progress))
     if data.kind == "points":
         if "toy_modes" in scores and data.name in TOY_MODES:
             metrics.update(toy_quality(sample_images(model, len(x_test), seed=seed), data.name))

@@ -209,7 +209,7 @@ class ExplorerWorker:
             sigma = np.broadcast_to(np.exp(0.5 * np.asarray(log_var, "float32")), (1, *mean.shape))[0]
         draws = draw_pixels(mean, sigma, n, np.random.default_rng(seed))
         return {"z": z, "label": label, "mean": mean, "draws": draws, "likelihood": likelihood,
-                "sigma": None if sigma is None else float(np.mean(sigma))}
+                "sigma": None if sigma is None else float(np.mean(sigma)), "sigma_map": sigma}
 
     def _job_draw_steps(self) -> dict[str, Any]:
         """A DRAW model drawing, as its live probe shows it while training (the run's fixed noise

@@ -251,7 +251,19 @@ class RunFollower:
         except ImageError as err:
             self._skip(f"{show_path(event.path)}: {err}")
             return None
+        self._with_sigma_pictures(event)
         return True
+
+    def _with_sigma_pictures(self, event: Samples) -> None:
+        """A learned variance's sigma map and draw beside the grid, when the run wrote them (written
+        before the record, so there by now); without either the grid is shown alone."""
+        try:
+            pictures = [read_picture(found) if (found := inside(self.path, name or "")) else None
+                        for name in (event.sigma_path, event.draw_path)]
+        except (OSError, ImageError):
+            pictures = [None, None]
+        both = all(picture is not None for picture in pictures)
+        event.sigma_picture, event.draw_picture = pictures if both else (None, None)
 
 
 class Resumes:

@@ -74,21 +74,31 @@ class ProcessJob(_Job):
     """Runs ``target(*args, **kwargs)`` ("module:function") once in a prewarmed child process.
 
     The interface of `BackgroundJob`; only copies of the arguments and the result cross. A
-    child that dies (killed, out of memory) is a one-line error.
+    child that dies (killed, out of memory) is a one-line error. A job made by `reporting` gives
+    the target a ``progress`` function whose latest value (a share done) lands in `progress`.
     """
 
     def __init__(self, target: str, *args: Any, **kwargs: Any):
         self._call = (target, args, kwargs)
+        self._reports = False
         self._process = None
         self._result: Any = None
         self._finished = False
         self.error: str | None = None
+        self.progress: float | None = None  # the latest share done the target reported
+
+    @classmethod
+    def reporting(cls, target: str, *args: Any, **kwargs: Any) -> ProcessJob:
+        """A job whose target takes a ``progress`` keyword: a function of the share done, 0 to 1."""
+        job = cls(target, *args, **kwargs)
+        job._reports = True
+        return job
 
     def start(self) -> ProcessJob:
         from kgen.services.training_process import take_spare
 
         self._process = take_spare(replace=True)
-        self._process.serve("kgen.services.jobs:serve_job", *self._call)
+        self._process.serve("kgen.services.jobs:serve_job", *self._call, self._reports)
         return self
 
     @property
@@ -119,7 +129,9 @@ class ProcessJob(_Job):
         try:
             while not self._finished and process.conn.poll(timeout):
                 kind, *value = process.conn.recv()
-                if kind != "ready":  # it had loaded TensorFlow before it was given this
+                if kind == "progress":
+                    self.progress = float(value[0])
+                elif kind != "ready":  # it had loaded TensorFlow before it was given this
                     self._finish(**{kind: value[0]})
         except (EOFError, OSError):
             from kgen.services.training_process import died_message
@@ -133,9 +145,12 @@ class ProcessJob(_Job):
         self._process.close(timeout=0.0)  # it has answered (or died): never wait for it here
 
 
-def serve_job(conn: Connection, target: str, args: tuple, kwargs: dict) -> None:
-    """The child's side of a `ProcessJob`: call the target, send back ("result", value) or ("error", line)."""
+def serve_job(conn: Connection, target: str, args: tuple, kwargs: dict, reports: bool = False) -> None:
+    """The child's side of a `ProcessJob`: call the target, send back ("result", value) or ("error", line),
+    and when ``reports`` ("progress", share) each time the target reports."""
     os.nice(BACKGROUND_NICE)
+    if reports:
+        kwargs = {**kwargs, "progress": lambda share: conn.send(("progress", float(share)))}
     module, _, name = target.partition(":")
     try:
         message = ("result", getattr(importlib.import_module(module), name)(*args, **kwargs))

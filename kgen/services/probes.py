@@ -27,6 +27,13 @@ from kgen.pictures import image_grid
 from kgen.services.game_1d import Game1DProbe
 from kgen.services.paced_probe import PacedProbe
 from kgen.services.playground import PlaygroundProbe
+from kgen.sigma_maps import (
+    decode_with_sigma,
+    gaussian_draw,
+    has_learned_sigma,
+    sigma_grid,
+    sigma_scale_top,
+)
 from kgen.train.training import GRID_SEED_OFFSET
 
 RECONSTRUCTION_IMAGES = 16  # test images shown with their reconstructions
@@ -70,8 +77,7 @@ def reconstruction_picture(images: np.ndarray, reconstructions: np.ndarray,
     images, reconstructions = (np.concatenate([a, np.zeros((blank, *a.shape[1:]), a.dtype)])
                                for a in (images, reconstructions))
     rows = [part[i : i + columns] for i in range(0, len(images), columns) for part in (images, reconstructions)]
-    picture = image_grid(np.concatenate(rows), columns)
-    return picture[..., 0] if picture.shape[-1] == 1 else picture
+    return _grey(image_grid(np.concatenate(rows), columns))
 
 
 class ReconstructionProbe(keras.callbacks.Callback):
@@ -100,7 +106,21 @@ class ReconstructionProbe(keras.callbacks.Callback):
         # predict_on_batch runs Keras' compiled predict step: 3x faster than an eager call for the
         # conv VAE, and it leaves Python's GIL to the interface while it runs.
         outputs = np.clip(np.asarray(self.model.predict_on_batch(inputs), np.float32), 0.0, 1.0)
-        self.sink(Reconstructions(epoch=done, picture=reconstruction_picture(self.images, outputs)))
+        spread = self._sigma_pictures() if has_learned_sigma(self.model) else {}
+        self.sink(Reconstructions(epoch=done, picture=reconstruction_picture(self.images, outputs), **spread))
+
+    def _sigma_pictures(self) -> dict:
+        """A learned variance: the sigma maps of the reconstructions (z the encoder's mean) and a draw of each."""
+        z = np.asarray(self.model.encode(self.images, self.labels)[0], np.float32)
+        mean, sigma = decode_with_sigma(self.model, z, self.labels)
+        top = sigma_scale_top(sigma)
+        return {"sigma_picture": _grey(sigma_grid(sigma, top, RECONSTRUCTION_COLUMNS)), "sigma_max": top,
+                "draw_picture": _grey(image_grid(np.clip(gaussian_draw(mean, sigma), 0.0, 1.0), RECONSTRUCTION_COLUMNS))}
+
+
+def _grey(picture: np.ndarray) -> np.ndarray:
+    """A grid picture as the samples view takes it: (rows, cols) when grey, (rows, cols, 3) in colour."""
+    return picture[..., 0] if picture.shape[-1] == 1 else picture
 
 
 def to_uint8(images) -> np.ndarray:

@@ -21,6 +21,14 @@ from kgen.models.sampling import decode_batched
 from kgen.pictures import display_scale, image_grid, save_png, scatter_picture
 from kgen.runs import EventLog, Run
 from kgen.safe_io import atomic_path, atomic_write_text
+from kgen.sigma_maps import (
+    SIGMA_FOLDERS,
+    decode_with_sigma,
+    gaussian_draw,
+    has_learned_sigma,
+    sigma_grid,
+    sigma_scale_top,
+)
 
 
 def device_name() -> str:
@@ -179,7 +187,12 @@ class TensorBoardLogger(keras.callbacks.Callback):
 
 
 class SampleGrid(keras.callbacks.Callback):
-    """Decodes the run's fixed noise (and labels) into ``samples/epoch_NNNN.png`` every ``every`` epochs."""
+    """Decodes the run's fixed noise (and labels) into ``samples/epoch_NNNN.png`` every ``every`` epochs.
+
+    A decoder with a learned variance also gets the sigma of every pixel (``samples/sigma/epoch_NNNN.png``,
+    grey linear in sigma from 0 to the record's ``sigma_max``) and one draw x ~ N(mean, sigma^2) of
+    fixed noise (``samples/draw/epoch_NNNN.png``, clipped to [0, 1]), laid out like the grid of means.
+    """
 
     def __init__(self, run: Run, noise: np.ndarray, events: EventLog, labels: np.ndarray | None = None,
                  every: int = 1, tensorboard: TensorBoardLogger | None = None,
@@ -193,18 +206,36 @@ class SampleGrid(keras.callbacks.Callback):
         done = epoch + 1
         if done % self.every and done != self.params.get("epochs"):
             return
-        generated = decode_batched(self.model, self.noise, self.labels, clip=self.real_points is None)
+        path, columns = self.run.sample_path(done), self.model.num_classes or None  # conditional: a class a column
+        spread: dict[str, Any] = {}
         if self.real_points is not None:
+            generated = decode_batched(self.model, self.noise, self.labels, clip=False)
             picture, scale = scatter_picture(self.real_points, generated), 1
-        else:
-            columns = self.model.num_classes or None  # conditional: one class per column
+        elif has_learned_sigma(self.model):
+            generated, sigma = decode_with_sigma(self.model, self.noise, self.labels)
             picture, scale = image_grid(generated, columns), display_scale(self.model.image_shape[0])
-        path = self.run.sample_path(done)
+            spread = self._sigma_pictures(path, generated, sigma, columns, scale)
+        else:
+            generated = decode_batched(self.model, self.noise, self.labels)
+            picture, scale = image_grid(generated, columns), display_scale(self.model.image_shape[0])
         shown = save_png(picture, path, scale=scale)
-        # The picture travels in memory to a listener (the studio), the file's name to disk.
-        self.events.write(Samples(epoch=done, path=str(path.relative_to(self.run.path)), picture=shown))
+        # The pictures travel in memory to a listener (the studio), the files' names to disk.
+        self.events.write(Samples(epoch=done, path=self._relative(path), picture=shown, **spread))
         if self.tensorboard is not None:
             self.tensorboard.add_image("samples", picture, done)
+
+    def _sigma_pictures(self, path: Path, mean: np.ndarray, sigma: np.ndarray, columns: int | None,
+                        scale: int) -> dict[str, Any]:
+        """Write the sigma maps and a draw beside the grid of means; the samples record's fields for them."""
+        top = sigma_scale_top(sigma)
+        sigma_path, draw_path = (path.parent / part / path.name for part in SIGMA_FOLDERS)
+        sigma_shown = save_png(sigma_grid(sigma, top, columns), sigma_path, scale=scale)
+        draw_shown = save_png(image_grid(gaussian_draw(mean, sigma), columns), draw_path, scale=scale)
+        return {"sigma_path": self._relative(sigma_path), "draw_path": self._relative(draw_path), "sigma_max": top,
+                "sigma_picture": sigma_shown, "draw_picture": draw_shown}
+
+    def _relative(self, path: Path) -> str:
+        return str(path.relative_to(self.run.path))
 
 
 class Checkpointer(keras.callbacks.Callback):

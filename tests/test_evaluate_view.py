@@ -1,0 +1,66 @@
+"""The Evaluate tab's bound over k: read from the scores, drawn on a log axis, progress and Cancel."""
+
+import numpy as np
+
+from gui import theme
+from gui.bound_curve import bound_curve
+from gui.evaluate_view import EvaluateView
+
+SCORES = {"elbo": -30.0, "kl": 5.0, "iwae_1": -30.1, "iwae_se_1": 0.5, "iwae_10": -28.0, "iwae_se_10": 0.4,
+          "iwae_2": -29.2, "iwae_se_2": 0.45, "iwae_5000": -27.0}
+
+
+class FakeJob:
+    """A job as the view polls it: not done with some progress, then done with ``scores``."""
+
+    def __init__(self, scores):
+        self.done, self.error, self.progress, self.scores, self.cancelled = False, None, 0.4, scores, False
+
+    def result(self):
+        return self.scores
+
+    def cancel(self):
+        self.cancelled = True
+
+
+def test_the_curve_is_the_iwae_k_that_have_a_standard_error():
+    ks, means, errors = bound_curve(SCORES)
+    assert ks.tolist() == [1, 2, 10]  # by k; iwae_5000 alone (no standard error) is no point of it
+    assert means.tolist() == [-30.1, -29.2, -28.0] and errors.tolist() == [0.5, 0.45, 0.4]
+    assert [len(a) for a in bound_curve({"elbo": 1.0})] == [0, 0, 0]
+
+
+def test_the_view_shows_progress_then_the_curve_over_log_k(qtbot):
+    view = EvaluateView()
+    qtbot.addWidget(view)
+    view.show()
+    view.run_dir = None
+    view._job = job = FakeJob(SCORES)
+    view._set_busy(True, progress=True)
+    view._poll()
+    assert view.progress.isVisible() and view.progress.value() == 40 and view.cancel_button.isEnabled()
+    job.done = True
+    view._poll()
+    assert not view.progress.isVisible() and not view.cancel_button.isEnabled()
+    assert view.curve_box.isVisible()
+    x, y = view.curve_plot.curve.getData()
+    assert np.allclose(x, np.log10([1, 2, 10])) and y.tolist() == [-30.1, -29.2, -28.0]  # plotted on log10 k
+    assert view.curve_plot.elbo.getData()[1].tolist() == [-30.0, -30.0]
+    ticks = view.curve_plot.getPlotItem().getAxis("bottom")._tickLevels[0]
+    assert [label for _, label in ticks] == ["1", "2", "10"]  # a tick at every k of the curve, named plainly
+    view.set_look(theme.PROJECTOR_LOOK)
+    assert view.curve_plot.curve.opts["pen"].widthF() == 4.0  # projector mode: twice as thick
+    view._job = FakeJob({"fid": 2.0})
+    view._job.done = True
+    view._poll()
+    assert not view.curve_box.isVisible()  # a run without a curve shows its table alone
+
+
+def test_cancel_ends_the_job_and_frees_the_buttons(qtbot):
+    view = EvaluateView()
+    qtbot.addWidget(view)
+    view._job = job = FakeJob(SCORES)
+    view._set_busy(True, progress=True)
+    view.cancel_button.click()
+    assert job.cancelled and not view.busy and view.status.text() == "evaluation cancelled"
+    assert view.choose_button.isEnabled() and not view.cancel_button.isEnabled()
