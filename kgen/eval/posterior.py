@@ -176,7 +176,7 @@ def aggregate_posterior(means: np.ndarray, log_vars: np.ndarray, z0: np.ndarray 
 
 
 def _check_2d(model) -> None:
-    if int(model.latent_dim) != 2 or not getattr(model, "variational", False) or not hasattr(model, "sample_terms"):
+    if int(model.latent_dim) != 2 or not getattr(model, "variational", False) or not hasattr(model, "encode"):
         raise ValueError(f"the posterior on a grid needs a Gaussian VAE with a 2-d latent, "
                          f"got {type(model).__name__} with latent_dim {model.latent_dim}")
     if type(model).__name__ == "BinaryVAE":
