@@ -14,6 +14,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -79,7 +80,7 @@ class PosteriorView(QWidget):
         self.image_button.setChecked(True)
         self.modes.idToggled.connect(self._on_mode)
         self.image = ImagePanel("", min_size=72)
-        self.image.setMaximumWidth(150)
+        self.image.setFixedSize(120, 150)
         self.note = note_label()
         self.readout = QLabel()
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -106,12 +107,13 @@ class PosteriorView(QWidget):
 
     def _image_page(self) -> QWidget:
         self.plots = pg.GraphicsLayoutWidget()
-        self.heat_plot, self.heat = _heat_plot(self.plots, 0, "p(z|x) on a grid; q(z|x) ellipses")
+        self.heat_plot, self.heat = _heat_plot(self.plots, 0, "true posterior p(z|x); rings: q(z|x)")
+        self.iwae_plots = pg.GraphicsLayoutWidget()
         self.prior_rings = [self.heat_plot.plot() for _ in range(2)]
         self.q_rings = [self.heat_plot.plot() for _ in range(2)]
         self.q_centre = pg.ScatterPlotItem(symbol="+")
         self.heat_plot.addItem(self.q_centre)
-        self.iwae_plot = self.plots.addPlot(row=0, col=1, title="IWAE-k rises to log p(x)")
+        self.iwae_plot = self.iwae_plots.addPlot(row=0, col=0, title="IWAE-k rises to log p(x)")
         self.iwae_plot.setMenuEnabled(False)
         self.iwae_plot.setMouseEnabled(x=False, y=False)
         self.iwae_plot.hideButtons()
@@ -119,6 +121,7 @@ class PosteriorView(QWidget):
         self.iwae_plot.setLabel("bottom", "k (samples from q)")
         self.iwae_plot.setLabel("left", "nats")
         self.iwae_plot.showGrid(x=True, y=True, alpha=0.2)
+        self.iwae_plot.getAxis("bottom").setTicks([[(float(p), f"{10**p:,}") for p in range(5)], []])
         self.iwae_legend = self.iwae_plot.addLegend(offset=(-8, -8))
         self.iwae_errors = pg.ErrorBarItem()
         self.iwae_plot.addItem(self.iwae_errors)
@@ -127,16 +130,22 @@ class PosteriorView(QWidget):
         self.iwae_plot.addItem(self.log_px_line)
         self.log_px_key = self.iwae_plot.plot(name="log p(x) from the grid")  # the legend's sample of the line
         self.elbo_mark = self.iwae_plot.plot(name="ELBO (k = 1)", symbol="s")
-        self.plots.ci.layout.setColumnStretchFactor(0, 1)
-        self.plots.ci.layout.setColumnStretchFactor(1, 1)
+        self.zoom = QCheckBox("zoom to the posterior")
+        self.zoom.setChecked(True)
+        self.zoom.setToolTip("frame p(z|x) and q's 2σ ellipse; unticked, the whole grid (the prior to ±4σ)")
+        self.zoom.toggled.connect(lambda _: self._frame_heat())
+        plots = QHBoxLayout()
+        plots.addWidget(self.plots, 1)
+        plots.addWidget(self.iwae_plots, 1)
+        readouts = QHBoxLayout()
+        readouts.addWidget(self.image)
+        readouts.addWidget(self.readout, 1)
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.setContentsMargins(0, 0, 0, 0)
-        row = QHBoxLayout()
-        row.addWidget(self.image)
-        row.addWidget(self.readout, 1)
-        layout.addWidget(self.plots, 1)
-        layout.addLayout(row)
+        layout.addLayout(plots, 1)
+        layout.addWidget(self.zoom)
+        layout.addLayout(readouts)
         return page
 
     def _aggregate_page(self) -> QWidget:
@@ -160,7 +169,7 @@ class PosteriorView(QWidget):
         """Draw in ``look`` (projector mode: larger text in ink, thicker rings and lines), now and later."""
         self._look = look
         palette = look.palette
-        for widget in (self.plots, self.aggregate_plots):
+        for widget in (self.plots, self.iwae_plots, self.aggregate_plots):
             widget.setBackground(palette.plot_background)
         for plot in (self.heat_plot, self.iwae_plot, self.aggregate_plot, self.prior_plot):
             theme.style_axes(plot, look)
@@ -214,6 +223,7 @@ class PosteriorView(QWidget):
         for button in (self.image_button, self.aggregate_button):
             button.setEnabled(usable)
         self.note.setText(note or (NO_IMAGE if usable else NOT_2D))
+        self.note.setVisible(not usable or self.mode() == "image")
 
     def mode(self) -> str:
         """"image" (one image's posterior) or "aggregate"."""
@@ -225,6 +235,7 @@ class PosteriorView(QWidget):
     def _on_mode(self, number: int, checked: bool) -> None:
         if checked:
             self.stack.setCurrentIndex(number)
+            self.note.setVisible(number == 0)  # the aggregate page's text is under its maps
             self.mode_changed.emit()
 
     def set_image(self, image: np.ndarray, label: int | None, source: str) -> None:
@@ -254,13 +265,28 @@ class PosteriorView(QWidget):
         for ring, k in zip(self.q_rings, (1.0, 2.0), strict=True):
             ring.setData(*ellipse_points(post.q_mean, post.q_cov, k))
         self.q_centre.setData([post.q_mean[0]], [post.q_mean[1]])
-        self.heat_plot.setRange(xRange=(post.z0[0], post.z0[-1]), yRange=(post.z1[0], post.z1[-1]), padding=0)
+        self._frame_heat()
         self.image.set_picture(np.clip(event["image"], 0.0, 1.0), event["source"])
         self._draw_iwae(post, curve)
         self.readout.setText(self._posterior_text(post, curve))
         self.note.setText(f"{event['source']}: the heat map is p(z|x) ∝ p(x|z) p(z) on a "
                           f"{len(post.z0)}×{len(post.z1)} grid; solid ring q's 1σ, dashed 2σ; "
                           "grey circles the prior's 1σ and 2σ.")
+
+    def _frame_heat(self) -> None:
+        """Frame the heat map: where p(z|x) is above 1/1000 of its peak and q's 2-sigma ellipse
+        (zoomed), or the whole grid."""
+        post = self.posterior
+        if post is None:
+            return
+        if not self.zoom.isChecked():
+            self.heat_plot.setRange(xRange=(post.z0[0], post.z0[-1]), yRange=(post.z1[0], post.z1[-1]), padding=0)
+            return
+        i0, i1 = np.nonzero(post.density > 1e-3 * post.density.max())
+        ex, ey = ellipse_points(post.q_mean, post.q_cov, 2.0)
+        x = np.concatenate([post.z0[i0], ex])
+        y = np.concatenate([post.z1[i1], ey])
+        self.heat_plot.setRange(xRange=(x.min(), x.max()), yRange=(y.min(), y.max()), padding=0.08)
 
     def _draw_iwae(self, post, curve) -> None:
         log_k = np.log10(curve.ks.astype("float64"))
@@ -274,7 +300,7 @@ class PosteriorView(QWidget):
         high = max(float(np.max(curve.mean + curve.standard_error)), post.log_px)
         span = max(high - low, 0.05)
         self.iwae_plot.setYRange(low - 0.1 * span, high + 0.15 * span, padding=0)
-        self.iwae_plot.setXRange(-0.1, float(log_k[-1]) + 0.1, padding=0)
+        self.iwae_plot.setXRange(-0.15, float(log_k[-1]) + 0.25, padding=0)
 
     @staticmethod
     def _posterior_text(post, curve) -> str:
@@ -297,7 +323,7 @@ class PosteriorView(QWidget):
         self._draw_holes(agg)
         self.aggregate_plot.setRange(xRange=(agg.z0[0], agg.z0[-1]), yRange=(agg.z1[0], agg.z1[-1]), padding=0)
         self.holes_readout.setText(
-            f"The mixture of all {agg.codes:,} {event.get('dataset', '')} test images' q(z|x) beside the prior, "
+            f"Left: the mixture of all {agg.codes:,} {event.get('dataset', '')} test images' q(z|x); right: the prior; "
             f"on one colour scale. Shaded: holes, where the codes' density is below {HOLE_FRACTION:.0%} of the "
             f"prior's. <b>{agg.holes:.1%}</b> of prior draws z ~ N(0, I) land in a hole, where the decoder "
             "has seen no code: that is where prior samples go wrong.")

@@ -20,7 +20,7 @@ import numpy as np
 
 PRIOR_SIGMAS = 4.0  # the box covers N(0, I) out to this many standard deviations
 Q_SIGMAS = 5.0  # ... and q(z|x) out to this many of its own
-GRID_POINTS = 101  # points a side
+GRID_POINTS = 121  # points a side
 HERMITE_POINTS = 64  # Gauss-Hermite nodes a side for E_q log p(x|z) (a ReLU decoder's kinks need many)
 IWAE_KS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 IWAE_POOL = 16384  # draws from q behind the IWAE curve: split into groups of k, one bound a group
