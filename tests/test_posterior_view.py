@@ -76,7 +76,10 @@ def test_a_scatter_pick_and_a_drawn_image_go_to_the_page(qtbot, explorer):
     view = explorer
     view.select_point(7)
     qtbot.waitUntil(lambda: view.posterior.note.text().startswith("test image #7"), timeout=TIMEOUT_MS)
-    assert "#7" in view.posterior.image.title.text()
+    assert "#7" in view.posterior.image.title.text() and view.posterior.index.value() == 7
+    view.posterior.index.setValue(12)  # picked by its number: the scatter and sliders follow
+    qtbot.waitUntil(lambda: view.posterior.note.text().startswith("test image #12"), timeout=TIMEOUT_MS)
+    assert view.scatter.selected == 12
     drawn = np.zeros((8, 8, 1), "float32")
     drawn[2:6, 3:5] = 1.0
     view.service.request_encode(drawn)
@@ -110,3 +113,19 @@ def test_a_model_without_a_2d_latent_says_so(qtbot, view, tmp_path_factory):
     view.show_page("posterior")
     assert view.posterior.note.text() == NOT_2D
     assert not view.posterior.stack.isVisibleTo(view) and not view.posterior.aggregate_button.isEnabled()
+
+
+def test_the_posterior_lessons_load_and_name_the_page(qtbot, tmp_path):
+    from gui.main_window import MainWindow
+    from kgen.lessons import find_lesson
+
+    lesson = find_lesson("posterior")
+    assert lesson.slides == (15,) and lesson.views[0] == "posterior"
+    assert lesson.runs[0].config.model.latent_dim == 2
+    assert "posterior" in find_lesson("bounds").views
+    window = MainWindow(runs_root=tmp_path / "runs")
+    qtbot.addWidget(window)
+    window.bring_views_forward(["posterior"])
+    assert window.tabs.currentWidget() is window.latent_view
+    assert window.latent_view.pages.currentWidget() is window.latent_view.posterior
+    window.close()

@@ -146,6 +146,7 @@ class LatentView(QWidget):
         self.pages.addTab(self.interpolation, "Interpolate")
         self.pages.addTab(self.posterior, "Posterior")
         self.posterior.mode_changed.connect(self._request_posterior)
+        self.posterior.index_chosen.connect(self.select_point)
         self.pages.currentChanged.connect(lambda _: self._refresh_page())
         self.manifold.changed.connect(self._request_manifold)
         self.manifold.export_requested.connect(
@@ -343,6 +344,7 @@ class LatentView(QWidget):
         how = f"the {d}-d posterior means" if d <= 2 else f"PCA of the {d}-d posterior means"
         self.scatter.set_points(data.xy, data.labels, data.class_names, projectable=d > 2,
                                 note=f"{how} of {len(data.codes)} {data.dataset} test images")
+        self.posterior.set_test_images(len(data.images))
         if self.posterior.usable and self.posterior.posterior is None:  # the page opens on test image #0
             self._show_posterior_of(0)
 
@@ -445,6 +447,7 @@ class LatentView(QWidget):
         data = self.data
         label = None if data.labels is None else int(data.labels[index])
         name = f": {self._class_name(label)}" if label is not None else ""
+        self.posterior.show_index(index)
         self.posterior.set_image(data.images[index], label if self.service.num_classes else None,
                                  f"test image #{index}{name}")
         self._request_posterior()

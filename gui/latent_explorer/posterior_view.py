@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSpinBox,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -62,6 +63,7 @@ class PosteriorView(QWidget):
     """Two modes: one image's posterior with its bounds, or the aggregate posterior against the prior."""
 
     mode_changed = Signal()  # the mode switched: the explorer asks for what it needs
+    index_chosen = Signal(int)  # a test image picked by its number
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -79,6 +81,10 @@ class PosteriorView(QWidget):
             self.modes.addButton(button, number)
         self.image_button.setChecked(True)
         self.modes.idToggled.connect(self._on_mode)
+        self.index = QSpinBox()
+        self.index.setPrefix("test image #")
+        self.index.setKeyboardTracking(False)  # typed numbers count once complete
+        self.index.valueChanged.connect(self.index_chosen.emit)
         self.image = ImagePanel("", min_size=72)
         self.image.setFixedSize(120, 150)
         self.note = note_label()
@@ -94,6 +100,7 @@ class PosteriorView(QWidget):
         buttons.addWidget(self.image_button)
         buttons.addWidget(self.aggregate_button)
         buttons.addStretch(1)
+        buttons.addWidget(self.index)
         header = QHBoxLayout()
         header.addLayout(buttons, 1)
         layout = QVBoxLayout(self)
@@ -222,6 +229,7 @@ class PosteriorView(QWidget):
         self.stack.setVisible(usable)
         for button in (self.image_button, self.aggregate_button):
             button.setEnabled(usable)
+        self.index.setEnabled(False)  # until a run's test images arrive
         self.note.setText(note or (NO_IMAGE if usable else NOT_2D))
         self.note.setVisible(not usable or self.mode() == "image")
 
@@ -244,6 +252,19 @@ class PosteriorView(QWidget):
             self.pending = (np.asarray(image, "float32"), label, source)
             self.image.set_picture(np.clip(image, 0.0, 1.0), source)
             self.note.setText(f"computing the posterior of {source}…")
+
+    def set_test_images(self, count: int) -> None:
+        """Offer test images 0..count-1 by number (0: none to offer)."""
+        self.index.blockSignals(True)
+        self.index.setRange(0, max(0, count - 1))
+        self.index.blockSignals(False)
+        self.index.setEnabled(self.usable and count > 0)
+
+    def show_index(self, index: int) -> None:
+        """Show test image ``index``'s number without asking for it again."""
+        self.index.blockSignals(True)
+        self.index.setValue(index)
+        self.index.blockSignals(False)
 
     def take_pending(self) -> tuple[np.ndarray, int | None, str] | None:
         """The image waiting to be asked about (once), or None."""
