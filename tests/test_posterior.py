@@ -153,3 +153,18 @@ def _vae_with_latent(dim: int) -> VAE:
     from kgen.models.nets import build_mlp_decoder, build_mlp_encoder
 
     return VAE(build_mlp_encoder(SHAPE, dim, (8,)), build_mlp_decoder(SHAPE, dim, (8,), 1))
+
+
+def test_a_conditional_vae_is_scored_with_the_chosen_class():
+    from kgen.config import RunConfig, TrainConfig, VAEConfig
+    from kgen.models import build_model
+
+    model = build_model(RunConfig(TrainConfig(model="cvae"), VAEConfig(latent_dim=2, hidden=(8,))), SHAPE, 3)
+    x = np.random.default_rng(0).random(SHAPE).astype("float32")
+    grids = [posterior.posterior_grid(model, x, label, n=21) for label in (0, 2)]
+    assert grids[0].log_px != pytest.approx(grids[1].log_px, abs=1e-4)
+    z = np.array([[grids[1].z0[3], grids[1].z1[5]]], "float32")
+    direct = np.asarray(model.log_likelihood(x[None], model.decoder_params(z, np.array([2]))))[0]
+    log_prior = -np.log(2 * np.pi) - 0.5 * float(np.sum(z.astype("float64") ** 2))
+    assert grids[1].log_joint[3, 5] == pytest.approx(direct + log_prior, abs=1e-4)
+

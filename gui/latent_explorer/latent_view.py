@@ -563,7 +563,9 @@ class LatentView(QWidget):
         if not (self.usable() and page.usable and self.pages.currentWidget() is page):
             return
         if page.mode() == "aggregate":
-            if page.aggregate is None and self.data is not None:
+            if self.data is None:
+                page.holes_readout.setText(NO_DATA)
+            elif page.aggregate is None:
                 self.service.request_aggregate()
             return
         pending = page.take_pending()
