@@ -158,11 +158,10 @@ def aggregate_posterior(means: np.ndarray, log_vars: np.ndarray, z0: np.ndarray 
     means, log_vars = np.asarray(means, "float64"), np.asarray(log_vars, "float64")
     if means.ndim != 2 or means.shape[1] != 2 or log_vars.shape != means.shape:
         raise ValueError(f"the aggregate posterior needs (N, 2) means and log-variances, got {means.shape}")
+    sd = np.exp(0.5 * log_vars)
     if z0 is None or z1 is None:
-        sd = np.exp(0.5 * log_vars)
         half = max(PRIOR_SIGMAS, float(np.max(np.abs(means) + 3.0 * sd)))
         z0 = z1 = grid_axis(-half, half, n)
-    sd = np.exp(0.5 * log_vars)
     a = np.exp(-0.5 * ((z0[None, :] - means[:, :1]) / sd[:, :1]) ** 2) / (np.sqrt(2 * np.pi) * sd[:, :1])
     b = np.exp(-0.5 * ((z1[None, :] - means[:, 1:]) / sd[:, 1:]) ** 2) / (np.sqrt(2 * np.pi) * sd[:, 1:])
     density = a.T @ b / len(means)
