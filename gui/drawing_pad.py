@@ -20,6 +20,7 @@ from gui import theme
 from gui.latent_explorer.image_panel import ImagePanel, note_label
 from gui.latent_explorer.latent_view import LatentView
 from gui.latent_explorer.scatter_view import LEGEND_POINTS, POINT_SIZE
+from kgen.eval.posterior import ellipse_points
 
 STAMP_SPACING = 0.25  # brush stamps along a stroke, in image pixels
 ELLIPSE_SIGMAS = (1.0, 2.0)
@@ -33,16 +34,6 @@ NO_MODEL = "The pad uses the latent explorer's model: finish a run, or open one 
 def brush_sigma(width: int) -> float:
     """The brush's Gaussian width in pixels: about one pixel on 28x28 images, half one on 8x8."""
     return max(0.5, width / 28.0)
-
-
-def ellipse_points(centre: np.ndarray, cov: np.ndarray, k: float, n: int = 97) -> tuple[np.ndarray, np.ndarray]:
-    """The k-sigma ellipse of N(centre, cov) in 2-D, as x and y arrays of ``n`` points (closed; 4m + 1
-    points include the ends of both axes, so the drawn ring reaches exactly k sigma)."""
-    values, vectors = np.linalg.eigh(np.asarray(cov, "float64"))
-    angles = np.linspace(0.0, 2.0 * np.pi, n)
-    circle = np.stack([np.cos(angles), np.sin(angles)])
-    points = np.asarray(centre, "float64")[:, None] + k * vectors @ (np.sqrt(np.clip(values, 0.0, None))[:, None] * circle)
-    return points[0], points[1]
 
 
 class PadCanvas(QWidget):

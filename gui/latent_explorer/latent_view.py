@@ -1,4 +1,4 @@
-"""The latent explorer: sliders, KL bars, manifold, scatter and interpolation of a trained model.
+"""The latent explorer: sliders, KL bars, manifold, scatter, interpolation and posterior of a trained model.
 
 The sliders page also shows draws of x from p(x|z) beside the decoder's mean (slide 9) and plays
 a dream walk through the prior (slide 20). The drawing pad (gui.drawing_pad) shares this view's
@@ -7,7 +7,8 @@ worker: it follows `model_loaded`, `data_loaded` and `encoded`.
 Every model computation runs in a `DecodeService` worker process: the UI thread hands it codes
 and jobs and takes its results as soon as they arrive (a socket notifier on its pipe, and a
 timer), so this process never imports TensorFlow. The pages are thin widgets
-(`ManifoldView`, `ScatterView`, `InterpolateView`, `KLBars`); this view routes between them.
+(`ManifoldView`, `ScatterView`, `InterpolateView`, `PosteriorView`, `KLBars`); this view routes
+between them. The Posterior page shows the image picked on the scatter or drawn on the pad.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from gui.latent_explorer.image_panel import ImagePanel
 from gui.latent_explorer.interpolate_view import InterpolateView
 from gui.latent_explorer.kl_bars import KLBars
 from gui.latent_explorer.manifold_view import ManifoldView
+from gui.latent_explorer.posterior_view import PosteriorView
 from gui.latent_explorer.scatter_view import ScatterView
 from gui.latent_explorer.walk_player import WalkPlayer
 from kgen.pictures import display_scale, save_gif, save_png
@@ -136,11 +138,15 @@ class LatentView(QWidget):
         self.manifold = ManifoldView()
         self.scatter = ScatterView()
         self.interpolation = InterpolateView()
+        self.posterior = PosteriorView()
         self.pages = QTabWidget()
         self.pages.addTab(self._sliders_page(), "Sliders")
         self.pages.addTab(self.manifold, "Manifold")
         self.pages.addTab(self.scatter, "Scatter")
         self.pages.addTab(self.interpolation, "Interpolate")
+        self.pages.addTab(self.posterior, "Posterior")
+        self.posterior.mode_changed.connect(self._request_posterior)
+        self.posterior.index_chosen.connect(self.select_point)
         self.pages.currentChanged.connect(lambda _: self._refresh_page())
         self.manifold.changed.connect(self._request_manifold)
         self.manifold.export_requested.connect(
@@ -207,7 +213,7 @@ class LatentView(QWidget):
         """Draw every page in ``look`` (projector mode: thick, large, its palette), now and for
         whatever a model loaded later fills in: each page keeps the look."""
         for page in (self.kl_bars, self.scatter, self.manifold, self.interpolation, self.draws,
-                     self.decoded, self.nearest):
+                     self.decoded, self.nearest, self.posterior):
             page.set_look(look)
         least, most = (round(width * look.font_scale) for width in COLUMN_WIDTHS)  # room for the KL plot's text
         self._slider_column.setMinimumWidth(least)
@@ -270,6 +276,7 @@ class LatentView(QWidget):
         self.manifold.set_latent_dim(0, note="no model yet")
         self.scatter.set_points(None, None)
         self.interpolation.reset()
+        self.posterior.reset(note="no model yet")
         self._set_controls(False, conditional=False)
 
     def _on_open_clicked(self) -> None:
@@ -304,6 +311,7 @@ class LatentView(QWidget):
         self.nearest_button.setEnabled(False)  # until the data is in
         self.manifold.set_latent_dim(latent_dim)
         self.interpolation.reset(enabled=True)
+        self.posterior.reset(usable=event["encoder"] and latent_dim == 2)
         if service.run_dir is None:
             self.kl_bars.set_kl(None, note=NO_DATA)
             self.scatter.set_points(None, None, note=NO_DATA)
@@ -336,6 +344,9 @@ class LatentView(QWidget):
         how = f"the {d}-d posterior means" if d <= 2 else f"PCA of the {d}-d posterior means"
         self.scatter.set_points(data.xy, data.labels, data.class_names, projectable=d > 2,
                                 note=f"{how} of {len(data.codes)} {data.dataset} test images")
+        self.posterior.set_test_images(len(data.images))
+        if self.posterior.usable and self.posterior.posterior is None:  # the page opens on test image #0
+            self._show_posterior_of(0)
 
     # Sliders -------------------------------------------------------------------------------
 
@@ -429,6 +440,23 @@ class LatentView(QWidget):
             self.class_picker.setCurrentIndex(label)
             self.class_picker.blockSignals(False)
         self.set_z(data.codes[index])
+        self._show_posterior_of(index)
+
+    def _show_posterior_of(self, index: int) -> None:
+        """Test image ``index`` goes to the Posterior page (asked about when the page is shown)."""
+        data = self.data
+        label = None if data.labels is None else int(data.labels[index])
+        name = f": {self._class_name(label)}" if label is not None else ""
+        self.posterior.show_index(index)
+        self.posterior.set_image(data.images[index], label if self.service.num_classes else None,
+                                 f"test image #{index}{name}")
+        self._request_posterior()
+
+    def _on_encoded(self, event: dict) -> None:
+        """The drawing pad's image, encoded: the pad shows it, and it goes to the Posterior page."""
+        self.encoded.emit(event)
+        self.posterior.set_image(event["image"], event["label"], "the drawing pad's image")
+        self._request_posterior()
 
     def set_end_from_point(self, end: str, index: int) -> None:
         """Make test image ``index`` interpolation end "A" or "B"."""
@@ -510,6 +538,7 @@ class LatentView(QWidget):
     def _refresh_page(self) -> None:
         if self.pages.currentWidget() is self.manifold:
             self._request_manifold()
+        self._request_posterior()
         self._request_draws()  # only on the sliders page
 
     def _request_manifold(self) -> None:
@@ -528,6 +557,27 @@ class LatentView(QWidget):
             labels = np.where(np.linspace(0.0, 1.0, steps) < 0.5, la, lb).astype("int32")
         self.service.request_interpolation(a.z, b.z, steps, self.interpolation.method_name(), labels)
 
+    def _request_posterior(self) -> None:
+        """On the Posterior page: ask about its waiting image, or once per model for the aggregate."""
+        page = self.posterior
+        if not (self.usable() and page.usable and self.pages.currentWidget() is page):
+            return
+        if page.mode() == "aggregate":
+            if self.data is None:
+                page.holes_readout.setText(NO_DATA)
+            elif page.aggregate is None:
+                self.service.request_aggregate()
+            return
+        pending = page.take_pending()
+        if pending is not None:
+            image, label, source = pending
+            self.service.request_posterior(image, label, source)
+
+    def show_page(self, name: str) -> None:
+        """Bring a page forward by its lesson view name ("posterior")."""
+        if name == "posterior":
+            self.pages.setCurrentWidget(self.posterior)
+
     def _on_nearest_toggled(self, on: bool) -> None:
         self.nearest.setVisible(on)
         if on:
@@ -545,7 +595,8 @@ class LatentView(QWidget):
             return
         handlers = {"loaded": self._on_loaded, "data": self._on_data, "manifold": self._on_manifold,
                     "interpolation": self._on_interpolation, "nearest": self._on_nearest,
-                    "projection": self._on_projection, "encoded": self.encoded.emit,
+                    "projection": self._on_projection, "encoded": self._on_encoded,
+                    "posterior": self.posterior.show_posterior, "aggregate": self.posterior.show_aggregate,
                     "draws": self.draws.show_draws, "draw_steps": lambda event: self.draw_steps.emit(event["event"])}
         for event in service.events():
             handler = handlers.get(event["type"])
@@ -553,6 +604,8 @@ class LatentView(QWidget):
                 handler(event)
             else:
                 self._set_status(f"error: {event['message']}")
+                if event["message"].startswith(("posterior:", "aggregate:")):
+                    self.posterior.show_error(event["message"])
         results = service.poll()
         self._watch()
         if results:

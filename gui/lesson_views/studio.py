@@ -19,7 +19,8 @@ from kgen.lessons import Lesson, LessonError, TryStep
 if TYPE_CHECKING:
     from gui.main_window import MainWindow
 
-AFTER_RUN_VIEWS = ("latent", "evaluate")  # views that need a finished run: a lesson's live views go first while it trains
+AFTER_RUN_VIEWS = ("latent", "evaluate", "posterior")  # views that need a finished run: a lesson's live views go first while it trains
+VIEW_PAGES = {"posterior": "latent"}  # lesson views that are a page of another view (it has `show_page`)
 LESSON_WIDTH = 470  # the left column's width while a lesson is open: its formulas need room
 
 
@@ -166,11 +167,13 @@ class LessonDesk(QObject):
         """Show the named views (kgen.lessons.VIEWS); the first named wins its place. A name
         without a widget here is skipped."""
         for name in reversed(list(names)):
-            widget = self.window.view_widgets.get(name)
+            widget = self.window.view_widgets.get(VIEW_PAGES.get(name, name))
             tabs = _tab_widget_of(widget) if widget is not None else None
             if tabs is not None:
                 tabs.setTabVisible(tabs.indexOf(widget), True)
                 tabs.setCurrentWidget(widget)
+            if name in VIEW_PAGES and widget is not None:
+                widget.show_page(name)
 
     # The open lesson's runs and try steps --------------------------------------------------
 

@@ -5,10 +5,11 @@ file (and, given a run directory, the run's dataset), so the window's process ne
 TensorFlow. One request is with the child at a time: while it works, a newer slider code
 replaces an older one waiting here, so a dragged slider never builds up a backlog; a drawn image
 to encode (the drawing pad) is kept the same way, latest only. Slower jobs (the manifold grid, an
-interpolation, the nearest training image, draws from p(x|z), a t-SNE projection) wait behind
-them, again only the latest of each kind. The interface thread calls `request` / `request_*` and
+interpolation, the nearest training image, draws from p(x|z), a t-SNE projection, a 2-d VAE's
+true posterior on a grid and its aggregate posterior) wait behind them, again only the latest of
+each kind. The interface thread calls `request` / `request_*` and
 drains `poll` (decoded slider codes) and `events` (loaded, data, encoded, manifold,
-interpolation, nearest, draws, projection, error); none of them blocks, and `fileno` lets it wake
+interpolation, nearest, draws, projection, posterior, aggregate, error); none of them blocks, and `fileno` lets it wake
 as soon as an answer arrives. Only copies of arrays cross. A child that dies is a one-line error
 event; the next request starts a new one.
 
@@ -172,6 +173,15 @@ class DecodeService:
         whose "event" is the `kgen.events.DrawSteps` its live probe would send."""
         self._submit("draw_steps")
 
+    def request_posterior(self, image, label: int | None = None, source: str = "") -> None:
+        """Ask a 2-d VAE for the true posterior of ``image`` (H, W, C) on a grid beside q(z|x), and
+        its IWAE-k curve: a "posterior" event (`kgen.eval.posterior`); ``source`` names the image."""
+        self._submit("posterior", image=np.array(image, dtype="float32"), label=label, source=source)
+
+    def request_aggregate(self) -> None:
+        """Ask a 2-d VAE for the aggregate posterior of the run's test codes beside N(0, I)."""
+        self._submit("aggregate")
+
     def request_projection(self, method: str = "pca") -> None:
         """Ask for the scatter coordinates of the encoded test images by ``method`` (pca, tsne)."""
         self._submit("projection", method=method)
@@ -184,8 +194,8 @@ class DecodeService:
 
     def events(self) -> list[dict[str, Any]]:
         """Events since the last call, each {"type": ...}: "loaded", "data" (an `ExplorerData`),
-        "encoded", "manifold", "interpolation", "nearest", "draws", "draw_steps", "projection", or "error" with a
-        one-line "message"."""
+        "encoded", "manifold", "interpolation", "nearest", "draws", "draw_steps", "projection", "posterior",
+        "aggregate", or "error" with a one-line "message"."""
         self._receive()
         events, self._events = self._events, []
         return events

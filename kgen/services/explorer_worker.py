@@ -235,6 +235,37 @@ class ExplorerWorker:
         kl = test_kl_per_step(model, data.x_test[:KL_IMAGES])
         return {"event": draw_steps_record(draw_traces(model, noise, images), to_uint8(images), kl, step, epoch)}
 
+    def _job_posterior(self, image, label, source) -> dict[str, Any]:
+        """One image's true posterior on a grid beside q(z|x), and its IWAE-k curve (slides 10, 15)."""
+        from kgen.eval.likelihood import evaluation_images
+        from kgen.eval.posterior import iwae_curve, posterior_grid
+
+        self._need_2d_vae("the true posterior on a grid")
+        shape = tuple(int(s) for s in self.model.image_shape)
+        if image.shape != shape:
+            raise ConfigError(f"the image must be {'x'.join(map(str, shape))}, got {'x'.join(map(str, image.shape))}")
+        x = evaluation_images(self.model, image[None])[0]  # what the likelihood scores (binary when binarising)
+        label = self._label(label)
+        return {"posterior": posterior_grid(self.model, x, label), "iwae": iwae_curve(self.model, x, label),
+                "image": image, "label": label, "source": source}
+
+    def _job_aggregate(self) -> dict[str, Any]:
+        """The mixture of every test image's q(z|x) beside N(0, I), and the prior's mass in its holes."""
+        from kgen.eval.posterior import aggregate_posterior
+
+        self._need_2d_vae("the aggregate posterior")
+        self._dataset()
+        codes = self._test_codes
+        return {"aggregate": aggregate_posterior(codes.mean, codes.log_var), "dataset": self._data.name}
+
+    def _need_2d_vae(self, what: str) -> None:
+        latent_dim = int(self.model.latent_dim)
+        gaussian = self.encoder and getattr(self.model, "variational", False) and type(self.model).__name__ != "BinaryVAE"
+        if not gaussian:
+            raise ConfigError(f"{what} needs a VAE with a Gaussian q(z|x); this is a {type(self.model).__name__}")
+        if latent_dim != 2:
+            raise ConfigError(f"{what} is drawn for a 2-d latent; this model's has {latent_dim} dimensions")
+
     def _job_projection(self, method) -> None:
         """Project in a thread of its own, so the sliders keep decoding; the event follows later."""
         from kgen.eval.latent import PROJECTIONS, project_2d
