@@ -16,7 +16,7 @@ from kgen.services.generator_mesh import cell_density
 # Density from low (white, the plot's background) to high (dark red): sequential, and clear of
 # the real (green) and generated (purple) points drawn over it.
 DENSITY_MAP = pg.ColorMap([0.0, 0.35, 0.7, 1.0], ["#ffffff", "#fdd49e", "#fc8d59", "#b30000"])
-DECADES_BELOW, DECADES_ABOVE = 2.5, 2.5  # the colour scale around a uniform density over the data box
+DECADES_BELOW, DECADES_ABOVE = 2.0, 3.0  # the colour scale around a uniform density over the data box
 LINE_WIDTH = 0.8
 LINE_ALPHA = 0x8c
 SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")

@@ -40,7 +40,9 @@ SNAPSHOT_MS = 100
 SNAPSHOT_SHARE = 0.03
 SNAPSHOT_MAX_MS = 1000
 BACKDROPS = ("heat map D(x)", "mesh of G", "neither")
+MESH_LEGEND = "G of a regular grid of z"
 D_LABEL, DENSITY_LABEL = "D(x): probability real", "density G carries (log scale)"
+REAL_ALPHA, REAL_ALPHA_OVER_MESH = 0x66, 0x30
 ANIMATION_MS = 1500  # z -> G(z): long enough to follow a point, short enough to repeat
 Z_FRAME = 3.2  # the animation frames the noise's grid, z in [-3, 3]^2, with a margin
 ARROW_KINDS = {  # combo box text -> (snapshot key, legend text)
@@ -126,8 +128,9 @@ class PlaygroundView(QWidget):
                                           interactive=False, width=14)
         self.colour_bar.setImageItem(self.heat, insert_in=item)
         self._heat_map = HEAT_MAP  # the look's D(x) colours, for switching back from the mesh
+        self._real_colour = REAL_COLOUR
         # Real points are wide and translucent, so the toys' tight modes show as blobs behind the fakes.
-        self.real = pg.ScatterPlotItem(size=10, pen=None, brush=pg.mkBrush(theme.translucent(REAL_COLOUR, 0x66)))
+        self.real = pg.ScatterPlotItem(size=10, pen=None, brush=pg.mkBrush(theme.translucent(REAL_COLOUR, REAL_ALPHA)))
         self.fake = pg.ScatterPlotItem(size=6, pen=pg.mkPen(theme.PALETTE.plot_background, width=0.6), brush=pg.mkBrush(FAKE_COLOUR))
         self.arrows = pg.PlotCurveItem(connect="pairs", pen=pg.mkPen(ARROW_COLOUR, width=1.2))  # set_look restyles all three
         for shown in (self.real, self.arrows, self.fake):
@@ -193,7 +196,8 @@ class PlaygroundView(QWidget):
         self.plot.setBackground(palette.plot_background)
         theme.style_axes(self.plot.getPlotItem(), look)
         self.real.setSize(look.points(10))
-        self.real.setBrush(pg.mkBrush(theme.translucent(palette.real, 0x66)))
+        self._real_colour = palette.real
+        self._style_real()
         self.fake.setSize(look.points(6))
         self.fake.setPen(pg.mkPen(palette.plot_background, width=look.width(0.6)))
         self.fake.setBrush(pg.mkBrush(palette.fake))
@@ -265,12 +269,21 @@ class PlaygroundView(QWidget):
 
     def _on_backdrop(self, *_) -> None:
         self._set_colour_scale()
+        self._style_real()
+        self.legend.removeItem(self.mesh_layer.lines)
+        if self.mesh_shown:
+            self.legend.addItem(self.mesh_layer.lines, MESH_LEGEND)
         self._redraw()
+
+    def _style_real(self) -> None:
+        """Real points translucent over the heat map, fainter over the mesh (its dense cells lie under them)."""
+        self.real.setBrush(pg.mkBrush(theme.translucent(self._real_colour, REAL_ALPHA_OVER_MESH if self.mesh_shown
+                                                        else REAL_ALPHA)))
 
     def _set_colour_scale(self, mesh: bool | None = None) -> None:
         """The colour bar of what is shown: D(x) from 0 to 1, or log10 density over the run's levels."""
         mesh = self.mesh_shown if mesh is None else mesh
-        bar, axis = self.colour_bar, self.colour_bar.axis
+        bar, axis, label = self.colour_bar, self.colour_bar.axis, self.colour_bar.getAxis("left")
         self.colour_bar.setVisible(mesh or self.backdrop.currentText() == BACKDROPS[0])
         if mesh and self.snapshot is not None:
             levels = density_levels(self.snapshot["box"])
@@ -278,13 +291,13 @@ class PlaygroundView(QWidget):
             bar.setColorMap(DENSITY_MAP)
             bar.setLevels(levels)
             axis.setTicks([decade_ticks(levels)])
-            axis.setLabel(DENSITY_LABEL)
+            label.setLabel(DENSITY_LABEL)
         elif not mesh:
             bar.setImageItem(self.heat)
             bar.setColorMap(self._heat_map)
             bar.setLevels((0.0, 1.0))
             axis.setTicks(None)
-            axis.setLabel(D_LABEL)
+            label.setLabel(D_LABEL)
 
     def _redraw(self, *_) -> None:
         event = self.snapshot

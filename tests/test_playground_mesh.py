@@ -144,7 +144,7 @@ def mesh_event(step: int = 1, shift: float = 0.0) -> dict:
 
 
 def test_the_view_switches_between_heat_map_and_mesh(qtbot):
-    from gui.playground_view import BACKDROPS, PlaygroundView
+    from gui.playground_view import BACKDROPS, MESH_LEGEND, PlaygroundView
 
     view = PlaygroundView()
     qtbot.addWidget(view)
@@ -154,15 +154,17 @@ def test_the_view_switches_between_heat_map_and_mesh(qtbot):
     view.backdrop.setCurrentText(BACKDROPS[1])
     assert view.mesh.isVisible() and not view.heat.isVisible()
     assert view.mesh.z.shape == (20, 20)
+    assert view.legend.getLabel(view.mesh_layer.lines).text == MESH_LEGEND
     np.testing.assert_allclose(view.mesh.x, mesh_event()["mesh"][..., 0])
     # Cells are coloured by log10 density; the scale's label says so.
     np.testing.assert_allclose(view.mesh.z, np.log10(mesh_event()["mesh_density"]), rtol=1e-5)
-    assert "density" in view.colour_bar.axis.labelText
+    assert "density" in view.colour_bar.getAxis("left").labelText
     assert "z in" in view.status.text()
     view.backdrop.setCurrentText(BACKDROPS[2])
     assert not view.mesh.isVisible() and not view.heat.isVisible()
+    assert view.legend.getLabel(view.mesh_layer.lines) is None
     view.backdrop.setCurrentText(BACKDROPS[0])
-    assert "D(x)" in view.colour_bar.axis.labelText
+    assert "D(x)" in view.colour_bar.getAxis("left").labelText
 
 
 def test_the_animation_moves_points_and_mesh_from_z_to_g_of_z(qtbot):
@@ -190,3 +192,46 @@ def test_the_animation_moves_points_and_mesh_from_z_to_g_of_z(qtbot):
     assert view.snapshot["step"] == 2  # then the newest is drawn
     np.testing.assert_allclose(np.column_stack(view.fake.getData()), 0.5 * event["noise"] + 1.0, atol=1e-6)
     np.testing.assert_allclose(view.mesh.x, event["mesh"][..., 0] + 1.0, atol=1e-6)
+
+
+def test_the_mesh_layer_draws_rows_and_columns_on_a_decade_scale_and_restyles_for_the_projector(qtbot):
+    from gui import theme
+    from gui.playground_mesh import LINE_WIDTH, decade_ticks, density_levels, grid_lines
+    from gui.playground_view import BACKDROPS, PlaygroundView
+
+    xs, ys = grid_lines(noise_plane(noise_grid(2, cells=2)))
+    assert xs.size == (3 + 3) * 4 and np.isnan(xs[3::4]).all()  # 3 rows and 3 columns of 3 vertices, NaN-broken
+    np.testing.assert_allclose(ys[:3], [-3, -3, -3])  # the first row, z2 = -3
+    np.testing.assert_allclose(xs[12:15], [-3, -3, -3])  # the first column, z1 = -3
+    xs, ys = grid_lines(noise_plane(noise_grid(1, cells=4)))  # a 1-D noise: one unbroken line
+    assert xs.size == 5 and not np.isnan(xs).any()
+    assert density_levels(np.array([0, 2, 0, 5])) == pytest.approx((-1 - 2.0, -1 + 3.0))  # around 1 / area 10
+    assert decade_ticks((-2.5, 1.2)) == [(-2.0, "10⁻²"), (-1.0, "10⁻¹"), (0.0, "10⁰"), (1.0, "10¹")]
+
+    view = PlaygroundView()
+    qtbot.addWidget(view)
+    view.add_snapshot(mesh_event())
+    view.flush()
+    view.backdrop.setCurrentText(BACKDROPS[1])
+    assert view.colour_bar.levels() == pytest.approx(density_levels(mesh_event()["box"]))
+    view.set_look(theme.PROJECTOR_LOOK)
+    assert view.mesh_layer.lines.opts["pen"].widthF() == pytest.approx(2 * LINE_WIDTH)
+    assert view.mesh.isVisible() and "density" in view.colour_bar.getAxis("left").labelText
+
+
+def test_a_one_dimensional_noise_draws_a_curve_without_cells(qtbot):
+    from gui.playground_view import BACKDROPS, PlaygroundView
+
+    z = noise_plane(noise_grid(1))
+    event = {**mesh_event(), "mesh_noise": z, "mesh": 0.5 * z, "mesh_mass": cell_mass(1).astype(np.float32),
+             "mesh_density": np.zeros((0, 20), np.float32), "mesh_note": mesh_note(1)}
+    view = PlaygroundView()
+    qtbot.addWidget(view)
+    view.backdrop.setCurrentText(BACKDROPS[1])
+    view.add_snapshot(event)
+    view.flush()
+    assert view.mesh_layer.lines.isVisible() and not view.mesh.isVisible()
+    assert view.mesh_layer.lines.getData()[0].size == 21 and "curve" in view.status.text()
+    view.animate()
+    view.show_transform(0.5)
+    np.testing.assert_allclose(view.mesh_layer.lines.getData()[0], 0.75 * z[0, :, 0], atol=1e-6)
