@@ -312,9 +312,11 @@ class PlaygroundView(QWidget):
         if event["real"] is not self._real_shown:  # the same array for a whole run: set it once
             self._real_shown = event["real"]
             self.real.setData(pos=event["real"])
-        self.heat.setVisible(self.backdrop.currentText() == BACKDROPS[0])
-        self.heat.setImage(event["d_grid"], levels=(0.0, 1.0), autoLevels=False)
-        self.heat.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
+        heat_shown = self.backdrop.currentText() == BACKDROPS[0]
+        self.heat.setVisible(heat_shown)
+        if heat_shown:  # what is hidden is not drawn (a switch redraws)
+            self.heat.setImage(event["d_grid"], levels=(0.0, 1.0), autoLevels=False)
+            self.heat.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
         mesh = event.get("mesh")
         self.animate_button.setEnabled(mesh is not None)
         if self.mesh_shown and mesh is not None:
