@@ -65,9 +65,6 @@ class MeshLayer:
         self.fill.setVisible(visible and self.densities.size > 0)
         self.lines.setVisible(visible)
 
-    def set_levels(self, levels: tuple[float, float]) -> None:
-        self.fill.setLevels(levels)
-
     def show(self, vertices: np.ndarray, densities: np.ndarray | None = None, mass: np.ndarray | None = None) -> None:
         """Draw ``vertices`` (rows, cols, 2) with each cell's density: given, or ``mass`` over its area."""
         if densities is None:

@@ -127,6 +127,7 @@ class PlaygroundView(QWidget):
         self.colour_bar = pg.ColorBarItem(values=(0, 1), colorMap=HEAT_MAP, label=D_LABEL,
                                           interactive=False, width=14)
         self.colour_bar.setImageItem(self.heat, insert_in=item)
+        self.colour_bar.setImageItem([])  # the view colours the heat map and the mesh itself, by mode
         self._heat_map = HEAT_MAP  # the look's D(x) colours, for switching back from the mesh
         self._real_colour = REAL_COLOUR
         # Real points are wide and translucent, so the toys' tight modes show as blobs behind the fakes.
@@ -287,13 +288,12 @@ class PlaygroundView(QWidget):
         self.colour_bar.setVisible(mesh or self.backdrop.currentText() == BACKDROPS[0])
         if mesh and self.snapshot is not None:
             levels = density_levels(self.snapshot["box"])
-            bar.setImageItem(self.mesh)
+            self.mesh.setLevels(levels)
             bar.setColorMap(DENSITY_MAP)
             bar.setLevels(levels)
             axis.setTicks([decade_ticks(levels)])
             label.setLabel(DENSITY_LABEL)
         elif not mesh:
-            bar.setImageItem(self.heat)
             bar.setColorMap(self._heat_map)
             bar.setLevels((0.0, 1.0))
             axis.setTicks(None)

@@ -214,6 +214,7 @@ def test_the_mesh_layer_draws_rows_and_columns_on_a_decade_scale_and_restyles_fo
     view.flush()
     view.backdrop.setCurrentText(BACKDROPS[1])
     assert view.colour_bar.levels() == pytest.approx(density_levels(mesh_event()["box"]))
+    assert view.mesh.getLevels() == pytest.approx(view.colour_bar.levels())
     view.set_look(theme.PROJECTOR_LOOK)
     assert view.mesh_layer.lines.opts["pen"].widthF() == pytest.approx(2 * LINE_WIDTH)
     assert view.mesh.isVisible() and "density" in view.colour_bar.getAxis("left").labelText
