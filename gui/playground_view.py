@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from gui import theme
 from gui.pacing import Pacer
 from gui.playground_mesh import DENSITY_MAP, MeshLayer, decade_ticks, density_levels
+from kgen.services.generator_mesh import density_at
 
 REAL_COLOUR, FAKE_COLOUR, ARROW_COLOUR = theme.PALETTE.real, theme.PALETTE.fake, theme.PALETTE.arrow
 # D(x) from 0 (sure it is generated: pale purple) through 0.5 (undecided: white) to 1 (pale green).
@@ -174,8 +175,12 @@ class PlaygroundView(QWidget):
         for widget in (self.backdrop, self.animate_button, self.arrow_box, self.arrow_kind):
             controls.addWidget(widget)
         controls.addStretch(1)
+        self.readout = QLabel()  # G's density under the mouse, over the mesh
+        self.readout.setToolTip("the density G puts under the mouse: the cells covering it, summed over folds")
+        self.plot.scene().sigMouseMoved.connect(self._on_mouse)
         footer = QHBoxLayout()  # the step buttons beside the status: the controls fit in projector mode
         footer.addWidget(self.status, 1)
+        footer.addWidget(self.readout)
         footer.addWidget(self.player_steps)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -263,6 +268,16 @@ class PlaygroundView(QWidget):
         t = float(t)
         self.fake.setData(pos=(1 - t) * event["noise"] + t * event["generated"])
         self.mesh_layer.show((1 - t) * event["mesh_noise"] + t * event["mesh"], mass=event["mesh_mass"])
+
+    def _on_mouse(self, position) -> None:
+        event = self.snapshot
+        if not self.mesh_shown or self.animating or event is None or event.get("mesh") is None:
+            self.readout.setText("")
+            return
+        point = self.plot.getPlotItem().vb.mapSceneToView(position)
+        at = np.array([point.x(), point.y()])
+        self.readout.setText(f"density at ({at[0]:.2f}, {at[1]:.2f}): "
+                             f"{density_at(at, event['mesh'], event['mesh_density']):.2g}")
 
     def _end_animation(self) -> None:
         self._animated, self._box = None, None  # the next drawing frames the data again

@@ -144,6 +144,8 @@ def mesh_event(step: int = 1, shift: float = 0.0) -> dict:
 
 
 def test_the_view_switches_between_heat_map_and_mesh(qtbot):
+    from PySide6.QtCore import QPointF
+
     from gui.playground_view import BACKDROPS, MESH_LEGEND, PlaygroundView
 
     view = PlaygroundView()
@@ -160,7 +162,15 @@ def test_the_view_switches_between_heat_map_and_mesh(qtbot):
     np.testing.assert_allclose(view.mesh.z, np.log10(mesh_event()["mesh_density"]), rtol=1e-5)
     assert "density" in view.colour_bar.getAxis("left").labelText
     assert "z in" in view.status.text()
+    # Hovering reads the density under the mouse: here x = 0.5 z, so 4 N(z; 0, I) at z = 2x.
+    at = view.plot.getPlotItem().vb.mapViewToScene(QPointF(0.21, -0.13))
+    view._on_mouse(at)
+    expected = 4 * gaussian_pdf(np.array([0.42, -0.26]), np.zeros(2), np.eye(2))
+    shown = float(view.readout.text().rsplit(": ", 1)[1])
+    assert shown == pytest.approx(expected, rel=0.05) and "(0.21, -0.13)" in view.readout.text()
     view.backdrop.setCurrentText(BACKDROPS[2])
+    view._on_mouse(at)
+    assert view.readout.text() == ""
     assert not view.mesh.isVisible() and not view.heat.isVisible()
     assert view.legend.getLabel(view.mesh_layer.lines) is None
     view.backdrop.setCurrentText(BACKDROPS[0])
@@ -236,3 +246,22 @@ def test_a_one_dimensional_noise_draws_a_curve_without_cells(qtbot):
     view.animate()
     view.show_transform(0.5)
     np.testing.assert_allclose(view.mesh_layer.lines.getData()[0], 0.75 * z[0, :, 0], atol=1e-6)
+
+
+def test_density_at_a_point_is_the_cells_covering_it_summed_over_folds():
+    from kgen.services.generator_mesh import density_at
+
+    a, b = np.array([[1.5, 0.4], [-0.3, 0.8]]), np.array([0.5, -1.0])
+    mesh = noise_plane(noise_grid(2, cells=60)).astype(np.float64) @ a.T + b
+    density = cell_density(mesh, cell_mass(2, cells=60))
+    for z in ([0.05, 0.05], [0.45, -0.35], [-1.25, -2.15]):  # inside cells, off the grid's lines
+        x = a @ np.array(z) + b
+        assert density_at(x, mesh, density) == pytest.approx(gaussian_pdf(x, b, a @ a.T), rel=0.03)
+    assert density_at(np.array([50.0, 50.0]), mesh, density) == 0.0  # outside the image of the box
+    # G(z) = (|z1|, z2) folds the plane along z1 = 0: each covered point has two preimages.
+    grid = noise_plane(noise_grid(2, cells=60)).astype(np.float64)
+    folded = np.stack([np.abs(grid[..., 0]), grid[..., 1]], -1)
+    fold_density = cell_density(folded, cell_mass(2, cells=60))
+    x = np.array([1.05, 0.3])  # away from cell edges
+    expected = 2 * gaussian_pdf(np.array([1.05, 0.3]), np.zeros(2), np.eye(2))
+    assert density_at(x, folded, fold_density) == pytest.approx(expected, rel=0.02)

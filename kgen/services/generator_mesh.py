@@ -80,6 +80,26 @@ def cell_density(vertices: np.ndarray, mass: np.ndarray) -> np.ndarray:
     return (np.asarray(mass) / np.maximum(quad_areas(vertices), MIN_AREA)).astype(np.float32)
 
 
+def density_at(point: np.ndarray, vertices: np.ndarray, densities: np.ndarray) -> float:
+    """G's density at ``point`` as the mesh has it: the sum of the densities of the cells whose
+    image covers it (a folded G covers a point more than once; nothing covers it: 0).
+
+    Each cell is split along its (r, c)-(r+1, c+1) diagonal into two triangles, tested by the
+    signs of their edge cross products (strictly: a point exactly on a grid line counts nowhere).
+    """
+    v = np.asarray(vertices, np.float64)
+    p = np.asarray(point, np.float64)
+    a, b, c, d = v[:-1, :-1], v[:-1, 1:], v[1:, 1:], v[1:, :-1]
+
+    def inside(t0, t1, t2):
+        cross = [(q[..., 0] - p[0]) * (r[..., 1] - p[1]) - (q[..., 1] - p[1]) * (r[..., 0] - p[0])
+                 for q, r in ((t0, t1), (t1, t2), (t2, t0))]
+        return ((cross[0] > 0) & (cross[1] > 0) & (cross[2] > 0)) | ((cross[0] < 0) & (cross[1] < 0) & (cross[2] < 0))
+
+    covered = inside(a, b, c) | inside(a, c, d)
+    return float(np.asarray(densities)[covered].sum())
+
+
 def mesh_note(latent_dim: int) -> str:
     """What the mesh shows, in a few words for the view's status line."""
     span = f"[-{Z_EXTENT:g}, {Z_EXTENT:g}]"
