@@ -8,7 +8,8 @@ With ``--calls N`` it times the compiled snapshot itself, N calls with G's mesh 
 grid of z) and N with an empty mesh, interleaved, to isolate what the mesh adds.
 With ``--draws N`` it then draws the last snapshot N times in the playground view (offscreen,
 1200 x 800), with the heat map and with G's mesh, and reports the interface thread's CPU
-milliseconds per drawing (update and paint).
+milliseconds per drawing (update and paint), then runs the z -> G(z) animation once (frames a
+second, the thread's share of a core).
 
 Usage: python benchmarks/playground_cost.py [--repeats 3] [--epochs 8] [--calls 0] [--draws 0]
 """
@@ -79,8 +80,24 @@ def drawing_ms(event: dict, draws: int) -> dict[str, float]:
             view._redraw()
             view.plot.viewport().repaint()
         costs[backdrop] = 1000 * (time.thread_time() - start) / draws
+    costs.update(animation_cost(app, view))
     view.close()
     return costs
+
+
+def animation_cost(app, view) -> dict[str, float]:
+    """Frames a second and the interface thread's share of a core while the z -> G(z) animation runs."""
+    from PySide6.QtCore import QEventLoop
+
+    frames = []
+    view._animation.valueChanged.connect(lambda _: frames.append(1))
+    loop = QEventLoop()
+    view._animation.finished.connect(loop.quit)
+    cpu, wall = time.thread_time(), time.perf_counter()
+    view.animate()
+    loop.exec()
+    wall = time.perf_counter() - wall
+    return {"animation frames/s": len(frames) / wall, "animation % of a core": 100 * (time.thread_time() - cpu) / wall}
 
 
 def main() -> None:
@@ -124,7 +141,8 @@ def main() -> None:
     if args.draws:
         raw["ms_per_drawing"] = drawing_ms(events[-1], args.draws)
         notes.append("Interface-thread CPU per drawing of the view (1200 x 800, offscreen, "
-                     f"{args.draws} drawings): " + ", ".join(f"{k} {v:.1f} ms" for k, v in raw["ms_per_drawing"].items()))
+                     f"{args.draws} drawings): " + ", ".join(f"{k} {v:.1f}" + (" ms" if "animation" not in k else "")
+                                                            for k, v in raw["ms_per_drawing"].items()))
     write_results("playground_cost", "GAN playground: cost of live snapshots", header, rows, notes, raw, started)
 
 

@@ -107,6 +107,9 @@ def test_the_snapshot_carries_the_grid_through_g_in_its_one_pass(gan):
     expected = np.asarray(gan.generator(noise_grid(2, 6).reshape(-1, 2))).reshape(7, 7, 2)
     np.testing.assert_allclose(snap["mesh"], expected, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(snap["mesh_density"], cell_density(expected, cell_mass(2, 6)), rtol=1e-4)
+    line_gan = build_model(RunConfig(TrainConfig(model="gan", dataset="ring8"), GANConfig(hidden=(8,), latent_dim=1)), (2,))
+    line = playground_snapshot(line_gan, np.zeros((3, 1), np.float32), data_box(ring8), resolution=4, mesh_cells=6)
+    assert line["mesh"].shape == (1, 7, 2) and line["mesh_density"].shape == (0, 6)  # a curve, no cells
 
 
 def test_the_probe_sends_the_mesh_and_where_the_noise_lies(gan):
