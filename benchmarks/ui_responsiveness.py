@@ -18,7 +18,7 @@ Before each run the script waits until no training process is loading TensorFlow
 shares the machine with an import.
 
 Usage: python benchmarks/ui_responsiveness.py [--repeats 3] [--epochs 30] [--model vae] [--arch mlp]
-       [--dataset digits] [--batch-size 32] [--workers process,thread,headless]
+       [--dataset digits] [--batch-size 32] [--workers process,thread,headless,mesh]
 """
 
 from __future__ import annotations
@@ -80,11 +80,13 @@ def gui_run(args, app, runs_root: Path, worker: str) -> tuple[float, np.ndarray,
     from kgen.services.controller import TrainingController
     from kgen.services.training_process import ProcessController, wait_for_spare
 
-    controller = ProcessController() if worker == "process" else TrainingController()
+    controller = ProcessController() if worker in ("process", "mesh") else TrainingController()
     wait_for_spare()
     window = MainWindow(runs_root=runs_root, controller=controller)
     window.show()
     set_up(window.setup_panel, args)
+    if worker == "mesh":  # the GAN playground showing G's mesh instead of the heat map
+        window.playground.backdrop.setCurrentIndex(1)
     ticks: list[float] = []
     timer = QTimer()
     timer.setTimerType(Qt.TimerType.PreciseTimer)
@@ -157,7 +159,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workers", default="process,thread,headless",
                         help="comma-separated: process (the window trains in a child process, the app's way), "
-                             "thread (in a thread of the window's process), headless (the child process, no window)")
+                             "thread (in a thread of the window's process), headless (the child process, no window), "
+                             "mesh (as process, the GAN playground showing G's mesh)")
     args = parser.parse_args()
     workers = args.workers.split(",")
 
@@ -196,7 +199,8 @@ def main() -> None:
           "| / CLI (median of each repeat's ratio) | CPU of the app's own process (% of one core) |")
     print("|---|---|---|---|---|---|---|---|")
     names = {"process": "a child process, window attached (the app)", "thread": "a thread of the window's process",
-             "headless": "the app's child process, no window"}
+             "headless": "the app's child process, no window",
+             "mesh": "a child process, window attached, playground showing G's mesh"}
     for worker in workers:
         if worker in gaps:
             all_gaps = np.concatenate(gaps[worker])

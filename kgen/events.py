@@ -339,6 +339,12 @@ class Playground(_PipeEvent):
     generated: Any = _field(memory=True)  # (M, 2) generated points of fixed noise
     descent: Any = _field(memory=True)  # minus the generator loss's gradient at each point
     moves: Any = _field(memory=True)  # how far each point moved since the last snapshot
+    noise: Any = _field(memory=True)  # (M, 2) the generated points' fixed z in the plane (z1, z2), read-only
+    mesh_noise: Any = _field(memory=True)  # (R+1, C+1, 2) a regular grid of z in the plane, read-only
+    mesh: Any = _field(memory=True)  # (R+1, C+1, 2) G of that grid: the warped mesh
+    mesh_mass: Any = _field(memory=True)  # (R, C) each z cell's probability, read-only
+    mesh_density: Any = _field(memory=True)  # (R, C) mass over the area of the cell's image in x
+    mesh_note: Any = _field(memory=True)  # what the grid spans (a slice when the noise has more than 2 dims)
 
 
 @_finish

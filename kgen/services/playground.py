@@ -1,8 +1,9 @@
 """The GAN playground's numbers: what D and G look like on a 2-D toy, probed while training.
 
 `playground_snapshot` is a pure function of a GAN on 2-D points: the discriminator's
-probability over a grid, the generated points of a fixed noise, and for each point the way the
-generator's loss pushes it. `PlaygroundProbe` takes one every few steps inside the training
+probability over a grid, the generated points of a fixed noise, for each point the way the
+generator's loss pushes it, and a grid of noise values carried through G with the density each
+of its cells carries (`kgen.services.generator_mesh`). `PlaygroundProbe` takes one every few steps inside the training
 thread and hands NumPy copies to a sink (for example a queue's ``put``), as GAN Lab shows them.
 """
 
@@ -17,6 +18,14 @@ from keras import ops
 from kgen.events import Event, Playground, global_step
 from kgen.models.gan import GAN, GENERATOR_LOSSES
 from kgen.models.sampling import latent_noise
+from kgen.services.generator_mesh import (
+    MESH_CELLS,
+    cell_density,
+    cell_mass,
+    mesh_note,
+    noise_grid,
+    noise_plane,
+)
 from kgen.services.paced_probe import PacedProbe
 
 GRID_RESOLUTION = 48  # the heat map is this many cells a side (64 costs ~1.5x the time)
@@ -46,17 +55,18 @@ def grid_points(box: np.ndarray, resolution: int = GRID_RESOLUTION) -> np.ndarra
     return np.stack([gx.ravel(), gy.ravel()], 1).astype(np.float32)
 
 
-def snapshot_tensors(gan: GAN, grid, noise):
-    """(D(grid), G(noise), minus the generator loss's gradient at each G(noise)): the playground's
-    one TensorFlow pass, as tensors; `PlaygroundProbe` compiles it with ``tf.function``."""
+def snapshot_tensors(gan: GAN, grid, noise, mesh_noise):
+    """(D(grid), G(noise), minus the generator loss's gradient at each G(noise), G(mesh_noise)):
+    the playground's one TensorFlow pass, as tensors; `PlaygroundProbe` compiles it with ``tf.function``."""
     d_grid = ops.sigmoid(ops.cast(gan.discriminator(grid, training=False), "float32"))
+    mesh = ops.cast(gan.generator(mesh_noise, training=False), "float32")
     generated = ops.cast(gan.generator(noise, training=False), "float32")  # float32 under any dtype policy
     with tf.GradientTape() as tape:
         tape.watch(generated)
         fake_logits = ops.cast(gan.discriminator(generated, training=False), "float32")
         # The losses are batch means; times N, each point's gradient is that of its own term.
         loss = GENERATOR_LOSSES[gan.generator_loss](fake_logits) * ops.cast(ops.shape(noise)[0], "float32")
-    return d_grid, generated, -tape.gradient(loss, generated)
+    return d_grid, generated, -tape.gradient(loss, generated), mesh
 
 
 def playground_snapshot(
@@ -66,6 +76,7 @@ def playground_snapshot(
     resolution: int = GRID_RESOLUTION,
     previous: np.ndarray | None = None,
     compute: Callable = snapshot_tensors,
+    mesh_cells: int = MESH_CELLS,
 ) -> dict[str, np.ndarray]:
     """D and G of a GAN on 2-D points, as NumPy arrays.
 
@@ -74,26 +85,33 @@ def playground_snapshot(
     - ``generated`` (N, 2): G(noise);
     - ``descent`` (N, 2): minus the gradient of the generator loss with respect to each
       generated point, the direction the generator is pushed there (GAN Lab's arrows);
-    - ``moves`` (N, 2): how far each point moved since ``previous`` (zeros without it).
+    - ``moves`` (N, 2): how far each point moved since ``previous`` (zeros without it);
+    - ``mesh`` (rows, mesh_cells + 1, 2): G of `noise_grid`'s vertices, the warped noise grid;
+    - ``mesh_density`` (rows - 1, mesh_cells): each cell's noise mass over the area of its image.
 
     ``compute`` is `snapshot_tensors` or a compiled version of it.
     """
     if not isinstance(gan, GAN) or not gan.points or gan.num_classes:
         raise ValueError("the playground needs an unconditional GAN on 2-D points")
-    d_grid, generated, descent = compute(gan, grid_points(box, resolution), np.asarray(noise, np.float32))
+    mesh_z = noise_grid(gan.latent_dim, mesh_cells)
+    d_grid, generated, descent, mesh = compute(gan, grid_points(box, resolution), np.asarray(noise, np.float32),
+                                               mesh_z.reshape(-1, gan.latent_dim))
     generated = np.asarray(generated, np.float32)
+    mesh = np.asarray(mesh, np.float32).reshape(*mesh_z.shape[:2], 2)
     moves = np.zeros_like(generated) if previous is None else generated - previous
     return {"box": np.asarray(box, np.float32),
             "d_grid": np.asarray(d_grid, np.float32).reshape(resolution, resolution),
-            "generated": generated, "descent": np.asarray(descent, np.float32), "moves": moves}
+            "generated": generated, "descent": np.asarray(descent, np.float32), "moves": moves,
+            "mesh": mesh, "mesh_density": cell_density(mesh, cell_mass(gan.latent_dim, mesh_cells))}
 
 
 class PlaygroundProbe(PacedProbe):
     """Every ``every`` steps, a `playground_snapshot` event handed to ``sink``, paced as
     `PacedProbe` says (``max_share``, ``min_seconds``, ``stepping``).
 
-    Events: `kgen.events.Playground` records (step, epoch, real, and the snapshot's arrays); the
-    first comes before the first batch, the last after it.
+    Events: `kgen.events.Playground` records (step, epoch, real, the snapshot's arrays, and the
+    run's fixed noise and noise grid in the z plane with the grid cells' masses, for the view's
+    z -> G(z) animation); the first comes before the first batch, the last after it.
     """
 
     def __init__(
@@ -116,11 +134,18 @@ class PlaygroundProbe(PacedProbe):
         self.box = data_box(np.asarray(real_points))
         self.points, self.seed = int(points), int(seed)
         self.noise: np.ndarray | None = None
+        self.fixed: dict = {}  # read-only arrays the same for the whole run: where the noise lies
         self._previous: np.ndarray | None = None
         self._compute: Callable = snapshot_tensors
 
     def on_train_begin(self, logs=None):
-        self.noise = latent_noise(self.points, self.model.latent_dim, self.seed)
+        latent_dim = self.model.latent_dim
+        self.noise = latent_noise(self.points, latent_dim, self.seed)
+        self.fixed = {"noise": noise_plane(self.noise), "mesh_noise": noise_plane(noise_grid(latent_dim)),
+                      "mesh_mass": cell_mass(latent_dim).astype(np.float32)}
+        for array in self.fixed.values():
+            array.setflags(write=False)
+        self.fixed["mesh_note"] = mesh_note(latent_dim)
         self._compute = tf.function(snapshot_tensors)  # traced once: 2-3x faster than eager
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -132,4 +157,4 @@ class PlaygroundProbe(PacedProbe):
         snapshot = playground_snapshot(self.model, self.noise, self.box, self.resolution, self._previous,
                                        self._compute)
         self._previous = snapshot["generated"]
-        self.sink(Playground(step=int(step), epoch=self._epoch + 1, real=self.real, **snapshot))
+        self.sink(Playground(step=int(step), epoch=self._epoch + 1, real=self.real, **self.fixed, **snapshot))
