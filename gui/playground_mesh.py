@@ -15,7 +15,7 @@ from kgen.services.generator_mesh import cell_density
 
 # Density from low (white, the plot's background) to high (dark red): sequential, and clear of
 # the real (green) and generated (purple) points drawn over it.
-DENSITY_MAP = pg.ColorMap([0.0, 0.35, 0.7, 1.0], ["#ffffff", "#fdd49e", "#fc8d59", "#b30000"])
+DENSITY_MAP = pg.ColorMap([0.0, 0.35, 0.7, 1.0], list(theme.PALETTE.density))
 DECADES_BELOW, DECADES_ABOVE = 2.0, 3.0  # the colour scale around a uniform density over the data box
 LINE_WIDTH = 0.8
 LINE_ALPHA = 0x8c
@@ -50,7 +50,7 @@ class MeshLayer:
 
     def __init__(self, plot: pg.PlotItem):
         self.fill = pg.PColorMeshItem(colorMap=DENSITY_MAP, enableAutoLevels=False, levels=(-3.0, 2.0))
-        self.lines = pg.PlotCurveItem(connect="finite", pen=pg.mkPen(theme.translucent("#000000", LINE_ALPHA),
+        self.lines = pg.PlotCurveItem(connect="finite", pen=pg.mkPen(theme.translucent(theme.PALETTE.plot_ink, LINE_ALPHA),
                                                                      width=LINE_WIDTH))
         self.fill.setZValue(-9)
         self.lines.setZValue(-8)

@@ -63,6 +63,7 @@ class Palette:
     fake: str  # the playground's generated points
     arrow: str
     heat: tuple[str, str, str]  # D(x) = 0, 0.5, 1 in the playground
+    density: tuple[str, ...]  # low to high density, sequential (the playground's mesh of G)
     series: tuple[str, ...]  # curves, runs and classes, in this order
 
     @classmethod
@@ -82,8 +83,8 @@ class Palette:
             for colour in value if isinstance(value, tuple) else (value,):
                 if not isinstance(colour, str) or not _COLOUR.fullmatch(colour):
                     raise ThemeError(f"{source}: {name} must be '#rrggbb' colours, got {colour!r}")
-        if len(values["heat"]) != 3 or not values["series"]:
-            raise ThemeError(f"{source}: heat takes 3 colours and series at least one")
+        if len(values["heat"]) != 3 or len(values["density"]) != 4 or not values["series"]:
+            raise ThemeError(f"{source}: heat takes 3 colours, density 4 and series at least one")
         return cls(**values)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -73,8 +74,11 @@ class PosteriorView(QWidget):
         self.aggregate = None  # the latest Aggregate shown
         self.pending: tuple[np.ndarray, int | None, str] | None = None  # an image not yet asked about
         self.usable = False  # a 2-d VAE is loaded
-        self.image_button = QPushButton("One image: p(z|x) and q(z|x)")
-        self.aggregate_button = QPushButton("All test images: aggregate posterior vs prior")
+        # Short names: in projector mode long ones would widen the whole window.
+        self.image_button = QPushButton("One image")
+        self.image_button.setToolTip("p(z|x) on a grid and q(z|x)'s ellipses, for one test or drawn image")
+        self.aggregate_button = QPushButton("All test images")
+        self.aggregate_button.setToolTip("the aggregate posterior of the test codes against the prior N(0, I)")
         self.modes = QButtonGroup(self)
         for number, button in enumerate((self.image_button, self.aggregate_button)):
             button.setCheckable(True)
@@ -89,6 +93,7 @@ class PosteriorView(QWidget):
         self.image.setFixedSize(120, 150)
         self.note = note_label()
         self.readout = QLabel()
+        self.readout.setWordWrap(True)
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.holes_readout = QLabel()
         self.holes_readout.setWordWrap(True)
@@ -204,9 +209,10 @@ class PosteriorView(QWidget):
         self.elbo_mark.setSymbolBrush(q)
         self.elbo_mark.setSymbolPen(pg.mkPen(ink, width=look.width(1)))
         self.elbo_mark.setSymbolSize(look.points(12))
-        size = look.size(READOUT_POINTS)
-        for label in (self.readout, self.holes_readout):
-            label.setStyleSheet(f"font-size: {size}; color: {palette.text};")
+        for label in (self.readout, self.holes_readout):  # their colour is the application palette's text
+            font = QFont(label.font())
+            font.setPointSizeF(READOUT_POINTS * look.font_scale)
+            label.setFont(font)
         self.image.set_look(look)
         if self.aggregate is not None:
             self._draw_holes(self.aggregate)
