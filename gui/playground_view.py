@@ -27,6 +27,8 @@ from gui.pacing import Pacer
 REAL_COLOUR, FAKE_COLOUR, ARROW_COLOUR = theme.PALETTE.real, theme.PALETTE.fake, theme.PALETTE.arrow
 # D(x) from 0 (sure it is generated: pale purple) through 0.5 (undecided: white) to 1 (pale green).
 HEAT_MAP = pg.ColorMap([0.0, 0.5, 1.0], list(theme.PALETTE.heat))
+PROBABILITY_LABEL = "D(x): probability real"
+CRITIC_LABEL = "critic D(x): its value (WGAN-GP, 0 white)"
 COLOUR_BAR_AXIS = 45  # pixels for the colour bar's ticks and label (pyqtgraph's own width)
 ARROW_LENGTH = 0.08  # the longest arrows (95th percentile) reach this share of the box's width
 HEAD = 0.3  # arrowhead barbs, as a share of the arrow's length
@@ -111,7 +113,7 @@ class PlaygroundView(QWidget):
         self.heat.setColorMap(HEAT_MAP)
         self.heat.setZValue(-10)
         item.addItem(self.heat)
-        self.colour_bar = pg.ColorBarItem(values=(0, 1), colorMap=HEAT_MAP, label="D(x): probability real",
+        self.colour_bar = pg.ColorBarItem(values=(0, 1), colorMap=HEAT_MAP, label=PROBABILITY_LABEL,
                                           interactive=False, width=14)
         self.colour_bar.setImageItem(self.heat, insert_in=item)
         # Real points are wide and translucent, so the toys' tight modes show as blobs behind the fakes.
@@ -186,6 +188,19 @@ class PlaygroundView(QWidget):
         self.heat.clear()
         self.status.setText("waiting for the first snapshot…")
 
+    def _heat_levels(self, event) -> tuple[float, float]:
+        """(0, 1) for D's probability; for a Wasserstein critic, symmetric about 0 (white) so the
+        diverging colours split positive from negative values, and the colour bar says so."""
+        critic = bool(event.get("critic", False))
+        self.colour_bar.axis.setLabel(CRITIC_LABEL if critic else PROBABILITY_LABEL)
+        levels = (0.0, 1.0)
+        if critic:
+            reach = float(np.nanmax(np.abs(event["d_grid"]))) if np.size(event["d_grid"]) else 0.0
+            reach = reach if np.isfinite(reach) and reach > 0 else 1.0
+            levels = (-reach, reach)
+        self.colour_bar.setLevels(levels)
+        return levels
+
     def _redraw(self, *_) -> None:
         event = self.snapshot
         if event is None:
@@ -199,7 +214,7 @@ class PlaygroundView(QWidget):
             self._real_shown = event["real"]
             self.real.setData(pos=event["real"])
         self.heat.setVisible(self.heat_box.isChecked())
-        self.heat.setImage(event["d_grid"], levels=(0.0, 1.0), autoLevels=False)
+        self.heat.setImage(event["d_grid"], levels=self._heat_levels(event), autoLevels=False)
         self.heat.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
         self.fake.setData(pos=event["generated"])
         key, legend_text = ARROW_KINDS[self.arrow_kind.currentText()]

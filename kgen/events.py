@@ -339,6 +339,7 @@ class Playground(_PipeEvent):
     generated: Any = _field(memory=True)  # (M, 2) generated points of fixed noise
     descent: Any = _field(memory=True)  # minus the generator loss's gradient at each point
     moves: Any = _field(memory=True)  # how far each point moved since the last snapshot
+    critic: bool = _field(default=False, memory=True)  # d_grid holds a Wasserstein critic's values, not probabilities
 
 
 @_finish

@@ -1,0 +1,133 @@
+"""WGAN-GP (Gulrajani et al. 2017, Algorithm 1): its penalty and losses against their formulas,
+n_critic critic updates per generator update, the paper's defaults, and short runs on a toy and images."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from kgen import registry
+from kgen.cli import main
+from kgen.config import RunConfig, TrainConfig, WGANConfig
+from kgen.data import make_pipeline
+from kgen.errors import ConfigError
+from kgen.models import WGANGP, build_model
+from kgen.models.saving import load_model_file
+from kgen.models.wgan import critic_loss, gradient_penalty, interpolates, wasserstein_generator_loss
+from kgen.runs import read_events
+
+
+def make_wgan(shape=(2,), **options) -> WGANGP:
+    config = RunConfig(TrainConfig(model="wgan-gp", lr=1e-3), WGANConfig(latent_dim=2, hidden=(16,), filters=8, **options))
+    return build_model(config, shape)
+
+
+def as_float(t) -> float:
+    return float(np.asarray(t))
+
+
+class TestFormulas:
+    def test_penalty_of_a_linear_critic_is_lambda_times_norm_minus_one_squared(self):
+        """D(x) = w.x + b has gradient w everywhere: penalty = lambda * (||w|| - 1)^2, norm ||w||."""
+        w = np.array([[3.0], [4.0]], np.float32)  # ||w|| = 5
+        x_hat = tf.constant(np.random.default_rng(0).normal(size=(7, 2)), tf.float32)
+        penalty, norm = gradient_penalty(lambda x: tf.matmul(x, w) + 0.5, x_hat, weight=10.0)
+        assert as_float(penalty) == pytest.approx(10.0 * (5.0 - 1.0) ** 2, rel=1e-6)
+        assert as_float(norm) == pytest.approx(5.0, rel=1e-6)
+
+    def test_penalty_is_per_example_over_image_axes(self):
+        """D(x) = sum(x * x) / 2 has gradient x: each example's norm is its own ||x||."""
+        x_hat = tf.constant(np.random.default_rng(1).normal(size=(5, 3, 3, 2)), tf.float32)
+        penalty, norm = gradient_penalty(lambda x: 0.5 * tf.reduce_sum(x * x, axis=(1, 2, 3))[:, None], x_hat, 2.0)
+        norms = np.linalg.norm(x_hat.numpy().reshape(5, -1), axis=1)
+        assert as_float(penalty) == pytest.approx(2.0 * np.mean((norms - 1.0) ** 2), rel=1e-5)
+        assert as_float(norm) == pytest.approx(np.mean(norms), rel=1e-5)
+
+    def test_interpolates_lie_on_the_segment_from_fake_to_real(self):
+        real, fake = np.ones((3, 2, 2, 1), np.float32), np.zeros((3, 2, 2, 1), np.float32)
+        x_hat = np.asarray(interpolates(real, fake, np.array([0.0, 0.25, 1.0], np.float32)))
+        assert np.allclose(x_hat[:, 0, 0, 0], [0.0, 0.25, 1.0]) and np.allclose(x_hat[1], 0.25)
+
+    def test_critic_and_generator_losses_on_a_hand_example(self):
+        real, fake = np.array([[2.0], [4.0]], np.float32), np.array([[-1.0], [0.0]], np.float32)
+        assert as_float(critic_loss(real, fake)) == pytest.approx(-0.5 - 3.0)  # E[D(G(z))] - E[D(x)]
+        assert as_float(wasserstein_generator_loss(fake)) == pytest.approx(0.5)  # -E[D(G(z))]
+
+
+class TestAlgorithmOne:
+    def test_the_paper_defaults(self):
+        config = RunConfig(TrainConfig(model="wgan-gp", dataset="ring8"), WGANConfig())
+        m, t = config.model, config.train
+        assert (m.d_steps, m.gp_weight, m.beta_1, m.beta_2, t.lr) == (5, 10.0, 0.0, 0.9, 1e-4)
+        model = build_model(config, (2,))
+        adam = model.d_optimizer
+        assert (float(adam.learning_rate), adam.beta_1, adam.beta_2) == pytest.approx((1e-4, 0.0, 0.9))
+        assert model.critic and model.d_steps == 5 and model.gp_weight == 10.0
+
+    @pytest.mark.parametrize("k", [1, 5])
+    def test_k_critic_updates_per_generator_update(self, k):
+        model = make_wgan(d_steps=k)
+        x = np.random.default_rng(0).normal(size=(200, 2)).astype("float32")
+        model.fit(make_pipeline(x, batch_size=8 * k, drop_remainder=True), epochs=2, verbose=0, shuffle=False)
+        g_updates = int(model.g_optimizer.iterations)
+        assert g_updates == 2 * (200 // (8 * k))
+        assert int(model.d_optimizer.iterations) == k * g_updates
+
+    def test_the_critic_on_images_has_no_batch_norm(self):
+        model = make_wgan(shape=(8, 8, 1))  # arch auto: the DCGAN networks on images
+        layers = {type(layer).__name__ for layer in model.discriminator.layers}
+        assert "Conv2D" in layers and "BatchNormalization" not in layers and "GroupNormalization" in layers
+        assert "BatchNormalization" in {type(layer).__name__ for layer in model.generator.layers}
+
+    def test_step_d_and_step_g_by_hand(self):
+        model = make_wgan()
+        batch = np.random.default_rng(0).normal(size=(16, 2)).astype("float32")
+        d = model.player_step("discriminator", batch)
+        g = model.player_step("generator", batch)
+        assert set(d) == {"d_loss", "wasserstein", "gradient_penalty", "interpolate_grad_norm", "d_grad_norm"}
+        assert set(g) == {"g_loss", "g_grad_norm"} and all(np.isfinite(list({**d, **g}.values())))
+        assert (int(model.d_optimizer.iterations), int(model.g_optimizer.iterations)) == (1, 1)
+        # The critic's loss is minus the Wasserstein estimate plus the penalty.
+        assert d["d_loss"] == pytest.approx(-d["wasserstein"] + d["gradient_penalty"], rel=1e-4, abs=1e-5)
+
+    def test_conditional_and_binary_are_refused_in_one_line(self):
+        gan = make_wgan()
+        with pytest.raises(ValueError, match="unconditional, on continuous"):
+            WGANGP(gan.generator, gan.discriminator, num_classes=10)
+        with pytest.raises(ConfigError, match="gp_weight must be"):
+            WGANConfig(gp_weight=-1.0)
+        with pytest.raises(ConfigError, match="d_steps must be"):
+            WGANConfig(d_steps=0)
+
+
+def test_the_registry_entry():
+    spec = registry.spec("wgan-gp")
+    assert spec.adversarial and spec.critic and spec.player_steps and spec.points
+    assert "playground" in spec.views and "toy_modes" in spec.scores and spec.config is WGANConfig
+
+
+def test_a_short_ring8_run_trains_saves_and_loads(tmp_path):
+    run = tmp_path / "ring"
+    assert main(["train", "wgan-gp", "--dataset", "ring8", "--epochs", "4", "--out", str(run)]) == 0
+    events = read_events(run / "events.jsonl")
+    epochs = [e["metrics"] for e in events if e["type"] == "epoch"]
+    assert len(epochs) == 4 and all(np.isfinite(list(m.values())).all() for m in epochs)
+    # The critic tells the toy's real points from the fakes: a positive distance estimate.
+    assert all(m["wasserstein"] > 0 for m in epochs)
+    final = events[-1]
+    assert final["type"] == "eval" and final["metrics"]["modes_total"] == 8
+    model = load_model_file(run / "model.keras")
+    assert isinstance(model, WGANGP) and model.d_steps == 5 and model.gp_weight == 10.0
+    steps = next(e for e in events if e["type"] == "start")["steps_per_epoch"]
+    assert int(model.g_optimizer.iterations) == 4 * steps and int(model.d_optimizer.iterations) == 20 * steps
+    z = keras.random.normal((3, model.latent_dim), seed=0)
+    assert np.asarray(model.decode(z)).shape == (3, 2)
+
+
+def test_cli_bad_flags_are_one_line(tmp_path, capsys):
+    assert main(["train", "wgan-gp", "--generator-loss", "saturating", "--out", str(tmp_path / "r")]) == 2
+    assert "--generator-loss does not apply to the wgan-gp model" in capsys.readouterr().err
+    assert main(["train", "wgan-gp", "--gp-weight", "-2", "--dataset", "ring8", "--out", str(tmp_path / "s")]) == 2
+    assert "gp_weight must be" in capsys.readouterr().err
