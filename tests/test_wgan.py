@@ -170,3 +170,19 @@ def test_the_playground_view_scales_a_critic_about_zero(qtbot):
     view.add_snapshot({**event, "critic": False, "d_grid": np.full((2, 2), 0.5, np.float32)})
     view.flush()
     assert tuple(view.colour_bar.levels()) == (0.0, 1.0) and view.colour_bar.axis.labelText == PROBABILITY_LABEL
+
+
+def test_the_setup_panel_sets_the_penalty_and_critic_steps(qtbot):
+    from gui.setup_panel import SetupPanel
+
+    panel = SetupPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    assert not panel.gp_weight.isVisible()  # the VAE has no penalty
+    panel.model.setCurrentText("wgan-gp")
+    assert panel.gp_weight.isVisible() and not panel.generator_loss.isVisible() and not panel.pixels.isVisible()
+    assert (panel.gp_weight.value(), panel.d_steps.value()) == (10.0, 5)
+    panel.gp_weight.setValue(2.5)
+    config = panel.config()
+    assert isinstance(config.model, WGANConfig) and (config.model.gp_weight, config.model.d_steps) == (2.5, 5)
+    assert config.train.lr == pytest.approx(1e-4)  # digits: the paper's rate
