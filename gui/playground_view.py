@@ -31,6 +31,7 @@ from kgen.services.generator_mesh import density_at
 REAL_COLOUR, FAKE_COLOUR, ARROW_COLOUR = theme.PALETTE.real, theme.PALETTE.fake, theme.PALETTE.arrow
 # D(x) from 0 (sure it is generated: pale purple) through 0.5 (undecided: white) to 1 (pale green).
 HEAT_MAP = pg.ColorMap([0.0, 0.5, 1.0], list(theme.PALETTE.heat))
+CRITIC_LABEL = "critic D(x): its value (WGAN-GP, 0 white)"
 COLOUR_BAR_AXIS = 45  # pixels for the colour bar's ticks and label (pyqtgraph's own width)
 ARROW_LENGTH = 0.08  # the longest arrows (95th percentile) reach this share of the box's width
 HEAD = 0.3  # arrowhead barbs, as a share of the arrow's length
@@ -310,9 +311,25 @@ class PlaygroundView(QWidget):
             label.setLabel(DENSITY_LABEL)
         elif not mesh:
             bar.setColorMap(self._heat_map)
-            bar.setLevels((0.0, 1.0))
             axis.setTicks(None)
-            label.setLabel(D_LABEL)
+            if self.snapshot is None:
+                bar.setLevels((0.0, 1.0))
+                label.setLabel(D_LABEL)
+            else:
+                self._heat_levels(self.snapshot)
+
+    def _heat_levels(self, event) -> tuple[float, float]:
+        """(0, 1) for D's probability; for a Wasserstein critic, symmetric about 0 (white) so the
+        diverging colours split positive from negative values, and the colour bar says so."""
+        critic = bool(event.get("critic", False))
+        self.colour_bar.getAxis("left").setLabel(CRITIC_LABEL if critic else D_LABEL)
+        levels = (0.0, 1.0)
+        if critic:
+            reach = float(np.nanmax(np.abs(event["d_grid"]))) if np.size(event["d_grid"]) else 0.0
+            reach = reach if np.isfinite(reach) and reach > 0 else 1.0
+            levels = (-reach, reach)
+        self.colour_bar.setLevels(levels)
+        return levels
 
     def _redraw(self, *_) -> None:
         event = self.snapshot
@@ -330,7 +347,8 @@ class PlaygroundView(QWidget):
         heat_shown = self.backdrop.currentText() == BACKDROPS[0]
         self.heat.setVisible(heat_shown)
         if heat_shown:  # what is hidden is not drawn (a switch redraws)
-            self.heat.setImage(event["d_grid"], levels=(0.0, 1.0), autoLevels=False)
+            self.heat.setImage(event["d_grid"], autoLevels=False)
+            self.heat.setLevels(self._heat_levels(event))  # after: a first image takes levels deferred before it
             self.heat.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
         mesh = event.get("mesh")
         self.animate_button.setEnabled(mesh is not None)

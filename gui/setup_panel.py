@@ -40,7 +40,7 @@ PREVIEW_HEIGHT = 48  # pixels of the preview strip of real images, at most
 PREVIEW_WIDTH = 300  # so the strip never widens the setup panel
 # The model options the panel sets; each row shows for the models whose config has the option.
 MODEL_OPTIONS = ("latent_dim", "arch", "likelihood", "beta", "estimator", "importance_samples", "d_steps",
-                 "generator_loss", "pixels", "temperature", "steps", "attention")
+                 "gp_weight", "generator_loss", "pixels", "temperature", "steps", "attention")
 TRAIN_OPTIONS = ("epochs", "batch_size", "lr", "seed")
 
 
@@ -72,6 +72,10 @@ class SetupPanel(QWidget):
         self.lr.setSingleStep(1e-4)
         self.seed = _spin(0, 2**31 - 1)
         self.d_steps = _spin(1, 100)
+        self.gp_weight = QDoubleSpinBox()
+        self.gp_weight.setDecimals(2)
+        self.gp_weight.setRange(0.0, 1e6)
+        self.gp_weight.setSingleStep(1.0)
         self.generator_loss = QComboBox()
         self.pixels = QComboBox()
         self.arch = QComboBox()
@@ -112,7 +116,8 @@ class SetupPanel(QWidget):
                               ("likelihood", self.likelihood), ("beta", self.beta), ("estimator", self.estimator),
                               ("draws per image (k)", self.importance_samples), ("temperature", self.temperature), ("epochs", self.epochs),
                               ("batch size", self.batch_size), ("learning rate", self.lr), ("seed", self.seed),
-                              ("D steps per G step", self.d_steps), ("generator loss", self.generator_loss),
+                              ("D steps per G step", self.d_steps), ("gradient penalty λ", self.gp_weight),
+                              ("generator loss", self.generator_loss),
                               ("pixels", self.pixels),
                               ("drawing steps", self.steps), ("attention", self.attention)):
             self.form.addRow(label, widget)

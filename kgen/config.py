@@ -307,6 +307,38 @@ class GANConfig(_Config):
         _positive_float(self.temperature, "temperature", upper=100.0)
 
 
+def option_like(config: type, name: str, default: Any = dataclasses.MISSING) -> Any:
+    """Option ``name`` of ``config`` for another config, described once: the same metadata, its
+    default unless ``default`` is given."""
+    found = options(config)[name]
+    return field(default=found.default if default is dataclasses.MISSING else default, metadata=found.metadata)
+
+
+@dataclass
+class WGANConfig(_Config):
+    """WGAN-GP (Gulrajani et al. 2017): the GAN's networks with a critic (no sigmoid, no batch norm),
+    its k critic steps, the gradient penalty's weight and Adam as Algorithm 1 sets them."""
+
+    latent_dim: int | None = option_like(GANConfig, "latent_dim")
+    arch: str = option_like(GANConfig, "arch")
+    hidden: tuple[int, ...] = option_like(GANConfig, "hidden")
+    filters: int = option_like(GANConfig, "filters")
+    d_steps: int = option_like(GANConfig, "d_steps", 5)
+    gp_weight: float = option(10.0, type="float",
+                              help="lambda: weight of the gradient penalty (||grad D(x_hat)|| - 1)^2 at interpolates")
+    beta_1: float = option_like(GANConfig, "beta_1", 0.0)
+    beta_2: float = option(0.9, help="Adam's second-moment decay for both players", type="float")
+
+    def __post_init__(self) -> None:
+        shared = {name: getattr(self, name) for name in ("latent_dim", "arch", "hidden", "filters", "d_steps", "beta_1")}
+        GANConfig(**shared)  # the options it shares with the GAN, checked as the GAN checks them
+        _require(isinstance(self.gp_weight, (int, float)) and not isinstance(self.gp_weight, bool)
+                 and _finite(self.gp_weight) and 0 <= self.gp_weight <= 1e6,
+                 f"gp_weight must be a finite number in [0, 1e6], got {self.gp_weight!r}")
+        _require(isinstance(self.beta_2, (int, float)) and 0 <= self.beta_2 < 1,
+                 f"beta_2 must be in [0, 1), got {self.beta_2!r}")
+
+
 DRAW_ATTENTION = ("gaussian", "none")
 
 

@@ -345,6 +345,7 @@ class Playground(_PipeEvent):
     mesh_mass: Any = _field(memory=True)  # (R, C) each z cell's probability, read-only
     mesh_density: Any = _field(memory=True)  # (R, C) mass over the area of the cell's image in x
     mesh_note: Any = _field(memory=True)  # what the grid spans (a slice when the noise has more than 2 dims)
+    critic: bool = _field(default=False, memory=True)  # d_grid holds a Wasserstein critic's values, not probabilities
 
 
 @_finish

@@ -118,7 +118,7 @@ def networks(config: RunConfig, data_shape: tuple[int, ...], num_classes: int = 
             if len(data_shape) != 3:  # points: building refuses the conv networks in one line
                 return Net(), Net()
             return dcgan_generator(data_shape, m.latent_dim, m.filters, classes), \
-                dcgan_discriminator(data_shape, m.filters, classes)
+                dcgan_discriminator(data_shape, m.filters, classes, critic=spec.critic)
         return mlp_generator(data_shape, m.latent_dim, m.hidden, classes), \
             mlp_discriminator(data_shape, m.hidden, classes)
     return encoder_decoder(config, data_shape, classes, heads=2 if spec.variational else 1)
@@ -253,13 +253,17 @@ def dcgan_generator(shape, latent: int, filters: int, classes: int) -> Net:
             + conv(4, filters, channels, height * width))
 
 
-def dcgan_discriminator(shape, filters: int, classes: int) -> Net:
+def dcgan_discriminator(shape, filters: int, classes: int, critic: bool = False) -> Net:
+    """The DCGAN discriminator; a WGAN-GP ``critic`` has layer norm (scale and shift per channel,
+    no moving statistics) where D has batch norm."""
     height, width, channels = shape
     quarter = (height // 4) * (width // 4)
+    norm = Net(4 * filters, 4 * filters, 2 * filters, quarter * 2 * filters) if critic \
+        else batch_norm(2 * filters, quarter * 2 * filters)
     return (activation(height * width * (channels + classes) * (2 if classes else 1))
             + conv(4, channels + classes, filters, (height // 2) * (width // 2))
             + activation((height // 2) * (width // 2) * filters)
-            + conv(4, filters, 2 * filters, quarter, bias=False) + batch_norm(2 * filters, quarter * 2 * filters)
+            + conv(4, filters, 2 * filters, quarter, bias=False) + norm
             + activation(quarter * 2 * filters) + dense(quarter * 2 * filters, 1))
 
 

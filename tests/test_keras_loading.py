@@ -24,6 +24,7 @@ KINDS = {
     "gan": {"latent_dim": 2, "hidden": [8]},
     "dcgan": {"latent_dim": 2, "arch": "conv", "filters": 4},
     "cgan": {"latent_dim": 2, "arch": "conv", "filters": 4},
+    "wgan-gp": {"latent_dim": 2, "arch": "conv", "filters": 4},
 }
 # What a user writes: the import the README shows, then Keras alone.
 LOADER = textwrap.dedent("""

@@ -170,7 +170,7 @@ def test_reading_the_registry_and_the_cli_parser_never_imports_tensorflow():
 
 
 def test_an_unknown_kind_or_a_bad_spec_is_one_clear_line():
-    with pytest.raises(ConfigError, match=r"^model must be one of ae, vae, cvae, bvae, gan, dcgan, cgan, draw; got 'nope'$"):
+    with pytest.raises(ConfigError, match=r"^model must be one of ae, vae, cvae, bvae, gan, dcgan, cgan, draw, wgan-gp; got 'nope'$"):
         TrainConfig(model="nope")
     with pytest.raises(ConfigError, match="is not a 'module:name' path"):
         registry.ModelSpec(**{**SPEC.__dict__, "build": "no_colon"})

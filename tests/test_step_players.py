@@ -80,7 +80,7 @@ def test_d_steps_on_a_fixed_batch_widen_the_gap_between_real_and_fake():
 
 
 def test_the_registry_says_which_kinds_can_be_stepped_by_player():
-    assert {s.name for s in registry.specs() if s.player_steps} == {"gan", "dcgan", "cgan"}
+    assert {s.name for s in registry.specs() if s.player_steps} == {"gan", "dcgan", "cgan", "wgan-gp"}
     assert not registry.spec("vae").player_steps
 
 

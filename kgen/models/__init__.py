@@ -18,9 +18,10 @@ from kgen.models.gan import CGAN, GAN
 from kgen.models.gan_nets import build_gan_networks
 from kgen.models.nets import build_baseline, build_encoder_decoder
 from kgen.models.vae import CVAE, VAE, BinaryVAE
+from kgen.models.wgan import WGANGP
 from kgen.sizes import gan_arch
 
-__all__ = ["AE", "CGAN", "CVAE", "DRAW", "GAN", "VAE", "BinaryVAE", "EncoderDecoder", "build_model"]
+__all__ = ["AE", "CGAN", "CVAE", "DRAW", "GAN", "VAE", "WGANGP", "BinaryVAE", "EncoderDecoder", "build_model"]
 
 
 def build_model(config: RunConfig, image_shape: Sequence[int], num_classes: int = 0) -> keras.Model:
@@ -94,14 +95,21 @@ def build_draw(config: RunConfig, image_shape: tuple[int, ...], num_classes: int
     return _compiled(model, config)
 
 
-def build_gan(config: RunConfig, data_shape: tuple[int, ...], num_classes: int = 0) -> GAN:
-    """A GAN, DCGAN or (with classes) conditional GAN: networks of the resolved arch (ending in
-    pixel logits for binary pixels), and one Adam optimizer per player."""
+def _gan_networks(config: RunConfig, data_shape: tuple[int, ...], num_classes: int = 0):
+    """(generator, discriminator) of the resolved arch for a GAN kind (a critic for WGAN-GP)."""
     kind, m = config.train.model, config.model
     arch = gan_arch(kind, m.arch, data_shape)
     if arch == "conv" and len(data_shape) != 3:
         raise ConfigError(f"the {kind} model needs images for arch conv; 2-D points train with arch mlp")
-    generator, discriminator = build_gan_networks(data_shape, replace(m, arch=arch), num_classes=num_classes)
+    return build_gan_networks(data_shape, replace(m, arch=arch), num_classes=num_classes,
+                              critic=registry.spec(kind).critic)
+
+
+def build_gan(config: RunConfig, data_shape: tuple[int, ...], num_classes: int = 0) -> GAN:
+    """A GAN, DCGAN or (with classes) conditional GAN: networks of the resolved arch (ending in
+    pixel logits for binary pixels), and one Adam optimizer per player."""
+    kind, m = config.train.model, config.model
+    generator, discriminator = _gan_networks(config, data_shape, num_classes)
     if m.pixels != "continuous" and len(data_shape) != 3:
         raise ConfigError(f"pixels {m.pixels} needs images; 2-D points train with pixels continuous")
     options = {"d_steps": m.d_steps, "generator_loss": m.generator_loss, "seed": config.train.seed, "name": kind,
@@ -115,4 +123,14 @@ def build_gan(config: RunConfig, data_shape: tuple[int, ...], num_classes: int =
         d_optimizer=keras.optimizers.Adam(lr, beta_1=m.beta_1),
         g_optimizer=keras.optimizers.Adam(lr, beta_1=m.beta_1),
     )
+    return model
+
+
+def build_wgan(config: RunConfig, data_shape: tuple[int, ...], num_classes: int = 0) -> WGANGP:
+    """WGAN-GP: GAN networks with a critic, and Algorithm 1's Adam (the run's lr, beta_1, beta_2) per player."""
+    m = config.model
+    model = WGANGP(*_gan_networks(config, data_shape), d_steps=m.d_steps, gp_weight=m.gp_weight,
+                   seed=config.train.seed, name=config.train.model)
+    adam = {"learning_rate": config.train.lr, "beta_1": m.beta_1, "beta_2": m.beta_2}
+    model.compile(d_optimizer=keras.optimizers.Adam(**adam), g_optimizer=keras.optimizers.Adam(**adam))
     return model

@@ -50,6 +50,7 @@ class GAN(keras.Model):
 
     metric_names = ("d_loss", "g_loss", "d_real", "d_fake", "d_accuracy", "d_grad_norm", "g_grad_norm")
     variational = False
+    critic = False  # D gives a logit and D(x) = sigmoid(logit); a Wasserstein critic's value stands alone
 
     def __init__(
         self,
@@ -225,10 +226,14 @@ class GAN(keras.Model):
         reinforce, whose sample has no gradient and which differentiates `_reinforce_loss`."""
         fake, out = self._generated(z, labels, training=True)
         fake_logits = self._logits(fake, labels, training=True)
-        g_loss = GENERATOR_LOSSES[self.generator_loss](fake_logits)
+        g_loss = self.generator_loss_value(fake_logits)
         if self.pixels != "reinforce":
             return g_loss, g_loss
         return g_loss, self._reinforce_loss(fake, out, fake_logits)
+
+    def generator_loss_value(self, fake_logits):
+        """G's loss from D's outputs on its fakes: the configured generator loss."""
+        return GENERATOR_LOSSES[self.generator_loss](fake_logits)
 
     def _reinforce_loss(self, sample, logits, fake_logits):
         """The score-function surrogate of G's loss: -mean((r - b) / s * log p(sample | z)), whose

@@ -61,27 +61,32 @@ def build_dcgan_generator(image_shape: Sequence[int], latent_dim: int, filters: 
 
 
 def build_dcgan_discriminator(image_shape: Sequence[int], filters: int = 64, *,
-                              num_classes: int = 0) -> keras.Model:
-    """image -> one logit: two stride-2 convs with LeakyReLU (batch norm after the first)."""
+                              num_classes: int = 0, critic: bool = False) -> keras.Model:
+    """image -> one logit: two stride-2 convs with LeakyReLU (batch norm after the first). A WGAN-GP
+    ``critic`` has layer norm there instead (over each image's features, per-channel scale and
+    shift): its gradient penalty needs each example scored on its own."""
     check_conv_shape(image_shape)
     x, label, inputs = label_inputs(tuple(image_shape), "data", num_classes)
     h = x if label is None else label_channels(x, label)
     h = layers.LeakyReLU(0.2)(layers.Conv2D(filters, 4, strides=2, padding="same", name="conv_0")(h))
     h = layers.Conv2D(2 * filters, 4, strides=2, padding="same", use_bias=False, name="conv_1")(h)
-    h = layers.LeakyReLU(0.2)(layers.BatchNormalization()(h))
+    norm = layers.GroupNormalization(groups=1) if critic else layers.BatchNormalization()
+    h = layers.LeakyReLU(0.2)(norm(h))
     return keras.Model(inputs, layers.Dense(1, name="logit")(layers.Flatten()(h)), name="discriminator")
 
 
-def build_gan_networks(data_shape: Sequence[int], config, *, num_classes: int = 0) -> tuple[keras.Model, keras.Model]:
-    """(generator, discriminator) for a ``GANConfig``: MLP (images or points) or DCGAN (images);
-    the generator ends in logits when the config's pixels are binary."""
+def build_gan_networks(data_shape: Sequence[int], config, *, num_classes: int = 0,
+                       critic: bool = False) -> tuple[keras.Model, keras.Model]:
+    """(generator, discriminator) for a ``GANConfig`` (or ``WGANConfig``: continuous pixels): MLP
+    (images or points) or DCGAN (images); the generator ends in logits when the config's pixels are
+    binary; ``critic``: a WGAN-GP's discriminator, without batch norm."""
     data_shape = tuple(data_shape)
-    binary = config.pixels != "continuous"
+    binary = getattr(config, "pixels", "continuous") != "continuous"
     if config.arch == "conv":
         return (
             build_dcgan_generator(data_shape, config.latent_dim, config.filters, num_classes=num_classes,
                                   output="logits" if binary else "tanh"),
-            build_dcgan_discriminator(data_shape, config.filters, num_classes=num_classes),
+            build_dcgan_discriminator(data_shape, config.filters, num_classes=num_classes, critic=critic),
         )
     output = "linear" if len(data_shape) == 1 else "logits" if binary else "tanh"
     return (

@@ -16,7 +16,7 @@ import tensorflow as tf
 from keras import ops
 
 from kgen.events import Event, Playground, global_step
-from kgen.models.gan import GAN, GENERATOR_LOSSES
+from kgen.models.gan import GAN
 from kgen.models.sampling import latent_noise
 from kgen.services.generator_mesh import (
     MESH_CELLS,
@@ -58,14 +58,15 @@ def grid_points(box: np.ndarray, resolution: int = GRID_RESOLUTION) -> np.ndarra
 def snapshot_tensors(gan: GAN, grid, noise, mesh_noise):
     """(D(grid), G(noise), minus the generator loss's gradient at each G(noise), G(mesh_noise)):
     the playground's one TensorFlow pass, as tensors; `PlaygroundProbe` compiles it with ``tf.function``."""
-    d_grid = ops.sigmoid(ops.cast(gan.discriminator(grid, training=False), "float32"))
+    d_values = ops.cast(gan.discriminator(grid, training=False), "float32")
+    d_grid = d_values if gan.critic else ops.sigmoid(d_values)  # a critic's value has no probability
     mesh = ops.cast(gan.generator(mesh_noise, training=False), "float32")
     generated = ops.cast(gan.generator(noise, training=False), "float32")  # float32 under any dtype policy
     with tf.GradientTape() as tape:
         tape.watch(generated)
         fake_logits = ops.cast(gan.discriminator(generated, training=False), "float32")
         # The losses are batch means; times N, each point's gradient is that of its own term.
-        loss = GENERATOR_LOSSES[gan.generator_loss](fake_logits) * ops.cast(ops.shape(noise)[0], "float32")
+        loss = gan.generator_loss_value(fake_logits) * ops.cast(ops.shape(noise)[0], "float32")
     return d_grid, generated, -tape.gradient(loss, generated), mesh
 
 
@@ -81,7 +82,7 @@ def playground_snapshot(
     """D and G of a GAN on 2-D points, as NumPy arrays.
 
     - ``d_grid`` (resolution, resolution): D(x) = sigmoid(logit), the probability of "real", on
-      `grid_points` (row r, column c);
+      `grid_points` (row r, column c); for a Wasserstein critic (``gan.critic``) its value D(x);
     - ``generated`` (N, 2): G(noise);
     - ``descent`` (N, 2): minus the gradient of the generator loss with respect to each
       generated point, the direction the generator is pushed there (GAN Lab's arrows);
@@ -102,7 +103,8 @@ def playground_snapshot(
     return {"box": np.asarray(box, np.float32),
             "d_grid": np.asarray(d_grid, np.float32).reshape(resolution, resolution),
             "generated": generated, "descent": np.asarray(descent, np.float32), "moves": moves,
-            "mesh": mesh, "mesh_density": cell_density(mesh, cell_mass(gan.latent_dim, mesh_cells))}
+            "mesh": mesh, "mesh_density": cell_density(mesh, cell_mass(gan.latent_dim, mesh_cells)),
+            "critic": bool(gan.critic)}
 
 
 class PlaygroundProbe(PacedProbe):
