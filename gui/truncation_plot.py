@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from gui import theme
 from kgen.eval.truncation import sweep_table
 
-PSI_LABEL = "psi: z scaled by psi (1 = the prior; below 1 truncated towards its mean)"
+PSI_LABEL = "psi: the samples come from psi · z (1: the prior itself)"
 
 
 class TruncationPlot(pg.GraphicsLayoutWidget):
@@ -22,12 +22,12 @@ class TruncationPlot(pg.GraphicsLayoutWidget):
         self.shares = self.addPlot(row=0, col=0)
         self.fid_plot = self.addPlot(row=1, col=0)
         self.fid_plot.setXLink(self.shares)
-        self.shares.setTitle("truncation sweep: samples from psi · z, scored against the test data")
+        self.shares.setTitle("truncation sweep: realism against variety")
         self.shares.setLabel("left", "share")
         self.shares.setYRange(0, 1.02, padding=0)
         self.fid_plot.setLabel("left", "FID (lower: closer)")
         self.fid_plot.setLabel("bottom", PSI_LABEL)
-        self.shares.addLegend(offset=(10, 10))
+        self.shares.addLegend(offset=(-10, -10))
         self.precision = self.shares.plot(name="precision: samples that look real", symbol="o")
         self.recall = self.shares.plot(name="recall: real data the samples reach", symbol="s")
         self.fid = self.fid_plot.plot(symbol="o")
