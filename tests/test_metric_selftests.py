@@ -82,7 +82,7 @@ def test_fid_grows_with_added_noise(digits_features):
     real, rng = features(data.x_test), np.random.default_rng(0)
     noise = rng.standard_normal(data.x_train.shape).astype("float32")
     fids = [frechet_distance(real, features(np.clip(data.x_train + sigma * noise, 0, 1)))
-            for sigma in (0.0, 0.05, 0.1, 0.2, 0.4)]
+            for sigma in (0.0, 0.1, 0.2, 0.3, 0.4)]
     assert np.all(np.diff(fids) > 0), fids
 
 
