@@ -3,7 +3,8 @@
 This is the temperature form of BigGAN's truncation trick (Brock et al. 2019), which instead redraws
 |z| above a threshold: psi < 1 pulls every draw towards the prior's mean, which should buy realism
 (precision) with variety (recall); psi > 1 spreads the draws beyond what training saw. The same seeded
-z is scaled at every psi, so the rows differ by psi alone.
+z is scaled at every psi, so the rows differ by psi alone. The window's process reads the table
+functions here, so kgen.models (TensorFlow) is imported only by the functions that sample.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import numpy as np
 
 from kgen.errors import ConfigError
 from kgen.eval.metrics import class_coverage, frechet_distance, precision_recall
-from kgen.models.sampling import decode_batched, latent_noise, prior_draws
 
 if TYPE_CHECKING:
     from kgen.eval.classifier import DatasetClassifier
@@ -48,6 +48,8 @@ def check_psis(psis: Sequence[float]) -> tuple[float, ...]:
 def tempered_codes(model, n: int, psi: float, seed: int) -> np.ndarray:
     """psi * z for n seeded draws z ~ N(0, I): the same z at every psi. ConfigError for a model whose
     prior is not N(0, I) (binary codes have no temperature)."""
+    from kgen.models.sampling import latent_noise, prior_draws
+
     noise = latent_noise(n, model.latent_dim, seed)
     if not np.array_equal(prior_draws(model, noise[:4]), noise[:4]):
         raise ConfigError(f"truncation sweep: {type(model).__name__}'s prior is not N(0, I), "
@@ -61,6 +63,8 @@ def truncation_sweep(model, real: np.ndarray, *, psis: Sequence[float] = DEFAULT
     """precision and recall (and FID and classes covered, with a judge) of len(real) samples at each psi,
     as flat ``<score>_psi_<psi>`` scores. Features: the judge classifier's for images, raw points for
     2-D toys (``judge`` None). ``labels`` are the classes a conditional model is asked for."""
+    from kgen.models.sampling import decode_batched
+
     psis = check_psis(psis)
     featurize = _point_features if judge is None else judge.features_and_probabilities
     real_features, real_probs = featurize(real)
