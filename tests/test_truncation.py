@@ -83,6 +83,8 @@ def test_eval_prints_the_sweep_of_a_toy_gan_and_records_it(toy_gan_run, capsys):
 def test_a_bad_psi_list_is_one_line(toy_gan_run, capsys):
     assert main(["eval", str(toy_gan_run), "--truncation-sweep", "0.5,x", "--invert", "0"]) != 0
     assert "--truncation-sweep takes psi values" in capsys.readouterr().err
+    assert main(["eval", str(toy_gan_run), "--truncation-sweep", "0,1", "--invert", "0"]) != 0
+    assert "psi values must lie in (0, 4]" in capsys.readouterr().err  # before any score is computed
 
 
 def test_a_vae_sweeps_its_prior_temperature_in_the_judge_features(tmp_path_factory):

@@ -17,6 +17,7 @@ from kgen.eval import latent
 from kgen.eval.inversion import invert as invert_images
 from kgen.eval.likelihood import curve_ks, evaluate_model, iwae_curve
 from kgen.eval.quality import toy_quality
+from kgen.eval.truncation import check_psis
 from kgen.models.sampling import prior_sample, sample_images, sample_labels
 from kgen.models.saving import load_run_model
 from kgen.pictures import display_scale, image_grid, save_gif, save_png
@@ -85,6 +86,7 @@ def evaluate_run(
             raise OptionError(name, f"{name} must be >= 0, got {value}")
     if limit is not None and limit < 1:
         raise OptionError("limit", f"limit must be >= 1, got {limit}")
+    truncation = check_psis(truncation) if truncation else ()
     run = Run.open(run_dir)
     scores = registry.spec(run.config().train.model).scores
     model = load_run_model(run)
