@@ -162,7 +162,8 @@ class EvaluateView(QWidget):
         truncation = DEFAULT_PSIS if self.sweep.isChecked() else ()
         self._job = ProcessJob.reporting("kgen.services.commands:evaluate_run", self.run_dir, k=self.iwae_k.value(),
                                          limit=limit, curve=curve, truncation=truncation).start()
-        self.progress.setFormat("bound over k: %p% of the test images" if curve else "truncation sweep: %p% of the psi values")
+        parts = [name for name, on in (("bound over k", curve), ("truncation sweep", truncation)) if on]
+        self.progress.setFormat(" and ".join(parts) + ": %p%")
         self._set_busy(True, progress=bool(curve or truncation))
         self.status.setText(f"evaluating {self.run_dir.name}… (a classifier is trained once per dataset)")
         self._timer.start()

@@ -87,9 +87,12 @@ def test_a_bad_psi_list_is_one_line(toy_gan_run, capsys):
     assert "psi values must lie in (0, 4]" in capsys.readouterr().err  # before any score is computed
 
 
-def test_a_vae_sweeps_its_prior_temperature_in_the_judge_features(tmp_path_factory):
+def test_a_vae_sweeps_its_prior_temperature_after_its_bound_over_k(tmp_path_factory):
     run = trained_vae_run(tmp_path_factory, 1.0)
-    scores = evaluate_run(run, k=0, limit=100, quality=False, invert=0, record=False, truncation=(0.5, 1.0))
+    shares = []
+    scores = evaluate_run(run, k=0, limit=100, quality=False, invert=0, record=False, truncation=(0.5, 1.0),
+                          curve=5, progress=shares.append)
+    assert shares[-1] == 1.0 and np.all(np.diff(shares) > 0) and 0.5 in shares  # the bound over k, then the sweep
     psis, columns = sweep_table(scores)
     assert psis.tolist() == [0.5, 1.0] and set(columns) == {"precision", "recall", "fid", "classes_covered"}
     assert all(0 <= v <= 1 for v in (*columns["precision"], *columns["recall"]))

@@ -100,7 +100,7 @@ def evaluate_run(
         single = (k,) if k and not (curve and model.variational and k in curve_ks(curve)) else ()
         metrics.update(evaluate_model(model, x_test, y_test, ks=single, seed=seed))
         if curve:
-            metrics.update(iwae_curve(model, x_test, curve, seed, y_test, progress))
+            metrics.update(iwae_curve(model, x_test, curve, seed, y_test, _share(progress, 0, 0.5 if truncation else 1)))
     if data.kind == "points":
         if "toy_modes" in scores and data.name in TOY_MODES:
             metrics.update(toy_quality(sample_images(model, len(x_test), seed=seed), data.name))
@@ -110,7 +110,8 @@ def evaluate_run(
         found = invert_images(model, x_test[:invert], labels=None if y_test is None else y_test[:invert], seed=seed)
         metrics["inversion_mse"] = float(found.mse.mean())
     if truncation:
-        metrics.update(_truncation_sweep(model, data, x_test, seed, truncation, progress))
+        sweep_progress = _share(progress, 0.5, 0.5) if curve else progress
+        metrics.update(_truncation_sweep(model, data, x_test, seed, truncation, sweep_progress))
     if record is None:
         record = not read_only_run(run.path)
     if record:
@@ -137,6 +138,11 @@ def _image_quality(model, data, x_test, y_test, seed: int) -> dict[str, float]:
     if model.num_classes:
         scores.update(conditional_accuracy(judge, model, seed=seed))
     return scores
+
+
+def _share(progress: Callable[[float], None] | None, start: float, size: float):
+    """``progress`` for one part of the work, from ``start`` to ``start + size`` of the whole."""
+    return None if progress is None else (lambda share: progress(start + size * share))
 
 
 def _truncation_sweep(model, data, x_test, seed: int, psis, progress) -> dict[str, float]:
