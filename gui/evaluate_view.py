@@ -1,5 +1,6 @@
 """The Evaluate tab: runs `kgen.services.commands.evaluate_run` in a child process and shows its
-table, and for models that bound log p(x) the bound over k (IWAE-k against k, the ELBO at k = 1)."""
+table, for models that bound log p(x) the bound over k (IWAE-k against k, the ELBO at k = 1), and
+when asked the truncation sweep (precision, recall and FID of samples from psi * z against psi)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QFormLayout,
@@ -25,9 +27,11 @@ from PySide6.QtWidgets import (
 
 from gui import theme
 from gui.bound_curve import BoundCurvePlot
+from gui.truncation_plot import TruncationPlot
 from kgen import registry
 from kgen.errors import KgenError
 from kgen.eval.descriptions import explanation
+from kgen.eval.truncation import DEFAULT_PSIS
 from kgen.runs import Run
 from kgen.services.jobs import ProcessJob
 
@@ -70,12 +74,14 @@ class EvaluateView(QWidget):
         self.curve_k.setCurrentText(str(DEFAULT_CURVE))
         self.curve_k.setToolTip("the bound over k: IWAE-k for k = 1, 2, 5, 10, ... up to this, on the test images "
                                 "(models that bound log p(x))")
+        self.sweep = QCheckBox(f"psi = {', '.join(f'{p:g}' for p in DEFAULT_PSIS)}")
+        self.sweep.setToolTip("sample from psi * z for each psi and score precision, recall and FID of each "
+                              "against the test images: realism traded for variety")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         self.cancel_button.setToolTip("stop the evaluation going on")
         self.progress = QProgressBar()
         self.progress.setVisible(False)
-        self.progress.setFormat("bound over k: %p% of the test images")
         self.status = QLabel()
         self.table = QTableWidget(0, 2)
         self.table.setHorizontalHeaderLabels(["score", "value"])
@@ -90,6 +96,7 @@ class EvaluateView(QWidget):
         form.addRow("IWAE k", self.iwae_k)
         form.addRow("test images", self.limit)
         form.addRow("bound over k up to", self.curve_k)
+        form.addRow("truncation sweep", self.sweep)
         buttons = QHBoxLayout()
         buttons.addWidget(self.evaluate_button, 1)
         buttons.addWidget(self.cancel_button)
@@ -108,7 +115,10 @@ class EvaluateView(QWidget):
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.table)
         self.splitter.addWidget(curve_box)
-        self.splitter.setSizes([350, 650])
+        self.sweep_plot = TruncationPlot()
+        self.sweep_plot.setVisible(False)  # until an evaluation brings a sweep
+        self.splitter.addWidget(self.sweep_plot)
+        self.splitter.setSizes([350, 650, 650])
         layout = QVBoxLayout(self)
         layout.addLayout(row)
         layout.addLayout(form)
@@ -130,6 +140,7 @@ class EvaluateView(QWidget):
         if self.table.rowCount():
             self.table.resizeColumnToContents(0)
         self.curve_plot.set_look(look)
+        self.sweep_plot.set_look(look)
 
     @property
     def busy(self) -> bool:
@@ -148,9 +159,12 @@ class EvaluateView(QWidget):
         curve = int(self.curve_k.currentText()) if self.curve_k.currentText().isdigit() else 0
         if curve and not bounds_log_p(self.run_dir):
             curve = 0  # a GAN or an autoencoder has no bound on log p(x) to draw
+        truncation = DEFAULT_PSIS if self.sweep.isChecked() else ()
         self._job = ProcessJob.reporting("kgen.services.commands:evaluate_run", self.run_dir, k=self.iwae_k.value(),
-                                         limit=limit, curve=curve).start()
-        self._set_busy(True, progress=bool(curve))
+                                         limit=limit, curve=curve, truncation=truncation).start()
+        parts = [name for name, on in (("bound over k", curve), ("truncation sweep", truncation)) if on]
+        self.progress.setFormat(" and ".join(parts) + ": %p%")
+        self._set_busy(True, progress=bool(curve or truncation))
         self.status.setText(f"evaluating {self.run_dir.name}… (a classifier is trained once per dataset)")
         self._timer.start()
 
@@ -197,6 +211,7 @@ class EvaluateView(QWidget):
             self.table.setItem(i, 1, QTableWidgetItem(f"{value:.5g}"))
         self.table.resizeColumnToContents(0)
         self.curve_box.setVisible(self.curve_plot.show_scores(self.scores))
+        self.sweep_plot.setVisible(self.sweep_plot.show_scores(self.scores))
 
     def _choose(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Choose a run folder", str(self.run_dir or "runs"))

@@ -149,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("-k", type=int, default=5000, help="importance samples for IWAE-k (VAEs; 0: skip)")
     evaluate.add_argument("--iwae-curve", type=int, default=0, metavar="K",
                           help="also the bound over k: IWAE-k for k = 1, 2, 5, ... up to K, with standard errors")
+    evaluate.add_argument("--truncation-sweep", nargs="?", const="default", default=None, metavar="PSI,...",
+                          help="also sample from psi * z for each psi (default 0.25,0.5,...,1.5) and score "
+                               "precision, recall and FID of each against the test data")
     evaluate.add_argument("--no-quality", action="store_true", help="skip the classifier-based scores")
     evaluate.add_argument("--invert", type=int, default=16, metavar="N",
                           help="GANs: invert N test images by gradient descent on z (0: skip)")
@@ -306,12 +309,27 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    from kgen.eval.truncation import DEFAULT_PSIS, format_sweep, is_sweep_key
     from kgen.services.commands import evaluate_run
 
-    metrics = evaluate_run(args.run, k=args.k, limit=args.limit, seed=args.seed,
-                           quality=not args.no_quality, invert=args.invert, curve=args.iwae_curve)
-    print(format_scores(metrics))
+    psis = () if args.truncation_sweep is None else _psi_list(args.truncation_sweep, DEFAULT_PSIS)
+    metrics = evaluate_run(args.run, k=args.k, limit=args.limit, seed=args.seed, quality=not args.no_quality,
+                           invert=args.invert, curve=args.iwae_curve, truncation=psis)
+    print(format_scores({name: value for name, value in metrics.items() if not is_sweep_key(name)}))
+    if psis:
+        print()
+        print(format_sweep(metrics))
     return 0
+
+
+def _psi_list(text: str, default: tuple[float, ...]) -> tuple[float, ...]:
+    """--truncation-sweep's psi values: "default", or numbers separated by commas."""
+    if text == "default":
+        return default
+    try:
+        return tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise ConfigError(f"--truncation-sweep takes psi values separated by commas, got {text!r}") from None
 
 
 def format_scores(metrics: dict[str, float]) -> str:

@@ -53,11 +53,13 @@ METRICS: dict[str, Metric] = {
 }
 # Scores named with a number: iwae_<k> (k samples), iwae_se_<k>, accuracy_class_<c> (class c).
 _NUMBERED = re.compile(r"^(iwae|iwae_se|accuracy_class)_\d+$")
+# A truncation sweep's cells, <score>_psi_<psi> (kgen.eval.truncation), read their score's entry.
+_SWEPT = re.compile(r"^(.+)_psi_\d+(?:\.\d+)?$")
 
 
 def describe(name: str) -> Metric | None:
     """The table's entry for score ``name`` (iwae_5000 reads iwae's), or None if it has none."""
-    numbered = _NUMBERED.match(name)
+    numbered = _NUMBERED.match(name) or _SWEPT.match(name)
     return METRICS.get(numbered.group(1) if numbered else name)
 
 

@@ -17,6 +17,7 @@ from kgen.eval import latent
 from kgen.eval.inversion import invert as invert_images
 from kgen.eval.likelihood import curve_ks, evaluate_model, iwae_curve
 from kgen.eval.quality import toy_quality
+from kgen.eval.truncation import check_psis
 from kgen.models.sampling import prior_sample, sample_images, sample_labels
 from kgen.models.saving import load_run_model
 from kgen.pictures import display_scale, image_grid, save_gif, save_png
@@ -66,7 +67,7 @@ def check_label(model, label: int | None) -> None:
 def evaluate_run(
     run_dir: str | os.PathLike, *, k: int = 5000, limit: int | None = None, seed: int = 0,
     quality: bool = True, invert: int = 16, record: bool | None = None, curve: int = 0,
-    progress: Callable[[float], None] | None = None,
+    progress: Callable[[float], None] | None = None, truncation: tuple[float, ...] = (),
 ) -> dict[str, float]:
     """Every test score of a run that its model's registry entry lists (kgen.eval.descriptions
     explains each); also appended to its ``events.jsonl`` when ``record`` (by default, unless
@@ -78,12 +79,14 @@ def evaluate_run(
     covered and the high-quality share. inversion: the error of inverting ``invert`` test
     images. ``limit`` uses only the first test images. ``curve`` > 0 adds the bound over k up to
     it (`kgen.eval.likelihood.iwae_curve`: iwae_<k> and iwae_se_<k>), ``progress`` hearing its share done.
+    ``truncation``, psi values, adds the truncation sweep (`kgen.eval.truncation`: <score>_psi_<psi>).
     """
     for name, value in (("k", k), ("invert", invert), ("curve", curve)):
         if value < 0:
             raise OptionError(name, f"{name} must be >= 0, got {value}")
     if limit is not None and limit < 1:
         raise OptionError("limit", f"limit must be >= 1, got {limit}")
+    truncation = check_psis(truncation) if truncation else ()
     run = Run.open(run_dir)
     scores = registry.spec(run.config().train.model).scores
     model = load_run_model(run)
@@ -97,7 +100,7 @@ def evaluate_run(
         single = (k,) if k and not (curve and model.variational and k in curve_ks(curve)) else ()
         metrics.update(evaluate_model(model, x_test, y_test, ks=single, seed=seed))
         if curve:
-            metrics.update(iwae_curve(model, x_test, curve, seed, y_test, progress))
+            metrics.update(iwae_curve(model, x_test, curve, seed, y_test, _share(progress, 0, 0.5 if truncation else 1)))
     if data.kind == "points":
         if "toy_modes" in scores and data.name in TOY_MODES:
             metrics.update(toy_quality(sample_images(model, len(x_test), seed=seed), data.name))
@@ -106,6 +109,9 @@ def evaluate_run(
     if "inversion" in scores and data.kind == "images" and invert:
         found = invert_images(model, x_test[:invert], labels=None if y_test is None else y_test[:invert], seed=seed)
         metrics["inversion_mse"] = float(found.mse.mean())
+    if truncation:
+        sweep_progress = _share(progress, 0.5, 0.5) if curve else progress
+        metrics.update(_truncation_sweep(model, data, x_test, seed, truncation, sweep_progress))
     if record is None:
         record = not read_only_run(run.path)
     if record:
@@ -132,6 +138,27 @@ def _image_quality(model, data, x_test, y_test, seed: int) -> dict[str, float]:
     if model.num_classes:
         scores.update(conditional_accuracy(judge, model, seed=seed))
     return scores
+
+
+def _share(progress: Callable[[float], None] | None, start: float, size: float):
+    """``progress`` for one part of the work, from ``start`` to ``start + size`` of the whole."""
+    return None if progress is None else (lambda share: progress(start + size * share))
+
+
+def _truncation_sweep(model, data, x_test, seed: int, psis, progress) -> dict[str, float]:
+    """The truncation sweep against the test data: raw points of a toy, or images in the judge's features."""
+    from kgen.eval.truncation import truncation_sweep
+
+    if data.kind == "points":
+        return truncation_sweep(model, x_test, psis=psis, seed=seed, progress=progress)
+    if data.y_train is None:
+        raise OptionError("truncation", "the truncation sweep on images needs labelled data for its judge classifier")
+    from kgen.eval.classifier import classifier_for
+    from kgen.eval.likelihood import binarize_fixed
+
+    real = binarize_fixed(x_test, seed) if getattr(model, "binary", False) else x_test
+    return truncation_sweep(model, real, psis=psis, seed=seed, judge=classifier_for(data),
+                            labels=sample_labels(model, len(x_test)), progress=progress)
 
 
 @dataclass
