@@ -126,11 +126,14 @@ def kgen_rows(out: Path) -> dict[str, list[str]]:
         done = [json.loads((r / "done.json").read_text(encoding="utf-8")) for r in runs]
         scores = [json.loads((r / "eval.json").read_text(encoding="utf-8"))["metrics"] for r in runs]
         quality = ([s["high_quality"] for s in scores] if "high_quality" in scores[0] else None)
+        modes = mean_spread([s["modes_covered"] for s in scores])
+        if "modes_touched" in scores[0]:
+            modes += f" ({mean_spread([s['modes_touched'] for s in scores])})"
         command = done[0]["command"].replace(f"seed{done[0]['seed']}", "seed{S}").replace(
             f"--seed {done[0]['seed']}", "--seed {S}")
         rows.setdefault(dataset, []).append(
             f"| kgen | {label} ({settings(runs[0])}; seeds {', '.join(str(d['seed']) for d in done)}) "
-            f"| {mean_spread([s['modes_covered'] for s in scores])} "
+            f"| {modes} "
             f"| {mean_spread(quality, 100) if quality else '-'} "
             f"| {mean_spread([s['mode_kl'] for s in scores], digits=2)} "
             f"| {statistics.mean(d['seconds'] for d in done):.0f} | `{command}` |")
@@ -142,7 +145,8 @@ def report(args: argparse.Namespace) -> None:
     rows = kgen_rows(args.out)
     for dataset, papers in PAPERS.items():
         print(f"\n**{dataset}** (modes of {MODES_TOTAL[dataset]})\n")
-        print("| source | model (settings) | modes covered | high-quality % | reverse KL | train s per seed | command |")
+        print("| source | model (settings) | modes covered (any sample) | high-quality % | reverse KL "
+              "| train s per seed | command |")
         print("|---|---|---|---|---|---|---|")
         for source, model, modes, quality, kl in papers:
             show = lambda v: "-" if v is None else f"{v:g}"  # noqa: E731

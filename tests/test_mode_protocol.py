@@ -81,8 +81,8 @@ def test_real_toy_samples_pass_the_protocol(toy):
 def test_a_generator_on_three_modes_covers_three_with_kl_log_m_over_three():
     modes, std = TOY_MODES["grid25"], TOY_STD["grid25"]
     points = points_on_modes(modes, [800, 800, 800] + [0] * 22, std)
-    quality = toy_quality(points, "grid25")
-    assert quality["modes_covered"] == 3
+    quality = toy_quality(np.r_[points, modes[3:4]], "grid25")  # and one stray on a fourth mode
+    assert quality["modes_covered"] == 3 and quality["modes_touched"] == 4
     assert quality["mode_kl"] == pytest.approx(np.log(25 / 3), abs=0.01)
 
 

@@ -75,14 +75,16 @@ def conditional_accuracy(classifier: DatasetClassifier, model, n_per_class: int 
 
 def toy_quality(points: np.ndarray, toy_name: str,
                 min_samples: int = MIN_SAMPLES_PER_MODE) -> dict[str, float]:
-    """Modes covered (of modes_total, each needing min_samples high-quality samples), the
-    high-quality share and mode_kl, the reverse KL of the modes' histogram to uniform."""
+    """Modes covered (of modes_total, each needing min_samples high-quality samples), modes_touched
+    (by any high-quality sample: VEEGAN's stated rule), the high-quality share and mode_kl, the
+    reverse KL of the high-quality samples' mode histogram to uniform."""
     if toy_name not in TOY_MODES:
         raise ConfigError(f"{toy_name!r} has no modes to count; mode coverage needs one of "
                           f"{', '.join(TOY_MODES)}")
     modes = TOY_MODES[toy_name]
     coverage = mode_coverage(points, modes, TOY_STD[toy_name], min_samples=min_samples)
     return {"modes_covered": float(coverage.covered), "modes_total": float(len(modes)),
+            "modes_touched": float(np.count_nonzero(coverage.counts)),
             "high_quality": coverage.high_quality, "mode_kl": coverage.reverse_kl}
 
 
