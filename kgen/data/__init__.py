@@ -162,7 +162,7 @@ def load_dataset(name: str, *, image_size: int | None = None, channels: int | No
         parts = _load_mnist_like(name, directory)
         class_names = DIGIT_CLASSES if name == "mnist" else FASHION_CLASSES
     elif name == STACKED_MNIST:
-        parts, class_names = stacked_splits(*_load_mnist_like("mnist", directory), seed), STACKED_CLASSES
+        parts, class_names = stacked_splits(*_stacked_source(directory), seed), STACKED_CLASSES
     elif sep and scheme == "npz":
         *parts, class_names = _load_npz(Path(rest), seed, image_size)
     elif sep and scheme == "folder":
@@ -175,6 +175,14 @@ def load_dataset(name: str, *, image_size: int | None = None, channels: int | No
         check_shape(_fitted_shape(x_train.shape[1:], image_size, channels))
     x_train, x_test = (_fit(x, image_size, channels) for x in (x_train, x_test))
     return Dataset(name, x_train, y_train, x_test, y_test, class_names)
+
+
+def _stacked_source(directory: Path | None) -> tuple[np.ndarray, ...]:
+    """The MNIST arrays stacked MNIST is built from; a missing MNIST says so in stacked MNIST's name."""
+    try:
+        return _load_mnist_like("mnist", directory)
+    except DatasetError as err:
+        raise DatasetError(f"{STACKED_MNIST} is built from MNIST: {err}", options=err.options) from None
 
 
 def _fitted_shape(shape: tuple[int, ...], image_size: int | None, channels: int | None) -> tuple[int, int, int]:
