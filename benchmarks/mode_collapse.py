@@ -3,6 +3,7 @@ trained over seeds, scored with the VEEGAN / PacGAN protocol, reported beside th
 
   python benchmarks/mode_collapse.py train gan --dataset grid25 --seeds 0 1 2 [-- --d-steps 5 ...]
   python benchmarks/mode_collapse.py eval          # every finished run not yet scored
+  python benchmarks/mode_collapse.py real [--data-dir DIR]  # the same scores of real samples
   python benchmarks/mode_collapse.py report        # the Markdown table (papers' rows, then kgen's)
 
 Each run is ``kgen train`` in OUT/<label>/<dataset>/seed<k> (label: the kind and its options, or
@@ -25,6 +26,8 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KGEN_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
 
 from kgen.safe_io import atomic_write_text  # noqa: E402
 
@@ -101,6 +104,38 @@ def evaluate_runs(args: argparse.Namespace) -> None:
         print(f"{done.parent}: {metrics}", flush=True)
 
 
+def real_scores(args: argparse.Namespace) -> None:
+    """The protocol's scores of real samples (the ceiling a generator can reach) into OUT/real.json:
+    2,500 toy points, and 26,000 stacks of MNIST test digits when MNIST is found."""
+    from kgen.data import load_dataset, toy_points
+    from kgen.data.stacked import stack_digits
+    from kgen.eval.metrics import TOY_SAMPLES
+    from kgen.eval.quality import toy_quality
+    from kgen.services.commands import STACKED_SAMPLES
+
+    scores = {toy: toy_quality(toy_points(toy, TOY_SAMPLES, seed=args.seed), toy) for toy in ("ring8", "grid25")}
+    if args.data_dir is not None:
+        from kgen.eval.classifier import classifier_for
+        from kgen.eval.quality import stacked_mnist_quality
+
+        mnist = load_dataset("mnist", data_dir=args.data_dir)
+        stacks, _ = stack_digits(mnist.x_test, mnist.y_test, STACKED_SAMPLES, np.random.default_rng(args.seed))
+        scores["stacked-mnist"] = stacked_mnist_quality(classifier_for(mnist), stacks)
+    atomic_write_text(args.out / "real.json", json.dumps(scores, indent=1) + "\n")
+    print(json.dumps(scores, indent=1))
+
+
+def real_row(out: Path, dataset: str) -> str | None:
+    """The report's row of real samples, if ``real`` has scored them."""
+    path = out / "real.json"
+    scores = json.loads(path.read_text(encoding="utf-8")).get(dataset) if path.is_file() else None
+    if scores is None:
+        return None
+    modes = f"{scores['modes_covered']:g}" + (f" ({scores['modes_touched']:g})" if "modes_touched" in scores else "")
+    quality = f"{100 * scores['high_quality']:.1f}" if "high_quality" in scores else "-"
+    return f"| kgen | real samples | {modes} | {quality} | {scores['mode_kl']:.3f} | | `benchmarks/mode_collapse.py real` |"
+
+
 def mean_spread(values: list[float], scale: float = 1.0, digits: int = 1) -> str:
     """'mean ± sample standard deviation' ('mean' for one value)."""
     values = [v * scale for v in values]
@@ -151,8 +186,9 @@ def report(args: argparse.Namespace) -> None:
         for source, model, modes, quality, kl in papers:
             show = lambda v: "-" if v is None else f"{v:g}"  # noqa: E731
             print(f"| {source} | {model} | {modes:g} | {show(quality)} | {show(kl)} | | |")
-        for row in rows.get(dataset, []):
-            print(row)
+        for row in [real_row(args.out, dataset), *rows.get(dataset, [])]:
+            if row is not None:
+                print(row)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -168,12 +204,15 @@ def main(argv: list[str] | None = None) -> None:
     evaluate = commands.add_parser("eval", help="score the finished runs")
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the scored samples")
     evaluate.add_argument("--again", action="store_true", help="rescore runs already scored")
+    real = commands.add_parser("real", help="score real samples: the ceiling")
+    real.add_argument("--seed", type=int, default=0)
+    real.add_argument("--data-dir", type=Path, help="MNIST's IDX files, for the stacked-MNIST row")
     commands.add_parser("report", help="print the tables")
     argv = sys.argv[1:] if argv is None else argv
     cut = argv.index("--") if "--" in argv else len(argv)
     args = parser.parse_args(argv[:cut])
     args.options = argv[cut + 1 :]  # kgen train's own options, passed through
-    {"train": train_runs, "eval": evaluate_runs, "report": report}[args.command](args)
+    {"train": train_runs, "eval": evaluate_runs, "real": real_scores, "report": report}[args.command](args)
 
 
 if __name__ == "__main__":
