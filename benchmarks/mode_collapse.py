@@ -147,8 +147,10 @@ def mean_spread(values: list[float], scale: float = 1.0, digits: int = 1) -> str
 def settings(run_dir: Path) -> str:
     """The run's training length and step: epochs, batch, learning rate, and the model's options."""
     config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
-    train = config["train"]
-    return f"{train['epochs']} epochs, batch {train['batch_size']}, lr {train['lr']:g}"
+    train, model = config["train"], config.get("model", {})
+    sizes = [f"hidden {'-'.join(map(str, model['hidden']))}" if "hidden" in model else "",
+             f"z {model['latent_dim']}" if "latent_dim" in model else ""]
+    return ", ".join([*filter(None, sizes), f"{train['epochs']} epochs, batch {train['batch_size']}, lr {train['lr']:g}"])
 
 
 def kgen_rows(out: Path) -> dict[str, list[str]]:
