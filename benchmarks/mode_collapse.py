@@ -145,12 +145,21 @@ def mean_spread(values: list[float], scale: float = 1.0, digits: int = 1) -> str
 
 
 def settings(run_dir: Path) -> str:
-    """The run's training length and step: epochs, batch, learning rate, and the model's options."""
+    """The run's network and training length: MLP widths or conv filters (arch "auto" resolved as
+    the registry says), z size, epochs, batch, learning rate."""
+    from kgen.data import TOY_MODES
+    from kgen.sizes import gan_arch
+
     config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
     train, model = config["train"], config.get("model", {})
-    sizes = [f"hidden {'-'.join(map(str, model['hidden']))}" if "hidden" in model else "",
-             f"z {model['latent_dim']}" if "latent_dim" in model else ""]
-    return ", ".join([*filter(None, sizes), f"{train['epochs']} epochs, batch {train['batch_size']}, lr {train['lr']:g}"])
+    parts = []
+    if "arch" in model:
+        shape = (2,) if train["dataset"] in TOY_MODES else (28, 28, 3)
+        conv = gan_arch(train["model"], model["arch"], shape) == "conv"
+        parts.append(f"conv {model['filters']} filters" if conv else f"MLP {'-'.join(map(str, model['hidden']))}")
+    if "latent_dim" in model:
+        parts.append(f"z {model['latent_dim']}")
+    return ", ".join([*parts, f"{train['epochs']} epochs, batch {train['batch_size']}, lr {train['lr']:g}"])
 
 
 def kgen_rows(out: Path) -> dict[str, list[str]]:

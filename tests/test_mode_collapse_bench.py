@@ -26,7 +26,10 @@ def test_a_killed_run_is_continued(tmp_path):
 def fake_run(out: Path, seed: int, covered: float, touched: float, quality: float, kl: float) -> None:
     run = out / "gan" / "grid25" / f"seed{seed}"
     run.mkdir(parents=True)
-    (run / "config.json").write_text(json.dumps({"train": {"epochs": 60, "batch_size": 64, "lr": 2e-4}}))
+    (run / "config.json").write_text(json.dumps({"train": {"model": "gan", "dataset": "grid25", "epochs": 60,
+                                                                   "batch_size": 64, "lr": 2e-4},
+                                                         "model": {"arch": "auto", "hidden": [256, 256],
+                                                                   "filters": 64, "latent_dim": 2}}))
     (run / "done.json").write_text(json.dumps({"seed": seed, "seconds": 100.0 + seed, "command":
                                                f"kgen train gan --dataset grid25 --seed {seed} --out {run}"}))
     metrics = {"modes_covered": covered, "modes_touched": touched, "high_quality": quality, "mode_kl": kl}
@@ -42,4 +45,4 @@ def test_report_puts_kgen_seeds_beside_the_papers(tmp_path, capsys):
     assert "| PacGAN table 1 | PacGAN4 | 24.8 | 93.6 | 0.04 |" in grid
     row = next(line for line in grid.splitlines() if line.startswith("| kgen"))
     assert "| 22.0 ± 2.0 (25.0 ± 0.0) | 90.0 ± 0.0 | 0.20 ± 0.10 | 101 |" in row
-    assert "seeds 0, 1, 2" in row and "--seed {S}" in row and "seed{S}" in row
+    assert "(MLP 256-256, z 2, 60 epochs, batch 64, lr 0.0002; seeds 0, 1, 2)" in row and "--seed {S}" in row and "seed{S}" in row
