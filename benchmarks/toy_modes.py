@@ -1,9 +1,9 @@
 """GANs on the 8-Gaussian ring: modes covered for k = 1 and 5, non-saturating vs saturating.
 
 Each case is kgen's own ``train`` with the toy defaults (60 epochs, batch 64, Adam 2e-4,
-z = 2) and several seeds, scored as in the VEEGAN / Unrolled-GAN papers (a mode counts when at
-least 1% of 2,000 samples fall within 3 standard deviations of it; high quality = within 3
-std of some mode). The final scatter of every run is kept; the one with the fewest modes is the
+z = 2) and several seeds, scored by the score a run ends with: the papers' rule on 2,000 samples
+(a mode counts with 20 = 1% of them within 3 standard deviations; high quality = within 3 std
+of some mode). benchmarks/mode_collapse.py holds the papers' full protocol and tables. The final scatter of every run is kept; the one with the fewest modes is the
 mode-collapse picture. Usage: python benchmarks/toy_modes.py [--seeds 3] [--epochs 60] [--img docs/img]
 """
 

@@ -34,6 +34,7 @@ from kgen.data.idx import (
     _offline,
     read_idx,
 )
+from kgen.data.stacked import STACKED_CLASSES, STACKED_MNIST, stacked_splits
 from kgen.data.toys import (
     POINT_TOYS,
     TOY_MIXTURES_1D,
@@ -50,16 +51,19 @@ if TYPE_CHECKING:
     import tensorflow as tf
 
 __all__ = [
-    "BUILTINS", "DIGIT_CLASSES", "FASHION_CLASSES", "IDX_FILES", "IMAGE_SUFFIXES",
+    "BUILTINS", "DIGIT_CLASSES", "STACKED_MNIST", "FASHION_CLASSES", "IDX_FILES", "IMAGE_SUFFIXES",
     "SYSTEM_FASHION_DIR", "POINT_TOYS", "TOYS", "TOYS_1D", "TOY_MIXTURES_1D", "TOY_MODES", "Dataset",
     "DatasetInfo", "list_datasets", "load_dataset", "make_pipeline", "read_idx", "toy_density", "toy_points",
 ]
 
-BUILTINS = ("digits", "mnist", "fashion-mnist", *POINT_TOYS)
+BUILTINS = ("digits", "mnist", "fashion-mnist", STACKED_MNIST, *POINT_TOYS)
+# Built-ins read from the MNIST-style IDX files: a "NAME:PATH" form names their folder.
+_IDX_BACKED = ("mnist", "fashion-mnist", STACKED_MNIST)
 _DESCRIPTIONS = {
     "digits": "scikit-learn's 1797 handwritten digits, 8x8 grey, 10 classes (bundled)",
     "mnist": "MNIST handwritten digits, 70000 28x28 grey, 10 classes",
     "fashion-mnist": "Zalando Fashion-MNIST, 70000 28x28 grey clothes, 10 classes",
+    STACKED_MNIST: "three random MNIST digits as RGB channels, 60000+10000 28x28x3, 1000 classes (needs mnist)",
     "ring8": "2-D toy: 8 Gaussians on a circle of radius 2 (std 0.02)",
     "grid25": "2-D toy: 25 Gaussians on a 5x5 grid at -4..4 (std 0.05)",
     "spiral": "2-D toy: a noisy spiral arm",
@@ -139,13 +143,13 @@ def load_dataset(name: str, *, image_size: int | None = None, channels: int | No
                  data_dir: str | os.PathLike | None = None, seed: int = 0,
                  check_shape: Callable[[tuple[int, int, int]], None] | None = None) -> Dataset:
     """Load a dataset by name: a built-in, "folder:PATH", "npz:PATH", "mnist:PATH" or
-    "fashion-mnist:PATH"; image_size/channels reshape images and are ignored for toys.
+    "fashion-mnist:PATH" (also "stacked-mnist:PATH"); image_size/channels reshape images and are ignored for toys.
 
     ``check_shape`` gets the (H, W, C) the images will have and may raise to refuse them; for a
     folder it runs on the file headers, before any pixel is decoded or cached."""
     _check_options(image_size, channels)
     scheme, sep, rest = name.partition(":")
-    if sep and scheme in ("mnist", "fashion-mnist"):
+    if sep and scheme in _IDX_BACKED:
         name, data_dir = scheme, rest
     directory = None if data_dir is None else Path(data_dir)
     class_names: tuple[str, ...] = ()
@@ -157,6 +161,8 @@ def load_dataset(name: str, *, image_size: int | None = None, channels: int | No
     elif name in ("mnist", "fashion-mnist"):
         parts = _load_mnist_like(name, directory)
         class_names = DIGIT_CLASSES if name == "mnist" else FASHION_CLASSES
+    elif name == STACKED_MNIST:
+        parts, class_names = stacked_splits(*_stacked_source(directory), seed), STACKED_CLASSES
     elif sep and scheme == "npz":
         *parts, class_names = _load_npz(Path(rest), seed, image_size)
     elif sep and scheme == "folder":
@@ -171,6 +177,14 @@ def load_dataset(name: str, *, image_size: int | None = None, channels: int | No
     return Dataset(name, x_train, y_train, x_test, y_test, class_names)
 
 
+def _stacked_source(directory: Path | None) -> tuple[np.ndarray, ...]:
+    """The MNIST arrays stacked MNIST is built from; a missing MNIST says so in stacked MNIST's name."""
+    try:
+        return _load_mnist_like("mnist", directory)
+    except DatasetError as err:
+        raise DatasetError(f"{STACKED_MNIST} is built from MNIST: {err}", options=err.options) from None
+
+
 def _fitted_shape(shape: tuple[int, ...], image_size: int | None, channels: int | None) -> tuple[int, int, int]:
     """The (H, W, C) images of ``shape`` will have once `_fit` resized them."""
     h, w = shape[:2] if image_size is None else (image_size, image_size)
@@ -183,6 +197,9 @@ def _availability(name: str, data_dir: Path | None) -> tuple[bool, str]:
         return True, "generated on the fly"
     if name == "digits":
         return True, "bundled with scikit-learn"
+    if name == STACKED_MNIST:
+        available, detail = _availability("mnist", data_dir)
+        return available, f"built from mnist: {detail}"
     try:
         source = _find_source(name, data_dir)
     except DatasetError as err:

@@ -45,8 +45,13 @@ METRICS: dict[str, Metric] = {
                              "share", HIGHER),
     "conditional_accuracy": Metric("how often the classifier sees the class the model was asked for, mean over "
                                    "classes", "share", HIGHER),
-    "modes_covered": Metric("modes of the toy mixture that received samples", "modes", HIGHER),
-    "modes_total": Metric("modes the toy mixture has"),
+    "modes_covered": Metric("modes that received samples: toy mixture components (20 of 2,500 within "
+                            "3 std) or stacked-MNIST digit triples (any sample)", "modes", HIGHER),
+    "modes_total": Metric("modes the data has: toy mixture components or 1,000 digit triples"),
+    "modes_touched": Metric("toy modes nearest to at least one high-quality sample (VEEGAN's rule; "
+                            "modes_covered asks for 20)", "modes", HIGHER),
+    "mode_kl": Metric("reverse KL of the samples' mode histogram from uniform (toys: high-quality samples "
+                      "only)", "nats", LOWER),
     "high_quality": Metric("share of samples within 3 standard deviations of some mode", "share", HIGHER),
     "inversion_mse": Metric("pixel error of the closest images the generator finds for test images",
                             "mean squared error", LOWER),

@@ -15,6 +15,7 @@ import numpy as np
 from scipy import linalg
 from scipy.special import xlogy
 
+from kgen.data.stacked import STACKED_MODES, triple_labels
 from kgen.data.toys import _TOY_STD
 from kgen.errors import ConfigError
 
@@ -195,27 +196,68 @@ def _inside_manifold(points: np.ndarray, centres: np.ndarray, radii: np.ndarray)
 # --- modes of the 2-D toys
 
 
+# The papers' toy protocol (VEEGAN, PacGAN): 2,500 samples; a mode is covered by 20 of them.
+TOY_SAMPLES = 2500
+MIN_SAMPLES_PER_MODE = 20
+
+
 @dataclass(frozen=True)
 class ModeCoverage:
     """How 2-D samples cover the known modes of a toy distribution."""
 
-    covered: int  # modes holding at least min_share of all samples within 3 std
+    covered: int  # modes holding enough high-quality samples (min_samples, else min_share of all)
     high_quality: float  # share of samples within 3 std of their nearest mode
     counts: np.ndarray  # (M,) high-quality samples per mode
+    reverse_kl: float  # KL(high-quality mode histogram || uniform), in nats
 
 
-def mode_coverage(points: np.ndarray, modes: np.ndarray, std: float,
-                  min_share: float = 0.01) -> ModeCoverage:
-    """Modes covered and the high-quality share of 2-D samples (VEEGAN / Unrolled-GAN protocol):
-    a sample is high quality within 3 std of its nearest mode centre."""
+def mode_coverage(points: np.ndarray, modes: np.ndarray, std: float, min_share: float = 0.01, *,
+                  min_samples: int | None = None) -> ModeCoverage:
+    """Modes covered, the high-quality share and the reverse KL of 2-D samples (VEEGAN / PacGAN
+    protocol): a sample is high quality within 3 std of its nearest mode centre; a mode is covered
+    with at least ``min_samples`` of them, or without it ``min_share`` of all samples."""
     points = _features(points, "mode_coverage points")
     modes = _features(modes, "mode_coverage modes")
     _same_width(points, modes)
-    if std <= 0 or not 0 <= min_share <= 1:
-        raise ConfigError(f"mode_coverage: needs std > 0 and 0 <= min_share <= 1, got {std}, {min_share}")
+    if std <= 0 or not 0 <= min_share <= 1 or min_samples is not None and min_samples < 1:
+        raise ConfigError(f"mode_coverage: needs std > 0, 0 <= min_share <= 1 and min_samples >= 1, "
+                          f"got {std}, {min_share}, {min_samples}")
     d2 = np.concatenate([block for _, block in _squared_distances(points, modes)])
     nearest = d2.argmin(axis=1)
     good = d2[np.arange(len(points)), nearest] <= (3.0 * std) ** 2
     counts = np.bincount(nearest[good], minlength=len(modes))
-    covered = int(np.sum(counts >= min_share * len(points)))
-    return ModeCoverage(covered, float(good.mean()), counts)
+    needed = min_share * len(points) if min_samples is None else min_samples
+    covered = int(np.sum(counts >= needed))
+    return ModeCoverage(covered, float(good.mean()), counts, kl_to_uniform(counts))
+
+
+def kl_to_uniform(counts: np.ndarray) -> float:
+    """KL(p || uniform) = log M - H(p) of the histogram p = counts / sum over M modes, in nats:
+    the papers' "reverse KL" (0 log 0 = 0, no smoothing); NaN when the histogram is empty."""
+    counts = np.asarray(counts, dtype=np.float64).ravel()
+    if len(counts) == 0 or counts.min() < 0:
+        raise ConfigError("kl_to_uniform: needs a non-empty histogram of non-negative counts")
+    total = counts.sum()
+    if total == 0:
+        return float("nan")
+    p = counts / total
+    return float(np.sum(xlogy(p, p)) + np.log(len(counts)))
+
+
+@dataclass(frozen=True)
+class StackedCoverage:
+    """How samples spread over the digit triples of stacked MNIST (1,000 modes)."""
+
+    covered: int  # triples predicted for at least one sample
+    kl: float  # KL(triple histogram || uniform), in nats
+    counts: np.ndarray  # (1000,) samples per triple 100 * d1 + 10 * d2 + d3
+
+
+def stacked_coverage(digits: np.ndarray) -> StackedCoverage:
+    """Triples covered and their KL to uniform from (N, 3) predicted digits, one per channel
+    (VEEGAN / PacGAN stacked-MNIST protocol: a triple is covered by any sample)."""
+    triples = triple_labels(digits)
+    if len(triples) == 0:
+        raise ConfigError("stacked_coverage: needs at least one sample")
+    counts = np.bincount(triples, minlength=STACKED_MODES)
+    return StackedCoverage(int(np.sum(counts > 0)), kl_to_uniform(counts), counts)

@@ -12,12 +12,14 @@ import numpy as np
 from kgen.data import TOY_MODES
 from kgen.errors import ConfigError
 from kgen.eval.metrics import (
+    MIN_SAMPLES_PER_MODE,
     TOY_STD,
     class_coverage,
     classifier_score,
     frechet_distance,
     mode_coverage,
     precision_recall,
+    stacked_coverage,
 )
 from kgen.models.sampling import sample_images
 
@@ -71,12 +73,28 @@ def conditional_accuracy(classifier: DatasetClassifier, model, n_per_class: int 
     return scores
 
 
-def toy_quality(points: np.ndarray, toy_name: str) -> dict[str, float]:
-    """Modes covered (of modes_total) and the high-quality share of 2-D samples of a toy."""
+def toy_quality(points: np.ndarray, toy_name: str,
+                min_samples: int = MIN_SAMPLES_PER_MODE) -> dict[str, float]:
+    """Modes covered (of modes_total, each needing min_samples high-quality samples), modes_touched
+    (by any high-quality sample: VEEGAN's stated rule), the high-quality share and mode_kl, the
+    reverse KL of the high-quality samples' mode histogram to uniform."""
     if toy_name not in TOY_MODES:
         raise ConfigError(f"{toy_name!r} has no modes to count; mode coverage needs one of "
                           f"{', '.join(TOY_MODES)}")
     modes = TOY_MODES[toy_name]
-    coverage = mode_coverage(points, modes, TOY_STD[toy_name])
+    coverage = mode_coverage(points, modes, TOY_STD[toy_name], min_samples=min_samples)
     return {"modes_covered": float(coverage.covered), "modes_total": float(len(modes)),
-            "high_quality": coverage.high_quality}
+            "modes_touched": float(np.count_nonzero(coverage.counts)),
+            "high_quality": coverage.high_quality, "mode_kl": coverage.reverse_kl}
+
+
+def stacked_mnist_quality(digit_judge: DatasetClassifier, images: np.ndarray) -> dict[str, float]:
+    """Digit triples covered (of 1,000) and mode_kl, their histogram's KL to uniform, of stacked
+    MNIST images (N, 28, 28, 3), each channel read by an MNIST classifier."""
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim != 4 or images.shape[-1] != 3:
+        raise ConfigError(f"stacked MNIST images must be (N, H, W, 3), got shape {images.shape}")
+    digits = np.stack([digit_judge.predict(images[..., c : c + 1]) for c in range(3)], axis=1)
+    coverage = stacked_coverage(digits)
+    return {"modes_covered": float(coverage.covered), "modes_total": float(len(coverage.counts)),
+            "mode_kl": coverage.kl}

@@ -1,0 +1,230 @@
+"""Mode collapse against the published tables (issue 19): any registry kind with its options,
+trained over seeds, scored with the VEEGAN / PacGAN protocol, reported beside the papers' rows.
+
+  python benchmarks/mode_collapse.py train gan --dataset grid25 --seeds 0 1 2 [-- --d-steps 5 ...]
+  python benchmarks/mode_collapse.py eval          # every finished run not yet scored
+  python benchmarks/mode_collapse.py real [--data-dir DIR]  # the same scores of real samples
+  python benchmarks/mode_collapse.py report        # the Markdown table (papers' rows, then kgen's)
+
+Each run is ``kgen train`` in OUT/<label>/<dataset>/seed<k> (label: the kind and its options, or
+--label); a finished run holds done.json (command, wall seconds) and is skipped, a killed one is
+continued with ``--resume``. Toys: 2,500 samples, a mode covered by 20 within 3 std; stacked
+MNIST: 26,000 samples, each channel read by kgen's MNIST classifier (`kgen eval`'s protocol).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KGEN_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+
+from kgen.safe_io import atomic_write_text  # noqa: E402
+
+OUT = Path("runs/mode-collapse")
+# The papers' rows, typed in once: (source, model, modes, high-quality %, reverse KL); None = not given.
+PAPERS: dict[str, list[tuple[str, str, float, float | None, float | None]]] = {
+    "ring8": [
+        ("VEEGAN table 1", "GAN", 1, 99.3, None),
+        ("VEEGAN table 1", "Unrolled GAN", 7.6, 35.6, None),
+        ("VEEGAN table 1", "VEEGAN", 8, 52.9, None),
+        ("PacGAN table 1", "GAN", 6.3, 98.2, 0.45),
+        ("PacGAN table 1", "PacGAN2", 7.9, 95.6, 0.07),
+    ],
+    "grid25": [
+        ("VEEGAN table 1", "GAN", 3.3, 0.5, None),
+        ("VEEGAN table 1", "Unrolled GAN", 23.6, 16.0, None),
+        ("VEEGAN table 1", "VEEGAN", 24.6, 40.0, None),
+        ("PacGAN table 1", "GAN", 17.3, 94.8, 0.70),
+        ("PacGAN table 1", "PacGAN4", 24.8, 93.6, 0.04),
+    ],
+    "stacked-mnist": [
+        ("VEEGAN table 2", "DCGAN", 99, None, 3.4),
+        ("VEEGAN table 2", "VEEGAN", 150, None, 2.95),
+        ("PacGAN table 2", "PacDCGAN2", 1000, None, 0.06),
+        ("PacGAN table 3 (Metz et al.)", "Unrolled GAN, 10 steps", 817, None, 1.43),
+    ],
+}
+MODES_TOTAL = {"ring8": 8, "grid25": 25, "stacked-mnist": 1000}
+
+
+def default_label(kind: str, options: list[str]) -> str:
+    """A folder-safe label: the kind, then its options without dashes (gan, gan_d-steps5)."""
+    return "_".join([kind, *(o.lstrip("-").replace("=", "") for o in options)]).replace("/", "-")
+
+
+def train_command(kind: str, dataset: str, seed: int, options: list[str], run_dir: Path) -> list[str]:
+    """The ``kgen train`` command of one seed: a new run, or the continuation of a killed one."""
+    if (run_dir / "config.json").is_file():
+        return ["train", kind, "--resume", str(run_dir)]
+    return ["train", kind, "--dataset", dataset, "--seed", str(seed), *options, "--out", str(run_dir)]
+
+
+def train_runs(args: argparse.Namespace) -> None:
+    """Train every seed not finished yet, one ``kgen train`` process each."""
+    label = args.label or default_label(args.kind, args.options)
+    for seed in args.seeds:
+        run_dir = args.out / label / args.dataset / f"seed{seed}"
+        if (run_dir / "done.json").is_file():
+            print(f"{run_dir}: done")
+            continue
+        command = train_command(args.kind, args.dataset, seed, args.options, run_dir)
+        start = time.monotonic()
+        subprocess.run([sys.executable, "-m", "kgen.cli", *command], check=True)
+        seconds = time.monotonic() - start
+        record = {"label": label, "kind": args.kind, "dataset": args.dataset, "seed": seed,
+                  "options": args.options, "seconds": round(seconds, 1), "resumed": "--resume" in command,
+                  "command": "kgen " + shlex.join(command)}
+        atomic_write_text(run_dir / "done.json", json.dumps(record, indent=1) + "\n")
+        print(f"{run_dir}: {seconds:.0f} s", flush=True)
+
+
+def evaluate_runs(args: argparse.Namespace) -> None:
+    """Score every finished run that has no eval.json yet (``kgen eval``'s protocol)."""
+    from kgen.services.commands import evaluate_run
+
+    for done in sorted(args.out.glob("*/*/seed*/done.json")):
+        target = done.parent / "eval.json"
+        if target.is_file() and not args.again:
+            continue
+        start = time.monotonic()
+        metrics = evaluate_run(done.parent, invert=0, seed=args.seed)
+        record = {"metrics": metrics, "seconds": round(time.monotonic() - start, 1)}
+        atomic_write_text(target, json.dumps(record, indent=1, default=float) + "\n")
+        print(f"{done.parent}: {metrics}", flush=True)
+
+
+def real_scores(args: argparse.Namespace) -> None:
+    """The protocol's scores of real samples (the ceiling a generator can reach) into OUT/real.json:
+    2,500 toy points, and 26,000 stacks of MNIST test digits when MNIST is found."""
+    from kgen.data import load_dataset, toy_points
+    from kgen.data.stacked import stack_digits
+    from kgen.eval.metrics import TOY_SAMPLES
+    from kgen.eval.quality import toy_quality
+    from kgen.services.commands import STACKED_SAMPLES
+
+    scores = {toy: toy_quality(toy_points(toy, TOY_SAMPLES, seed=args.seed), toy) for toy in ("ring8", "grid25")}
+    if args.data_dir is not None:
+        from kgen.eval.classifier import classifier_for
+        from kgen.eval.quality import stacked_mnist_quality
+
+        mnist = load_dataset("mnist", data_dir=args.data_dir)
+        stacks, _ = stack_digits(mnist.x_test, mnist.y_test, STACKED_SAMPLES, np.random.default_rng(args.seed))
+        scores["stacked-mnist"] = stacked_mnist_quality(classifier_for(mnist), stacks)
+    atomic_write_text(args.out / "real.json", json.dumps(scores, indent=1) + "\n")
+    print(json.dumps(scores, indent=1))
+
+
+def real_row(out: Path, dataset: str) -> str | None:
+    """The report's row of real samples, if ``real`` has scored them."""
+    path = out / "real.json"
+    scores = json.loads(path.read_text(encoding="utf-8")).get(dataset) if path.is_file() else None
+    if scores is None:
+        return None
+    modes = f"{scores['modes_covered']:g}" + (f" ({scores['modes_touched']:g})" if "modes_touched" in scores else "")
+    quality = f"{100 * scores['high_quality']:.1f}" if "high_quality" in scores else "-"
+    return f"| kgen | real samples | {modes} | {quality} | {scores['mode_kl']:.3f} | | `benchmarks/mode_collapse.py real` |"
+
+
+def mean_spread(values: list[float], scale: float = 1.0, digits: int = 1) -> str:
+    """'mean ± sample standard deviation' ('mean' for one value)."""
+    values = [v * scale for v in values]
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+
+
+def settings(run_dir: Path) -> str:
+    """The run's network and training length: MLP widths or conv filters (arch "auto" resolved as
+    the registry says), z size, epochs, batch, learning rate."""
+    from kgen.data import TOY_MODES
+    from kgen.sizes import gan_arch
+
+    config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    train, model = config["train"], config.get("model", {})
+    parts = []
+    if "arch" in model:
+        shape = (2,) if train["dataset"] in TOY_MODES else (28, 28, 3)
+        conv = gan_arch(train["model"], model["arch"], shape) == "conv"
+        parts.append(f"conv {model['filters']} filters" if conv else f"MLP {'-'.join(map(str, model['hidden']))}")
+    if "latent_dim" in model:
+        parts.append(f"z {model['latent_dim']}")
+    return ", ".join([*parts, f"{train['epochs']} epochs, batch {train['batch_size']}, lr {train['lr']:g}"])
+
+
+def kgen_rows(out: Path) -> dict[str, list[str]]:
+    """Markdown rows per dataset, one per label: seeds, mean ± spread of each score, times."""
+    groups: dict[tuple[str, str], list[Path]] = {}
+    for result in sorted(out.glob("*/*/seed*/eval.json")):
+        groups.setdefault((result.parents[2].name, result.parents[1].name), []).append(result.parent)
+    rows: dict[str, list[str]] = {}
+    for (label, dataset), runs in groups.items():
+        done = [json.loads((r / "done.json").read_text(encoding="utf-8")) for r in runs]
+        scores = [json.loads((r / "eval.json").read_text(encoding="utf-8"))["metrics"] for r in runs]
+        quality = ([s["high_quality"] for s in scores] if "high_quality" in scores[0] else None)
+        modes = mean_spread([s["modes_covered"] for s in scores])
+        if "modes_touched" in scores[0]:
+            modes += f" ({mean_spread([s['modes_touched'] for s in scores])})"
+        command = done[0]["command"].replace(f"seed{done[0]['seed']}", "seed{S}").replace(
+            f"--seed {done[0]['seed']}", "--seed {S}")
+        rows.setdefault(dataset, []).append(
+            f"| kgen | {label} ({settings(runs[0])}; seeds {', '.join(str(d['seed']) for d in done)}) "
+            f"| {modes} "
+            f"| {mean_spread(quality, 100) if quality else '-'} "
+            f"| {mean_spread([s['mode_kl'] for s in scores], digits=2)} "
+            f"| {statistics.mean(d['seconds'] for d in done):.0f} | `{command}` |")
+    return rows
+
+
+def report(args: argparse.Namespace) -> None:
+    """Print one Markdown table per dataset: the papers' rows, then kgen's."""
+    rows = kgen_rows(args.out)
+    for dataset, papers in PAPERS.items():
+        print(f"\n**{dataset}** (modes of {MODES_TOTAL[dataset]})\n")
+        print("| source | model (settings) | modes covered (any sample) | high-quality % | reverse KL "
+              "| train s per seed | command |")
+        print("|---|---|---|---|---|---|---|")
+        for source, model, modes, quality, kl in papers:
+            show = lambda v: "-" if v is None else f"{v:g}"  # noqa: E731
+            print(f"| {source} | {model} | {modes:g} | {show(quality)} | {show(kl)} | | |")
+        for row in [real_row(args.out, dataset), *rows.get(dataset, [])]:
+            if row is not None:
+                print(row)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     epilog="after --: kgen train options of the kind, e.g. -- --d-steps 5")
+    parser.add_argument("--out", type=Path, default=OUT, help=f"where the runs live (default {OUT})")
+    commands = parser.add_subparsers(dest="command", required=True)
+    train = commands.add_parser("train", help="train a registry kind over seeds")
+    train.add_argument("kind", help="a model kind of kgen's registry (kgen train --help lists them)")
+    train.add_argument("--dataset", required=True, choices=tuple(MODES_TOTAL))
+    train.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    train.add_argument("--label", help="the row's name (default: the kind and its options)")
+    evaluate = commands.add_parser("eval", help="score the finished runs")
+    evaluate.add_argument("--seed", type=int, default=0, help="seed of the scored samples")
+    evaluate.add_argument("--again", action="store_true", help="rescore runs already scored")
+    real = commands.add_parser("real", help="score real samples: the ceiling")
+    real.add_argument("--seed", type=int, default=0)
+    real.add_argument("--data-dir", type=Path, help="MNIST's IDX files, for the stacked-MNIST row")
+    commands.add_parser("report", help="print the tables")
+    argv = sys.argv[1:] if argv is None else argv
+    cut = argv.index("--") if "--" in argv else len(argv)
+    args = parser.parse_args(argv[:cut])
+    args.options = argv[cut + 1 :]  # kgen train's own options, passed through
+    {"train": train_runs, "eval": evaluate_runs, "real": real_scores, "report": report}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()
