@@ -24,6 +24,8 @@ from gui import theme
 from kgen import registry
 from kgen.config import (
     MAX_IMPORTANCE_SAMPLES,
+    MAX_PACK,
+    MAX_UNROLL,
     RunConfig,
     TrainConfig,
     model_config,
@@ -40,7 +42,7 @@ PREVIEW_HEIGHT = 48  # pixels of the preview strip of real images, at most
 PREVIEW_WIDTH = 300  # so the strip never widens the setup panel
 # The model options the panel sets; each row shows for the models whose config has the option.
 MODEL_OPTIONS = ("latent_dim", "arch", "likelihood", "beta", "estimator", "importance_samples", "d_steps",
-                 "generator_loss", "pixels", "temperature", "steps", "attention")
+                 "generator_loss", "pixels", "temperature", "pack", "unroll", "steps", "attention")
 TRAIN_OPTIONS = ("epochs", "batch_size", "lr", "seed")
 
 
@@ -73,6 +75,8 @@ class SetupPanel(QWidget):
         self.seed = _spin(0, 2**31 - 1)
         self.d_steps = _spin(1, 100)
         self.generator_loss = QComboBox()
+        self.pack = _spin(1, MAX_PACK)
+        self.unroll = _spin(0, MAX_UNROLL)
         self.pixels = QComboBox()
         self.arch = QComboBox()
         self.likelihood = QComboBox()
@@ -113,7 +117,8 @@ class SetupPanel(QWidget):
                               ("draws per image (k)", self.importance_samples), ("temperature", self.temperature), ("epochs", self.epochs),
                               ("batch size", self.batch_size), ("learning rate", self.lr), ("seed", self.seed),
                               ("D steps per G step", self.d_steps), ("generator loss", self.generator_loss),
-                              ("pixels", self.pixels),
+                              ("pixels", self.pixels), ("samples per D decision (pack)", self.pack),
+                              ("unrolled D steps for G", self.unroll),
                               ("drawing steps", self.steps), ("attention", self.attention)):
             self.form.addRow(label, widget)
         self.form.addRow(self.carried)

@@ -4,7 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from kgen.config import GANConfig, RunConfig, TrainConfig
+from kgen.cli import build_parser, train_options
+from kgen.config import GANConfig, RunConfig, TrainConfig, option_help
 from kgen.errors import ConfigError
 from kgen.models import build_model, losses
 from kgen.services.playground import playground_snapshot
@@ -105,3 +106,22 @@ def test_playground_heat_map_judges_packs_of_copies():
     logit = np.asarray(gan.discriminator(np.tile(corner, (1, 3))))[0, 0]
     assert snapshot["d_grid"][0, 0] == pytest.approx(1 / (1 + np.exp(-logit)), rel=1e-5)
     assert snapshot["descent"].shape == (6, 2) and np.isfinite(snapshot["descent"]).all()
+
+
+def test_pack_and_unroll_reach_the_cli_and_the_setup_panel(qtbot):
+    args = build_parser().parse_args(["train", "gan", "--dataset", "ring8", "--pack", "2", "--unroll", "5"])
+    assert (args.pack, args.unroll) == (2, 5)
+    assert option_help(GANConfig, "pack") in train_options()["pack"].help()
+    from gui.setup_panel import SetupPanel
+
+    panel = SetupPanel()
+    qtbot.addWidget(panel)
+    panel.model.setCurrentText("gan")
+    assert panel.form.isRowVisible(panel.pack) and panel.form.isRowVisible(panel.unroll)
+    assert panel.pack.toolTip() == option_help(GANConfig, "pack")
+    panel.pack.setValue(4)
+    panel.unroll.setValue(5)
+    assert (panel.config().model.pack, panel.config().model.unroll) == (4, 5)
+    panel.model.setCurrentText("vae")
+    assert not panel.form.isRowVisible(panel.pack)
+    qtbot.waitUntil(lambda: not panel.preview.busy, timeout=30_000)

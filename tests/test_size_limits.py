@@ -25,6 +25,7 @@ ARCHITECTURES = [
     ("dcgan", "auto", (8, 8, 1), {}), ("cgan", "auto", (8, 8, 1), {}), ("cgan", "mlp", (8, 8, 1), {}),
     ("vae", "mlp", (8, 8, 1), {"estimator": "nvil"}), ("cvae", "conv", (8, 8, 1), {"estimator": "nvil"}),
     ("bvae", "mlp", (8, 8, 1), {}), ("bvae", "conv", (8, 8, 1), {"estimator": "nvil"}),
+    ("gan", "auto", (2,), {"pack": 4, "unroll": 5}), ("dcgan", "auto", (8, 8, 1), {"pack": 2}),
 ]
 
 
