@@ -287,6 +287,8 @@ class GAN(keras.Model):
         """D's logits for ``fake`` after ``unroll`` Adam steps of D on (``real``, ``fake``) taken
         on a copy of its weights, differentiable all the way (Metz et al. 2017): G's gradient goes
         through the steps. D's own weights and optimizer are left as they are."""
+        if real is None:
+            raise ValueError("unroll needs the real batch that D's unrolled steps train on")
         d, optimizer = self.discriminator, _adam(self.d_optimizer)
         weights = [tf.identity(v.value) for v in d.trainable_variables]  # values, not the variables
         state = [tf.identity(v.value) for v in d.non_trainable_variables]
@@ -322,7 +324,8 @@ class GAN(keras.Model):
         """One G update on fresh noise, as many fakes as ``data`` holds examples (with its labels,
         for a conditional GAN): its metrics."""
         x, labels = unpack_batch(data)
-        g_loss, g_norm = self._generator_update(self.to_model_space(x), labels)
+        # Only unrolling trains on the real batch (binary pixels would spend noise drawing it).
+        g_loss, g_norm = self._generator_update(self.to_model_space(x) if self.unroll else x, labels)
         return {"g_loss": g_loss, "g_grad_norm": g_norm}
 
     def player_step(self, player: str, data) -> dict[str, float]:
