@@ -24,6 +24,8 @@ from gui import theme
 from kgen import registry
 from kgen.config import (
     MAX_IMPORTANCE_SAMPLES,
+    MAX_PACK,
+    MAX_UNROLL,
     RunConfig,
     TrainConfig,
     model_config,
@@ -40,7 +42,7 @@ PREVIEW_HEIGHT = 48  # pixels of the preview strip of real images, at most
 PREVIEW_WIDTH = 300  # so the strip never widens the setup panel
 # The model options the panel sets; each row shows for the models whose config has the option.
 MODEL_OPTIONS = ("latent_dim", "arch", "likelihood", "beta", "estimator", "importance_samples", "d_steps",
-                 "gp_weight", "generator_loss", "pixels", "temperature", "steps", "attention")
+                 "gp_weight", "generator_loss", "pixels", "temperature", "pack", "unroll", "steps", "attention")
 TRAIN_OPTIONS = ("epochs", "batch_size", "lr", "seed")
 
 
@@ -77,6 +79,8 @@ class SetupPanel(QWidget):
         self.gp_weight.setRange(0.0, 1e6)
         self.gp_weight.setSingleStep(1.0)
         self.generator_loss = QComboBox()
+        self.pack = _spin(1, MAX_PACK)
+        self.unroll = _spin(0, MAX_UNROLL)
         self.pixels = QComboBox()
         self.arch = QComboBox()
         self.likelihood = QComboBox()
@@ -118,7 +122,8 @@ class SetupPanel(QWidget):
                               ("batch size", self.batch_size), ("learning rate", self.lr), ("seed", self.seed),
                               ("D steps per G step", self.d_steps), ("gradient penalty λ", self.gp_weight),
                               ("generator loss", self.generator_loss),
-                              ("pixels", self.pixels),
+                              ("pixels", self.pixels), ("samples per D decision (pack)", self.pack),
+                              ("unrolled D steps for G", self.unroll),
                               ("drawing steps", self.steps), ("attention", self.attention)):
             self.form.addRow(label, widget)
         self.form.addRow(self.carried)

@@ -34,6 +34,8 @@ OPTION_TYPES = ("int", "float", "str", "widths", "switch")
 WALK_MODES = ("grid", "interpolate", "traverse")
 # Widest layer a config may ask for: wider ones would try to allocate gigabytes of weights.
 MAX_WIDTH = 16384
+MAX_PACK = 16  # PacGAN's samples per D decision (the paper uses 2 to 4)
+MAX_UNROLL = 100  # unrolled D steps for G's loss (Metz et al. use up to 10)
 MAX_IMPORTANCE_SAMPLES = 5000  # IWAE draws per image (the literature evaluates with at most 5000)
 # How a run spreads over devices: one device, MirroredStrategy over this machine's GPUs (or
 # logical CPUs), MultiWorkerMirroredStrategy over the machines TF_CONFIG names (kgen.train.distribute).
@@ -286,6 +288,11 @@ class GANConfig(_Config):
                               "with the straight-through gradient, a relaxed sample, or a sample trained by REINFORCE")
     temperature: float = option(0.5, help="temperature of the relaxed Bernoulli samples D sees (pixels relaxed)",
                                 type="float", later=True)
+    pack: int = option(1, type="int", later=True,
+                       help="m: samples D judges at once, concatenated (PacGAN, Lin et al. 2018); 1 is the plain GAN")
+    unroll: int = option(0, type="int", later=True,
+                         help="k: G's loss uses D after k unrolled Adam steps, its gradient through them "
+                              "(unrolled GAN, Metz et al. 2017); 0 is the plain GAN")
 
     def __post_init__(self) -> None:
         if self.latent_dim is not None:
@@ -305,6 +312,9 @@ class GANConfig(_Config):
         )
         _choice(self.pixels, "pixels", GAN_PIXELS)
         _positive_float(self.temperature, "temperature", upper=100.0)
+        _positive_int(self.pack, "pack", MAX_PACK)
+        _require(isinstance(self.unroll, int) and not isinstance(self.unroll, bool) and 0 <= self.unroll <= MAX_UNROLL,
+                 f"unroll must be a whole number in [0, {MAX_UNROLL}], got {self.unroll!r}")
 
 
 def option_like(config: type, name: str, default: Any = dataclasses.MISSING) -> Any:

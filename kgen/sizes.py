@@ -10,6 +10,7 @@ configured batch size. `benchmarks/size_estimate.py` checks it against measured 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import re
@@ -114,13 +115,16 @@ def networks(config: RunConfig, data_shape: tuple[int, ...], num_classes: int = 
         return registry.load(spec.sizes)(config, data_shape, num_classes)
     classes = num_classes if spec.conditional else 0
     if spec.adversarial:
+        pack, unroll = getattr(m, "pack", 1), getattr(m, "unroll", 0)
+        d_shape = packed_shape(data_shape, pack)
         if gan_arch(kind, m.arch, data_shape) == "conv":
             if len(data_shape) != 3:  # points: building refuses the conv networks in one line
                 return Net(), Net()
             return dcgan_generator(data_shape, m.latent_dim, m.filters, classes), \
-                dcgan_discriminator(data_shape, m.filters, classes, critic=spec.critic)
+                gan_discriminator_share(dcgan_discriminator(d_shape, m.filters, classes, critic=spec.critic),
+                                        pack, unroll)
         return mlp_generator(data_shape, m.latent_dim, m.hidden, classes), \
-            mlp_discriminator(data_shape, m.hidden, classes)
+            gan_discriminator_share(mlp_discriminator(d_shape, m.hidden, classes), pack, unroll)
     return encoder_decoder(config, data_shape, classes, heads=2 if spec.variational else 1)
 
 
@@ -187,6 +191,19 @@ def gan_arch(kind: str, arch: str, data_shape: tuple[int, ...]) -> str:
         return arch
     auto = registry.spec(kind).auto_arch
     return "conv" if auto == "conv" or (auto == "conv-on-images" and len(data_shape) == 3) else "mlp"
+
+
+def packed_shape(data_shape, pack: int) -> tuple[int, ...]:
+    """The shape of ``pack`` examples concatenated along the last axis (PacGAN's D input): (m * 2,)
+    for points, (H, W, m * C) for images (an MLP flattens them: the same inputs in another order)."""
+    *rest, last = (int(d) for d in data_shape)
+    return (*rest, pack * last)
+
+
+def gan_discriminator_share(net: Net, pack: int, unroll: int) -> Net:
+    """A discriminator's activations per example: one pack's over ``pack`` examples, times the
+    1 + 2k passes (real and fake each unrolled step, all kept for G's gradient) of ``unroll`` k."""
+    return dataclasses.replace(net, activations=net.activations * (1 + 2 * unroll) // pack)
 
 
 def _dense_stack(n_in: int, widths, extra_activation: bool) -> tuple[Net, int]:

@@ -26,6 +26,7 @@ ARCHITECTURES = [
     ("vae", "mlp", (8, 8, 1), {"estimator": "nvil"}), ("cvae", "conv", (8, 8, 1), {"estimator": "nvil"}),
     ("bvae", "mlp", (8, 8, 1), {}), ("bvae", "conv", (8, 8, 1), {"estimator": "nvil"}),
     ("wgan-gp", "auto", (8, 8, 1), {}), ("wgan-gp", "auto", (2,), {}), ("wgan-gp", "mlp", (8, 8, 1), {}),
+    ("gan", "auto", (2,), {"pack": 4, "unroll": 5}), ("dcgan", "auto", (8, 8, 1), {"pack": 2}),
 ]
 
 

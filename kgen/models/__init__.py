@@ -107,13 +107,18 @@ def _gan_networks(config: RunConfig, data_shape: tuple[int, ...], num_classes: i
 
 def build_gan(config: RunConfig, data_shape: tuple[int, ...], num_classes: int = 0) -> GAN:
     """A GAN, DCGAN or (with classes) conditional GAN: networks of the resolved arch (ending in
-    pixel logits for binary pixels), and one Adam optimizer per player."""
+    pixel logits for binary pixels, D taking packs of ``pack`` examples), and one Adam optimizer
+    per player (the unrolled GAN repeats D's Adam steps)."""
     kind, m = config.train.model, config.model
     generator, discriminator = _gan_networks(config, data_shape, num_classes)
     if m.pixels != "continuous" and len(data_shape) != 3:
         raise ConfigError(f"pixels {m.pixels} needs images; 2-D points train with pixels continuous")
+    if m.pack > 1 and num_classes:
+        raise ConfigError(f"pack {m.pack} needs an unconditional GAN: a pack's samples would carry different labels")
+    if config.train.batch_size % m.pack:
+        raise ConfigError(f"pack {m.pack} needs a batch size divisible by it, got {config.train.batch_size}")
     options = {"d_steps": m.d_steps, "generator_loss": m.generator_loss, "seed": config.train.seed, "name": kind,
-               "pixels": m.pixels, "temperature": m.temperature}
+               "pixels": m.pixels, "temperature": m.temperature, "pack": m.pack, "unroll": m.unroll}
     if num_classes:
         model = CGAN(generator, discriminator, num_classes=num_classes, **options)
     else:

@@ -4,6 +4,11 @@ DCGAN (Radford et al. 2015) is this model with the convolutional networks of ``k
 With binary pixels (``pixels`` other than continuous) it is the lecture's "GANs on discrete data":
 the generator gives pixel probabilities and D's gradient must pass a binary sample, which it cannot
 do unaided; the options are four answers (`PIXELS`).
+
+Two remedies for mode collapse are options of the same game: PacGAN (Lin et al. 2018, ``pack``
+m > 1) lets D judge m samples at once, real packs or fake packs, so a generator that repeats itself
+is easy to tell; the unrolled GAN (Metz et al. 2017, ``unroll`` k > 0) gives G the loss of D after
+k more Adam steps, differentiated through them, so G sees how D would answer its move.
 """
 
 from __future__ import annotations
@@ -62,6 +67,8 @@ class GAN(keras.Model):
         seed: int = 0,
         pixels: str = "continuous",
         temperature: float = 0.5,
+        pack: int = 1,
+        unroll: int = 0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -71,6 +78,10 @@ class GAN(keras.Model):
             raise ValueError(f"pixels must be one of {', '.join(PIXELS)}")
         if not temperature > 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
+        if pack < 1 or unroll < 0:
+            raise ValueError(f"pack must be >= 1 and unroll >= 0, got {pack} and {unroll}")
+        if pack > 1 and num_classes:
+            raise ValueError("pack > 1 needs an unconditional GAN: a pack's samples would have different labels")
         self.generator = generator
         self.discriminator = discriminator
         self.d_steps = int(d_steps)
@@ -79,6 +90,8 @@ class GAN(keras.Model):
         self.seed = int(seed)
         self.pixels = pixels
         self.temperature = float(temperature)
+        self.pack = int(pack)
+        self.unroll = int(unroll)
         if self.binary and self.points:
             raise ValueError(f"pixels {pixels} needs images: 2-D points are not binary")
         self.seed_generator = keras.random.SeedGenerator(seed)
@@ -167,8 +180,26 @@ class GAN(keras.Model):
         return with_labels(self, tensor, labels)
 
     def _logits(self, data, labels, training):
-        """D's logit for each example, in float32 whatever the layers compute in."""
-        return replicas.to_float32(self.discriminator(self._conditioned(data, labels), training=training))
+        """D's logit for each pack of examples (each example when ``pack`` is 1), in float32
+        whatever the layers compute in."""
+        return replicas.to_float32(self.discriminator(self._conditioned(self.packed(data), labels),
+                                                      training=training))
+
+    def packed(self, data):
+        """D's input for a batch: each ``pack`` consecutive examples concatenated along the last
+        axis, (N / m, ..., m * C); examples beyond the last whole pack are left out."""
+        m = self.pack
+        if m == 1:
+            return data
+        shape = tuple(data.shape[1:])
+        packs = ops.shape(data)[0] // m
+        groups = ops.reshape(data[: packs * m], (packs, m, *shape))
+        return ops.reshape(ops.moveaxis(groups, 1, -2), (packs, *shape[:-1], m * shape[-1]))
+
+    def point_logits(self, data):
+        """D's logit for each example alone: judged as a pack of ``pack`` copies of itself (the
+        playground's heat map: how real D finds a pack of m samples all at that point)."""
+        return self._logits(ops.repeat(data, self.pack, axis=0), None, training=False)
 
     def _noise(self, batch_size):
         return replicas.normal((batch_size, self.latent_dim), self.seed_generator)
@@ -211,21 +242,26 @@ class GAN(keras.Model):
         d_real, d_fake = ops.mean(ops.sigmoid(real_logits)), ops.mean(ops.sigmoid(fake_logits))
         return d_loss, d_real, d_fake, discriminator_accuracy(real_logits, fake_logits), norm
 
-    def _generator_update(self, batch_size, labels):
-        """One G step on fresh noise; returns (loss, grad norm)."""
+    def _generator_update(self, real, labels):
+        """One G step on fresh noise, as many codes as ``real`` has examples (the real batch the
+        unrolled D steps train on); returns (loss, grad norm)."""
         with tf.GradientTape() as tape:
-            g_loss, objective = self.generator_losses(self._noise(batch_size), labels)
+            g_loss, objective = self.generator_losses(self._noise(ops.shape(real)[0]), labels, real)
             scaled = replicas.loss_to_differentiate(objective, self.g_optimizer)
         grads = tape.gradient(scaled, self.generator.trainable_weights)
         norm = replicas.gradient_norm(grads, self.g_optimizer)
         self.g_optimizer.apply(grads, self.generator.trainable_weights)
         return g_loss, norm
 
-    def generator_losses(self, z, labels=None):
+    def generator_losses(self, z, labels=None, real=None):
         """(G's loss, what G's update differentiates) for codes z: the same tensor but for
-        reinforce, whose sample has no gradient and which differentiates `_reinforce_loss`."""
+        reinforce, whose sample has no gradient and which differentiates `_reinforce_loss`.
+        With ``unroll`` k > 0, D is the one after k Adam steps on ``real`` and these fakes."""
         fake, out = self._generated(z, labels, training=True)
-        fake_logits = self._logits(fake, labels, training=True)
+        if self.unroll:
+            fake_logits = self.unrolled_logits(real, fake, labels)
+        else:
+            fake_logits = self._logits(fake, labels, training=True)
         g_loss = self.generator_loss_value(fake_logits)
         if self.pixels != "reinforce":
             return g_loss, g_loss
@@ -240,7 +276,7 @@ class GAN(keras.Model):
         gradient estimates minus the gradient of E[r] without bias (b and s are the reward's running
         mean and standard deviation before this batch, as NVIL's). Also updates those moments."""
         # The reward of each sample, from D's logit, and its learning signal (centred and scaled).
-        reward = ops.reshape(REWARDS[self.generator_loss](fake_logits), (-1,))
+        reward = ops.repeat(ops.reshape(REWARDS[self.generator_loss](fake_logits), (-1,)), self.pack, axis=0)
         signal = estimators.nvil_signal(reward, 0.0, self.reward_mean, self.reward_variance)
         # log p(sample | z) under G's independent Bernoulli pixels.
         log_prob = losses.bernoulli_log_likelihood(sample, logits)
@@ -251,6 +287,35 @@ class GAN(keras.Model):
         self.reward_mean.assign(mean)
         self.reward_variance.assign(variance)
         return surrogate
+
+    def unrolled_logits(self, real, fake, labels=None):
+        """D's logits for ``fake`` after ``unroll`` Adam steps of D on (``real``, ``fake``) taken
+        on a copy of its weights, differentiable all the way (Metz et al. 2017): G's gradient goes
+        through the steps. D's own weights and optimizer are left as they are."""
+        if real is None:
+            raise ValueError("unroll needs the real batch that D's unrolled steps train on")
+        d, optimizer = self.discriminator, _adam(self.d_optimizer)
+        weights = [tf.identity(v.value) for v in d.trainable_variables]  # values, not the variables
+        state = [tf.identity(v.value) for v in d.non_trainable_variables]
+        # Adam's moments and step count as they are now: the unrolled steps continue D's own.
+        index = optimizer._get_variable_index
+        moments = [(tf.identity(optimizer._momentums[index(v)].value),
+                    tf.identity(optimizer._velocities[index(v)].value)) for v in d.trainable_variables]
+        real, fake = self._conditioned(self.packed(real), labels), self._conditioned(self.packed(fake), labels)
+        for step in range(self.unroll):
+            # D's loss on this batch with the copy's weights, and its gradient (kept differentiable).
+            with tf.GradientTape() as tape:
+                tape.watch(weights)
+                real_logits, state = d.stateless_call(weights, state, real, training=True)
+                fake_logits, state = d.stateless_call(weights, state, fake, training=True)
+                d_loss = losses.discriminator_loss(replicas.to_float32(real_logits), replicas.to_float32(fake_logits))
+            grads = tape.gradient(d_loss, weights)
+            # One Adam step of the copy.
+            updates = [adam_update(w, g, m, v, optimizer, optimizer.iterations + 1 + step)
+                       for w, g, (m, v) in zip(weights, grads, moments, strict=True)]
+            weights, moments = [u[0] for u in updates], [u[1:] for u in updates]
+        logits, _ = d.stateless_call(weights, state, fake, training=True)
+        return replicas.to_float32(logits)
 
     # --- one player at a time: Algorithm 1's two updates, of which train_step is made
 
@@ -264,7 +329,8 @@ class GAN(keras.Model):
         """One G update on fresh noise, as many fakes as ``data`` holds examples (with its labels,
         for a conditional GAN): its metrics."""
         x, labels = unpack_batch(data)
-        g_loss, g_norm = self._generator_update(ops.shape(x)[0], labels)
+        # Only unrolling trains on the real batch (binary pixels would spend noise drawing it).
+        g_loss, g_norm = self._generator_update(self.to_model_space(x) if self.unroll else x, labels)
         return {"g_loss": g_loss, "g_grad_norm": g_norm}
 
     def player_step(self, player: str, data) -> dict[str, float]:
@@ -333,6 +399,8 @@ class GAN(keras.Model):
             "seed": self.seed,
             "pixels": self.pixels,
             "temperature": self.temperature,
+            "pack": self.pack,
+            "unroll": self.unroll,
         }
 
     @classmethod
@@ -359,6 +427,27 @@ def discriminator_accuracy(real_logits, fake_logits):
     real_right = ops.mean(ops.cast(real_logits > 0, "float32"))
     fake_right = ops.mean(ops.cast(fake_logits < 0, "float32"))
     return 0.5 * (real_right + fake_right)
+
+
+def adam_update(weight, grad, m, v, optimizer, step):
+    """(weight, m, v) after one Adam step as Keras's Adam takes it (step counts from 1), in
+    differentiable ops: the unrolled GAN's D steps."""
+    lr, b1, b2, eps = (ops.cast(value, "float32") for value in
+                       (optimizer.learning_rate, optimizer.beta_1, optimizer.beta_2, optimizer.epsilon))
+    t = ops.cast(step, "float32")
+    m = b1 * m + (1 - b1) * grad
+    v = b2 * v + (1 - b2) * ops.square(grad)
+    alpha = lr * ops.sqrt(1 - ops.power(b2, t)) / (1 - ops.power(b1, t))
+    # sqrt's derivative is infinite at 0: a weight with no gradient yet (v = 0) must not give NaN.
+    return weight - alpha * m / (ops.sqrt(ops.maximum(v, 1e-30)) + eps), m, v
+
+
+def _adam(optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Adam:
+    """The Adam inside ``optimizer`` (under a loss scale) whose steps the unrolled GAN repeats."""
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    if not isinstance(inner, keras.optimizers.Adam) or inner.amsgrad:
+        raise ValueError(f"unroll needs D's optimizer to be Adam, got {type(inner).__name__}")
+    return inner
 
 
 def _loss_scaled(model: keras.Model, optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Optimizer:

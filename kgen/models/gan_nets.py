@@ -16,6 +16,7 @@ import keras
 from keras import layers
 
 from kgen.models.nets import check_conv_shape, label_channels, label_inputs
+from kgen.sizes import packed_shape
 
 
 def build_mlp_generator(data_shape: Sequence[int], latent_dim: int, hidden: Sequence[int], *,
@@ -77,19 +78,21 @@ def build_dcgan_discriminator(image_shape: Sequence[int], filters: int = 64, *,
 
 def build_gan_networks(data_shape: Sequence[int], config, *, num_classes: int = 0,
                        critic: bool = False) -> tuple[keras.Model, keras.Model]:
-    """(generator, discriminator) for a ``GANConfig`` (or ``WGANConfig``: continuous pixels): MLP
-    (images or points) or DCGAN (images); the generator ends in logits when the config's pixels are
-    binary; ``critic``: a WGAN-GP's discriminator, without batch norm."""
+    """(generator, discriminator) for a ``GANConfig`` (or ``WGANConfig``: continuous pixels, no packs):
+    MLP (images or points) or DCGAN (images); the generator ends in logits when the config's pixels
+    are binary; the discriminator takes packs of ``config.pack`` examples; ``critic``: a WGAN-GP's
+    discriminator, without batch norm."""
     data_shape = tuple(data_shape)
+    d_shape = packed_shape(data_shape, getattr(config, "pack", 1))
     binary = getattr(config, "pixels", "continuous") != "continuous"
     if config.arch == "conv":
         return (
             build_dcgan_generator(data_shape, config.latent_dim, config.filters, num_classes=num_classes,
                                   output="logits" if binary else "tanh"),
-            build_dcgan_discriminator(data_shape, config.filters, num_classes=num_classes, critic=critic),
+            build_dcgan_discriminator(d_shape, config.filters, num_classes=num_classes, critic=critic),
         )
     output = "linear" if len(data_shape) == 1 else "logits" if binary else "tanh"
     return (
         build_mlp_generator(data_shape, config.latent_dim, config.hidden, num_classes=num_classes, output=output),
-        build_mlp_discriminator(data_shape, config.hidden, num_classes=num_classes),
+        build_mlp_discriminator(d_shape, config.hidden, num_classes=num_classes),
     )

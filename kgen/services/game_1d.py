@@ -86,7 +86,7 @@ def optimal_discriminator(data_density: np.ndarray, generator_density: np.ndarra
 
 def snapshot_tensors(gan: GAN, x, noise):
     """(D(x) at the grid, G(noise)): the snapshot's one TensorFlow pass; `Game1DProbe` compiles it."""
-    d_x = ops.sigmoid(ops.cast(gan.discriminator(x, training=False), "float32"))
+    d_x = ops.sigmoid(gan.point_logits(x))
     return d_x, ops.cast(gan.generator(noise, training=False), "float32")
 
 

@@ -58,13 +58,13 @@ def grid_points(box: np.ndarray, resolution: int = GRID_RESOLUTION) -> np.ndarra
 def snapshot_tensors(gan: GAN, grid, noise, mesh_noise):
     """(D(grid), G(noise), minus the generator loss's gradient at each G(noise), G(mesh_noise)):
     the playground's one TensorFlow pass, as tensors; `PlaygroundProbe` compiles it with ``tf.function``."""
-    d_values = ops.cast(gan.discriminator(grid, training=False), "float32")
+    d_values = gan.point_logits(grid)  # with PacGAN's packs: D of m copies of each grid point
     d_grid = d_values if gan.critic else ops.sigmoid(d_values)  # a critic's value has no probability
     mesh = ops.cast(gan.generator(mesh_noise, training=False), "float32")
     generated = ops.cast(gan.generator(noise, training=False), "float32")  # float32 under any dtype policy
     with tf.GradientTape() as tape:
         tape.watch(generated)
-        fake_logits = ops.cast(gan.discriminator(generated, training=False), "float32")
+        fake_logits = gan.point_logits(generated)
         # The losses are batch means; times N, each point's gradient is that of its own term.
         loss = gan.generator_loss_value(fake_logits) * ops.cast(ops.shape(noise)[0], "float32")
     return d_grid, generated, -tape.gradient(loss, generated), mesh
