@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui import theme
-from gui.pacing import Pacer
+from gui.pacing import PacedSnapshots, Pacer
 from gui.samples_view import fit_on_resize, picture_plot
 from kgen.pictures import display_scale, image_grid, save_gif
 
@@ -152,7 +152,7 @@ class BoxOutlines:
         self.set_data(np.zeros(0), np.zeros(0))
 
 
-class DrawStepsView(QWidget):
+class DrawStepsView(PacedSnapshots, QWidget):
     """The step scrubber, the windows, the KL bars and the GIF export; the latest snapshot is kept."""
 
     def __init__(self, parent=None):
@@ -239,15 +239,6 @@ class DrawStepsView(QWidget):
         """The step shown, 1..T."""
         return self.slider.value()
 
-    def add_snapshot(self, event) -> None:
-        """Show a `kgen.events.DrawSteps` event: at once, or the newest when the pacer's pause is over."""
-        self.snapshot = event
-        self.received += 1
-        self._pacer.request()
-
-    def flush(self) -> None:
-        """Draw the newest snapshot now if it waits (a run that ended)."""
-        self._pacer.flush()
 
     def clear(self) -> None:
         self._pacer.cancel()

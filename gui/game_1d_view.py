@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from gui import theme
-from gui.pacing import Pacer
+from gui.pacing import PacedSnapshots, Pacer
 from gui.playground_view import PlayerStepButtons
 
 Z_LEVEL = -0.55  # height of the z axis, below the x axis at 0
@@ -47,7 +47,7 @@ def mapping_segments(z: np.ndarray, g_z: np.ndarray, x_range: tuple[float, float
     return xs, ys
 
 
-class Game1DView(QWidget):
+class Game1DView(PacedSnapshots, QWidget):
     """The densities, D(x), D*(x) on request, and the lines from z to G(z); the latest snapshot is kept."""
 
     def __init__(self, parent=None):
@@ -116,15 +116,6 @@ class Game1DView(QWidget):
             label.setFont(font)
             label.setColor(ink)
 
-    def add_snapshot(self, event) -> None:
-        """Show a game_1d event (`kgen.events.Game1D`): at once, or the newest when the pacer's pause is over."""
-        self.snapshot = event
-        self.received += 1
-        self._pacer.request()
-
-    def flush(self) -> None:
-        """Draw the newest snapshot now if it waits (a run that ended, a step taken by hand)."""
-        self._pacer.flush()
 
     def clear(self) -> None:
         self._pacer.cancel()

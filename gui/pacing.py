@@ -79,3 +79,22 @@ class Pacer(QObject):
     def _on_gate(self) -> None:
         if self._pending:
             self._run()
+
+
+class PacedSnapshots:
+    """A live view's newest snapshot event, drawn by its ``_pacer`` (a `Pacer`): at once, or the
+    newest when the pacer's pause is over; ``received`` counts the events that came."""
+
+    snapshot = None
+    received = 0
+    _pacer: Pacer
+
+    def add_snapshot(self, event) -> None:
+        """Keep ``event`` as the newest and ask the pacer to draw it."""
+        self.snapshot = event
+        self.received += 1
+        self._pacer.request()
+
+    def flush(self) -> None:
+        """Draw the newest snapshot now if it waits (a run that ended, a step taken by hand)."""
+        self._pacer.flush()

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui import theme
-from gui.pacing import Pacer
+from gui.pacing import PacedSnapshots, Pacer
 from gui.playground_mesh import DENSITY_MAP, MeshLayer, decade_ticks, density_levels
 from kgen.services.generator_mesh import density_at
 
@@ -102,7 +102,7 @@ class PlayerStepButtons(QWidget):
             button.setEnabled(available)
 
 
-class PlaygroundView(QWidget):
+class PlaygroundView(PacedSnapshots, QWidget):
     """Heat map of D(x) or G's mesh, real and generated points and arrows; the latest snapshot
     is kept, and an animation shows the noise being carried to G(z)."""
 
@@ -217,16 +217,6 @@ class PlaygroundView(QWidget):
         theme.style_axes(self.colour_bar, look)  # its ticks, and its label on the other side
         self.colour_bar.axis.setWidth(round(COLOUR_BAR_AXIS * look.font_scale))
 
-    def add_snapshot(self, event: dict) -> None:
-        """Show a playground event (see `kgen.services.playground.PlaygroundProbe`): at once, or the newest
-        when the pacer's pause is over (or the animation's end)."""
-        self.snapshot = event
-        self.received += 1
-        self._pacer.request()
-
-    def flush(self) -> None:
-        """Draw the newest snapshot now if it waits (a run that ended, a step taken by hand)."""
-        self._pacer.flush()
 
     def clear(self) -> None:
         self._pacer.cancel()
