@@ -78,6 +78,7 @@ def playground_snapshot(
     previous: np.ndarray | None = None,
     compute: Callable = snapshot_tensors,
     mesh_cells: int = MESH_CELLS,
+    mesh_grid: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """D and G of a GAN on 2-D points, as NumPy arrays.
 
@@ -90,11 +91,12 @@ def playground_snapshot(
     - ``mesh`` (rows, mesh_cells + 1, 2): G of `noise_grid`'s vertices, the warped noise grid;
     - ``mesh_density`` (rows - 1, mesh_cells): each cell's noise mass over the area of its image.
 
-    ``compute`` is `snapshot_tensors` or a compiled version of it.
+    ``compute`` is `snapshot_tensors` or a compiled version of it; ``mesh_grid`` the run's fixed
+    (`noise_grid`, `cell_mass`) of ``mesh_cells`` (made here when not given).
     """
     if not isinstance(gan, GAN) or not gan.points or gan.num_classes:
         raise ValueError("the playground needs an unconditional GAN on 2-D points")
-    mesh_z = noise_grid(gan.latent_dim, mesh_cells)
+    mesh_z, mass = mesh_grid or (noise_grid(gan.latent_dim, mesh_cells), cell_mass(gan.latent_dim, mesh_cells))
     d_grid, generated, descent, mesh = compute(gan, grid_points(box, resolution), np.asarray(noise, np.float32),
                                                mesh_z.reshape(-1, gan.latent_dim))
     generated = np.asarray(generated, np.float32)
@@ -103,7 +105,7 @@ def playground_snapshot(
     return {"box": np.asarray(box, np.float32),
             "d_grid": np.asarray(d_grid, np.float32).reshape(resolution, resolution),
             "generated": generated, "descent": np.asarray(descent, np.float32), "moves": moves,
-            "mesh": mesh, "mesh_density": cell_density(mesh, cell_mass(gan.latent_dim, mesh_cells)),
+            "mesh": mesh, "mesh_density": cell_density(mesh, mass),
             "critic": bool(gan.critic)}
 
 
@@ -137,14 +139,16 @@ class PlaygroundProbe(PacedProbe):
         self.points, self.seed = int(points), int(seed)
         self.noise: np.ndarray | None = None
         self.fixed: dict = {}  # read-only arrays the same for the whole run: where the noise lies
+        self._mesh_grid: tuple[np.ndarray, np.ndarray] | None = None
         self._previous: np.ndarray | None = None
         self._compute: Callable = snapshot_tensors
 
     def on_train_begin(self, logs=None):
         latent_dim = self.model.latent_dim
         self.noise = latent_noise(self.points, latent_dim, self.seed)
-        self.fixed = {"noise": noise_plane(self.noise), "mesh_noise": noise_plane(noise_grid(latent_dim)),
-                      "mesh_mass": cell_mass(latent_dim).astype(np.float32)}
+        self._mesh_grid = (noise_grid(latent_dim), cell_mass(latent_dim))  # the same for every snapshot
+        self.fixed = {"noise": noise_plane(self.noise), "mesh_noise": noise_plane(self._mesh_grid[0]),
+                      "mesh_mass": self._mesh_grid[1].astype(np.float32)}
         for array in self.fixed.values():
             array.setflags(write=False)
         self.fixed["mesh_note"] = mesh_note(latent_dim)
@@ -157,6 +161,6 @@ class PlaygroundProbe(PacedProbe):
 
     def take(self, step: int) -> None:
         snapshot = playground_snapshot(self.model, self.noise, self.box, self.resolution, self._previous,
-                                       self._compute)
+                                       self._compute, mesh_grid=self._mesh_grid)
         self._previous = snapshot["generated"]
         self.sink(Playground(step=int(step), epoch=self._epoch + 1, real=self.real, **self.fixed, **snapshot))
