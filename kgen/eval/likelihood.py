@@ -125,16 +125,21 @@ def curve_ks(largest: int) -> tuple[int, ...]:
     return tuple(k for k in CURVE_KS if k < largest) + (largest,)
 
 
-def grouped_bounds(log_w: np.ndarray, k: int) -> np.ndarray:
-    """IWAE-k per image from (N, K) log weights: the mean of the bound over the K // k disjoint
-    groups of k draws (the remainder unused), a lower-variance estimate than one group."""
+def group_bounds(log_w: np.ndarray, k: int) -> np.ndarray:
+    """IWAE-k of each of the K // k disjoint groups of k draws (the remainder unused), from (N, K)
+    log weights: (N, K // k)."""
     groups = log_w.shape[1] // k
     if groups < 1:
         raise ValueError(f"k = {k} needs at least {k} log weights per image, got {log_w.shape[1]}")
     grouped = log_w[:, : groups * k].reshape(len(log_w), groups, k)
     peak = grouped.max(axis=2, keepdims=True)
-    bounds = np.log(np.mean(np.exp(grouped - peak), axis=2)) + peak[..., 0]
-    return bounds.mean(axis=1)
+    return np.log(np.mean(np.exp(grouped - peak), axis=2)) + peak[..., 0]
+
+
+def grouped_bounds(log_w: np.ndarray, k: int) -> np.ndarray:
+    """IWAE-k per image from (N, K) log weights: the mean of `group_bounds`, a lower-variance
+    estimate than one group."""
+    return group_bounds(log_w, k).mean(axis=1)
 
 
 def iwae_curve(

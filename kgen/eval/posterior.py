@@ -249,10 +249,7 @@ def iwae_curve(model, image: np.ndarray, label: int | None = None, ks: Sequence[
     """IWAE-k of one image for each k: ``pool`` log weights (`kgen.eval.likelihood.log_weights`)
     split into pool // k disjoint groups of k, each group one bound; the mean over groups and its
     standard error. Every k reuses the same draws, so the curve is smooth."""
-    from keras import ops
-
-    from kgen.eval.likelihood import log_weights
-    from kgen.models.losses import iwae_bound
+    from kgen.eval.likelihood import group_bounds, log_weights
 
     ks = np.asarray(ks, "int64")
     if ks.min() < 1 or pool // ks.max() < 2:
@@ -260,8 +257,7 @@ def iwae_curve(model, image: np.ndarray, label: int | None = None, ks: Sequence[
     weights = log_weights(model, np.asarray(image, "float32")[None], pool, seed, _labels(model, label, 1))[0]
     means, errors = [], []
     for k in ks:
-        groups = pool // int(k)
-        bounds = np.asarray(iwae_bound(ops.convert_to_tensor(weights[: groups * k].reshape(groups, k))))
+        bounds = group_bounds(weights[None], int(k))[0]
         means.append(bounds.mean())
-        errors.append(bounds.std(ddof=1) / np.sqrt(groups))
+        errors.append(bounds.std(ddof=1) / np.sqrt(len(bounds)))
     return IWAECurve(ks, np.asarray(means), np.asarray(errors), pool)
