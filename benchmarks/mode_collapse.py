@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shlex
 import statistics
 import subprocess
@@ -63,45 +64,88 @@ def default_label(kind: str, options: list[str]) -> str:
     return "_".join([kind, *(o.lstrip("-").replace("=", "") for o in options)]).replace("/", "-")
 
 
-def train_command(kind: str, dataset: str, seed: int, options: list[str], run_dir: Path) -> list[str]:
-    """The ``kgen train`` command of one seed: a new run, or the continuation of a killed one."""
+def train_command(kind: str, dataset: str, seed: int, options: list[str], run_dir: Path,
+                  epochs: int | None = None) -> list[str]:
+    """The ``kgen train`` command of one seed: a new run, or the continuation of a killed one (or of
+    one trained to an earlier mark), to ``epochs`` in all when given."""
+    until = [] if epochs is None else ["--epochs", str(epochs)]
     if (run_dir / "config.json").is_file():
-        return ["train", kind, "--resume", str(run_dir)]
+        return ["train", kind, "--resume", str(run_dir), *until]
+    return new_run_command(kind, dataset, seed, [*options, *until], run_dir)
+
+
+def new_run_command(kind: str, dataset: str, seed: int, options: list[str], run_dir: Path) -> list[str]:
+    """The ``kgen train`` command that starts one seed's run."""
     return ["train", kind, "--dataset", dataset, "--seed", str(seed), *options, "--out", str(run_dir)]
 
 
+def children_cpu_seconds() -> float:
+    """User + system CPU seconds of this process's finished children (the kgen trainings)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed_train(command: list[str]) -> tuple[float, float]:
+    """Run one ``kgen train``; its (wall, CPU) seconds."""
+    start, cpu = time.monotonic(), children_cpu_seconds()
+    subprocess.run([sys.executable, "-m", "kgen.cli", *command], check=True)
+    return time.monotonic() - start, children_cpu_seconds() - cpu
+
+
+def score(run_dir: Path, seed: int = 0) -> dict:
+    """The protocol's scores of a run's model as it is now, and the seconds they took."""
+    from kgen.services.commands import evaluate_run
+
+    start = time.monotonic()
+    metrics = evaluate_run(run_dir, invert=0, seed=seed)
+    return {"metrics": metrics, "seconds": round(time.monotonic() - start, 1)}
+
+
 def train_runs(args: argparse.Namespace) -> None:
-    """Train every seed not finished yet, one ``kgen train`` process each."""
+    """Train every seed not finished yet, one ``kgen train`` process each; with ``--marks``, in
+    stages to each mark (epochs in all), scored at every mark into marks/e<epochs>.json."""
     label = args.label or default_label(args.kind, args.options)
     for seed in args.seeds:
         run_dir = args.out / label / args.dataset / f"seed{seed}"
         if (run_dir / "done.json").is_file():
             print(f"{run_dir}: done")
             continue
-        command = train_command(args.kind, args.dataset, seed, args.options, run_dir)
-        start = time.monotonic()
-        subprocess.run([sys.executable, "-m", "kgen.cli", *command], check=True)
-        seconds = time.monotonic() - start
+        wall = cpu = 0.0
+        for epochs in args.marks or [None]:
+            mark = run_dir / "marks" / f"e{epochs}.json"
+            if epochs is not None and mark.is_file():
+                wall, cpu = (json.loads(mark.read_text(encoding="utf-8"))[k] for k in ("train_seconds", "cpu_seconds"))
+                continue
+            command = train_command(args.kind, args.dataset, seed, args.options, run_dir, epochs)
+            seconds, cpu_seconds = timed_train(command)
+            wall, cpu = wall + seconds, cpu + cpu_seconds
+            if epochs is not None:
+                record = {"epochs": epochs, "train_seconds": round(wall, 1), "cpu_seconds": round(cpu, 1),
+                          **score(run_dir)}
+                mark.parent.mkdir(exist_ok=True)
+                atomic_write_text(mark, json.dumps(record, indent=1, default=float) + "\n")
+                print(f"{run_dir} at {epochs} epochs ({wall:.0f} s, {cpu:.0f} CPU s): {record['metrics']}", flush=True)
+        until = ["--epochs", str(args.marks[-1])] if args.marks else []
+        first = new_run_command(args.kind, args.dataset, seed, [*args.options, *until], run_dir)
         record = {"label": label, "kind": args.kind, "dataset": args.dataset, "seed": seed,
-                  "options": args.options, "seconds": round(seconds, 1), "resumed": "--resume" in command,
-                  "command": "kgen " + shlex.join(command)}
+                  "options": args.options, "seconds": round(wall, 1), "cpu_seconds": round(cpu, 1),
+                  "marks": args.marks or [], "command": "kgen " + shlex.join(first)}
         atomic_write_text(run_dir / "done.json", json.dumps(record, indent=1) + "\n")
-        print(f"{run_dir}: {seconds:.0f} s", flush=True)
+        if args.marks:  # the last mark's scores are the run's
+            last = (run_dir / "marks" / f"e{args.marks[-1]}.json").read_text(encoding="utf-8")
+            atomic_write_text(run_dir / "eval.json", last)
+        print(f"{run_dir}: {wall:.0f} s, {cpu:.0f} CPU s", flush=True)
 
 
 def evaluate_runs(args: argparse.Namespace) -> None:
     """Score every finished run that has no eval.json yet (``kgen eval``'s protocol)."""
-    from kgen.services.commands import evaluate_run
-
     for done in sorted(args.out.glob("*/*/seed*/done.json")):
         target = done.parent / "eval.json"
         if target.is_file() and not args.again:
             continue
-        start = time.monotonic()
-        metrics = evaluate_run(done.parent, invert=0, seed=args.seed)
-        record = {"metrics": metrics, "seconds": round(time.monotonic() - start, 1)}
+        record = score(done.parent, args.seed)
         atomic_write_text(target, json.dumps(record, indent=1, default=float) + "\n")
-        print(f"{done.parent}: {metrics}", flush=True)
+        print(f"{done.parent}: {record['metrics']}", flush=True)
 
 
 def real_scores(args: argparse.Namespace) -> None:
@@ -171,19 +215,41 @@ def kgen_rows(out: Path) -> dict[str, list[str]]:
     for (label, dataset), runs in groups.items():
         done = [json.loads((r / "done.json").read_text(encoding="utf-8")) for r in runs]
         scores = [json.loads((r / "eval.json").read_text(encoding="utf-8"))["metrics"] for r in runs]
-        quality = ([s["high_quality"] for s in scores] if "high_quality" in scores[0] else None)
-        modes = mean_spread([s["modes_covered"] for s in scores])
-        if "modes_touched" in scores[0]:
-            modes += f" ({mean_spread([s['modes_touched'] for s in scores])})"
         command = done[0]["command"].replace(f"seed{done[0]['seed']}", "seed{S}").replace(
             f"--seed {done[0]['seed']}", "--seed {S}")
         rows.setdefault(dataset, []).append(
             f"| kgen | {label} ({settings(runs[0])}; seeds {', '.join(str(d['seed']) for d in done)}) "
-            f"| {modes} "
-            f"| {mean_spread(quality, 100) if quality else '-'} "
-            f"| {mean_spread([s['mode_kl'] for s in scores], digits=2)} "
-            f"| {statistics.mean(d['seconds'] for d in done):.0f} | `{command}` |")
+            f"| {score_cells(scores)} | {seconds_cell(done)} | `{command}` |")
     return rows
+
+
+def score_cells(scores: list[dict]) -> str:
+    """The modes (any sample), high-quality % and reverse KL cells: mean ± spread over seeds."""
+    modes = mean_spread([s["modes_covered"] for s in scores])
+    if "modes_touched" in scores[0]:
+        modes += f" ({mean_spread([s['modes_touched'] for s in scores])})"
+    quality = mean_spread([s["high_quality"] for s in scores], 100) if "high_quality" in scores[0] else "-"
+    return f"{modes} | {quality} | {mean_spread([s['mode_kl'] for s in scores], digits=2)}"
+
+
+def seconds_cell(records: list[dict], wall: str = "seconds") -> str:
+    """Mean training wall seconds per seed, and its CPU seconds where recorded."""
+    cell = f"{statistics.mean(r[wall] for r in records):.0f}"
+    if all("cpu_seconds" in r for r in records):
+        cell += f" ({statistics.mean(r['cpu_seconds'] for r in records):.0f} CPU)"
+    return cell
+
+
+def mark_rows(out: Path) -> list[str]:
+    """Markdown rows of the runs trained in stages: label, dataset and epochs, then the scores
+    at that mark over the seeds that reached it."""
+    groups: dict[tuple[str, str, int], list[dict]] = {}
+    for path in out.glob("*/*/seed*/marks/e*.json"):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        groups.setdefault((path.parents[3].name, path.parents[2].name, record["epochs"]), []).append(record)
+    return [f"| {label} | {dataset} | {epochs} | {len(records)} | {score_cells([r['metrics'] for r in records])} "
+            f"| {seconds_cell(records, 'train_seconds')} |"
+            for (label, dataset, epochs), records in sorted(groups.items())]
 
 
 def report(args: argparse.Namespace) -> None:
@@ -192,7 +258,7 @@ def report(args: argparse.Namespace) -> None:
     for dataset, papers in PAPERS.items():
         print(f"\n**{dataset}** (modes of {MODES_TOTAL[dataset]})\n")
         print("| source | model (settings) | modes covered (any sample) | high-quality % | reverse KL "
-              "| train s per seed | command |")
+              "| train s per seed (CPU s) | command |")
         print("|---|---|---|---|---|---|---|")
         for source, model, modes, quality, kl in papers:
             show = lambda v: "-" if v is None else f"{v:g}"  # noqa: E731
@@ -200,6 +266,13 @@ def report(args: argparse.Namespace) -> None:
         for row in [real_row(args.out, dataset), *rows.get(dataset, [])]:
             if row is not None:
                 print(row)
+    marks = mark_rows(args.out)
+    if marks:
+        print("\n**At each mark** (runs trained in stages, `--marks`)\n")
+        print("| label | dataset | epochs | seeds | modes covered (any sample) | high-quality % | reverse KL "
+              "| train s so far (CPU s) |")
+        print("|---|---|---|---|---|---|---|---|")
+        print("\n".join(marks))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -211,6 +284,8 @@ def main(argv: list[str] | None = None) -> None:
     train.add_argument("kind", help="a model kind of kgen's registry (kgen train --help lists them)")
     train.add_argument("--dataset", required=True, choices=tuple(MODES_TOTAL))
     train.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    train.add_argument("--marks", type=int, nargs="+", metavar="EPOCHS",
+                       help="train in stages to these epoch counts, scoring at each (marks/e<epochs>.json)")
     train.add_argument("--label", help="the row's name (default: the kind and its options)")
     evaluate = commands.add_parser("eval", help="score the finished runs")
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the scored samples")

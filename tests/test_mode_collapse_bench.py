@@ -46,3 +46,40 @@ def test_report_puts_kgen_seeds_beside_the_papers(tmp_path, capsys):
     row = next(line for line in grid.splitlines() if line.startswith("| kgen"))
     assert "| 22.0 ± 2.0 (25.0 ± 0.0) | 90.0 ± 0.0 | 0.20 ± 0.10 | 101 |" in row
     assert "(MLP 256-256, z 2, 60 epochs, batch 64, lr 0.0002; seeds 0, 1, 2)" in row and "--seed {S}" in row and "seed{S}" in row
+
+
+def test_marks_train_in_stages_and_score_each(tmp_path, monkeypatch, capsys):
+    """--marks: one new run, then continuations to each epoch count; scores and CPU time kept per
+    mark, the last mark's scores are the run's; a rerun skips the marks already reached."""
+    commands = []
+
+    def fake_train(command):
+        commands.append(command)
+        run = Path(command[command.index("--out") + 1] if "--out" in command else command[3])
+        run.mkdir(parents=True, exist_ok=True)
+        (run / "config.json").write_text(json.dumps({"train": {"model": "gan", "dataset": "grid25", "epochs": 30,
+                                                               "batch_size": 64, "lr": 2e-4}, "model": {}}))
+        return 10.0, 15.0
+
+    monkeypatch.setattr(bench, "timed_train", fake_train)
+    monkeypatch.setattr(bench, "score", lambda run, seed=0: {"metrics": {"modes_covered": float(len(commands)),
+                                                                         "high_quality": 0.5, "mode_kl": 0.1},
+                                                             "seconds": 1.0})
+    argv = ["--out", str(tmp_path), "train", "gan", "--dataset", "grid25", "--seeds", "0", "--marks", "10", "30"]
+    bench.main(argv)
+    run = tmp_path / "gan" / "grid25" / "seed0"
+    assert commands == [["train", "gan", "--dataset", "grid25", "--seed", "0", "--epochs", "10", "--out", str(run)],
+                        ["train", "gan", "--resume", str(run), "--epochs", "30"]]
+    second = json.loads((run / "marks" / "e30.json").read_text())
+    assert (second["train_seconds"], second["cpu_seconds"], second["metrics"]["modes_covered"]) == (20.0, 30.0, 2.0)
+    assert json.loads((run / "eval.json").read_text()) == second
+    done = json.loads((run / "done.json").read_text())
+    assert done["cpu_seconds"] == 30.0 and done["command"].endswith(f"--epochs 30 --out {run}")
+    (run / "done.json").unlink()
+    bench.main(argv)  # both marks reached: nothing retrained, the totals read back
+    assert len(commands) == 2 and json.loads((run / "done.json").read_text())["seconds"] == 20.0
+    capsys.readouterr()
+    bench.main(["--out", str(tmp_path), "report"])
+    out = capsys.readouterr().out
+    assert "| gan | grid25 | 10 | 1 | 1.0 | 50.0 | 0.10 | 10 (15 CPU) |" in out
+    assert "| gan | grid25 | 30 | 1 | 2.0 | 50.0 | 0.10 | 20 (30 CPU) |" in out
