@@ -86,3 +86,14 @@ def studio(qtbot, tmp_path):
     yield make
     for window in made:
         window.close()
+
+
+@pytest.fixture
+def latent_view(qtbot):
+    """A fresh latent explorer, nothing loaded; its worker closed after the test."""
+    from gui.latent_explorer.latent_view import LatentView
+
+    view = LatentView()
+    qtbot.addWidget(view)
+    yield view
+    view.close_service()
