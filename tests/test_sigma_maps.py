@@ -194,18 +194,10 @@ def test_the_bridge_sends_sigma_maps_after_the_means(qtbot, learned):
     assert heard == [("samples", 1), ("sigma", 1), ("samples", 2)]  # a record without sigma maps sends none
 
 
-def test_a_learned_variance_run_in_the_window_shows_three_panels_each(qtbot, tmp_path, npz):
-    from gui.main_window import MainWindow
-
-    window = MainWindow(runs_root=tmp_path / "runs")
-    qtbot.addWidget(window)
-    panel = window.setup_panel
-    panel.model.setCurrentText("vae")
-    panel.add_dataset(f"npz:{npz}")
-    panel.likelihood.setCurrentText("gaussian-learned")
-    panel.latent_dim.setValue(2)
-    panel.epochs.setValue(1)
-    panel.batch_size.setValue(16)
+def test_a_learned_variance_run_in_the_window_shows_three_panels_each(qtbot, vae_studio):
+    window = vae_studio
+    window.setup_panel.likelihood.setCurrentText("gaussian-learned")
+    window.setup_panel.epochs.setValue(1)
     heard = []
     window.bridge.sigma_maps.connect(lambda event: heard.append(event.kind))
     try:
