@@ -93,7 +93,10 @@ def test_the_aggregate_mode_shows_the_codes_density_beside_the_prior(qtbot, expl
 def test_projector_look_thickens_the_rings_and_enlarges_the_text(explorer):
     view = explorer
     normal = view.posterior.q_rings[0].opts["pen"].widthF()
+    titles = [plot.titleLabel for plot in (view.posterior.heat_plot, view.posterior.iwae_plot)]
+    assert [title.opts["color"] for title in titles] == [theme.PALETTE.text] * 2  # not pyqtgraph's pale grey
     view.set_look(theme.PROJECTOR_LOOK)
+    assert [title.opts["color"] for title in titles] == [theme.PROJECTOR_PALETTE.plot_ink] * 2
     assert view.posterior.q_rings[0].opts["pen"].widthF() == pytest.approx(2 * normal)
     assert view.posterior.readout.font().pointSizeF() == pytest.approx(19.2)  # 12pt x 1.6
     assert view.posterior.heat.image is not None  # still drawn
