@@ -33,7 +33,7 @@ from kgen.errors import KgenError
 from kgen.eval.descriptions import explanation
 from kgen.eval.truncation import DEFAULT_PSIS
 from kgen.runs import Run
-from kgen.services.jobs import ProcessJob
+from kgen.services.jobs import BackgroundJob, ProcessJob
 
 POLL_MS = 100
 CURVE_LARGEST = (10, 20, 50, 100, 200, 500, 1000)  # the largest k the tab offers for the bound over k
@@ -41,7 +41,8 @@ DEFAULT_CURVE = 100
 
 
 def bounds_log_p(run_dir: Path) -> bool:
-    """True when the run's model bounds log p(x) (its registry entry scores the likelihood)."""
+    """True when the run's model bounds log p(x) (its registry entry scores the likelihood); read from
+    its config.json in a thread when the run is chosen, never on the click that evaluates it."""
     try:
         return "likelihood" in registry.spec(Run.open(run_dir).config().train.model).scores
     except KgenError:  # not a run: the evaluation says so itself
@@ -56,6 +57,8 @@ class EvaluateView(QWidget):
         self.run_dir: Path | None = None
         self.scores: dict[str, float] = {}
         self._job: ProcessJob | None = None
+        self._bounded: bool | None = None  # whether the chosen run's model bounds log p(x); None while read
+        self._reading: BackgroundJob | None = None
         self.run_label = QLabel("no run yet: train one or choose a run folder")
         self.choose_button = QPushButton("Choose run…")
         self.evaluate_button = QPushButton("Evaluate")
@@ -147,17 +150,21 @@ class EvaluateView(QWidget):
         return self._job is not None
 
     def set_run(self, run_dir: str | os.PathLike) -> None:
+        """Choose the run; Evaluate is offered once a thread has read whether its model bounds log p(x)."""
         self.run_dir = Path(run_dir)
         self.run_label.setText(str(self.run_dir))
-        self.evaluate_button.setEnabled(not self.busy)
+        self._bounded = None
+        self._reading = BackgroundJob(bounds_log_p, self.run_dir, name="kgen-run-config").start()
+        self.evaluate_button.setEnabled(False)
+        self._timer.start()
 
     def evaluate(self) -> None:
         """Evaluate the chosen run in a child process; the table fills in when it is done."""
-        if self.run_dir is None or self.busy:
+        if self.run_dir is None or self.busy or self._bounded is None:
             return
         limit = self.limit.value() or None
         curve = int(self.curve_k.currentText()) if self.curve_k.currentText().isdigit() else 0
-        if curve and not bounds_log_p(self.run_dir):
+        if not self._bounded:
             curve = 0  # a GAN or an autoencoder has no bound on log p(x) to draw
         truncation = DEFAULT_PSIS if self.sweep.isChecked() else ()
         self._job = ProcessJob.reporting("kgen.services.commands:evaluate_run", self.run_dir, k=self.iwae_k.value(),
@@ -173,7 +180,6 @@ class EvaluateView(QWidget):
         if self._job is not None:
             self._job.cancel()
             self._job = None
-            self._timer.stop()
             self._set_busy(False)
 
     def _on_cancel_clicked(self) -> None:
@@ -181,22 +187,28 @@ class EvaluateView(QWidget):
         self.status.setText("evaluation cancelled")
 
     def _set_busy(self, busy: bool, progress: bool = False) -> None:
-        self.evaluate_button.setEnabled(not busy and self.run_dir is not None)
+        self.evaluate_button.setEnabled(not busy and self._bounded is not None)
         self.choose_button.setEnabled(not busy)
         self.cancel_button.setEnabled(busy)
         self.progress.setValue(0)
         self.progress.setVisible(busy and progress)
 
     def _poll(self) -> None:
-        job = self._job
-        if job is None:
-            return
-        if not job.done:
-            if job.progress is not None:
-                self.progress.setValue(round(100 * job.progress))
-            return
-        self._timer.stop()
-        self._job = None
+        reading, job = self._reading, self._job
+        if reading is not None and reading.done:
+            self._reading = None
+            self._bounded = reading.error is None and reading.result()
+            self.evaluate_button.setEnabled(not self.busy)
+        if job is not None and job.done:
+            self._job = None
+            self._show_result(job)
+        elif job is not None and job.progress is not None:
+            self.progress.setValue(round(100 * job.progress))
+        if self._job is None and self._reading is None:
+            self._timer.stop()
+
+    def _show_result(self, job: ProcessJob) -> None:
+        """The finished evaluation: its error, or its table and plots."""
         self._set_busy(False)
         if job.error is not None:
             self.status.setText(f"error: {job.error}")

@@ -106,13 +106,14 @@ class Look:
     line_scale: float = 1.0  # pen widths
     point_scale: float = 1.0  # scatter points and symbols
     font_scale: float = 1.0  # plot titles, axis ticks and labels, legends
-    strong_axes: bool = False  # axes, titles and their text in plot_ink (pyqtgraph's default grey otherwise)
+    strong_axes: bool = False  # axes, titles and their text in plot_ink (else axes in pyqtgraph's grey, titles in text)
     side_by_side: bool = False  # pictures beside each other (samples beside reconstructions), each larger
 
     @property
-    def title_colour(self) -> str | None:
-        """The colour of plot titles: plot_ink with strong axes, else None (pyqtgraph's default)."""
-        return self.palette.plot_ink if self.strong_axes else None
+    def title_colour(self) -> str:
+        """The colour of plot titles and legend text: plot_ink with strong axes, else the palette's
+        text (pyqtgraph's default grey is too pale to read on the white plots)."""
+        return self.palette.plot_ink if self.strong_axes else self.palette.text
 
     def width(self, pixels: float) -> float:
         """A pen ``pixels`` wide in the normal look, in this one."""
@@ -234,7 +235,7 @@ def style_axis(axis: pg.AxisItem, look: Look) -> None:
 
 
 def style_legend(legend: pg.LegendItem, look: Look, points: float = 9.0) -> None:
-    """``legend`` in ``look``: its labels ``points`` large (scaled) and in ink with strong axes, on
+    """``legend`` in ``look``: its labels ``points`` large (scaled) in the title colour, on
     the palette's overlay and border; labels added later follow."""
     legend.opts.update(labelTextSize=look.size(points), labelTextColor=look.title_colour)
     for _, label in legend.items:  # drawn again, in the new size and colour

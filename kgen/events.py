@@ -257,7 +257,7 @@ class Eval(Event):
 
     kind = "eval"
     split: str = _field(_text, "test")
-    n: int | None = _field(_STEP)  # examples scored (kgen eval)
+    n: int | None = _field(_STEP)  # examples scored by kgen eval: test images, or a sampling protocol's samples
     metrics: dict[str, float] = _field(_metrics, factory=dict)
 
 

@@ -36,10 +36,13 @@ def decode_with_sigma(model, z: np.ndarray, labels: np.ndarray | None = None,
     return np.concatenate(means), np.concatenate(sigmas)
 
 
-def gaussian_draw(mean: np.ndarray, sigma: np.ndarray, seed: int = DRAW_SEED) -> np.ndarray:
-    """One draw x = mean + sigma * eps of every pixel, eps ~ N(0, 1) from ``seed`` (not clipped)."""
-    eps = np.random.default_rng(seed).standard_normal(mean.shape).astype(np.float32)
-    return mean + sigma * eps
+def gaussian_draw(mean: np.ndarray, sigma: np.ndarray, seed: int | np.random.Generator = DRAW_SEED,
+                  n: int | None = None) -> np.ndarray:
+    """x = mean + sigma * eps of every pixel, float32, eps ~ N(0, 1) from ``seed`` (a seed or a generator),
+    not clipped: one draw shaped as ``mean``, or ``n`` of them stacked (n, *mean.shape)."""
+    shape = np.shape(mean) if n is None else (n, *np.shape(mean))
+    eps = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+    return np.asarray(mean, np.float32) + np.asarray(sigma, np.float32) * eps
 
 
 def sigma_scale_top(sigma: np.ndarray) -> float:

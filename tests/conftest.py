@@ -86,3 +86,41 @@ def studio(qtbot, tmp_path):
     yield make
     for window in made:
         window.close()
+
+
+@pytest.fixture
+def latent_view(qtbot):
+    """A fresh latent explorer, nothing loaded; its worker closed after the test."""
+    from gui.latent_explorer.latent_view import LatentView
+
+    view = LatentView()
+    qtbot.addWidget(view)
+    yield view
+    view.close_service()
+
+
+@pytest.fixture
+def show_snapshot(qtbot):
+    """``show_snapshot(view, event)``: a live view (closed with the test) with the snapshot
+    ``event`` drawn now rather than at the view's pace; returns the view."""
+
+    def show(view, event):
+        qtbot.addWidget(view)
+        view.add_snapshot(event)
+        view.flush()
+        return view
+
+    return show
+
+
+@pytest.fixture
+def vae_studio(studio, npz):
+    """A studio window whose setup panel trains a 2-d VAE on the tiny .npz, 16 images a batch;
+    the test sets the epochs (and anything else) and clicks Start."""
+    window = studio()
+    panel = window.setup_panel
+    panel.model.setCurrentText("vae")
+    panel.add_dataset(f"npz:{npz}")
+    panel.latent_dim.setValue(2)
+    panel.batch_size.setValue(16)
+    return window

@@ -1,10 +1,14 @@
 """The Evaluate tab's bound over k: read from the scores, drawn on a log axis, progress and Cancel."""
 
 import numpy as np
+import pytest
 
 from gui import theme
 from gui.bound_curve import bound_curve
-from gui.evaluate_view import EvaluateView
+from gui.evaluate_view import DEFAULT_CURVE, EvaluateView
+from kgen.config import GANConfig, RunConfig, TrainConfig, VAEConfig
+from kgen.runs import Run
+from kgen.services.jobs import ProcessJob
 
 SCORES = {"elbo": -30.0, "kl": 5.0, "iwae_1": -30.1, "iwae_se_1": 0.5, "iwae_10": -28.0, "iwae_se_10": 0.4,
           "iwae_2": -29.2, "iwae_se_2": 0.45, "iwae_5000": -27.0}
@@ -15,6 +19,9 @@ class FakeJob:
 
     def __init__(self, scores):
         self.done, self.error, self.progress, self.scores, self.cancelled = False, None, 0.4, scores, False
+
+    def start(self):
+        return self
 
     def result(self):
         return self.scores
@@ -64,3 +71,20 @@ def test_cancel_ends_the_job_and_frees_the_buttons(qtbot):
     view.cancel_button.click()
     assert job.cancelled and not view.busy and view.status.text() == "evaluation cancelled"
     assert view.choose_button.isEnabled() and not view.cancel_button.isEnabled()
+
+
+def test_the_run_is_read_when_chosen_and_a_gan_is_asked_for_no_curve(qtbot, tmp_path, monkeypatch):
+    view = EvaluateView()
+    qtbot.addWidget(view)
+    asked = []
+    monkeypatch.setattr(ProcessJob, "reporting", classmethod(lambda cls, target, run, **kw: asked.append(kw) or FakeJob({})))
+    for model, part in (("vae", VAEConfig(latent_dim=2)), ("gan", GANConfig(latent_dim=2))):
+        run = Run.create(tmp_path / model, RunConfig(TrainConfig(model=model), part))
+        view.set_run(run.path)
+        assert not view.evaluate_button.isEnabled()  # until a thread has read the run's config
+        qtbot.waitUntil(view.evaluate_button.isEnabled, timeout=5000)
+        with monkeypatch.context() as reads:
+            reads.setattr(Run, "open", classmethod(lambda cls, *args: pytest.fail("a file read on the click")))
+            view.evaluate_button.click()
+        view.cancel()
+    assert [kw["curve"] for kw in asked] == [DEFAULT_CURVE, 0]  # a GAN has no bound on log p(x) to draw

@@ -33,12 +33,9 @@ def test_lines_run_from_z_on_the_z_axis_to_g_of_z_on_the_x_axis():
     np.testing.assert_allclose(ys, [Z_LEVEL, 0.0, Z_LEVEL, 0.0])
 
 
-def test_the_view_draws_the_densities_d_and_the_lines_of_a_snapshot(qtbot):
-    view = Game1DView()
-    qtbot.addWidget(view)
+def test_the_view_draws_the_densities_d_and_the_lines_of_a_snapshot(show_snapshot):
     event = snapshot()
-    view.add_snapshot(event)
-    view.flush()
+    view = show_snapshot(Game1DView(), event)
     for curve, key in ((view.data_density, "data_density"), (view.generator_density, "generator_density"),
                        (view.d_x, "d_x")):
         xs, ys = curve.getData()

@@ -10,7 +10,7 @@ from latent_runs import trained_vae_run  # noqa: E402
 from PIL import Image  # noqa: E402
 from PySide6.QtCore import QPointF, Qt  # noqa: E402
 
-from gui.latent_explorer.latent_view import MAX_SLIDERS, LatentView  # noqa: E402
+from gui.latent_explorer.latent_view import MAX_SLIDERS  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
 from kgen.config import AEConfig, GANConfig, RunConfig, TrainConfig, VAEConfig  # noqa: E402
 from kgen.data import load_dataset  # noqa: E402
@@ -45,14 +45,6 @@ def points_gan_file(tmp_path_factory):
     return saved(tmp_path_factory, "gan", config, (2,))
 
 
-@pytest.fixture
-def view(qtbot):
-    view = LatentView()
-    qtbot.addWidget(view)
-    yield view
-    view.close_service()
-
-
 def loaded(qtbot, view, path):
     view.load_model(path)
     qtbot.waitUntil(lambda: "loading" not in view.status.text(), timeout=TIMEOUT_MS)
@@ -62,59 +54,59 @@ def shown(view):
     return view.decoded.picture()
 
 
-def test_a_slider_changes_the_decoded_image(qtbot, view, vae_file):
-    loaded(qtbot, view, vae_file)
-    assert len(view.sliders) == 2 and view.random_button.isEnabled()
-    assert not view.class_picker.isVisibleTo(view) and not view.note.isVisibleTo(view)
-    qtbot.waitUntil(lambda: shown(view) is not None, timeout=TIMEOUT_MS)
-    first = shown(view)
+def test_a_slider_changes_the_decoded_image(qtbot, latent_view, vae_file):
+    loaded(qtbot, latent_view, vae_file)
+    assert len(latent_view.sliders) == 2 and latent_view.random_button.isEnabled()
+    assert not latent_view.class_picker.isVisibleTo(latent_view) and not latent_view.note.isVisibleTo(latent_view)
+    qtbot.waitUntil(lambda: shown(latent_view) is not None, timeout=TIMEOUT_MS)
+    first = shown(latent_view)
     assert first.shape == (8, 8) and first.min() >= 0.0 and first.max() <= 1.0
-    view.sliders[0].setValue(view.sliders[0].maximum())  # z0 = 3
-    assert view.z[0] == pytest.approx(3.0)
-    qtbot.waitUntil(lambda: not np.allclose(shown(view), first), timeout=TIMEOUT_MS)
-    view.zero()
-    assert view.sliders[0].value() == 0 and not view.z.any()
-    qtbot.waitUntil(lambda: np.allclose(shown(view), first, atol=1e-5), timeout=TIMEOUT_MS)
+    latent_view.sliders[0].setValue(latent_view.sliders[0].maximum())  # z0 = 3
+    assert latent_view.z[0] == pytest.approx(3.0)
+    qtbot.waitUntil(lambda: not np.allclose(shown(latent_view), first), timeout=TIMEOUT_MS)
+    latent_view.zero()
+    assert latent_view.sliders[0].value() == 0 and not latent_view.z.any()
+    qtbot.waitUntil(lambda: np.allclose(shown(latent_view), first, atol=1e-5), timeout=TIMEOUT_MS)
 
 
-def test_dragging_fast_is_coalesced(qtbot, view, vae_file):
-    loaded(qtbot, view, vae_file)
+def test_dragging_fast_is_coalesced(qtbot, latent_view, vae_file):
+    loaded(qtbot, latent_view, vae_file)
     for tick in range(-60, 61):
-        view.sliders[1].setValue(tick)
-    service = view.service
+        latent_view.sliders[1].setValue(tick)
+    service = latent_view.service
     qtbot.waitUntil(lambda: service.idle() and service.decodes >= 1, timeout=TIMEOUT_MS)
     qtbot.wait(100)
     assert service.requests >= 121 and service.decodes < service.requests
-    assert view.z[1] == pytest.approx(3.0)
+    assert latent_view.z[1] == pytest.approx(3.0)
 
 
-def test_a_conditional_model_shows_the_class_picker_and_caps_sliders(qtbot, view, cvae_file):
-    loaded(qtbot, view, cvae_file)
-    assert view.class_picker.isVisibleTo(view) and view.class_picker.count() == 3
-    assert len(view.sliders) == MAX_SLIDERS and view.note.isVisibleTo(view) and "16 of 20" in view.note.text()
-    qtbot.waitUntil(lambda: shown(view) is not None, timeout=TIMEOUT_MS)
-    first = shown(view)
-    view.class_picker.setCurrentIndex(2)
-    assert view.label() == 2
-    qtbot.waitUntil(lambda: not np.allclose(shown(view), first), timeout=TIMEOUT_MS)
-    view.randomize()
-    assert view.z.shape == (20,) and view.z[MAX_SLIDERS:].any()
+def test_a_conditional_model_shows_the_class_picker_and_caps_sliders(qtbot, latent_view, cvae_file):
+    loaded(qtbot, latent_view, cvae_file)
+    assert latent_view.class_picker.isVisibleTo(latent_view) and latent_view.class_picker.count() == 3
+    assert len(latent_view.sliders) == MAX_SLIDERS and latent_view.note.isVisibleTo(latent_view) and "16 of 20" in latent_view.note.text()
+    qtbot.waitUntil(lambda: shown(latent_view) is not None, timeout=TIMEOUT_MS)
+    first = shown(latent_view)
+    latent_view.class_picker.setCurrentIndex(2)
+    assert latent_view.label() == 2
+    qtbot.waitUntil(lambda: not np.allclose(shown(latent_view), first), timeout=TIMEOUT_MS)
+    latent_view.randomize()
+    assert latent_view.z.shape == (20,) and latent_view.z[MAX_SLIDERS:].any()
 
 
-def test_a_points_gan_shows_a_note_and_no_image(qtbot, view, points_gan_file):
-    loaded(qtbot, view, points_gan_file)
-    assert view.note.isVisibleTo(view) and "2-D points" in view.note.text()
-    assert view.sliders == [] and not view.random_button.isEnabled()
+def test_a_points_gan_shows_a_note_and_no_image(qtbot, latent_view, points_gan_file):
+    loaded(qtbot, latent_view, points_gan_file)
+    assert latent_view.note.isVisibleTo(latent_view) and "2-D points" in latent_view.note.text()
+    assert latent_view.sliders == [] and not latent_view.random_button.isEnabled()
     qtbot.wait(200)
-    assert view.decoded.picture() is None
+    assert latent_view.decoded.picture() is None
 
 
-def test_a_bad_file_is_a_one_line_error(qtbot, view, tmp_path):
+def test_a_bad_file_is_a_one_line_error(qtbot, latent_view, tmp_path):
     bad = tmp_path / "bad.keras"
     bad.write_text("not a model")
-    loaded(qtbot, view, bad)
-    assert view.status.text().startswith("error: ") and "not a .keras model file" in view.status.text()
-    assert "\n" not in view.status.text() and view.sliders == []
+    loaded(qtbot, latent_view, bad)
+    assert latent_view.status.text().startswith("error: ") and "not a .keras model file" in latent_view.status.text()
+    assert "\n" not in latent_view.status.text() and latent_view.sliders == []
 
 
 
@@ -139,12 +131,12 @@ def load_run(qtbot, view, run_dir):
 
 
 @pytest.fixture
-def explorer(qtbot, view, vae_run):
+def explorer(qtbot, latent_view, vae_run):
     """The view with the trained digits VAE's run loaded, test set encoded, on a 1400x900 window."""
-    view.resize(1400, 900)
-    view.show()
-    load_run(qtbot, view, vae_run)
-    return view
+    latent_view.resize(1400, 900)
+    latent_view.show()
+    load_run(qtbot, latent_view, vae_run)
+    return latent_view
 
 
 def decoded(model, z):
@@ -159,12 +151,12 @@ def test_kl_bars_are_the_kl_per_dimension_and_a_healthy_vae_has_no_warning(explo
     assert "digits: 360 test images" in explorer.status.text()
 
 
-def test_a_heavy_beta_vae_warns_of_posterior_collapse(qtbot, view, tmp_path_factory):
-    load_run(qtbot, view, trained_vae_run(tmp_path_factory, beta=30.0))
-    warning = view.kl_bars.warning
-    assert warning.isVisibleTo(view)
+def test_a_heavy_beta_vae_warns_of_posterior_collapse(qtbot, latent_view, tmp_path_factory):
+    load_run(qtbot, latent_view, trained_vae_run(tmp_path_factory, beta=30.0))
+    warning = latent_view.kl_bars.warning
+    assert warning.isVisibleTo(latent_view)
     assert warning.text().startswith("4 of 4 dimensions carry no information (posterior collapse")
-    assert "KL" in view._name_labels[0].toolTip() and "collapsed" in view._name_labels[0].toolTip()
+    assert "KL" in latent_view._name_labels[0].toolTip() and "collapsed" in latent_view._name_labels[0].toolTip()
 
 
 def test_the_manifold_grid_follows_the_chosen_dims(qtbot, explorer):
@@ -262,15 +254,15 @@ def named_cvae_run(tmp_path_factory):
     return run.path
 
 
-def test_a_conditional_models_class_picker_shows_the_datasets_class_names(qtbot, view, named_cvae_run):
-    load_run(qtbot, view, named_cvae_run)
-    picker = view.class_picker
-    assert picker.isVisibleTo(view)
+def test_a_conditional_models_class_picker_shows_the_datasets_class_names(qtbot, latent_view, named_cvae_run):
+    load_run(qtbot, latent_view, named_cvae_run)
+    picker = latent_view.class_picker
+    assert picker.isVisibleTo(latent_view)
     assert [picker.itemText(i) for i in range(picker.count())] == ["T-shirt-top", "circle", "square"]
-    legend = [label.text for _, label in view.scatter.legend.items]
+    legend = [label.text for _, label in latent_view.scatter.legend.items]
     assert set(legend) <= {"T-shirt-top", "circle", "square"} and legend
     picker.setCurrentIndex(2)
-    assert view.label() == 2
+    assert latent_view.label() == 2
 
 
 def test_the_main_window_loads_a_finished_run_with_its_data(qtbot, tmp_path, vae_run):
@@ -292,24 +284,24 @@ def saved_run(tmp_path_factory, name, config, shape):
     return run.path
 
 
-def test_a_gan_run_has_no_codes_but_a_manifold_random_pairs_and_pixel_neighbours(qtbot, view, tmp_path_factory):
+def test_a_gan_run_has_no_codes_but_a_manifold_random_pairs_and_pixel_neighbours(qtbot, latent_view, tmp_path_factory):
     config = RunConfig(TrainConfig(model="gan", dataset="digits"), GANConfig(latent_dim=3, hidden=(16,)))
-    load_run(qtbot, view, saved_run(tmp_path_factory, "gan-run", config, (8, 8, 1)))
-    assert "no encoder" in view.scatter.note.text() and view.scatter.xy is None
-    assert not view.kl_bars.plot.isVisibleTo(view) and "no KL" in view.kl_bars.caption.text()
-    view.pages.setCurrentWidget(view.manifold)
-    qtbot.waitUntil(lambda: view.manifold.grid is not None, timeout=TIMEOUT_MS)
-    view.interpolation.random_button.click()
-    assert view.ends["A"].image is None and view.ends["A"].z.shape == (3,)
-    qtbot.waitUntil(lambda: view.interpolation.frames is not None, timeout=TIMEOUT_MS)
-    view.nearest_button.click()
-    qtbot.waitUntil(lambda: "away in pixels" in view.nearest.title.text(), timeout=TIMEOUT_MS)
+    load_run(qtbot, latent_view, saved_run(tmp_path_factory, "gan-run", config, (8, 8, 1)))
+    assert "no encoder" in latent_view.scatter.note.text() and latent_view.scatter.xy is None
+    assert not latent_view.kl_bars.plot.isVisibleTo(latent_view) and "no KL" in latent_view.kl_bars.caption.text()
+    latent_view.pages.setCurrentWidget(latent_view.manifold)
+    qtbot.waitUntil(lambda: latent_view.manifold.grid is not None, timeout=TIMEOUT_MS)
+    latent_view.interpolation.random_button.click()
+    assert latent_view.ends["A"].image is None and latent_view.ends["A"].z.shape == (3,)
+    qtbot.waitUntil(lambda: latent_view.interpolation.frames is not None, timeout=TIMEOUT_MS)
+    latent_view.nearest_button.click()
+    qtbot.waitUntil(lambda: "away in pixels" in latent_view.nearest.title.text(), timeout=TIMEOUT_MS)
 
 
-def test_an_ae_run_has_a_scatter_but_no_kl(qtbot, view, tmp_path_factory):
+def test_an_ae_run_has_a_scatter_but_no_kl(qtbot, latent_view, tmp_path_factory):
     config = RunConfig(TrainConfig(model="ae", dataset="digits"), AEConfig(latent_dim=3, hidden=(16,)))
-    load_run(qtbot, view, saved_run(tmp_path_factory, "ae-run", config, (8, 8, 1)))
-    assert "deterministic" in view.kl_bars.caption.text() and view.kl_bars.values() is None
-    assert view.scatter.xy.shape == (360, 2) and not view.scatter.projection.isHidden()
-    view.select_point(7)
-    np.testing.assert_array_equal(view.z, view.data.codes[7])
+    load_run(qtbot, latent_view, saved_run(tmp_path_factory, "ae-run", config, (8, 8, 1)))
+    assert "deterministic" in latent_view.kl_bars.caption.text() and latent_view.kl_bars.values() is None
+    assert latent_view.scatter.xy.shape == (360, 2) and not latent_view.scatter.projection.isHidden()
+    latent_view.select_point(7)
+    np.testing.assert_array_equal(latent_view.z, latent_view.data.codes[7])

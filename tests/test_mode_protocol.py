@@ -20,6 +20,7 @@ from kgen.eval.metrics import (
     stacked_coverage,
 )
 from kgen.eval.quality import stacked_mnist_quality, toy_quality
+from kgen.runs import read_events
 
 # ----------------------------------------------------------------- reverse KL
 
@@ -210,6 +211,10 @@ def test_kgen_eval_scores_a_toy_gan_with_the_papers_protocol(tmp_path, capsys):
     table = capsys.readouterr().out
     for name in ("modes_covered", "high_quality", "mode_kl"):
         assert name in table
+    at_end, evaluated = [e for e in read_events(run / "events.jsonl") if e.kind == "eval"]
+    assert evaluated.n == TOY_SAMPLES  # the samples scored, not the 2,000 test points
+    for name in ("modes_covered", "high_quality", "mode_kl"):  # the same protocol and samples (seed 0)
+        assert at_end.metrics[name] == pytest.approx(evaluated.metrics[name])
 
 
 def test_kgen_eval_scores_a_stacked_mnist_gan_by_its_triples(tmp_path, monkeypatch):
@@ -224,7 +229,8 @@ def test_kgen_eval_scores_a_stacked_mnist_gan_by_its_triples(tmp_path, monkeypat
     run = tmp_path / "stacked"
     assert main(["train", "gan", "--dataset", STACKED_MNIST, "--data-dir", str(tmp_path / "m"), "--epochs", "1",
                  "--hidden", "32", "--out", str(run)]) == 0
-    scores = evaluate_run(run, record=False)
+    scores = evaluate_run(run)
+    assert read_events(run / "events.jsonl")[-1].n == 2600  # the samples scored, not the 64 test stacks
     assert scores["modes_total"] == 1000 and 1 <= scores["modes_covered"] <= 1000
     assert 0 <= scores["mode_kl"] <= np.log(1000) + 1e-9
     assert "fid" not in scores  # the 1,000-class stacks have no judge of their own

@@ -146,15 +146,12 @@ def mesh_event(step: int = 1, shift: float = 0.0) -> dict:
             "mesh_density": cell_density(mesh, mass), "mesh_note": mesh_note(2)}
 
 
-def test_the_view_switches_between_heat_map_and_mesh(qtbot):
+def test_the_view_switches_between_heat_map_and_mesh(show_snapshot):
     from PySide6.QtCore import QPointF
 
     from gui.playground_view import BACKDROPS, MESH_LEGEND, PlaygroundView
 
-    view = PlaygroundView()
-    qtbot.addWidget(view)
-    view.add_snapshot(mesh_event())
-    view.flush()
+    view = show_snapshot(PlaygroundView(), mesh_event())
     assert view.heat.isVisible() and not view.mesh.isVisible()
     view.backdrop.setCurrentText(BACKDROPS[1])
     assert view.mesh.isVisible() and not view.heat.isVisible()
@@ -180,14 +177,11 @@ def test_the_view_switches_between_heat_map_and_mesh(qtbot):
     assert "D(x)" in view.colour_bar.getAxis("left").labelText
 
 
-def test_the_animation_moves_points_and_mesh_from_z_to_g_of_z(qtbot):
+def test_the_animation_moves_points_and_mesh_from_z_to_g_of_z(qtbot, show_snapshot):
     from gui.playground_view import BACKDROPS, PlaygroundView
 
-    view = PlaygroundView()
-    qtbot.addWidget(view)
     event = mesh_event()
-    view.add_snapshot(event)
-    view.flush()
+    view = show_snapshot(PlaygroundView(), event)
     view.backdrop.setCurrentText(BACKDROPS[1])
     assert view.animate_button.isEnabled()
     view.animate_button.click()
@@ -207,7 +201,7 @@ def test_the_animation_moves_points_and_mesh_from_z_to_g_of_z(qtbot):
     np.testing.assert_allclose(view.mesh.x, event["mesh"][..., 0] + 1.0, atol=1e-6)
 
 
-def test_the_mesh_layer_draws_rows_and_columns_on_a_decade_scale_and_restyles_for_the_projector(qtbot):
+def test_the_mesh_layer_draws_rows_and_columns_on_a_decade_scale_and_restyles_for_the_projector(show_snapshot):
     from gui import theme
     from gui.playground_mesh import LINE_WIDTH, decade_ticks, density_levels, grid_lines
     from gui.playground_view import BACKDROPS, PlaygroundView
@@ -221,10 +215,7 @@ def test_the_mesh_layer_draws_rows_and_columns_on_a_decade_scale_and_restyles_fo
     assert density_levels(np.array([0, 2, 0, 5])) == pytest.approx((-1 - 2.0, -1 + 3.0))  # around 1 / area 10
     assert decade_ticks((-2.5, 1.2)) == [(-2.0, "10⁻²"), (-1.0, "10⁻¹"), (0.0, "10⁰"), (1.0, "10¹")]
 
-    view = PlaygroundView()
-    qtbot.addWidget(view)
-    view.add_snapshot(mesh_event())
-    view.flush()
+    view = show_snapshot(PlaygroundView(), mesh_event())
     view.backdrop.setCurrentText(BACKDROPS[1])
     assert view.colour_bar.levels() == pytest.approx(density_levels(mesh_event()["box"]))
     assert view.mesh.getLevels() == pytest.approx(view.colour_bar.levels())

@@ -49,14 +49,6 @@ def explorer(qtbot, shared_view):
     return view
 
 
-@pytest.fixture
-def view(qtbot):
-    view = LatentView()
-    qtbot.addWidget(view)
-    yield view
-    view.close_service()
-
-
 def test_the_page_opens_on_the_first_test_image_with_qs_ellipses_and_the_bounds(explorer, run_2d):
     view = explorer
     page, post = view.posterior, view.posterior.posterior
@@ -101,18 +93,21 @@ def test_the_aggregate_mode_shows_the_codes_density_beside_the_prior(qtbot, expl
 def test_projector_look_thickens_the_rings_and_enlarges_the_text(explorer):
     view = explorer
     normal = view.posterior.q_rings[0].opts["pen"].widthF()
+    titles = [plot.titleLabel for plot in (view.posterior.heat_plot, view.posterior.iwae_plot)]
+    assert [title.opts["color"] for title in titles] == [theme.PALETTE.text] * 2  # not pyqtgraph's pale grey
     view.set_look(theme.PROJECTOR_LOOK)
+    assert [title.opts["color"] for title in titles] == [theme.PROJECTOR_PALETTE.plot_ink] * 2
     assert view.posterior.q_rings[0].opts["pen"].widthF() == pytest.approx(2 * normal)
     assert view.posterior.readout.font().pointSizeF() == pytest.approx(19.2)  # 12pt x 1.6
     assert view.posterior.heat.image is not None  # still drawn
 
 
-def test_a_model_without_a_2d_latent_says_so(qtbot, view, tmp_path_factory):
-    loaded(qtbot, view, saved(tmp_path_factory, "vae3", RunConfig(TrainConfig(), VAEConfig(latent_dim=3, hidden=(8,))),
-                              (8, 8, 1)))
-    view.show_page("posterior")
-    assert view.posterior.note.text() == NOT_2D
-    assert not view.posterior.stack.isVisibleTo(view) and not view.posterior.aggregate_button.isEnabled()
+def test_a_model_without_a_2d_latent_says_so(qtbot, latent_view, tmp_path_factory):
+    config = RunConfig(TrainConfig(), VAEConfig(latent_dim=3, hidden=(8,)))
+    loaded(qtbot, latent_view, saved(tmp_path_factory, "vae3", config, (8, 8, 1)))
+    latent_view.show_page("posterior")
+    assert latent_view.posterior.note.text() == NOT_2D
+    assert not latent_view.posterior.stack.isVisibleTo(latent_view) and not latent_view.posterior.aggregate_button.isEnabled()
 
 
 def test_the_posterior_lessons_load_and_name_the_page(qtbot, tmp_path):

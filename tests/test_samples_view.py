@@ -98,17 +98,9 @@ def test_reconstruction_pictures_put_outputs_under_their_inputs():
     assert list(labels[spread_over_classes(labels, 5)]) == [0, 1, 2, 0, 1]
 
 
-def test_a_vae_run_in_the_window_shows_reconstructions(qtbot, tmp_path, npz):
-    from gui.main_window import MainWindow
-
-    window = MainWindow(runs_root=tmp_path / "runs")
-    qtbot.addWidget(window)
-    panel = window.setup_panel
-    panel.model.setCurrentText("vae")
-    panel.add_dataset(f"npz:{npz}")
-    panel.latent_dim.setValue(2)
-    panel.epochs.setValue(2)
-    panel.batch_size.setValue(16)
+def test_a_vae_run_in_the_window_shows_reconstructions(qtbot, vae_studio, npz):
+    window = vae_studio
+    window.setup_panel.epochs.setValue(2)
     received = []
     window.bridge.reconstructions.connect(lambda epoch, picture: received.append((epoch, picture)))
     try:

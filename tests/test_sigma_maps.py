@@ -80,6 +80,18 @@ def test_the_draw_is_the_mean_plus_sigma_times_standard_normal_noise(learned):
     assert np.array_equal(shrunk(run.path / record.path, display_scale(8)), image_grid(mean)[..., 0])
 
 
+def test_the_explorers_draws_are_the_same_gaussian_draws():
+    from kgen.services.explorer_worker import draw_pixels
+
+    mean = np.linspace(0.0, 1.0, 64).reshape(8, 8, 1)  # float64 in, float32 out
+    sigma = np.full((8, 8, 1), 0.3, np.float32)
+    draws = draw_pixels(mean, sigma, 5, np.random.default_rng(7))
+    assert draws.dtype == np.float32 and draws.shape == (5, 8, 8, 1)
+    assert np.array_equal(draws, gaussian_draw(mean, sigma, 7, n=5))
+    assert np.array_equal(gaussian_draw(mean, sigma, 7), gaussian_draw(mean, sigma, 7))  # seeded: the same draw
+    assert gaussian_draw(mean, sigma).dtype == np.float32
+
+
 def test_the_record_reads_back_and_old_records_still_do(learned):
     run, _, _, record = learned
     assert [p.name for p in run.samples_dir.glob("epoch_*.png")] == ["epoch_0001.png"]  # the grids alone, as before
@@ -182,18 +194,10 @@ def test_the_bridge_sends_sigma_maps_after_the_means(qtbot, learned):
     assert heard == [("samples", 1), ("sigma", 1), ("samples", 2)]  # a record without sigma maps sends none
 
 
-def test_a_learned_variance_run_in_the_window_shows_three_panels_each(qtbot, tmp_path, npz):
-    from gui.main_window import MainWindow
-
-    window = MainWindow(runs_root=tmp_path / "runs")
-    qtbot.addWidget(window)
-    panel = window.setup_panel
-    panel.model.setCurrentText("vae")
-    panel.add_dataset(f"npz:{npz}")
-    panel.likelihood.setCurrentText("gaussian-learned")
-    panel.latent_dim.setValue(2)
-    panel.epochs.setValue(1)
-    panel.batch_size.setValue(16)
+def test_a_learned_variance_run_in_the_window_shows_three_panels_each(qtbot, vae_studio):
+    window = vae_studio
+    window.setup_panel.likelihood.setCurrentText("gaussian-learned")
+    window.setup_panel.epochs.setValue(1)
     heard = []
     window.bridge.sigma_maps.connect(lambda event: heard.append(event.kind))
     try:

@@ -119,8 +119,11 @@ def test_the_tab_plots_precision_recall_and_fid_over_psi(qtbot):
     drawn = view.sweep_plot.curve_data()
     assert drawn["precision"][0].tolist() == [0.5, 1.0, 1.5] and drawn["recall"][1].tolist() == [0.2, 0.6, 0.8]
     assert drawn["fid"][1].tolist() == [30.0, 12.0, 20.0] and view.sweep_plot.fid_plot.isVisible()
+    title = view.sweep_plot.shares.titleLabel
+    assert title.opts["color"] == theme.PALETTE.text  # the normal look's titles: the text's colour, not pale grey
     view.set_look(theme.PROJECTOR_LOOK)
     assert view.sweep_plot.precision.opts["pen"].widthF() == 4.0  # projector mode: twice as thick
+    assert title.opts["color"] == theme.PROJECTOR_PALETTE.plot_ink
     view._job = DoneJob({k: v for k, v in SWEEP.items() if not k.startswith("fid")})
     view._poll()
     assert view.sweep_plot.isVisible() and not view.sweep_plot.fid_plot.isVisible()  # a toy: no FID panel

@@ -47,6 +47,9 @@ def evaluate():
     view.set_run(run)
     view.iwae_k.setValue(5)
     view.limit.setValue(50)
+    wait(view.evaluate_button.isEnabled, lambda: scores(view))  # offered once a thread has read the run
+
+def scores(view):
     view.evaluate()
     wait(lambda: not view.busy, lambda: (found.update(scores=sorted(view.scores), status=view.status.text()),
                                          report()))

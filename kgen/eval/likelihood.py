@@ -7,6 +7,7 @@ with k = 5000 is the estimate the literature reports as "NLL".
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 
 import numpy as np
@@ -55,18 +56,30 @@ def log_weights(model, x: np.ndarray, k: int, seed: int = 0, labels: np.ndarray 
         for done in range(0, k, samples_per_pass):
             kc = min(samples_per_pass, k - done)
             eps = rng.standard_normal((len(xb), kc, model.latent_dim)).astype("float32")
-            chunks.append(step(xb, lb, eps).numpy())
+            chunks.append(step(xb, lb, eps, kc).numpy())
         rows.append(np.concatenate(chunks, axis=1))
     return np.concatenate(rows).astype("float64")
 
 
+def draws_per_image(model) -> bool:
+    """True when the model's ``sample_terms`` takes ``draws``: it encodes each image once for all
+    its draws (a VAE); otherwise (DRAW, the binary VAE) each image is repeated once per draw."""
+    return "draws" in inspect.signature(model.sample_terms).parameters
+
+
 def _log_weight_step(model):
+    encodes_once = draws_per_image(model)
+
     @tf.function(reduce_retracing=True)
-    def step(x, labels, eps):
-        batch, kc, dim = tf.shape(eps)[0], tf.shape(eps)[1], tf.shape(eps)[2]
-        images = tf.repeat(x, kc, axis=0)
-        labels = tf.repeat(labels, kc, axis=0) if model.num_classes else None
-        terms = model.sample_terms(images, labels, tf.reshape(eps, (-1, dim)))
+    def step(x, labels, eps, kc: int):
+        batch, dim = tf.shape(eps)[0], tf.shape(eps)[2]
+        labels = labels if model.num_classes else None
+        eps = tf.reshape(eps, (-1, dim))  # image-major: the kc draws of the first image, then the next's
+        if encodes_once:
+            terms = model.sample_terms(x, labels, eps, draws=kc)
+        else:
+            labels = None if labels is None else tf.repeat(labels, kc, axis=0)
+            terms = model.sample_terms(tf.repeat(x, kc, axis=0), labels, eps)
         return tf.reshape(terms["log_px_z"] + terms["log_pz"] - terms["log_qz"], (batch, kc))
 
     return step

@@ -101,6 +101,7 @@ def evaluate_run(
                                    f"this run's is a {run.config().train.model}")
     x_test, y_test = data.x_test[:limit], model_labels(model, data.y_test, limit)
     metrics: dict[str, float] = {}
+    scored = len(x_test)  # the event's n: the test images, or the samples a sampling protocol judges
     if "likelihood" in scores:
         single = (k,) if k and not (curve and model.variational and k in curve_ks(curve)) else ()
         metrics.update(evaluate_model(model, x_test, y_test, ks=single, seed=seed))
@@ -109,8 +110,10 @@ def evaluate_run(
     if data.kind == "points":
         if "toy_modes" in scores and data.name in TOY_MODES:
             metrics.update(toy_quality(sample_images(model, TOY_SAMPLES, seed=seed), data.name))
+            scored = TOY_SAMPLES
     elif quality and "image_quality" in scores and data.name == STACKED_MNIST:
         metrics.update(_stacked_quality(model, run.config().train, seed))
+        scored = STACKED_SAMPLES
     elif quality and "image_quality" in scores and data.y_train is not None:
         metrics.update(_image_quality(model, data, x_test, data.y_test[:limit], seed))
     if "inversion" in scores and data.kind == "images" and invert:
@@ -124,7 +127,7 @@ def evaluate_run(
     if record:
         events = EventLog(run.events_path)
         try:
-            events.write("eval", split="test", n=len(x_test), metrics=metrics)
+            events.write("eval", split="test", n=scored, metrics=metrics)
         finally:
             events.close()
     return metrics

@@ -21,6 +21,7 @@ import numpy as np
 from kgen.errors import ConfigError, RunError, one_line
 from kgen.services.explorer import SCATTER_POINTS, ExplorerData
 from kgen.services.jobs import BACKGROUND_NICE
+from kgen.sigma_maps import gaussian_draw
 
 KL_IMAGES = 1000  # test images the KL of each step is averaged over for an opened DRAW run
 
@@ -319,10 +320,9 @@ def test_kl_per_step(model, images: np.ndarray, batch_size: int = 250, seed: int
 def draw_pixels(mean: np.ndarray, sigma: np.ndarray | None, n: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` draws (n, *mean.shape) float32 of x from p(x|z): Bernoulli pixels (0 or 1) with
     probabilities ``mean`` when ``sigma`` is None, else mean + sigma * noise (not clipped)."""
-    mean = np.asarray(mean, "float32")
     if sigma is None:
-        return (rng.random((n, *mean.shape)) < mean).astype("float32")
-    return (mean + np.asarray(sigma, "float32") * rng.standard_normal((n, *mean.shape))).astype("float32")
+        return (rng.random((n, *np.shape(mean))) < np.asarray(mean, "float32")).astype("float32")
+    return gaussian_draw(mean, sigma, rng, n)
 
 
 class LatentPlane:

@@ -16,7 +16,7 @@ import tensorflow as tf
 from keras import ops
 
 from kgen.data import toy_density
-from kgen.events import Event, Game1D, global_step
+from kgen.events import Event, Game1D
 from kgen.models.gan import GAN
 from kgen.models.sampling import latent_noise
 from kgen.services.paced_probe import PacedProbe
@@ -139,7 +139,8 @@ class Game1DProbe(PacedProbe):
         min_seconds: float = 0.0,
         stepping: Callable[[], bool] | None = None,
     ):
-        super().__init__(every=every, min_seconds=min_seconds, max_share=max_share, stepping=stepping)
+        super().__init__(every=every, min_seconds=min_seconds, max_share=max_share, stepping=stepping,
+                         first_before_training=True)
         self.sink, self.samples, self.lines, self.seed = sink, int(samples), int(lines), int(seed)
         self.x = x_grid(real_points, grid)
         self.data_density = toy_density(dataset, self.x).astype(np.float32)
@@ -153,11 +154,6 @@ class Game1DProbe(PacedProbe):
         self.noise = np.concatenate([fixed_noise(self.samples, latent_dim, self.seed),
                                      fixed_noise(self.lines, latent_dim, self.seed + 1)])
         self._compute = tf.function(snapshot_tensors)  # traced once: far faster than eager calls
-
-    def on_epoch_begin(self, epoch, logs=None):
-        super().on_epoch_begin(epoch, logs)
-        if self.probes == 0:
-            self.probe(global_step(epoch, -1, self.params.get("steps") or 0))  # before the epoch's first batch
 
     def take(self, step: int) -> None:
         snapshot = game_snapshot(self.model, self.x, self.data_density, self.noise, self.lines, self._compute)

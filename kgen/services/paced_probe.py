@@ -16,14 +16,16 @@ class PacedProbe(keras.callbacks.Callback):
     """After every ``every``-th batch, a snapshot (`take`, defined by subclasses) when at least
     ``min_seconds`` have passed since the last and the last cost at most ``max_share`` of the
     thread's time since it (None: no share limit); after every batch while ``stepping()`` is true
-    (a run paused and stepped by hand); and after the last batch, to show where training ended."""
+    (a run paused and stepped by hand); after the last batch, to show where training ended; and with
+    ``first_before_training`` once before the first batch, to show where it began."""
 
     def __init__(self, *, every: int = 1, min_seconds: float = 0.0, max_share: float | None = None,
-                 stepping: Callable[[], bool] | None = None):
+                 stepping: Callable[[], bool] | None = None, first_before_training: bool = False):
         super().__init__()
         if every < 1:
             raise ValueError(f"every must be >= 1, got {every}")
         self.every, self.min_seconds, self.max_share, self.stepping = int(every), float(min_seconds), max_share, stepping
+        self.first_before_training = first_before_training
         self.probes = 0
         self.probe_seconds = 0.0  # time spent in snapshots, for benchmarks
         self._last_cost = 0.0  # seconds the latest snapshot took (0 for the first: it traces)
@@ -38,6 +40,8 @@ class PacedProbe(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
+        if self.first_before_training and self.probes == 0:
+            self.probe(global_step(epoch, -1, self.params.get("steps") or 0))  # before the epoch's first batch
 
     def on_train_batch_end(self, batch, logs=None):
         step = self._step = global_step(self._epoch, batch, self.params.get("steps") or 0)

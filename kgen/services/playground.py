@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from kgen.events import Event, Playground, global_step
+from kgen.events import Event, Playground
 from kgen.models.gan import GAN
 from kgen.models.sampling import latent_noise
 from kgen.services.generator_mesh import (
@@ -131,7 +131,8 @@ class PlaygroundProbe(PacedProbe):
         min_seconds: float = 0.0,
         stepping: Callable[[], bool] | None = None,
     ):
-        super().__init__(every=every, min_seconds=min_seconds, max_share=max_share, stepping=stepping)
+        super().__init__(every=every, min_seconds=min_seconds, max_share=max_share, stepping=stepping,
+                         first_before_training=True)
         self.sink, self.resolution = sink, int(resolution)
         self.real = np.array(real_points[:REAL_POINTS], np.float32)
         self.real.setflags(write=False)  # one array shared by every event: nobody may change it
@@ -153,11 +154,6 @@ class PlaygroundProbe(PacedProbe):
             array.setflags(write=False)
         self.fixed["mesh_note"] = mesh_note(latent_dim)
         self._compute = tf.function(snapshot_tensors)  # traced once: 2-3x faster than eager
-
-    def on_epoch_begin(self, epoch, logs=None):
-        super().on_epoch_begin(epoch, logs)
-        if self.probes == 0:
-            self.probe(global_step(epoch, -1, self.params.get("steps") or 0))  # before the epoch's first batch
 
     def take(self, step: int) -> None:
         snapshot = playground_snapshot(self.model, self.noise, self.box, self.resolution, self._previous,

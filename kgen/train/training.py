@@ -203,9 +203,10 @@ def final_scores(kind: str, model, data: Dataset, labels, iwae_k: int, seed: int
     are left to `kgen.services.commands.evaluate_run` (a classifier takes a while to train)."""
     scores = registry.spec(kind).scores
     if "toy_modes" in scores and data.kind == "points" and data.name in TOY_MODES:
+        from kgen.eval.metrics import TOY_SAMPLES
         from kgen.eval.quality import toy_quality
 
-        return toy_quality(sample_images(model, 2000, seed=seed), data.name)
+        return toy_quality(sample_images(model, TOY_SAMPLES, seed=seed), data.name)  # as `kgen eval` scores it
     if scores & {"likelihood", "reconstruction"}:
         return evaluate_model(model, data.x_test, labels, ks=(iwae_k,) if iwae_k else (), seed=seed)
     return {}
