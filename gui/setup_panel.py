@@ -43,7 +43,7 @@ PREVIEW_WIDTH = 300  # so the strip never widens the setup panel
 # The model options the panel sets; each row shows for the models whose config has the option.
 MODEL_OPTIONS = ("latent_dim", "arch", "likelihood", "beta", "estimator", "importance_samples", "d_steps",
                  "gp_weight", "generator_loss", "pixels", "temperature", "pack", "unroll", "steps", "attention")
-TRAIN_OPTIONS = ("epochs", "batch_size", "lr", "seed")
+TRAIN_OPTIONS = ("epochs", "batch_size", "lr", "lr_decay", "seed")
 
 
 class SetupPanel(QWidget):
@@ -72,6 +72,10 @@ class SetupPanel(QWidget):
         self.lr.setDecimals(5)
         self.lr.setRange(0.0, 10.0)  # 0 is allowed here so that config() can say why it is wrong
         self.lr.setSingleStep(1e-4)
+        self.lr_decay = QDoubleSpinBox()
+        self.lr_decay.setDecimals(2)
+        self.lr_decay.setRange(0.0, 1.0)
+        self.lr_decay.setSingleStep(0.05)
         self.seed = _spin(0, 2**31 - 1)
         self.d_steps = _spin(1, 100)
         self.gp_weight = QDoubleSpinBox()
@@ -119,7 +123,8 @@ class SetupPanel(QWidget):
         for label, widget in (("model", self.model), ("architecture", self.arch), ("latent dim", self.latent_dim),
                               ("likelihood", self.likelihood), ("beta", self.beta), ("estimator", self.estimator),
                               ("draws per image (k)", self.importance_samples), ("temperature", self.temperature), ("epochs", self.epochs),
-                              ("batch size", self.batch_size), ("learning rate", self.lr), ("seed", self.seed),
+                              ("batch size", self.batch_size), ("learning rate", self.lr),
+                              ("lr decay (last share)", self.lr_decay), ("seed", self.seed),
                               ("D steps per G step", self.d_steps), ("gradient penalty λ", self.gp_weight),
                               ("generator loss", self.generator_loss),
                               ("pixels", self.pixels), ("samples per D decision (pack)", self.pack),
@@ -150,7 +155,8 @@ class SetupPanel(QWidget):
         """The run these widgets describe; raises `ConfigError` (one line) for nonsense."""
         model = self.model.currentText()
         train = TrainConfig(model=model, dataset=self.dataset_name(), epochs=self.epochs.value(),
-                            batch_size=self.batch_size.value(), lr=self.lr.value(), seed=self.seed.value())
+                            batch_size=self.batch_size.value(), lr=self.lr.value(), lr_decay=self.lr_decay.value(),
+                            seed=self.seed.value())
         config = model_config(model)
         values = {name: _value(getattr(self, name)) for name in MODEL_OPTIONS if name in options(config)}
         carried = self._carried
@@ -218,6 +224,7 @@ class SetupPanel(QWidget):
         config = model_config(model)
         defaults = RunConfig(TrainConfig(model=model, dataset=self.dataset_name()), config())
         self.lr.setValue(defaults.train.lr)
+        self.lr_decay.setValue(defaults.train.lr_decay)
         self.batch_size.setValue(defaults.train.batch_size)
         self.epochs.setValue(defaults.train.epochs)
         fields = options(config)

@@ -223,6 +223,9 @@ class TrainConfig(_Config):
                                 type="int")
     batch_size: int | None = option(help="examples per batch", type="int")
     lr: float | None = option(help="Adam learning rate", type="float")
+    lr_decay: float = option(0.0, type="float", later=True,
+                             help="the last share of the epochs over which the learning rate falls linearly to "
+                                  "a hundredth of lr (0: constant); smaller final steps tighten a GAN's samples")
     seed: int = option(0, help="seed of weights, batches, noise and the sample grid", type="int")
     sample_every: int = option(1, help="write a sample grid every this many epochs", type="int")
     grid_size: int = option(8, help="the sample grid is grid_size x grid_size images", type="int", cli=False)
@@ -252,6 +255,8 @@ class TrainConfig(_Config):
         _positive_int(self.epochs, "epochs")
         _positive_int(self.batch_size, "batch_size")
         _positive_float(self.lr, "lr", upper=10.0)
+        _require(isinstance(self.lr_decay, (int, float)) and not isinstance(self.lr_decay, bool)
+                 and 0 <= self.lr_decay <= 1, f"lr_decay must be a share in [0, 1], got {self.lr_decay!r}")
         _require(
             isinstance(self.seed, int) and not isinstance(self.seed, bool) and 0 <= self.seed < 2**31,
             f"seed must be a whole number in [0, 2^31), got {self.seed!r}",

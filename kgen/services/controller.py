@@ -46,6 +46,7 @@ from kgen.safe_io import atomic_path
 from kgen.services.game_1d import Game1DProbe
 from kgen.services.playground import PlaygroundProbe
 from kgen.services.probes import live_probes
+from kgen.train.callbacks import model_optimizers
 from kgen.train.training import load_training_data, model_labels, train
 
 # Batches stepped by hand come from their own shuffle of the training set, seeded apart from fit's.
@@ -170,10 +171,9 @@ class ControlCallback(keras.callbacks.Callback):
 
     def set_learning_rate(self, lr: float) -> None:
         """Give every optimizer of the model learning rate ``lr``; marks the change in the events."""
-        optimizers = [getattr(self.model, name) for name in ("optimizer", "d_optimizer", "g_optimizer")
-                      if getattr(self.model, name, None) is not None]
+        optimizers = model_optimizers(self.model)
         old = float(optimizers[-1].learning_rate)
-        for optimizer in dict.fromkeys(optimizers):  # a GAN's .optimizer may be one of its two
+        for optimizer in optimizers:
             optimizer.learning_rate = lr
         if self._event_log is None:  # the run's events.jsonl, through the same writer, in this thread
             self._event_log = EventLog(self.run.events_path, self.events)

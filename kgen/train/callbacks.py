@@ -161,6 +161,48 @@ class GradientNoise(keras.callbacks.Callback):
         return values
 
 
+def model_optimizers(model: keras.Model) -> list:
+    """Every optimizer the model trains with, once each: its own, or a GAN's two players'."""
+    found = [getattr(model, name, None) for name in ("optimizer", "d_optimizer", "g_optimizer")]
+    return list(dict.fromkeys(o for o in found if o is not None))  # a GAN's .optimizer may be one of its two
+
+
+FINAL_LR_SHARE = 0.01  # the learning rate a decay ends on, as a share of the starting one
+
+
+def decayed_lr(lr: float, decay: float, progress: float) -> float:
+    """The learning rate at ``progress`` (0 to 1) through the training: ``lr`` until the last
+    ``decay`` share, then falling linearly to FINAL_LR_SHARE * lr at the end."""
+    start = 1.0 - decay
+    if decay <= 0 or progress <= start:
+        return lr
+    return lr * (1.0 - (1.0 - FINAL_LR_SHARE) * min(1.0, (progress - start) / decay))
+
+
+class LearningRateDecay(keras.callbacks.Callback):
+    """Sets every optimizer's learning rate before each batch (`decayed_lr` over the run's target
+    epochs, so a resumed run continues the same schedule) and adds ``lr`` to the epoch's logs. It
+    must come before `EventLogger` in the callback list."""
+
+    def __init__(self, lr: float, decay: float, steps_per_epoch: int):
+        super().__init__()
+        self.lr, self.decay, self.steps_per_epoch = lr, decay, max(1, steps_per_epoch)
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        total = self.params.get("epochs", 1) * self.steps_per_epoch
+        lr = decayed_lr(self.lr, self.decay, (self._epoch * self.steps_per_epoch + batch) / total)
+        for optimizer in model_optimizers(self.model):
+            optimizer.learning_rate = lr
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["lr"] = float(model_optimizers(self.model)[-1].learning_rate)  # G's, for a GAN
+
+
 class TensorBoardLogger(keras.callbacks.Callback):
     """tf.summary scalars for every epoch's metrics under ``tb/``; images via ``add_image``."""
 

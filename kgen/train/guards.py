@@ -22,7 +22,7 @@ from kgen.errors import KgenError
 from kgen.events import Error, global_step
 from kgen.runs import EventLog, Run, interrupted_checkpoint_name
 from kgen.safe_io import atomic_path
-from kgen.train.callbacks import scalar_logs
+from kgen.train.callbacks import model_optimizers, scalar_logs
 
 
 class TrainingFault(KgenError):
@@ -136,8 +136,7 @@ class NonFiniteGuard(keras.callbacks.Callback):
 
 def learning_rate(model: keras.Model) -> float:
     """The learning rate the model trains with now (a GAN's generator's, if it has its own)."""
-    optimizer = getattr(model, "g_optimizer", None) or model.optimizer
-    return float(optimizer.learning_rate)
+    return float(model_optimizers(model)[-1].learning_rate)
 
 
 def _non_finite(metrics: dict[str, float]) -> str:

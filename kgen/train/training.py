@@ -141,8 +141,9 @@ def train(
         stopper = guards.StopCheckpointer(run, steps, initial_epoch)
         progress = choose_progress(verbose, t.epochs)
         callbacks = [
-            # First: it adds to the epoch's logs, which EventLogger then writes.
+            # First: they add to the epoch's logs, which EventLogger then writes.
             *gradient_noise_callbacks(config, model, data.x_train, y_train),
+            *([cb.LearningRateDecay(t.lr, t.lr_decay, steps)] if t.lr_decay > 0 else []),
             cb.EventLogger(events, steps, {"epochs": t.epochs, "initial_epoch": initial_epoch,
                                            "steps_per_epoch": steps, "dataset": t.dataset,
                                            "strategy": t.strategy, "replicas": strategy.num_replicas_in_sync,
