@@ -190,7 +190,9 @@ def mean_spread(values: list[float], scale: float = 1.0, digits: int = 1) -> str
 
 def settings(run_dir: Path) -> str:
     """The run's network and training length: MLP widths or conv filters (arch "auto" resolved as
-    the registry says), z size, epochs, batch, learning rate."""
+    the registry says), z size, the model's other options away from their defaults (pack,
+    unroll, k, beta_1, ...), epochs, batch, learning rate and its decay."""
+    from kgen.config import model_config
     from kgen.data import TOY_MODES
     from kgen.sizes import gan_arch
 
@@ -203,7 +205,12 @@ def settings(run_dir: Path) -> str:
         parts.append(f"conv {model['filters']} filters" if conv else f"MLP {'-'.join(map(str, model['hidden']))}")
     if "latent_dim" in model:
         parts.append(f"z {model['latent_dim']}")
-    return ", ".join([*parts, f"{train['epochs']} epochs, batch {train['batch_size']}, lr {train['lr']:g}"])
+    defaults = vars(model_config(train["model"])()) if "model" in train else {}
+    parts += [f"{name} {value:g}" for name, value in model.items()
+              if name not in ("arch", "hidden", "filters", "latent_dim") and isinstance(value, (int, float))
+              and name in defaults and value != defaults[name]]
+    decay = f", lr_decay {train['lr_decay']:g}" if train.get("lr_decay") else ""
+    return ", ".join([*parts, f"{train['epochs']} epochs, batch {train['batch_size']}, lr {train['lr']:g}{decay}"])
 
 
 def kgen_rows(out: Path) -> dict[str, list[str]]:

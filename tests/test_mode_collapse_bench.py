@@ -83,3 +83,14 @@ def test_marks_train_in_stages_and_score_each(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "| gan | grid25 | 10 | 1 | 1.0 | 50.0 | 0.10 | 10 (15 CPU) |" in out
     assert "| gan | grid25 | 30 | 1 | 2.0 | 50.0 | 0.10 | 20 (30 CPU) |" in out
+
+
+def test_settings_name_the_options_away_from_their_defaults(tmp_path):
+    fake_run(tmp_path, 0, 8.0, 8.0, 0.9, 0.0)
+    run = tmp_path / "gan" / "grid25" / "seed0"
+    config = json.loads((run / "config.json").read_text())
+    config["train"]["lr_decay"] = 0.25
+    config["model"].update({"pack": 4, "beta_1": 0.8, "unroll": 0, "generator_loss": "non-saturating"})
+    (run / "config.json").write_text(json.dumps(config))
+    assert bench.settings(run) == ("MLP 256-256, z 2, pack 4, beta_1 0.8, 60 epochs, batch 64, lr 0.0002, "
+                                   "lr_decay 0.25")
