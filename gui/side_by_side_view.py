@@ -29,11 +29,11 @@ FRAME_MARGIN = 0.3  # the frame reaches this share of the modes' half-extent bey
 # A mode counts as covered with this share of the points within 3 std of it: the protocol's 20
 # of 2,500 samples (kgen eval), so 8 of a run's 1,000 picture points.
 COVERED_SHARE = MIN_SAMPLES_PER_MODE / TOY_SAMPLES
-POINT_SIZE, MODE_PEN, SCORE_SCALE, SHARE_POINTS = 4.0, 2.0, 1.4, 9.0
-SHARE_OFFSET = 0.09  # a mode's share is written this share of the frame's width out from the toy's centre
-KEY = ("purple: the run's generated points (its fixed noise); circles: each true mode, 3 std wide; "
-       "solid green: covered (at least {share:.1%} of the points inside it), dashed red: missed; "
-       "beside each mode the share of the points inside its circle")
+POINT_SIZE, MODE_SIZE, MODE_PEN, SCORE_SCALE, SHARE_POINTS = 4.0, 16.0, 2.0, 1.5, 10.0
+SHARE_OFFSET = 0.05  # a mode's share is written this share of the frame's width out from the toy's centre
+KEY = ("Purple: each run's generated points (its fixed noise). Circles: the true modes, solid green where "
+       "at least {share:.1%} of the points lie within 3 std of the mode (covered), dashed red where fewer do; "
+       "beside each mode, its share of the points.")
 
 
 def toy_frame(modes: np.ndarray, std: float, margin: float = FRAME_MARGIN) -> tuple[float, float, float, float]:
@@ -43,12 +43,14 @@ def toy_frame(modes: np.ndarray, std: float, margin: float = FRAME_MARGIN) -> tu
     return float(cx - half), float(cx + half), float(cy - half), float(cy + half)
 
 
-def share_places(modes: np.ndarray, frame: tuple[float, float, float, float]) -> np.ndarray:
-    """Where each mode's share is written: out from the modes' centre (up for a mode at it)."""
+def share_places(modes: np.ndarray, frame: tuple[float, float, float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Where each mode's share is written, out from the modes' centre (up for a mode at it), and
+    the anchor that puts its text on that side: (M, 2) places and (M, 2) TextItem anchors."""
     away = modes - modes.mean(axis=0)
     norms = np.linalg.norm(away, axis=1, keepdims=True)
     away = np.where(norms > 1e-6, away / np.maximum(norms, 1e-6), [0.0, 1.0])
-    return modes + away * SHARE_OFFSET * (frame[1] - frame[0])
+    anchors = np.stack([0.5 - 0.5 * away[:, 0], 0.5 + 0.5 * away[:, 1]], axis=1)  # text's y runs down
+    return modes + away * SHARE_OFFSET * (frame[1] - frame[0]), anchors
 
 
 def share_text(share: float) -> str:
@@ -56,9 +58,22 @@ def share_text(share: float) -> str:
     return f"{share:.0%}" if share >= 0.095 else f"{share:.1%}"
 
 
-def coverage_text(covered: int, total: int, high_quality: float) -> str:
-    """"2 of 8 modes covered · 93% high quality"."""
-    return f"{covered} of {total} modes covered  ·  {high_quality:.0%} high quality"
+def coverage_text(covered: int, total: int) -> str:
+    return f"{covered} of {total} modes covered"
+
+
+def quality_text(high_quality: float) -> str:
+    return f"{high_quality:.0%} of the points high quality (within 3 std of a mode)"
+
+
+class SquarePlot(pg.PlotWidget):
+    """A plot as tall as it is wide: a toy's frame fills it at any width."""
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 (Qt's name)
+        return True
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 (Qt's name)
+        return width
 
 
 class ToyRunPanel(QWidget):
@@ -80,13 +95,16 @@ class ToyRunPanel(QWidget):
         font.setBold(True)
         self.title.setFont(font)
         self.title.setWordWrap(True)
-        self.plot = pg.PlotWidget(background=theme.PALETTE.plot_background)
+        self.plot = SquarePlot(background=theme.PALETTE.plot_background)
+        policy = self.plot.sizePolicy()
+        policy.setHeightForWidth(True)
+        self.plot.setSizePolicy(policy)
         item = self.plot.getPlotItem()
         item.setAspectLocked(True)
         item.setMenuEnabled(False)
         item.hideButtons()
-        self.covered = pg.ScatterPlotItem(pxMode=False, symbol="o", brush=None)
-        self.missed = pg.ScatterPlotItem(pxMode=False, symbol="o", brush=None)
+        self.covered = pg.ScatterPlotItem(symbol="o", brush=None)
+        self.missed = pg.ScatterPlotItem(symbol="o", brush=None)
         self.fake = pg.ScatterPlotItem(pen=None)
         for shown in (self.covered, self.missed, self.fake):
             item.addItem(shown)
@@ -97,15 +115,19 @@ class ToyRunPanel(QWidget):
         font.setPointSizeF(font.pointSizeF() * SCORE_SCALE)
         self.scores.setFont(font)
         self.scores.setWordWrap(True)
+        self.quality = QLabel()
+        self.quality.setWordWrap(True)
         self.note = QLabel()
         self.note.setWordWrap(True)
         theme.set_role(self.note, "muted")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
-        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.plot)
         layout.addWidget(self.scores)
+        layout.addWidget(self.quality)
         layout.addWidget(self.note)
+        layout.addStretch(1)
         self.set_look(theme.NORMAL_LOOK)
         self.show_run(None, name, None)
 
@@ -115,8 +137,10 @@ class ToyRunPanel(QWidget):
         theme.style_axes(self.plot.getPlotItem(), look)
         self.fake.setSize(look.points(POINT_SIZE))
         self.fake.setBrush(pg.mkBrush(palette.fake))
-        self.covered.setPen(pg.mkPen(palette.real, width=look.width(MODE_PEN)))
-        self.missed.setPen(pg.mkPen(palette.alert, width=look.width(MODE_PEN), style=Qt.PenStyle.DashLine))
+        for marks, pen in ((self.covered, pg.mkPen(palette.real, width=look.width(MODE_PEN))),
+                           (self.missed, pg.mkPen(palette.alert, width=look.width(MODE_PEN), style=Qt.PenStyle.DashLine))):
+            marks.setPen(pen)
+            marks.setSize(look.points(MODE_SIZE))
         self._look = look
         font = theme.plot_font(look)
         font.setPointSizeF(SHARE_POINTS * look.font_scale)
@@ -135,6 +159,7 @@ class ToyRunPanel(QWidget):
         self.fake.setData([], [])
         self._show_modes(None)
         self.scores.setText("")
+        self.quality.setText("")
         self.note.setText("" if run_dir is None else "waiting for the first epoch's points…")
         self._show_title()
         self.update_points()
@@ -150,8 +175,8 @@ class ToyRunPanel(QWidget):
         if toy in TOY_MODES:
             frame = toy_frame(TOY_MODES[toy], TOY_STD[toy])
             item.setRange(xRange=frame[:2], yRange=frame[2:], padding=0)
-            for x, y in share_places(TOY_MODES[toy], frame):
-                text = pg.TextItem(anchor=(0.5, 0.5))
+            for (x, y), anchor in zip(*share_places(TOY_MODES[toy], frame), strict=True):
+                text = pg.TextItem(anchor=tuple(anchor))
                 text.setPos(float(x), float(y))
                 item.addItem(text)
                 self.shares.append(text)
@@ -182,6 +207,7 @@ class ToyRunPanel(QWidget):
         if self.toy not in TOY_MODES or finite.shape[1:] != (2,) or not len(points):
             self.coverage = None
             self.scores.setText("")
+            self.quality.setText("")
             self.note.setText(f"{len(points):,} points; {self.toy} has no modes to count")
             return
         modes = TOY_MODES[self.toy]
@@ -189,7 +215,8 @@ class ToyRunPanel(QWidget):
         self._show_modes(self.coverage.counts >= COVERED_SHARE * len(points))
         for text, count in zip(self.shares, self.coverage.counts, strict=True):
             text.setText(share_text(count / len(points)) if count else "")
-        self.scores.setText(coverage_text(self.coverage.covered, len(modes), self.coverage.high_quality))
+        self.scores.setText(coverage_text(self.coverage.covered, len(modes)))
+        self.quality.setText(quality_text(self.coverage.high_quality))
         x0, x1, y0, y1 = toy_frame(modes, TOY_STD[self.toy])
         outside = int(np.sum((finite[:, 0] < x0) | (finite[:, 0] > x1) | (finite[:, 1] < y0) | (finite[:, 1] > y1)))
         lost = len(points) - len(finite)
@@ -203,13 +230,13 @@ class ToyRunPanel(QWidget):
             self.covered.setData([], [])
             self.missed.setData([], [])
             return
-        modes, size = TOY_MODES[self.toy], 6 * TOY_STD[self.toy]
+        modes = TOY_MODES[self.toy]
         if covered is None:  # no points (yet): no shares
             covered = np.zeros(len(modes), bool)
             for text in self.shares:
                 text.setText("")
-        self.covered.setData(pos=modes[covered], size=size)
-        self.missed.setData(pos=modes[~covered], size=size)
+        self.covered.setData(pos=modes[covered])
+        self.missed.setData(pos=modes[~covered])
 
     def _show_title(self) -> None:
         if self.run_dir is None:

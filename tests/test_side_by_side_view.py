@@ -67,8 +67,9 @@ def test_two_finished_runs_show_their_points_on_the_same_axes_with_the_modes_the
     view.show_run("collapsing", collapsed, "collapsing")
     view.show_run("packed", covering, "packed")
     left, right = view.panels
-    assert left.scores.text() == coverage_text(2, 8, 1.0) == "2 of 8 modes covered  ·  100% high quality"
-    assert right.scores.text() == "8 of 8 modes covered  ·  100% high quality"
+    assert left.scores.text() == coverage_text(2, 8) == "2 of 8 modes covered"
+    assert right.scores.text() == "8 of 8 modes covered"
+    assert left.quality.text() == right.quality.text() == "100% of the points high quality (within 3 std of a mode)"
     assert len(left.fake.data) == len(right.fake.data) == 1000
     assert len(left.covered.data) == 2 and len(left.missed.data) == 6 and len(right.covered.data) == 8
     assert "finished, epoch 60" in left.title.text() and "1,000 points" in left.note.text()
@@ -91,7 +92,7 @@ def test_a_mode_needs_the_protocols_share_of_the_points_and_points_off_the_modes
     view.show_run("collapsing", tmp_path, "collapsing")
     panel = view.panels[0]
     assert panel.coverage.covered == 4 and panel.coverage.high_quality == pytest.approx(0.807)
-    assert panel.scores.text() == "4 of 8 modes covered  ·  81% high quality"
+    assert panel.scores.text() == "4 of 8 modes covered" and panel.quality.text().startswith("81% of the points")
     assert "193 outside the frame" in panel.note.text()
 
 

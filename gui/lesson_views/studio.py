@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QFileDialog, QTabWidget, QWidget
+from PySide6.QtWidgets import QFileDialog, QSplitter, QTabWidget, QWidget
 
 from gui.lesson_views.browser import LessonBrowser
 from gui.lesson_views.history import LessonHistory
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 AFTER_RUN_VIEWS = ("latent", "evaluate", "posterior")  # views that need a finished run: a lesson's live views go first while it trains
 VIEW_PAGES = {"posterior": "latent"}  # lesson views that are a page of another view (it has `show_page`)
 LESSON_WIDTH = 470  # the left column's width while a lesson is open: its formulas need room
+WIDE_VIEWS = {"side_by_side": 760}  # a lesson's first view that needs more room than the views' half: its width
 
 
 class LessonDesk(QObject):
@@ -172,6 +173,7 @@ class LessonDesk(QObject):
         if "side_by_side" in lesson.views:
             self._fill_side_by_side(lesson)
         self.bring_views_forward(lesson.views)
+        self._widen_views(WIDE_VIEWS.get(lesson.views[0], 0))
         self.window.statusBar().showMessage(f"lesson {lesson.name}: {lesson.title}")
 
     def next_lesson(self) -> None:
@@ -243,6 +245,12 @@ class LessonDesk(QObject):
         self._run_dir = event["run_dir"]
         if lesson is not None and "side_by_side" in lesson.views:
             self.side_by_side.show_run(self._run_name, self._run_dir, self._run_label, self._run_config, live=True)
+
+    def _widen_views(self, width: int) -> None:
+        """The views' tabs at least ``width`` wide, taken from the curves beside them."""
+        splitter = self.window.tabs.parentWidget()
+        if width and isinstance(splitter, QSplitter) and splitter.indexOf(self.window.tabs) == 1:
+            splitter.setSizes(_widened(splitter.sizes()[::-1], width)[::-1])
 
     def _fill_side_by_side(self, lesson: Lesson) -> None:
         """A panel for each of the lesson's runs, with its last run here (or its prepared run), if any."""
