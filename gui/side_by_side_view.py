@@ -30,7 +30,7 @@ FRAME_MARGIN = 0.3  # the frame reaches this share of the modes' half-extent bey
 # of 2,500 samples (kgen eval), so 8 of a run's 1,000 picture points.
 COVERED_SHARE = MIN_SAMPLES_PER_MODE / TOY_SAMPLES
 POINT_SIZE, MODE_SIZE, MODE_PEN, SCORE_SCALE, SHARE_POINTS = 4.0, 16.0, 2.0, 1.5, 10.0
-SHARE_OFFSET = 0.05  # a mode's share is written this share of the frame's width out from the toy's centre
+SHARE_OFFSET = 0.04  # a mode's share is written this share of the frame's width in towards the toy's centre
 KEY = ("Purple: each run's generated points (its fixed noise). Circles: the true modes, solid green where "
        "at least {share:.1%} of the points lie within 3 std of the mode (covered), dashed red where fewer do; "
        "beside each mode, its share of the points.")
@@ -44,13 +44,14 @@ def toy_frame(modes: np.ndarray, std: float, margin: float = FRAME_MARGIN) -> tu
 
 
 def share_places(modes: np.ndarray, frame: tuple[float, float, float, float]) -> tuple[np.ndarray, np.ndarray]:
-    """Where each mode's share is written, out from the modes' centre (up for a mode at it), and
-    the anchor that puts its text on that side: (M, 2) places and (M, 2) TextItem anchors."""
-    away = modes - modes.mean(axis=0)
-    norms = np.linalg.norm(away, axis=1, keepdims=True)
-    away = np.where(norms > 1e-6, away / np.maximum(norms, 1e-6), [0.0, 1.0])
-    anchors = np.stack([0.5 - 0.5 * away[:, 0], 0.5 + 0.5 * away[:, 1]], axis=1)  # text's y runs down
-    return modes + away * SHARE_OFFSET * (frame[1] - frame[0]), anchors
+    """Where each mode's share is written, in from the mode towards the modes' centre (below a mode
+    at it), where no text is cut off by the frame, and the anchor that puts the text on that side:
+    (M, 2) places and (M, 2) TextItem anchors."""
+    inward = modes.mean(axis=0) - modes
+    norms = np.linalg.norm(inward, axis=1, keepdims=True)
+    inward = np.where(norms > 1e-6, inward / np.maximum(norms, 1e-6), [0.0, -1.0])
+    anchors = np.stack([0.5 - 0.5 * inward[:, 0], 0.5 + 0.5 * inward[:, 1]], axis=1)  # text's y runs down
+    return modes + inward * SHARE_OFFSET * (frame[1] - frame[0]), anchors
 
 
 def share_text(share: float) -> str:
@@ -262,8 +263,9 @@ class SideBySideView(QWidget):
         theme.set_role(self.key, "muted")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(self._row, 1)
+        layout.addLayout(self._row)
         layout.addWidget(self.key)
+        layout.addStretch(1)
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self.poll)

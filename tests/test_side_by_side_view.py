@@ -179,3 +179,22 @@ def test_a_toy_run_writes_its_picture_points_every_sampled_epoch(tmp_path):
     assert epoch == 2 and points.shape == (1000, 2) and np.isfinite(points).all()
     assert sorted(p.name for p in (tmp_path / "run" / "samples" / "points").iterdir()) == [
         "epoch_0001.npy", "epoch_0002.npy"]
+
+
+def test_projector_mode_draws_larger_points_thicker_circles_and_larger_shares(view, tmp_path):
+    from gui import theme
+
+    write_points(tmp_path, 1, on_modes(RING))
+    view.show_run("collapsing", tmp_path, "collapsing")
+    panel = view.panels[0]
+
+    def drawn():
+        return (panel.fake.opts["size"], panel.covered.opts["pen"].widthF(), panel.covered.opts["size"],
+                panel.shares[0].textItem.font().pointSizeF(), panel.fake.opts["brush"].color().name())
+
+    before = drawn()
+    view.set_look(theme.PROJECTOR_LOOK)
+    on = drawn()
+    assert all(b < o for b, o in zip(before[:4], on[:4], strict=True)) and on[4] == theme.PROJECTOR_PALETTE.fake
+    view.set_look(theme.NORMAL_LOOK)
+    assert drawn() == before
