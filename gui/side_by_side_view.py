@@ -86,6 +86,7 @@ class ToyRunPanel(QWidget):
         self.run_dir: str | None = None
         self.label = name
         self.live = False
+        self.status = "finished"  # how a run that is not live ended: finished, stopped, ended (failed)
         self.epoch = 0  # the epoch whose points are drawn (0: none yet)
         self.epochs: int | None = None
         self.toy: str | None = None
@@ -154,6 +155,7 @@ class ToyRunPanel(QWidget):
         """Show the run in ``run_dir`` (None: none yet) as ``label``; ``live``: it trains now."""
         self.run_dir = None if run_dir is None else str(run_dir)
         self.label, self.live, self.epoch, self.points, self.coverage = label, live, 0, None, None
+        self.status = "finished"
         if config is not None:
             self.set_toy(config.train.dataset)
             self.epochs = config.train.epochs
@@ -184,10 +186,11 @@ class ToyRunPanel(QWidget):
             self.set_look(self._look)
         self._show_modes(None)
 
-    def end(self) -> None:
-        """The run stopped training: its last points are read, and it is shown as finished."""
+    def end(self, status: str) -> None:
+        """The run stopped training (``status``: finished, stopped, or ended when it failed): its
+        last points are read, and it is shown as done."""
         self.update_points()
-        self.live = False
+        self.live, self.status = False, status
         self._show_title()
 
     def update_points(self) -> bool:
@@ -245,7 +248,7 @@ class ToyRunPanel(QWidget):
         elif self.live:
             state = f"training, epoch {self.epoch} of {self.epochs}" if self.epochs else "training"
         else:
-            state = f"finished, epoch {self.epoch}" if self.epoch else "no points in its folder"
+            state = f"{self.status}, epoch {self.epoch}" if self.epoch else "no points in its folder"
         self.title.setText(f"{self.label} — {state}")
         self.title.setToolTip(self.run_dir or "")
 
@@ -301,11 +304,12 @@ class SideBySideView(QWidget):
         if live and not self._timer.isActive():
             self._timer.start()
 
-    def run_ended(self, run_dir: str | os.PathLike) -> None:
-        """The run in ``run_dir`` ended: its last points are drawn and it stops being re-read."""
+    def run_ended(self, run_dir: str | os.PathLike, status: str = "ended") -> None:
+        """The run in ``run_dir`` ended (``status``: finished, stopped; ended when it failed): its
+        last points are drawn and it stops being re-read."""
         for panel in self.panels:
             if panel.run_dir is not None and Path(panel.run_dir) == Path(run_dir):
-                panel.end()
+                panel.end(status)
         if not any(p.live for p in self.panels):
             self._timer.stop()
 

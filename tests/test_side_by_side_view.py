@@ -108,7 +108,7 @@ def test_a_live_run_is_redrawn_as_its_epochs_points_arrive_and_stays_when_it_end
     qtbot.waitUntil(lambda: panel.epoch == 2, timeout=3000)
     assert panel.scores.text().startswith("5 of 8")
     write_points(run, 3, on_modes(RING))
-    view.run_ended(run)  # the last epoch's points are read at once
+    view.run_ended(run, "finished")  # the last epoch's points are read at once
     assert panel.epoch == 3 and panel.scores.text().startswith("8 of 8") and not panel.live
     assert "finished, epoch 3" in panel.title.text() and not view._timer.isActive()
     assert view.panel("collapsing").run_dir is None and "not run yet" in view.panel("collapsing").title.text()
@@ -148,6 +148,7 @@ def test_the_collapse_remedies_lesson_shows_the_baseline_and_the_remedy_side_by_
     controller.finish(first)
     qtbot.waitUntil(lambda: window.state == "idle", timeout=5000)
     assert view.panels[0].scores.text().startswith("2 of 8") and not view.panels[0].live
+    assert "finished, epoch 1" in view.panels[0].title.text()
 
     window.lesson_panel.run_choice.setCurrentText(remedy.name)
     window.lesson_panel.start_button.click()
@@ -198,3 +199,22 @@ def test_projector_mode_draws_larger_points_thicker_circles_and_larger_shares(vi
     assert all(b < o for b, o in zip(before[:4], on[:4], strict=True)) and on[4] == theme.PROJECTOR_PALETTE.fake
     view.set_look(theme.NORMAL_LOOK)
     assert drawn() == before
+
+
+def test_a_lesson_run_that_fails_stops_being_followed(qtbot, studio, tmp_path):
+    from test_lesson_browser import FakeController
+
+    from kgen import events as ev
+
+    window = studio(FakeController(), history=LessonHistory(QSettings(str(tmp_path / "l.ini"),
+                                                                      QSettings.Format.IniFormat)))
+    window.open_lesson("collapse-remedies")
+    view = window.lesson_desk.side_by_side
+    window.lesson_panel.start_button.click()
+    qtbot.waitUntil(lambda: view.panels[0].live, timeout=5000)
+    run = Path(window.bridge.controller.started[-1][1])
+    write_points(run, 3, on_modes(RING[:2]))
+    window.bridge.controller.queue.append(ev.Error(message="a numerical fault"))
+    qtbot.waitUntil(lambda: window.state == "idle", timeout=5000)
+    assert not view.panels[0].live and not view._timer.isActive()
+    assert view.panels[0].epoch == 3 and "ended, epoch 3" in view.panels[0].title.text()

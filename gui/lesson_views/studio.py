@@ -99,13 +99,15 @@ class LessonDesk(QObject):
 
     def set_running(self, running: bool) -> None:
         self.panel.set_running(running)
+        if not running and self._run_dir is not None:  # finished, stopped or failed: its panel stops following it
+            self.side_by_side.run_ended(self._run_dir)
 
     def run_ended(self, event: dict) -> None:
         """A lesson's run that finished is remembered: its demo has run, its grid is its thumbnail."""
         lesson, self._run_lesson = self._run_lesson, None
         if lesson is not None and "side_by_side" in lesson.views:
             self._finished[lesson.name, self._run_name] = (event["run_dir"], self._run_label, self._run_config)
-            self.side_by_side.run_ended(event["run_dir"])
+            self.side_by_side.run_ended(event["run_dir"], event["status"])
         if lesson is not None and event["status"] == "finished":
             self.history.mark_run(lesson, event["run_dir"])
             self._compare(lesson, event["run_dir"], self._run_label)
