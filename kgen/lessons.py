@@ -26,7 +26,7 @@ from kgen.errors import ConfigError, KgenError, show_path
 
 # The app's views a lesson can open; the first one listed is brought to the front.
 VIEWS = ("setup", "curves", "samples", "latent", "evaluate", "playground", "compare", "kl_gaussians", "estimator_toy",
-         "drawing_pad", "draw_steps", "game_1d", "posterior")
+         "drawing_pad", "draw_steps", "game_1d", "posterior", "side_by_side")
 SLIDES = 34  # the lecture's slides with an idea (docs: the lecture map)
 MAX_TRIES = 3
 # mathtext's parser is not thread-safe (pyparsing's shared state): whoever parses or renders a

@@ -7,6 +7,7 @@ in docs/RUN_FORMAT.md. ``runs/<name>/``::
     external.json             instead of config.json in runs recorded by kgen.train.RunLogger
     events.jsonl              one JSON object a line (kgen.events), flushed as written, for live followers
     samples/epoch_NNNN.png    sample grid from the run's fixed noise
+    samples/points/epoch_NNNN.npy   runs on points: those samples' coordinates (N, D) float32
     checkpoints/latest-NNNN.keras, best.keras, best.json
     checkpoints/interrupted-NNNN-BBBBBB.keras   a stop inside epoch N+1, after B batches (kgen.train.guards)
     written.txt               the checkpoints this run wrote, one name a line: the only ones it deletes
@@ -27,6 +28,8 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from kgen.config import RunConfig
 from kgen.errors import ConfigError, RunError, one_line, show_path
@@ -52,9 +55,12 @@ _INTERRUPTED = re.compile(r"^interrupted-(\d{4,})-(\d{6,})\.keras$")
 _PRUNABLE = {"latest": _LATEST, "interrupted": _INTERRUPTED}  # checkpoints a newer one replaces
 # The temporary names atomic_path gives the files a run writes: only these are ever cleaned up.
 TEMPORARY_NAME = re.compile(r"^\.(latest-\d{4,}|interrupted-\d{4,}-\d{6,}|best|model|generator|config|external|written"
-                        r"|epoch_\d{4,})-[0-9a-f]{12}\.(keras|json|png|txt)$")
+                        r"|epoch_\d{4,})-[0-9a-f]{12}\.(keras|json|png|npy|txt)$")
 # Bytes a run's small JSON files (config.json, best.json) may hold: more is not kgen's.
 MAX_JSON_BYTES = 1 << 20
+POINTS_FOLDER = "points"  # samples/points/: the generated points of a run on points, an epoch a file
+_POINTS_FILE = re.compile(r"^epoch_(\d{4,})\.npy$")
+MAX_POINTS_BYTES = 4 << 20  # a points file larger than this is not kgen's (1,000 points take 8 KB)
 
 
 def interrupted_checkpoint_name(epochs: int, batches: int) -> str:
@@ -143,6 +149,10 @@ class Run:
     def sample_path(self, epoch: int) -> Path:
         return self.samples_dir / f"epoch_{epoch:04d}.png"
 
+    def points_path(self, epoch: int) -> Path:
+        """Where a run on points keeps the coordinates of its sample picture of ``epoch``."""
+        return self.samples_dir / POINTS_FOLDER / f"epoch_{epoch:04d}.npy"
+
     def latest_checkpoint(self) -> tuple[Path, int] | None:
         """The newest complete checkpoint and the number of whole epochs it has done, if any.
 
@@ -199,6 +209,31 @@ class Run:
         except OSError as err:
             raise RunError(f"{show_path(self.written_path)}: unreadable ({err.strerror or one_line(err)})") from err
         return {n for n in text.splitlines() if any(p.match(n) for p in _PRUNABLE.values())}
+
+
+def newest_points(run_dir: str | os.PathLike, after: int = 0) -> tuple[int, np.ndarray] | None:
+    """(epoch, points) of the newest ``samples/points/epoch_NNNN.npy`` of a run on points newer
+    than epoch ``after``: the (N, D) float32 points of that epoch's sample picture. None when there
+    is none newer, or it cannot be read (no such folder, a torn or foreign file)."""
+    folder = Run(run_dir).samples_dir / POINTS_FOLDER
+    try:
+        epochs = [int(m.group(1)) for m in map(_POINTS_FILE.match, os.listdir(folder)) if m]
+    except OSError:
+        return None
+    newer = [e for e in epochs if e > after]
+    if not newer:
+        return None
+    epoch = max(newer)
+    try:
+        with open_regular(Run(run_dir).points_path(epoch)) as f:
+            if os.fstat(f.fileno()).st_size > MAX_POINTS_BYTES:
+                return None
+            points = np.load(f, allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        return None
+    if points.ndim != 2 or not np.issubdtype(points.dtype, np.floating):
+        return None
+    return epoch, points.astype(np.float32, copy=False)
 
 
 def check_new_run_dir(path: str | os.PathLike) -> None:

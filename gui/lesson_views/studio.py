@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QFileDialog, QTabWidget, QWidget
+from PySide6.QtWidgets import QFileDialog, QSplitter, QTabWidget, QWidget
 
 from gui.lesson_views.browser import LessonBrowser
 from gui.lesson_views.history import LessonHistory
 from gui.lesson_views.panel import LessonPanel
+from gui.side_by_side_view import SideBySideView
 from kgen.errors import KgenError
 from kgen.lessons import Lesson, LessonError, TryStep
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 AFTER_RUN_VIEWS = ("latent", "evaluate", "posterior")  # views that need a finished run: a lesson's live views go first while it trains
 VIEW_PAGES = {"posterior": "latent"}  # lesson views that are a page of another view (it has `show_page`)
 LESSON_WIDTH = 470  # the left column's width while a lesson is open: its formulas need room
+WIDE_VIEWS = {"side_by_side": 760}  # a lesson's first view that needs more room than the views' half: its width
 
 
 class LessonDesk(QObject):
@@ -40,6 +42,11 @@ class LessonDesk(QObject):
         self._pending_lesson: Lesson | None = None  # the lesson whose run Start is about to train
         self._run_lesson: Lesson | None = None  # the lesson whose run trains now
         self._run_label = ""  # its name in the Compare view: the lesson's run, and the step tried
+        self._run_name = ""  # the lesson's run it is (a step's run), whose side-by-side panel shows it
+        self._run_config = None  # its config, and its folder once it started
+        self._run_dir: str | None = None
+        self._finished: dict[tuple[str, str], tuple] = {}  # (lesson, run) -> (run_dir, label, config) of its last run
+        self.side_by_side = SideBySideView()  # a lesson's runs on a 2-D toy next to each other (view side_by_side)
         self.browser = LessonBrowser()
         self.panel = LessonPanel()
         self._add_tabs()
@@ -53,6 +60,10 @@ class LessonDesk(QObject):
         tabs.setTabVisible(tabs.indexOf(self.panel), False)
         tabs.currentChanged.connect(self._on_left_tab)
         self.browser.opened.connect(self.open_lesson)
+        views = self.window.tabs
+        views.addTab(self.side_by_side, "Side by side")
+        views.setTabVisible(views.indexOf(self.side_by_side), False)  # shown by a lesson that names it
+        self.window.view_widgets["side_by_side"] = self.side_by_side
 
     def _connect_panel(self) -> None:
         panel = self.panel
@@ -63,6 +74,7 @@ class LessonDesk(QObject):
         panel.previous_requested.connect(self.previous_lesson)
         panel.next_requested.connect(self.next_lesson)
         self.window.bridge.step.connect(panel.add_step)
+        self.window.bridge.started.connect(self._on_run_started)
         self.window.monitor.step.connect(panel.add_step)
 
     def _add_menus(self):
@@ -82,14 +94,20 @@ class LessonDesk(QObject):
     def run_started(self) -> None:
         """Start trains now: the lesson that asked for the run (if any) owns it; old values go."""
         self._run_lesson, self._pending_lesson = self._pending_lesson, None
+        self._run_dir = None
         self.panel.clear_values()
 
     def set_running(self, running: bool) -> None:
         self.panel.set_running(running)
+        if not running and self._run_dir is not None:  # finished, stopped or failed: its panel stops following it
+            self.side_by_side.run_ended(self._run_dir)
 
     def run_ended(self, event: dict) -> None:
         """A lesson's run that finished is remembered: its demo has run, its grid is its thumbnail."""
         lesson, self._run_lesson = self._run_lesson, None
+        if lesson is not None and "side_by_side" in lesson.views:
+            self._finished[lesson.name, self._run_name] = (event["run_dir"], self._run_label, self._run_config)
+            self.side_by_side.run_ended(event["run_dir"], event["status"])
         if lesson is not None and event["status"] == "finished":
             self.history.mark_run(lesson, event["run_dir"])
             self._compare(lesson, event["run_dir"], self._run_label)
@@ -154,7 +172,10 @@ class LessonDesk(QObject):
         splitter = self.window.splitter
         splitter.setSizes(_widened(splitter.sizes(), LESSON_WIDTH))
         self._show_lesson_run(lesson.runs[0].name)
+        if "side_by_side" in lesson.views:
+            self._fill_side_by_side(lesson)
         self.bring_views_forward(lesson.views)
+        self._widen_views(WIDE_VIEWS.get(lesson.views[0], 0))
         self.window.statusBar().showMessage(f"lesson {lesson.name}: {lesson.title}")
 
     def next_lesson(self) -> None:
@@ -181,15 +202,15 @@ class LessonDesk(QObject):
         """Train the open lesson's run ``run_name`` through the setup form and Start."""
         if self.lesson is None:
             return
-        self._start_for_lesson(self.lesson.run(run_name).config, None, run_name)
+        self._start_for_lesson(self.lesson.run(run_name).config, None, run_name, run_name)
 
     def try_step(self, step: TryStep) -> None:
         """Apply a "try this" step of the open lesson to its run, start it, and show what to look for."""
         if self.lesson is not None:
             changes = ", ".join(f"{name} {value}" for name, value in step.change.items())
-            self._start_for_lesson(step.config(self.lesson), step, f"{step.run}: {changes}")
+            self._start_for_lesson(step.config(self.lesson), step, f"{step.run}: {changes}", step.run)
 
-    def _start_for_lesson(self, config, step: TryStep | None, label: str) -> None:
+    def _start_for_lesson(self, config, step: TryStep | None, label: str, run_name: str) -> None:
         window = self.window
         if window.state == "monitoring":
             window.stop_following()  # a prepared run was on screen: Start trains live
@@ -198,7 +219,8 @@ class LessonDesk(QObject):
             return
         window.setup_panel.set_config(config)
         self._pending_lesson = self.lesson
-        self._run_label = label
+        self._run_label, self._run_name = label, run_name
+        self._run_config = config
         window.start_training()
         if window.state == "running":
             self.panel.show_look_for(step)
@@ -214,9 +236,34 @@ class LessonDesk(QObject):
         if prepared is not None:
             self.window.open_run(prepared)
             self._compare(self.lesson, prepared, run_name)
+            self.side_by_side.show_run(run_name, prepared, run_name)
             return
         self.window.stop_following()
         self.window.setup_panel.set_config(self.lesson.run(run_name).config)
+
+    def _on_run_started(self, event) -> None:
+        """A lesson's run began training: its side-by-side panel follows it live."""
+        lesson = self._run_lesson
+        self._run_dir = event["run_dir"]
+        if lesson is not None and "side_by_side" in lesson.views:
+            self.side_by_side.show_run(self._run_name, self._run_dir, self._run_label, self._run_config, live=True)
+
+    def _widen_views(self, width: int) -> None:
+        """The views' tabs at least ``width`` wide, taken from the curves beside them."""
+        splitter = self.window.tabs.parentWidget()
+        if width and isinstance(splitter, QSplitter) and splitter.indexOf(self.window.tabs) == 1:
+            splitter.setSizes(_widened(splitter.sizes()[::-1], width)[::-1])
+
+    def _fill_side_by_side(self, lesson: Lesson) -> None:
+        """A panel for each of the lesson's runs, with its last run here (or its prepared run), if any."""
+        self.side_by_side.set_runs([(run.name, run.config) for run in lesson.runs])
+        for run in lesson.runs:
+            prepared = self.pack.prepared_run(lesson.name, run.name) if self.pack is not None else None
+            run_dir, label, config = self._finished.get((lesson.name, run.name), (prepared, run.name, None))
+            if run_dir is not None:
+                self.side_by_side.show_run(run.name, run_dir, label, config)
+        if self._run_lesson is lesson and self._run_dir is not None:  # reopened while one of its runs trains
+            self.side_by_side.show_run(self._run_name, self._run_dir, self._run_label, self._run_config, live=True)
 
     def _compare(self, lesson: Lesson, run_dir, label: str) -> None:
         """A lesson that shows the Compare view collects its runs there, as they finish or open."""

@@ -252,6 +252,7 @@ class SampleGrid(keras.callbacks.Callback):
         spread: dict[str, Any] = {}
         if self.real_points is not None:
             generated = decode_batched(self.model, self.noise, self.labels, clip=False)
+            self._save_points(generated, done)
             picture, scale = scatter_picture(self.real_points, generated), 1
         elif has_learned_sigma(self.model):
             generated, sigma = decode_with_sigma(self.model, self.noise, self.labels)
@@ -275,6 +276,11 @@ class SampleGrid(keras.callbacks.Callback):
         draw_shown = save_png(image_grid(gaussian_draw(mean, sigma), columns), draw_path, scale=scale)
         return {"sigma_path": self._relative(sigma_path), "draw_path": self._relative(draw_path), "sigma_max": top,
                 "sigma_picture": sigma_shown, "draw_picture": draw_shown}
+
+    def _save_points(self, generated: np.ndarray, epoch: int) -> None:
+        """The picture's points themselves, for views that draw or score them (before its event)."""
+        with atomic_path(self.run.points_path(epoch)) as tmp, open(tmp, "wb") as f:
+            np.save(f, np.asarray(generated, np.float32))
 
     def _relative(self, path: Path) -> str:
         return str(path.relative_to(self.run.path))

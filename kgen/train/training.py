@@ -23,7 +23,14 @@ from kgen.events import Eval, Event, Note
 from kgen.models import GAN, build_model
 from kgen.models.sampling import grid_codes, sample_images
 from kgen.models.saving import load_run_model
-from kgen.runs import EventLog, Run, check_new_run_dir, default_run_dir, remove_temporaries
+from kgen.runs import (
+    POINTS_FOLDER,
+    EventLog,
+    Run,
+    check_new_run_dir,
+    default_run_dir,
+    remove_temporaries,
+)
 from kgen.safe_io import atomic_path
 from kgen.sigma_maps import SIGMA_FOLDERS
 from kgen.train import callbacks as cb
@@ -235,7 +242,8 @@ def _options(section) -> dict[str, object]:
 def _resumed_model(run: Run, data: Dataset, config: RunConfig):
     """(model, epochs already done, best monitored value) from a run's latest checkpoint; a run
     stopped before its first checkpoint starts again from fresh weights."""
-    for directory in (run.path, run.checkpoints_dir, run.samples_dir, *(run.samples_dir / f for f in SIGMA_FOLDERS)):
+    for directory in (run.path, run.checkpoints_dir, run.samples_dir,
+                      *(run.samples_dir / f for f in (*SIGMA_FOLDERS, POINTS_FOLDER))):
         remove_temporaries(directory)  # left by a crash in the middle of a write
     latest = run.latest_checkpoint()
     if latest is None:
