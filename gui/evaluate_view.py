@@ -150,7 +150,10 @@ class EvaluateView(QWidget):
         return self._job is not None
 
     def set_run(self, run_dir: str | os.PathLike) -> None:
-        """Choose the run; Evaluate is offered once a thread has read whether its model bounds log p(x)."""
+        """Choose the run; Evaluate is offered once a thread has read whether its model bounds log p(x)
+        (a run chosen again keeps what was read of it: its config does not change)."""
+        if Path(run_dir) == self.run_dir and (self._bounded is not None or self._reading is not None):
+            return
         self.run_dir = Path(run_dir)
         self.run_label.setText(str(self.run_dir))
         self._bounded = None

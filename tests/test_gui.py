@@ -286,7 +286,7 @@ def test_evaluate_tab_scores_the_finished_run_off_the_ui_thread(qtbot, window, n
     with qtbot.waitSignal(window.bridge.finished, timeout=TIMEOUT_MS):
         click(qtbot, window.start_button)
     view = window.evaluate_view
-    assert view.evaluate_button.isEnabled()
+    qtbot.waitUntil(view.evaluate_button.isEnabled, timeout=TIMEOUT_MS)  # once its thread has read the run
     view.iwae_k.setValue(10)
     click(qtbot, view.evaluate_button)
     assert view.busy and not view.evaluate_button.isEnabled()  # the click returned at once
@@ -298,6 +298,7 @@ def test_evaluate_tab_scores_the_finished_run_off_the_ui_thread(qtbot, window, n
     assert logged[-1]["metrics"]["iwae_10"] == pytest.approx(view.scores["iwae_10"])
     assert {"iwae_1", "iwae_se_1", "iwae_100"} <= set(view.scores) and not view.curve_box.isHidden()  # the bound over k
     view.set_run(view.run_dir.parent / "not-a-run")
+    qtbot.waitUntil(view.evaluate_button.isEnabled, timeout=TIMEOUT_MS)
     click(qtbot, view.evaluate_button)
     qtbot.waitUntil(lambda: not view.busy, timeout=TIMEOUT_MS)
     assert view.status.text().startswith("error:") and "not-a-run" in view.status.text()

@@ -194,7 +194,8 @@ class LearningRateDecay(keras.callbacks.Callback):
 
     def on_train_batch_begin(self, batch, logs=None):
         total = self.params.get("epochs", 1) * self.steps_per_epoch
-        lr = decayed_lr(self.lr, self.decay, (self._epoch * self.steps_per_epoch + batch) / total)
+        done = global_step(self._epoch, batch, self.steps_per_epoch) - 1  # steps before this batch
+        lr = decayed_lr(self.lr, self.decay, done / total)
         for optimizer in model_optimizers(self.model):
             optimizer.learning_rate = lr
 
