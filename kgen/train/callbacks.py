@@ -188,6 +188,7 @@ class LearningRateDecay(keras.callbacks.Callback):
         super().__init__()
         self.lr, self.decay, self.steps_per_epoch = lr, decay, max(1, steps_per_epoch)
         self._epoch = 0
+        self._set: float | None = None  # the rate last given to the optimizers
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
@@ -196,8 +197,10 @@ class LearningRateDecay(keras.callbacks.Callback):
         total = self.params.get("epochs", 1) * self.steps_per_epoch
         done = global_step(self._epoch, batch, self.steps_per_epoch) - 1  # steps before this batch
         lr = decayed_lr(self.lr, self.decay, done / total)
-        for optimizer in model_optimizers(self.model):
-            optimizer.learning_rate = lr
+        if lr != self._set:  # the constant part of the schedule sets the optimizers once
+            for optimizer in model_optimizers(self.model):
+                optimizer.learning_rate = lr
+            self._set = lr
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
